@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <linux/kvm.h>
+
+#include "../runtime/lib/cleanup.h"
+#include "hostcaps.h"
+
+static bool path_exists(const char *root, const char *path)
+{
+	g_autofree char *p = g_strconcat(root, path, NULL);
+
+	return access(p, F_OK) == 0;
+}
+
+/* A kvm_* module parameter that reads Y/1. */
+static bool param_enabled(const char *root, const char *path)
+{
+	g_autofree char *p = g_strconcat(root, path, NULL);
+	g_autofree char *v = NULL;
+
+	if (!g_file_get_contents(p, &v, NULL, NULL))
+		return false;
+	return v[0] == 'Y' || v[0] == 'y' || v[0] == '1';
+}
+
+static bool cpuinfo_has_flag(const char *root, const char *flag)
+{
+	g_autofree char *p = g_strconcat(root, "/proc/cpuinfo", NULL);
+	g_autofree char *data = NULL;
+	g_autofree char *needle = g_strdup_printf(" %s", flag);
+
+	if (!g_file_get_contents(p, &data, NULL, NULL))
+		return false;
+	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+		char *hit;
+
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		hit = strstr(line, needle);
+		if (hit && (hit[strlen(needle)] == ' ' || hit[strlen(needle)] == '\0'))
+			return true;
+		return false; /* the first CPU speaks for all */
+	}
+	return false;
+}
+
+static bool kvm_dev_works(const char *root)
+{
+	g_autofree char *p = g_strconcat(root, "/dev/kvm", NULL);
+	_cleanup_close_ int fd = open(p, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (*root) /* a fake tree holds a plain file: its existence is what is being tested */
+		return true;
+	return ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+}
+
+void hv_host_probe(const char *root, struct hv_host_caps *ret)
+{
+	struct hv_host_caps c = { 0 };
+	struct utsname u;
+
+	c.arch = uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 ? HV_ARCH_AARCH64 : HV_ARCH_X86_64;
+	if (cpuinfo_has_flag(root, "vmx"))
+		c.cpu_virt_flag = "vmx";
+	else if (cpuinfo_has_flag(root, "svm"))
+		c.cpu_virt_flag = "svm";
+	c.cpu_virt = c.cpu_virt_flag != NULL;
+	c.kvm_dev = kvm_dev_works(root);
+	if (path_exists(root, "/sys/module/kvm_pvm"))
+		c.kvm_module = "kvm_pvm";
+	else if (path_exists(root, "/sys/module/kvm_intel"))
+		c.kvm_module = "kvm_intel";
+	else if (path_exists(root, "/sys/module/kvm_amd"))
+		c.kvm_module = "kvm_amd";
+	c.kvm_pvm = c.kvm_module && strcmp(c.kvm_module, "kvm_pvm") == 0;
+
+	/* The existence of /dev/kvm proves little: under PVM it opens and answers, but a standard
+	 * guest hangs during boot. Only a hardware KVM module (or arm64 KVM, built in) counts. */
+	if (!c.kvm_dev)
+		g_strlcpy(c.kvm_reason, "/dev/kvm is missing or cannot be opened", sizeof(c.kvm_reason));
+	else if (c.kvm_pvm)
+		g_strlcpy(c.kvm_reason, "/dev/kvm is the PVM hypervisor (kvm_pvm), which runs only PVM guest kernels",
+			  sizeof(c.kvm_reason));
+	else if (c.arch == HV_ARCH_X86_64 && !c.kvm_module)
+		g_strlcpy(c.kvm_reason, "/dev/kvm is not backed by kvm_intel or kvm_amd", sizeof(c.kvm_reason));
+	else {
+		c.kvm_usable = true;
+		g_snprintf(c.kvm_reason, sizeof(c.kvm_reason), "/dev/kvm works (%s)",
+			   c.kvm_module ? c.kvm_module : "built in");
+	}
+
+	c.tun = path_exists(root, "/dev/net/tun");
+	c.vhost_vsock = path_exists(root, "/dev/vhost-vsock");
+	c.vhost_net = path_exists(root, "/dev/vhost-net");
+	c.tdx = param_enabled(root, "/sys/module/kvm_intel/parameters/tdx");
+	c.sev = param_enabled(root, "/sys/module/kvm_amd/parameters/sev") && path_exists(root, "/dev/sev");
+	c.sev_snp = param_enabled(root, "/sys/module/kvm_amd/parameters/sev_snp") && path_exists(root, "/dev/sev");
+	*ret = c;
+}

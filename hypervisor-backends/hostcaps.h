@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What this host offers for running VMs, read from /proc, /sys and /dev. The root prefix lets
+ * tests probe a fake tree.
+ */
+#ifndef RUNVM_HOSTCAPS_H
+#define RUNVM_HOSTCAPS_H
+
+#include <stdbool.h>
+
+#include "backend.h"
+
+struct hv_host_caps {
+	enum hv_arch arch;     /* the host's own */
+	bool cpu_virt;         /* vmx/svm flag (x86) */
+	const char *cpu_virt_flag;
+	bool kvm_dev;          /* /dev/kvm opens and answers KVM_GET_API_VERSION */
+	bool kvm_pvm;          /* /dev/kvm is the PVM hypervisor: standard guests hang */
+	const char *kvm_module; /* kvm_intel, kvm_amd, kvm_pvm, or NULL */
+	bool kvm_usable;       /* KVM can run a standard guest of the host's architecture */
+	char kvm_reason[200];  /* why (not) */
+	bool tun;
+	bool vhost_vsock;
+	bool vhost_net;
+	bool tdx;
+	bool sev;
+	bool sev_snp;
+};
+
+/* @root is prefixed to every path read ("" for the real host). Never fails: what cannot be
+ * read counts as absent. */
+void hv_host_probe(const char *root, struct hv_host_caps *ret);
+
+#endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The static list of backends and the choice among them. */
+#ifndef RUNVM_REGISTRY_H
+#define RUNVM_REGISTRY_H
+
+#include "backend.h"
+
+/* NULL-terminated, in order of preference for automatic selection. */
+extern const struct hv_backend_ops *const hv_backends[];
+
+/* The backend called @name, or NULL. */
+const struct hv_backend_ops *hv_backend_find(const char *name);
+
+/*
+ * Choose a backend for a guest of @arch: @name ("auto" or a backend name) and @accel
+ * ("auto", "kvm", "tcg") come from the command line or configuration. Fails with the probe's
+ * reason when the named backend cannot run here, and with every backend's reason when none can.
+ */
+int hv_backend_select(const struct hv_host_caps *caps, const char *name, const char *accel, enum hv_arch arch,
+		      const char *const binaries[2], const struct hv_backend_ops **ret_ops,
+		      struct hv_probe_result *ret_probe, struct rt_error **err);
+
+int hv_accel_parse(const char *s, enum hv_accel *ret);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The runvm agent protocol: the one definition shared by the host (runtime/) and the guest
+ * agent (guest/). Plain C, no GLib, so that the static agent links it too.
+ *
+ * Wire format. Every message is a frame:
+ *
+ *   offset size  field
+ *   0      2     magic   'R' 'V'
+ *   2      1     version RV_PROTO_VERSION
+ *   3      1     type    enum rv_msg_type
+ *   4      4     proc    process id the frame belongs to (0: the container's main process)
+ *   8      4     len     payload length, <= RV_PROTO_MAX_PAYLOAD
+ *   12     len   payload
+ *
+ * All integers are little-endian. Control payloads (HELLO, RUN, SIGNAL, EXIT) are sequences of
+ * attributes, netlink style: u16 type, u16 reserved (0), u32 len, then len bytes, then padding
+ * to a multiple of 4. Stream payloads (STDIN, STDOUT, STDERR) are raw bytes; an empty STDIN
+ * payload means end of input.
+ *
+ * The host treats every byte from the guest as hostile: rv_frame_parse() and rv_attr_next()
+ * bound every length against the buffer they were given and report malformed input as
+ * -EBADMSG; they never read past the buffer and never abort.
+ */
+#ifndef RUNVM_AGENT_PROTO_H
+#define RUNVM_AGENT_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RV_PROTO_VERSION 1
+#define RV_PROTO_HDR_LEN 12
+/* Large enough for any config we send (argv + env of a real image), small enough that a guest
+ * cannot make the host buffer much. */
+#define RV_PROTO_MAX_PAYLOAD (1u << 20)
+/* Stream chunks are kept well below the limit so that control frames interleave. */
+#define RV_PROTO_STREAM_CHUNK (32u * 1024)
+/* Name of the virtio-serial port the agent talks on. */
+#define RV_AGENT_PORT_NAME "runvm.agent"
+/* 9p / virtio-fs tag of the container's root filesystem. */
+#define RV_ROOTFS_TAG "rootfs"
+
+enum rv_msg_type {
+	RV_MSG_HELLO = 1,  /* guest->host: agent is up. attrs: VERSION */
+	RV_MSG_RUN,        /* host->guest: start the process. attrs: ARG.. ENV.. CWD UID GID GIDS.. */
+	RV_MSG_STDIN,      /* host->guest: raw bytes; empty = EOF */
+	RV_MSG_STDOUT,     /* guest->host: raw bytes */
+	RV_MSG_STDERR,     /* guest->host: raw bytes */
+	RV_MSG_SIGNAL,     /* host->guest: attrs: SIGNO */
+	RV_MSG_EXIT,       /* guest->host: process ended. attrs: STATUS [ERROR] */
+	_RV_MSG_MAX,
+};
+
+enum rv_attr_type {
+	RV_ATTR_VERSION = 1, /* u32 */
+	RV_ATTR_ARG,         /* string, repeated: process.args in order */
+	RV_ATTR_ENV,         /* string, repeated: "NAME=value" */
+	RV_ATTR_CWD,         /* string */
+	RV_ATTR_UID,         /* u32 */
+	RV_ATTR_GID,         /* u32 */
+	RV_ATTR_GIDS,        /* u32, repeated: additional groups */
+	RV_ATTR_FSTYPE,      /* string: "9p" or "virtiofs", how to mount RV_ROOTFS_TAG */
+	RV_ATTR_READONLY,    /* u32: mount the rootfs read-only */
+	RV_ATTR_SIGNO,       /* u32 */
+	RV_ATTR_STATUS,      /* u32: exit status as a shell reports it (128+N for signal N) */
+	RV_ATTR_ERROR,       /* string: why setup or exec failed */
+	_RV_ATTR_MAX,
+};
+
+/* Exit statuses the agent reports besides the process's own (as runc and shells do). */
+#define RV_EXIT_SETUP_FAILED 125
+#define RV_EXIT_NOT_EXECUTABLE 126
+#define RV_EXIT_NOT_FOUND 127
+
+struct rv_frame {
+	uint8_t type;
+	uint32_t proc;
+	uint32_t len;
+	const uint8_t *payload; /* points into the parsed buffer */
+};
+
+struct rv_attr {
+	uint16_t type;
+	uint32_t len;
+	const uint8_t *data; /* points into the payload */
+};
+
+/* A growable byte buffer, used to build frames and to queue output on non-blocking fds. */
+struct rv_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t off; /* consumed prefix (for queues) */
+};
+
+/*
+ * Parse one frame from the start of @buf. Returns 1 and fills @ret_frame and @ret_consumed
+ * when a whole frame is there, 0 when more bytes are needed, -EBADMSG when the bytes cannot be
+ * a valid frame (bad magic, version or type, or a length over RV_PROTO_MAX_PAYLOAD).
+ */
+int rv_frame_parse(const uint8_t *buf, size_t len, struct rv_frame *ret_frame, size_t *ret_consumed);
+
+/*
+ * Iterate the attributes of a control payload. @pos starts at 0. Returns 1 with the next
+ * attribute, 0 at the end, -EBADMSG when an attribute overruns the payload.
+ */
+int rv_attr_next(const struct rv_frame *f, size_t *pos, struct rv_attr *ret_attr);
+/* Typed views of an attribute; -EBADMSG when the attribute does not have that shape. A string
+ * must hold no NUL byte; it is returned as a pointer/length pair, not NUL-terminated. */
+int rv_attr_u32(const struct rv_attr *a, uint32_t *ret);
+int rv_attr_str(const struct rv_attr *a, const char **ret_str, size_t *ret_len);
+/* Returns a malloc'ed NUL-terminated copy of a string attribute, or NULL (bad shape or OOM). */
+char *rv_attr_strdup(const struct rv_attr *a);
+
+/* Frame building. rv_frame_begin() appends a header whose length rv_frame_end() fills in. The
+ * rv_put_* helpers append one attribute. All return 0 or -ENOMEM; rv_frame_end() returns
+ * -EMSGSIZE when the payload grew past RV_PROTO_MAX_PAYLOAD. */
+int rv_frame_begin(struct rv_buf *b, enum rv_msg_type type, uint32_t proc, size_t *ret_start);
+int rv_frame_end(struct rv_buf *b, size_t start);
+int rv_put_u32(struct rv_buf *b, enum rv_attr_type type, uint32_t v);
+int rv_put_str(struct rv_buf *b, enum rv_attr_type type, const char *s);
+/* One whole frame with a raw payload (stream data, or an empty STDIN for EOF). */
+int rv_frame_raw(struct rv_buf *b, enum rv_msg_type type, uint32_t proc, const void *data, size_t len);
+
+int rv_buf_append(struct rv_buf *b, const void *data, size_t len);
+/* Unconsumed bytes of a queue. */
+static inline size_t rv_buf_pending(const struct rv_buf *b) { return b->len - b->off; }
+/* Drop @n consumed bytes from the front of the queue. */
+void rv_buf_consume(struct rv_buf *b, size_t n);
+/* Write as much of the queue as a non-blocking @fd takes. Returns 0 (possibly with bytes left:
+ * wait for POLLOUT) or -errno. */
+int rv_buf_flush(struct rv_buf *b, int fd);
+void rv_buf_free(struct rv_buf *b);
+
+const char *rv_msg_type_name(unsigned type);
+
+#endif

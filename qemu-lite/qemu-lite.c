@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "../hypervisor-backends/hostcaps.h"
+#include "../runtime/lib/cleanup.h"
+#include "../runtime/lib/error.h"
+#include "../runtime/lib/log.h"
+#include "../protocol/agent-proto.h"
+#include "qmp.h"
+#include "qemu-lite.h"
+
+/* Where the inherited sockets sit in the QEMU process. */
+#define QEMU_AGENT_FD 3
+#define QEMU_QMP_FD 4
+
+struct hv_vm {
+	pid_t pid;
+	int pidfd;
+	int qmp_fd;
+	bool qmp_ready;
+	bool reaped;
+	int status;
+};
+
+static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_accel want,
+		 const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err)
+{
+	g_autofree char *full = binaries[0] ? g_find_program_in_path(binaries[0]) : NULL;
+	g_autofree char *slim = binaries[1] ? g_find_program_in_path(binaries[1]) : NULL;
+	struct hv_probe_result r = { 0 };
+
+	(void)err;
+	if (arch != HV_ARCH_X86_64 || arch != caps->arch) {
+		g_snprintf(r.reason, sizeof(r.reason), "%s guests are not supported yet", hv_arch_name(arch));
+		goto out;
+	}
+	if (want != HV_ACCEL_TCG && caps->kvm_usable && (slim || full)) {
+		/* The slim microvm build supports KVM only, and starts faster and smaller. */
+		r.accel = HV_ACCEL_KVM;
+		r.binary = slim ? binaries[1] : binaries[0];
+		g_snprintf(r.reason, sizeof(r.reason), "KVM: %s", caps->kvm_reason);
+		r.usable = true;
+	} else if (want == HV_ACCEL_KVM) {
+		g_snprintf(r.reason, sizeof(r.reason), "KVM asked for but unusable: %s", caps->kvm_reason);
+	} else if (!full) {
+		g_snprintf(r.reason, sizeof(r.reason), "`%s` not found in PATH (apt-get install qemu-system-x86)",
+			   binaries[0] ? binaries[0] : "qemu-system-x86_64");
+	} else {
+		r.accel = HV_ACCEL_TCG;
+		r.binary = binaries[0];
+		if (want == HV_ACCEL_TCG)
+			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation, as configured");
+		else
+			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation, because %s", caps->kvm_reason);
+		r.usable = true;
+	}
+out:
+	*ret = r;
+	return 0;
+}
+
+/* QEMU option values escape a comma by doubling it. */
+static char *opt_escape(const char *s)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	for (; *s; s++) {
+		if (*s == ',')
+			g_string_append_c(out, ',');
+		g_string_append_c(out, *s);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+#define ADD(...) g_ptr_array_add(argv, g_strdup_printf(__VA_ARGS__))
+
+char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qmp_fd)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	bool kvm = cfg->accel == HV_ACCEL_KVM;
+	g_autofree char *kernel = opt_escape(cfg->kernel);
+	g_autofree char *initrd = opt_escape(cfg->initrd);
+
+	ADD("%s", cfg->binary);
+	ADD("-nodefaults"); ADD("-no-user-config"); ADD("-display"); ADD("none");
+	/* The agent ends the guest with reboot(2): -no-reboot turns that into QEMU exiting. */
+	ADD("-no-reboot");
+	/* acpi=off: QEMU then lists the virtio-mmio devices on the kernel command line, which our
+	 * ACPI-less kernel needs. Under TCG the PIT and PIC must stay on or the guest hangs. */
+	ADD("-M");
+	ADD("microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off");
+	ADD("-accel");
+	/* A small translation cache bounds QEMU's RSS; the guest runs little code. */
+	ADD(kvm ? "kvm" : "tcg,tb-size=32");
+	ADD("-cpu"); ADD(kvm ? "host" : "max");
+	ADD("-smp"); ADD("%u", cfg->vcpus);
+	ADD("-m"); ADD("%u", cfg->memory_mib);
+	/* virtio 1.x transport; legacy mmio lacks features later devices (virtio-fs) need. */
+	ADD("-global"); ADD("virtio-mmio.force-legacy=false");
+	ADD("-kernel"); ADD("%s", kernel);
+	ADD("-initrd"); ADD("%s", initrd);
+	ADD("-append");
+	ADD("console=ttyS0 reboot=k panic=-1%s%s", cfg->cmdline && *cfg->cmdline ? " " : "", cfg->cmdline ? cfg->cmdline : "");
+	if (cfg->console_log) {
+		g_autofree char *log = opt_escape(cfg->console_log);
+
+		ADD("-chardev"); ADD("file,id=console,path=%s,append=on", log);
+		ADD("-serial"); ADD("chardev:console");
+	} else {
+		ADD("-serial"); ADD("null");
+	}
+	for (size_t i = 0; i < cfg->n_shares; i++) {
+		g_autofree char *path = opt_escape(cfg->shares[i].host_path);
+		g_autofree char *tag = opt_escape(cfg->shares[i].tag);
+
+		/* passthrough: the guest's root creates files as the host's root would, owners
+		 * and modes included, as runc's containers do on the same rootfs. */
+		ADD("-fsdev");
+		ADD("local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
+		    cfg->shares[i].readonly ? ",readonly=on" : "");
+		ADD("-device"); ADD("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, tag);
+	}
+	ADD("-device"); ADD("virtio-serial-device,max_ports=2");
+	ADD("-chardev"); ADD("socket,id=agent,fd=%d", agent_fd);
+	ADD("-device"); ADD("virtserialport,chardev=agent,name=" RV_AGENT_PORT_NAME);
+	ADD("-chardev"); ADD("socket,id=qmp,fd=%d", qmp_fd);
+	ADD("-mon"); ADD("chardev=qmp,mode=control");
+	g_ptr_array_add(argv, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
+}
+
+static void vm_free(struct hv_vm *vm)
+{
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	if (vm->qmp_fd >= 0)
+		close(vm->qmp_fd);
+	g_free(vm);
+}
+
+/* Runs in the forked child, before exec: only async-signal-safe calls, and _exit on failure
+ * with errno sent up @errpipe. */
+static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, int agent_fd, int qmp_fd, int log_fd, int errpipe)
+{
+	sigset_t all;
+	int e;
+
+	/* Terminal signals are for the runtime, which forwards them to the container; QEMU must
+	 * not die of a ^C. And QEMU must not outlive the runtime that supervises it. */
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Move the fds above the targets first so that dup2 cannot clobber one with another. */
+	agent_fd = fcntl(agent_fd, F_DUPFD_CLOEXEC, 10);
+	qmp_fd = fcntl(qmp_fd, F_DUPFD_CLOEXEC, 10);
+	if (log_fd >= 0)
+		log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 10);
+	if (devnull < 0 || agent_fd < 0 || qmp_fd < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+	    dup2(log_fd >= 0 ? log_fd : devnull, 2) < 0 || dup2(agent_fd, QEMU_AGENT_FD) < 0 ||
+	    dup2(qmp_fd, QEMU_QMP_FD) < 0)
+		goto fail;
+	syscall(SYS_close_range, QEMU_QMP_FD + 1, ~0U, 0);
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (write(errpipe, &e, sizeof(e)) < 0) {
+		/* nothing more to do */
+	}
+	_exit(127);
+}
+
+static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
+{
+	g_auto(GStrv) argv = qemu_lite_build_argv(cfg, QEMU_AGENT_FD, QEMU_QMP_FD);
+	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF;
+	int qmp[2], errpipe[2], e = 0;
+	struct hv_vm *vm;
+	pid_t parent;
+	ssize_t n;
+
+	if (cfg->console_log) {
+		log_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (log_fd < 0)
+			return rt_make_error(err, errno, "open `%s`", cfg->console_log);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0)
+		return rt_make_error(err, errno, "socketpair");
+	qmp_peer = qmp[1];
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		close(qmp[0]);
+		return rt_make_error(err, errno, "pipe");
+	}
+	vm = g_new0(struct hv_vm, 1);
+	vm->qmp_fd = qmp[0];
+	vm->pidfd = -1;
+
+	if (rt_log_debug_enabled()) {
+		g_autofree char *line = g_strjoinv(" ", argv);
+
+		rt_debug("qemu: %s", line);
+	}
+	parent = getpid();
+	vm->pid = fork();
+	if (vm->pid < 0) {
+		e = errno;
+		close(errpipe[0]);
+		close(errpipe[1]);
+		vm_free(vm);
+		return rt_make_error(err, e, "fork");
+	}
+	if (vm->pid == 0)
+		child_exec(argv, parent, cfg->agent_fd, qmp_peer, log_fd, errpipe[1]);
+	close(errpipe[1]);
+	do
+		n = read(errpipe[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (n == sizeof(e)) {
+		waitpid(vm->pid, NULL, 0);
+		vm_free(vm);
+		return rt_make_error(err, e, "cannot execute `%s`", argv[0]);
+	}
+	vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
+	if (vm->pidfd < 0) {
+		e = errno;
+		kill(vm->pid, SIGKILL);
+		waitpid(vm->pid, NULL, 0);
+		vm_free(vm);
+		return rt_make_error(err, e, "pidfd_open");
+	}
+	*ret_vm = vm;
+	return 0;
+}
+
+static int exit_fd(struct hv_vm *vm)
+{
+	return vm->pidfd;
+}
+
+static int vm_wait(struct hv_vm *vm, int timeout_ms, int *ret_status, struct rt_error **err)
+{
+	struct pollfd p = { .fd = vm->pidfd, .events = POLLIN };
+	int r, st;
+
+	if (!vm->reaped) {
+		do
+			r = poll(&p, 1, timeout_ms);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return rt_make_error(err, errno, "poll");
+		if (r == 0)
+			return 0;
+		if (waitpid(vm->pid, &st, 0) < 0)
+			return rt_make_error(err, errno, "waitpid %d", vm->pid);
+		vm->reaped = true;
+		vm->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	*ret_status = vm->status;
+	return 1;
+}
+
+static int stop(struct hv_vm *vm, int grace_ms, struct rt_error **err)
+{
+	int st, r;
+
+	if (vm->reaped)
+		return 0;
+	/* QEMU exits cleanly on SIGTERM; nothing in the guest needs flushing, since the rootfs
+	 * share writes through to the host. */
+	kill(vm->pid, SIGTERM);
+	r = vm_wait(vm, grace_ms, &st, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	kill(vm->pid, SIGKILL);
+	return vm_wait(vm, -1, &st, err) < 0 ? -1 : 0;
+}
+
+static int qmp(struct hv_vm *vm, const char *command, struct rt_error **err)
+{
+	if (vm->reaped)
+		return rt_make_error(err, ESRCH, "VM has ended");
+	if (!vm->qmp_ready) {
+		if (qmp_handshake(vm->qmp_fd, err) < 0)
+			return -1;
+		vm->qmp_ready = true;
+	}
+	return qmp_execute(vm->qmp_fd, command, err);
+}
+
+static int pause_vm(struct hv_vm *vm, struct rt_error **err)
+{
+	return qmp(vm, "stop", err);
+}
+
+static int resume_vm(struct hv_vm *vm, struct rt_error **err)
+{
+	return qmp(vm, "cont", err);
+}
+
+static void destroy(struct hv_vm *vm)
+{
+	struct rt_error *err = NULL;
+
+	if (!vm)
+		return;
+	if (!vm->reaped) {
+		kill(vm->pid, SIGKILL);
+		if (stop(vm, 0, &err) < 0)
+			rt_error_free(&err);
+	}
+	vm_free(vm);
+}
+
+const struct hv_backend_ops hv_qemu_lite_ops = {
+	.name = "qemu",
+	.probe = probe,
+	.launch = launch,
+	.exit_fd = exit_fd,
+	.wait = vm_wait,
+	.stop = stop,
+	.pause = pause_vm,
+	.resume = resume_vm,
+	.destroy = destroy,
+};

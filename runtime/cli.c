@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* runvm: the runc-compatible command line. Global flags, then a verb and its flags. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "cli.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+#ifndef RUNVM_VERSION
+#define RUNVM_VERSION "0.1.0"
+#endif
+
+static const struct {
+	const char *name;
+	rt_verb_fn fn;
+	const char *help;
+} verbs[] = {
+	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },
+	{ "check", rt_cmd_check, "show what this host can run and how" },
+	{ "spec", rt_cmd_spec, "write a default config.json" },
+};
+
+int rt_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *verb,
+	      struct rt_error **err)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c == '?') {
+		/* glibc leaves optopt 0 for an unknown long option, the option's value for one
+		 * that lacks its argument, and the character for a bad short option. */
+		const char *arg = argv[optind - 1];
+
+		if (optopt == 0)
+			rt_make_error(err, 0, "%s: unknown option `%s`", verb, arg);
+		else if (optopt >= 256 || strchr(shortopts, optopt))
+			rt_make_error(err, 0, "%s: option `%s` needs a value", verb, arg);
+		else
+			rt_make_error(err, 0, "%s: unknown option `-%c`", verb, optopt);
+		return -2;
+	}
+	return c;
+}
+
+static void usage(void)
+{
+	printf("usage: runvm [global options] COMMAND [options] [ARGS]\n\n"
+	       "An OCI runtime that runs every container in its own lightweight VM.\n\n"
+	       "commands:\n");
+	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
+		printf("  %-8s %s\n", verbs[i].name, verbs[i].help);
+	printf("\nglobal options:\n"
+	       "  --root DIR            state directory (default /run/runvm)\n"
+	       "  --log FILE            log file (default stderr)\n"
+	       "  --log-format FORMAT   text or json\n"
+	       "  --debug               debug logging\n"
+	       "  --backend NAME        hypervisor backend (default: from the configuration, else auto)\n"
+	       "  --systemd-cgroup      accepted for runc compatibility\n"
+	       "  --version, --help\n\n"
+	       "configuration: $RUNVM_CONFIG, else " "/etc/runvm/runvm.conf\n");
+}
+
+enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_BACKEND, OPT_SYSTEMD_CGROUP, OPT_VERSION,
+       OPT_HELP, OPT_IGNORED };
+
+static int run_main(int argc, char **argv, struct rt_error **err)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
+		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP },
+		{ "rootless", required_argument, NULL, OPT_IGNORED },
+		{ "criu", required_argument, NULL, OPT_IGNORED },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	struct rt_globals g = { .root = "/run/runvm", .log_format = "text" };
+	enum rt_log_format fmt;
+	int c;
+
+	/* "+": stop at the verb; its options are its own. */
+	while ((c = rt_getopt(argc, argv, "+vh", opts, "runvm", err)) != -1) {
+		switch (c) {
+		case -2:
+			return -1;
+		case OPT_ROOT: g.root = optarg; break;
+		case OPT_LOG: g.log = optarg; break;
+		case OPT_LOG_FORMAT: g.log_format = optarg; break;
+		case OPT_DEBUG: g.debug = true; break;
+		case OPT_BACKEND: g.backend = optarg; break;
+		case OPT_SYSTEMD_CGROUP: g.systemd_cgroup = true; break;
+		case OPT_IGNORED: break;
+		case 'v':
+		case OPT_VERSION:
+			printf("runvm version %s\nspec: 1.0.2\n", RUNVM_VERSION);
+			return 0;
+		case 'h':
+		case OPT_HELP:
+			usage();
+			return 0;
+		}
+	}
+	if (strcmp(g.log_format, "json") == 0)
+		fmt = RT_LOG_JSON;
+	else if (strcmp(g.log_format, "text") == 0)
+		fmt = RT_LOG_TEXT;
+	else
+		return rt_make_error(err, 0, "unknown log format `%s` (text or json)", g.log_format);
+	if (rt_log_open(g.log, fmt, g.debug, err) < 0)
+		return -1;
+	if (optind >= argc) {
+		usage();
+		return rt_make_error(err, 0, "no command given");
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+		if (strcmp(argv[optind], verbs[i].name) == 0) {
+			int verb_argc = argc - optind;
+
+			optind = 0; /* reset getopt for the verb's own options */
+			return verbs[i].fn(&g, verb_argc, argv + argc - verb_argc, err);
+		}
+	}
+	return rt_make_error(err, 0, "unknown command `%s`", argv[optind]);
+}
+
+int main(int argc, char **argv)
+{
+	struct rt_error *err = NULL;
+	int r = run_main(argc, argv, &err);
+
+	if (r < 0) {
+		rt_log_fatal(err);
+		rt_error_free(&err);
+		return 1;
+	}
+	return r;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the global flags say, handed to each verb. */
+#ifndef RUNVM_CLI_H
+#define RUNVM_CLI_H
+
+#include <stdbool.h>
+
+struct rt_error;
+
+struct rt_globals {
+	const char *root;      /* --root, default /run/runvm */
+	const char *log;       /* --log */
+	const char *log_format;
+	const char *backend;   /* --backend, overrides the configuration file */
+	bool debug;
+	bool systemd_cgroup;   /* accepted for runc compatibility */
+};
+
+/* A verb: parses its own options from @argv (argv[0] is the verb name) and returns the exit
+ * status, or < 0 with *err set. */
+typedef int (*rt_verb_fn)(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+
+int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_spec(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+
+/* getopt_long with runc's conventions and our one-line errors for unknown or incomplete
+ * options. Returns the option, -1 at the end, or -2 with *err set. */
+struct option;
+int rt_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *verb,
+	      struct rt_error **err);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The runvm configuration file (GKeyFile). Looked up at $RUNVM_CONFIG, else
+ * /etc/runvm/runvm.conf; a missing default file means built-in defaults, a missing explicit
+ * file is an error. configs/runvm.conf documents every key.
+ */
+#ifndef RUNVM_CONFIG_H
+#define RUNVM_CONFIG_H
+
+struct rt_error;
+
+struct rt_config {
+	char *path;         /* file it came from, or NULL for built-in defaults */
+	char *backend;      /* "auto" or a backend name */
+	char *accel;        /* "auto", "kvm" or "tcg" */
+	char *kernel;
+	char *initrd;
+	char *kernel_cmdline; /* appended to the backend's command line */
+	unsigned vcpus;
+	unsigned memory_mib;
+	unsigned boot_timeout_s;
+	char *qemu_binary;  /* full QEMU, used for TCG */
+	char *qemu_microvm_binary; /* slim KVM-only QEMU */
+};
+
+#define RT_CONFIG_DEFAULT_PATH "/etc/runvm/runvm.conf"
+
+int rt_config_load(struct rt_config **ret, struct rt_error **err);
+/* Parse a configuration held in memory (@origin names it in errors). */
+int rt_config_parse(const char *data, const char *origin, struct rt_config **ret, struct rt_error **err);
+void rt_config_free(struct rt_config *c);
+
+#endif

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "error.h"
+#include "spec.h"
+
+void rt_spec_free(struct rt_spec *s)
+{
+	if (!s)
+		return;
+	g_free(s->oci_version);
+	g_strfreev(s->args);
+	g_strfreev(s->env);
+	g_free(s->cwd);
+	g_free(s->additional_gids);
+	g_free(s->rootfs);
+	g_free(s->hostname);
+	g_free(s);
+}
+typedef struct rt_spec rt_spec;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(rt_spec, rt_spec_free)
+
+/* Member @name of @obj if present and not null; -1 with an error when it has the wrong type. */
+static int get_member(JsonObject *obj, const char *path, const char *name, JsonNodeType type,
+		      JsonNode **ret, struct rt_error **err)
+{
+	JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
+
+	*ret = NULL;
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (json_node_get_node_type(n) != type)
+		return rt_make_error(err, 0, "config.json: `%s%s` must be %s", path, name,
+				     type == JSON_NODE_OBJECT  ? "an object"
+				     : type == JSON_NODE_ARRAY ? "an array"
+								 : "a scalar");
+	*ret = n;
+	return 0;
+}
+
+static int get_string(JsonObject *obj, const char *path, const char *name, char **ret, struct rt_error **err)
+{
+	JsonNode *n;
+
+	if (get_member(obj, path, name, JSON_NODE_VALUE, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (json_node_get_value_type(n) != G_TYPE_STRING)
+		return rt_make_error(err, 0, "config.json: `%s%s` must be a string", path, name);
+	g_free(*ret);
+	*ret = g_strdup(json_node_get_string(n));
+	return 0;
+}
+
+static int get_uint32(JsonObject *obj, const char *path, const char *name, guint32 *ret, struct rt_error **err)
+{
+	JsonNode *n;
+	gint64 v;
+
+	if (get_member(obj, path, name, JSON_NODE_VALUE, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (json_node_get_value_type(n) != G_TYPE_INT64 || (v = json_node_get_int(n)) < 0 || v > G_MAXUINT32)
+		return rt_make_error(err, 0, "config.json: `%s%s` must be an integer in 0..4294967295", path, name);
+	*ret = (guint32)v;
+	return 0;
+}
+
+static int get_bool(JsonObject *obj, const char *path, const char *name, bool *ret, struct rt_error **err)
+{
+	JsonNode *n;
+
+	if (get_member(obj, path, name, JSON_NODE_VALUE, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+		return rt_make_error(err, 0, "config.json: `%s%s` must be a boolean", path, name);
+	*ret = json_node_get_boolean(n);
+	return 0;
+}
+
+static int get_strv(JsonObject *obj, const char *path, const char *name, char ***ret, struct rt_error **err)
+{
+	g_autoptr(GPtrArray) v = NULL;
+	JsonArray *a;
+	JsonNode *n;
+
+	if (get_member(obj, path, name, JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	v = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+
+		if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
+			return rt_make_error(err, 0, "config.json: `%s%s[%u]` must be a string", path, name, i);
+		g_ptr_array_add(v, g_strdup(json_node_get_string(e)));
+	}
+	g_ptr_array_add(v, NULL);
+	g_strfreev(*ret);
+	*ret = (char **)g_ptr_array_free(g_steal_pointer(&v), FALSE);
+	return 0;
+}
+
+static int parse_user(JsonObject *process, struct rt_spec *s, struct rt_error **err)
+{
+	JsonObject *user;
+	JsonNode *n;
+	JsonArray *a;
+
+	if (get_member(process, "process.", "user", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	user = json_node_get_object(n);
+	if (get_uint32(user, "process.user.", "uid", &s->uid, err) < 0 ||
+	    get_uint32(user, "process.user.", "gid", &s->gid, err) < 0 ||
+	    get_member(user, "process.user.", "additionalGids", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	s->n_additional_gids = json_array_get_length(a);
+	s->additional_gids = g_new0(gid_t, s->n_additional_gids);
+	for (guint i = 0; i < s->n_additional_gids; i++) {
+		JsonNode *e = json_array_get_element(a, i);
+
+		if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_INT64 ||
+		    json_node_get_int(e) < 0 || json_node_get_int(e) > G_MAXUINT32)
+			return rt_make_error(err, 0, "config.json: `process.user.additionalGids[%u]` must be an integer in 0..4294967295", i);
+		s->additional_gids[i] = (gid_t)json_node_get_int(e);
+	}
+	return 0;
+}
+
+static int parse_process(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+{
+	JsonObject *process;
+	JsonNode *n;
+
+	if (get_member(root, "", "process", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return rt_make_error(err, 0, "config.json: `process` is missing");
+	process = json_node_get_object(n);
+	if (get_strv(process, "process.", "args", &s->args, err) < 0 ||
+	    get_strv(process, "process.", "env", &s->env, err) < 0 ||
+	    get_string(process, "process.", "cwd", &s->cwd, err) < 0 ||
+	    get_bool(process, "process.", "terminal", &s->terminal, err) < 0 || parse_user(process, s, err) < 0)
+		return -1;
+	if (!s->args || !s->args[0] || !s->args[0][0])
+		return rt_make_error(err, 0, "config.json: `process.args` must hold at least the program to run");
+	if (!s->env)
+		s->env = g_new0(char *, 1);
+	if (!s->cwd)
+		s->cwd = g_strdup("/");
+	if (s->cwd[0] != '/')
+		return rt_make_error(err, 0, "config.json: `process.cwd` must be an absolute path, not `%s`", s->cwd);
+	return 0;
+}
+
+static int parse_root(JsonObject *root, const char *bundle, struct rt_spec *s, struct rt_error **err)
+{
+	g_autofree char *path = NULL;
+	JsonObject *r;
+	JsonNode *n;
+	struct stat st;
+
+	if (get_member(root, "", "root", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return rt_make_error(err, 0, "config.json: `root` is missing");
+	r = json_node_get_object(n);
+	if (get_string(r, "root.", "path", &path, err) < 0 || get_bool(r, "root.", "readonly", &s->rootfs_readonly, err) < 0)
+		return -1;
+	if (!path || !*path)
+		return rt_make_error(err, 0, "config.json: `root.path` is missing");
+	s->rootfs = g_path_is_absolute(path) ? g_canonicalize_filename(path, NULL)
+					     : g_canonicalize_filename(path, bundle);
+	if (stat(s->rootfs, &st) < 0)
+		return rt_make_error(err, errno, "rootfs `%s`", s->rootfs);
+	if (!S_ISDIR(st.st_mode))
+		return rt_make_error(err, ENOTDIR, "rootfs `%s`", s->rootfs);
+	return 0;
+}
+
+int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret, struct rt_error **err)
+{
+	g_autoptr(JsonParser) parser = json_parser_new_immutable();
+	g_autoptr(GError) gerr = NULL;
+	g_autoptr(rt_spec) s = g_new0(struct rt_spec, 1);
+	JsonNode *root;
+	JsonObject *obj;
+
+	if (!json_parser_load_from_data(parser, json, (gssize)len, &gerr))
+		return rt_make_error(err, 0, "config.json: invalid JSON: %s", gerr->message);
+	root = json_parser_get_root(parser);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+		return rt_make_error(err, 0, "config.json: the top level must be an object");
+	obj = json_node_get_object(root);
+	if (get_string(obj, "", "ociVersion", &s->oci_version, err) < 0)
+		return -1;
+	if (!s->oci_version)
+		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
+	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, s, err) < 0 ||
+	    parse_root(obj, bundle, s, err) < 0)
+		return -1;
+	*ret = g_steal_pointer(&s);
+	return 0;
+}
+
+int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err)
+{
+	g_autofree char *path = g_build_filename(bundle, "config.json", NULL);
+	g_autofree char *data = NULL;
+	g_autoptr(GError) gerr = NULL;
+	gsize len;
+
+	if (!g_file_get_contents(path, &data, &len, &gerr))
+		return rt_make_error(err, gerr->domain == G_FILE_ERROR && gerr->code == G_FILE_ERROR_NOENT ? ENOENT : 0,
+				     "cannot read `%s`%s%s", path,
+				     gerr->code == G_FILE_ERROR_NOENT ? "" : ": ",
+				     gerr->code == G_FILE_ERROR_NOENT ? "" : gerr->message);
+	return rt_spec_parse(data, len, bundle, ret, err);
+}
+
+char *rt_spec_default_json(void)
+{
+	/* The shape of `runc spec`, minus what the guest does not need yet; terminal is off
+	 * because a foreground `runvm run` relays plain stdio. */
+	return g_strdup(
+		"{\n"
+		"\t\"ociVersion\": \"1.0.2\",\n"
+		"\t\"process\": {\n"
+		"\t\t\"terminal\": false,\n"
+		"\t\t\"user\": { \"uid\": 0, \"gid\": 0 },\n"
+		"\t\t\"args\": [ \"sh\" ],\n"
+		"\t\t\"env\": [\n"
+		"\t\t\t\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\n"
+		"\t\t\t\"TERM=xterm\"\n"
+		"\t\t],\n"
+		"\t\t\"cwd\": \"/\",\n"
+		"\t\t\"noNewPrivileges\": true\n"
+		"\t},\n"
+		"\t\"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+		"\t\"hostname\": \"runvm\",\n"
+		"\t\"mounts\": [\n"
+		"\t\t{ \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+		"\t\t{ \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
+		"\t\t  \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] }\n"
+		"\t],\n"
+		"\t\"linux\": {\n"
+		"\t\t\"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": \"uts\" },\n"
+		"\t\t\t\t{ \"type\": \"mount\" }, { \"type\": \"network\" } ]\n"
+		"\t}\n"
+		"}\n");
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The parts of an OCI bundle's config.json that runvm uses, parsed and validated. */
+#ifndef RUNVM_SPEC_H
+#define RUNVM_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct rt_error;
+
+struct rt_spec {
+	char *oci_version;
+	char **args;        /* NULL-terminated, at least one */
+	char **env;         /* NULL-terminated */
+	char *cwd;          /* absolute */
+	uid_t uid;
+	gid_t gid;
+	gid_t *additional_gids;
+	size_t n_additional_gids;
+	bool terminal;
+	char *rootfs;       /* absolute host path */
+	bool rootfs_readonly;
+	char *hostname;
+};
+
+/* Load BUNDLE/config.json. Errors name the file and the offending field. */
+int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err);
+/* Parse a config.json held in memory; @bundle resolves a relative root.path. */
+int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret,
+		  struct rt_error **err);
+void rt_spec_free(struct rt_spec *s);
+/* The default config.json that `runvm spec` writes (runc's, with terminal off). */
+char *rt_spec_default_json(void);
+
+#endif

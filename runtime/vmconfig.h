@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* From a bundle's spec and the runvm configuration to a backend and its plain-data VM config. */
+#ifndef RUNVM_VMCONFIG_H
+#define RUNVM_VMCONFIG_H
+
+#include <stdbool.h>
+
+#include "../hypervisor-backends/backend.h"
+
+struct rt_config;
+struct rt_spec;
+struct hv_host_caps;
+
+struct rt_vm_spec {
+	struct hv_vm_config cfg; /* points into the members below and into the spec/config */
+	struct hv_share rootfs;
+	char cmdline[1024];
+};
+
+/* Pick the backend (@backend_override, else the configuration), check the guest kernel and
+ * initrd, and fill @ret. @ret must not be copied afterwards (cfg points into it). */
+int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spec, const struct hv_host_caps *caps,
+		       const char *backend_override, bool debug, struct rt_vm_spec *ret,
+		       const struct hv_backend_ops **ret_ops, struct hv_probe_result *ret_probe, struct rt_error **err);
+
+/* The backend and accelerator `run` would use, without a bundle (for `runvm check`). */
+int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, const char *backend_override,
+		      const struct hv_backend_ops **ret_ops, struct hv_probe_result *ret_probe, struct rt_error **err);
+
+#endif
