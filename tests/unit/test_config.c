@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The runvm configuration file: defaults, overrides, and errors for what it does not know. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/lib/config.h"
+#include "../../runtime/lib/error.h"
+#include "tap.h"
+
+static void expect_error(const char *data, const char *needle)
+{
+	struct rt_config *c = NULL;
+	struct rt_error *err = NULL;
+	int r = rt_config_parse(data, "test.conf", &c, &err);
+
+	ok(r < 0 && err && strstr(err->msg, needle), "error mentions `%s`: %s", needle, err ? err->msg : "no error");
+	rt_error_free(&err);
+	rt_config_free(c);
+}
+
+int main(void)
+{
+	struct rt_config *c = NULL;
+	struct rt_error *err = NULL;
+
+	ok(rt_config_parse("", "empty", &c, &err) == 0 && c->vcpus == 1 && c->memory_mib == 256 &&
+		   strcmp(c->backend, "auto") == 0,
+	   "empty file gives the defaults");
+	rt_config_free(c);
+	ok(rt_config_parse("[runvm]\nbackend = qemu\nvcpus = 2\nmemory_mib=512\nkernel=/k\n[qemu]\nbinary=/q\n", "t", &c,
+			   &err) == 0 &&
+		   strcmp(c->backend, "qemu") == 0 && c->vcpus == 2 && c->memory_mib == 512 &&
+		   strcmp(c->kernel, "/k") == 0 && strcmp(c->qemu_binary, "/q") == 0,
+	   "values override the defaults");
+	rt_config_free(c);
+
+	expect_error("[runvm]\nvcpu = 2\n", "unknown key `vcpu`");
+	expect_error("[nope]\nx = 1\n", "[nope]");
+	expect_error("[runvm]\nvcpus = 0\n", "vcpus");
+	expect_error("[runvm]\nmemory_mib = lots\n", "memory_mib");
+	expect_error("[runvm]\naccel = hvf\n", "accel");
+	expect_error("not a key file", "test.conf");
+
+	setenv("RUNVM_CONFIG", "/nonexistent/runvm.conf", 1);
+	ok(rt_config_load(&c, &err) < 0 && err, "an explicit config file that is missing is an error");
+	rt_error_free(&err);
+	return tap_done();
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Host probing against fake /proc, /sys and /dev trees, and the backend choice it leads to. */
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "../../hypervisor-backends/hostcaps.h"
+#include "../../hypervisor-backends/registry.h"
+#include "../../runtime/lib/error.h"
+#include "tap.h"
+
+static void touch(const char *root, const char *path, const char *content)
+{
+	g_autofree char *p = g_strconcat(root, path, NULL);
+	g_autofree char *dir = g_path_get_dirname(p);
+
+	g_mkdir_with_parents(dir, 0755);
+	g_file_set_contents(p, content, -1, NULL);
+}
+
+static char *fake_host(const char *cpu_flag, const char *module, bool kvm_dev)
+{
+	char *root = g_dir_make_tmp("runvm-host-XXXXXX", NULL);
+	g_autofree char *cpuinfo = g_strdup_printf("processor\t: 0\nflags\t\t: fpu sse2 %s lm\n", cpu_flag);
+
+	touch(root, "/proc/cpuinfo", cpuinfo);
+	if (module) {
+		g_autofree char *m = g_strdup_printf("/sys/module/%s/refcnt", module);
+
+		touch(root, m, "0\n");
+	}
+	if (kvm_dev)
+		touch(root, "/dev/kvm", "");
+	touch(root, "/dev/net/tun", "");
+	return root;
+}
+
+static void rm_rf(const char *root)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", root);
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", root);
+}
+
+int main(void)
+{
+	const char *const bins[2] = { "sh", NULL }; /* any binary in PATH stands in for QEMU */
+	const struct hv_backend_ops *ops;
+	struct hv_probe_result pr;
+	struct hv_host_caps c;
+	struct rt_error *err = NULL;
+	char *root;
+
+	root = fake_host("", "kvm_pvm", true);
+	hv_host_probe(root, &c);
+	ok(c.kvm_dev && c.kvm_pvm && !c.kvm_usable && strstr(c.kvm_reason, "PVM"), "PVM host: KVM unusable: %s",
+	   c.kvm_reason);
+	ok(c.tun && !c.vhost_vsock, "tun present, vhost-vsock absent");
+	ok(hv_backend_select(&c, "auto", "auto", HV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
+	   "PVM host: auto picks TCG (%s)", pr.reason);
+	ok(hv_backend_select(&c, "qemu", "kvm", HV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
+		   strstr(err->msg, "PVM"),
+	   "PVM host: asking for KVM fails with the reason: %s", err ? err->msg : "");
+	rt_error_free(&err);
+	rm_rf(root);
+	g_free(root);
+
+	root = fake_host("svm", "kvm_amd", true);
+	hv_host_probe(root, &c);
+	ok(c.cpu_virt && c.kvm_usable && !c.kvm_pvm, "AMD host with kvm_amd: KVM usable (%s)", c.kvm_reason);
+	ok(hv_backend_select(&c, "auto", "auto", HV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_KVM,
+	   "KVM host: auto picks KVM");
+	ok(hv_backend_select(&c, "auto", "tcg", HV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
+	   "KVM host: accel=tcg is honoured");
+	rm_rf(root);
+	g_free(root);
+
+	root = fake_host("vmx", NULL, false);
+	hv_host_probe(root, &c);
+	ok(!c.kvm_dev && !c.kvm_usable && strstr(c.kvm_reason, "missing"), "no /dev/kvm: %s", c.kvm_reason);
+	touch(root, "/sys/module/kvm_intel/parameters/tdx", "Y\n");
+	hv_host_probe(root, &c);
+	ok(c.tdx, "TDX parameter read");
+	rm_rf(root);
+	g_free(root);
+
+	ok(hv_backend_select(&c, "firecracker", "auto", HV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
+		   strstr(err->msg, "unknown backend"),
+	   "unknown backend: %s", err ? err->msg : "");
+	rt_error_free(&err);
+	{
+		const char *const missing[2] = { "qemu-system-does-not-exist", NULL };
+
+		ok(hv_backend_select(&c, "auto", "auto", HV_ARCH_X86_64, missing, &ops, &pr, &err) < 0 && err &&
+			   strstr(err->msg, "not found"),
+		   "QEMU missing: %s", err ? err->msg : "");
+		rt_error_free(&err);
+	}
+	return tap_done();
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The QEMU command line built from a VM config. */
+#include <string.h>
+
+#include <glib.h>
+
+#include "../../qemu-lite/qemu-lite.h"
+#include "tap.h"
+
+static bool has_pair(char **argv, const char *opt, const char *val)
+{
+	for (int i = 0; argv[i] && argv[i + 1]; i++)
+		if (strcmp(argv[i], opt) == 0 && strcmp(argv[i + 1], val) == 0)
+			return true;
+	return false;
+}
+
+int main(void)
+{
+	struct hv_share share = { .tag = "rootfs", .host_path = "/b/root,fs", .readonly = true };
+	struct hv_vm_config cfg = {
+		.arch = HV_ARCH_X86_64, .accel = HV_ACCEL_TCG, .vcpus = 2, .memory_mib = 300,
+		.kernel = "/k/vmlinux", .initrd = "/k/initrd", .cmdline = "quiet", .shares = &share, .n_shares = 1,
+		.console_log = "/s/console.log", .binary = "qemu-system-x86_64",
+	};
+	g_auto(GStrv) argv = qemu_lite_build_argv(&cfg, 3, 4);
+
+	ok(strcmp(argv[0], "qemu-system-x86_64") == 0, "binary first");
+	ok(has_pair(argv, "-accel", "tcg,tb-size=32") && has_pair(argv, "-cpu", "max"), "TCG with -cpu max");
+	ok(has_pair(argv, "-smp", "2") && has_pair(argv, "-m", "300"), "vCPUs and memory");
+	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off"), "microvm without ACPI");
+	ok(has_pair(argv, "-append", "console=ttyS0 reboot=k panic=-1 quiet"), "kernel command line");
+	ok(has_pair(argv, "-fsdev", "local,id=fs0,path=/b/root,,fs,security_model=passthrough,readonly=on"),
+	   "9p share, comma escaped, read-only");
+	ok(has_pair(argv, "-chardev", "socket,id=agent,fd=3") &&
+		   has_pair(argv, "-device", "virtserialport,chardev=agent,name=runvm.agent"),
+	   "agent channel on the inherited socket");
+	ok(has_pair(argv, "-chardev", "socket,id=qmp,fd=4"), "QMP on the inherited socket");
+	ok(g_strv_contains((const char *const *)argv, "-no-reboot"), "-no-reboot so the guest's reboot ends QEMU");
+
+	cfg.accel = HV_ACCEL_KVM;
+	cfg.binary = "qemu-system-x86_64-microvm";
+	{
+		g_auto(GStrv) kvm = qemu_lite_build_argv(&cfg, 3, 4);
+
+		ok(has_pair(kvm, "-accel", "kvm") && has_pair(kvm, "-cpu", "host"), "KVM with -cpu host");
+	}
+	return tap_done();
+}

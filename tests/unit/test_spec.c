@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* config.json parsing: what runvm takes from it, and a clear error for each broken shape. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "../../runtime/lib/error.h"
+#include "../../runtime/lib/spec.h"
+#include "tap.h"
+
+static char *bundle;
+
+static int parse(const char *json, struct rt_spec **s, struct rt_error **err)
+{
+	return rt_spec_parse(json, strlen(json), bundle, s, err);
+}
+
+static void expect_error(const char *json, const char *needle)
+{
+	struct rt_spec *s = NULL;
+	struct rt_error *err = NULL;
+	int r = parse(json, &s, &err);
+
+	ok(r < 0 && err && strstr(err->msg, needle), "error mentions `%s`: %s", needle, err ? err->msg : "no error");
+	rt_error_free(&err);
+	rt_spec_free(s);
+}
+
+int main(void)
+{
+	struct rt_spec *s = NULL;
+	struct rt_error *err = NULL;
+	g_autofree char *rootfs = NULL;
+	g_autofree char *def = rt_spec_default_json();
+
+	bundle = g_dir_make_tmp("runvm-spec-XXXXXX", NULL);
+	rootfs = g_build_filename(bundle, "rootfs", NULL);
+	g_mkdir(rootfs, 0755);
+
+	ok(parse("{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\",\"-c\",\"x\"],\"env\":[\"A=1\"],"
+		 "\"cwd\":\"/tmp\",\"user\":{\"uid\":1000,\"gid\":100,\"additionalGids\":[5,6]}},"
+		 "\"root\":{\"path\":\"rootfs\",\"readonly\":true}}",
+		 &s, &err) == 0,
+	   "full spec parses");
+	ok(s && g_strv_length(s->args) == 3 && strcmp(s->args[2], "x") == 0, "args");
+	ok(s && s->env[0] && strcmp(s->env[0], "A=1") == 0 && !s->env[1], "env");
+	ok(s && strcmp(s->cwd, "/tmp") == 0 && s->uid == 1000 && s->gid == 100, "cwd, uid, gid");
+	ok(s && s->n_additional_gids == 2 && s->additional_gids[1] == 6, "additionalGids");
+	ok(s && s->rootfs_readonly && strcmp(s->rootfs, rootfs) == 0, "relative root.path resolved in the bundle");
+	rt_spec_free(s);
+	s = NULL;
+
+	ok(parse(def, &s, &err) == 0 && s && !s->terminal && strcmp(s->cwd, "/") == 0, "`runvm spec` output parses");
+	rt_spec_free(s);
+
+	expect_error("{", "invalid JSON");
+	expect_error("[]", "top level");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"rootfs\"}}", "ociVersion");
+	expect_error("{\"ociVersion\":\"1\",\"root\":{\"path\":\"rootfs\"}}", "`process` is missing");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[]},\"root\":{\"path\":\"rootfs\"}}", "process.args");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":\"sh\"},\"root\":{\"path\":\"rootfs\"}}", "process.args");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[1]},\"root\":{\"path\":\"rootfs\"}}", "process.args[0]");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},\"root\":{\"path\":\"rootfs\"}}",
+		     "absolute");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"user\":{\"uid\":-1}},\"root\":{\"path\":\"rootfs\"}}",
+		     "process.user.uid");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"terminal\":\"yes\"},\"root\":{\"path\":\"rootfs\"}}",
+		     "process.terminal");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]}}", "`root` is missing");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"nope\"}}",
+		     "No such file");
+
+	ok(rt_spec_load("/nonexistent-bundle", &s, &err) < 0 && err && strstr(err->msg, "config.json"),
+	   "missing config.json: %s", err ? err->msg : "");
+	rt_error_free(&err);
+
+	g_rmdir(rootfs);
+	g_rmdir(bundle);
+	g_free(bundle);
+	return tap_done();
+}
