@@ -111,13 +111,22 @@ check-integration: all
 demo: deps all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/demo.sh
 
-bench: all
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/start.sh
+# The bare-boot baseline: the same kernel, with an init that ends the VM at once.
+$(BUILD)/bench/bare.cpio: bench/bare-init.c
+	rm -rf $(BUILD)/bench/bare && mkdir -p $(BUILD)/bench/bare
+	$(CC) -O2 -static -o $(BUILD)/bench/bare/init $<
+	cd $(BUILD)/bench/bare && echo init | cpio --quiet -o -H newc -R 0:0 > ../bare.cpio
+
+BENCH_ROUNDS ?= 10
+bench: all $(BUILD)/bench/bare.cpio
+	bench/start.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --kernel $(KERNEL) \
+		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS)
 
 FUZZ_SECONDS ?= 30
-$(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(LIB_SRCS) $(HEADERS)
+FUZZ_SRCS := runtime/monitor.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c
+$(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
 
 fuzz: $(BUILD)/fuzz/fuzz_agent_stream
 	mkdir -p $(BUILD)/fuzz/corpus

@@ -36,13 +36,14 @@ int rt_getopt(int argc, char **argv, const char *shortopts, const struct option 
 		/* glibc leaves optopt 0 for an unknown long option, the option's value for one
 		 * that lacks its argument, and the character for a bad short option. */
 		const char *arg = argv[optind - 1];
+		const char *sep = *verb ? ": " : "";
 
 		if (optopt == 0)
-			rt_make_error(err, 0, "%s: unknown option `%s`", verb, arg);
+			rt_make_error(err, 0, "%s%sunknown option `%s`", verb, sep, arg);
 		else if (optopt >= 256 || strchr(shortopts, optopt))
-			rt_make_error(err, 0, "%s: option `%s` needs a value", verb, arg);
+			rt_make_error(err, 0, "%s%soption `%s` needs a value", verb, sep, arg);
 		else
-			rt_make_error(err, 0, "%s: unknown option `-%c`", verb, optopt);
+			rt_make_error(err, 0, "%s%sunknown option `-%c`", verb, sep, optopt);
 		return -2;
 	}
 	return c;
@@ -89,7 +90,7 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 	int c;
 
 	/* "+": stop at the verb; its options are its own. */
-	while ((c = rt_getopt(argc, argv, "+vh", opts, "runvm", err)) != -1) {
+	while ((c = rt_getopt(argc, argv, "+vh", opts, "", err)) != -1) {
 		switch (c) {
 		case -2:
 			return -1;

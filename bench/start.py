@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Start-time and memory of `runvm run true`, against a bare QEMU boot of the same kernel to
+init and exit, and against `runc run` of the same bundle. The three are run alternately, round
+after round, so that machine load affects them alike. Prints medians, ratios and peak RSS.
+
+usage: start.py --runvm BIN --config CONF --kernel VMLINUX --bare-initrd CPIO [--rounds N]
+"""
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+
+def timed(cmd, **kw):
+    """Run cmd; return (seconds, exit status, peak RSS in KiB of it and its reaped children)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if p.returncode != 0:
+        sys.exit(f"bench: {cmd[0]} failed with {p.returncode}: {err.strip()}")
+    return dt, ru.ru_maxrss
+
+def make_bundle(work):
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run(["bash", "-c", f'. "{here}/../tests/lib/bundle.sh" && make_rootfs "$1" && make_config "$2" \'["true"]\'',
+                    "_", f"{work}/rootfs", work], check=True)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runvm", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--bare-initrd", required=True)
+    ap.add_argument("--qemu", default="qemu-system-x86_64")
+    ap.add_argument("--rounds", type=int, default=10)
+    a = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="runvm-bench-")
+    try:
+        make_bundle(work)
+        env = dict(os.environ, RUNVM_CONFIG=a.config)
+        # The same machine and accelerator runvm uses under TCG, minus the container's devices.
+        bare = [a.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off",
+                "-accel", "tcg,tb-size=32", "-cpu", "max", "-smp", "1", "-m", "256",
+                "-kernel", a.kernel, "-initrd", a.bare_initrd,
+                "-append", "console=ttyS0 reboot=k panic=-1 quiet", "-serial", "null"]
+        runc = shutil.which("runc")
+        res = {"runvm": [], "bare": [], "runc": []}
+        rss = {"runvm": [], "bare": []}
+        for i in range(a.rounds):
+            dt, r = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", work, f"bench{i}"], env=env)
+            res["runvm"].append(dt); rss["runvm"].append(r)
+            dt, r = timed(bare)
+            res["bare"].append(dt); rss["bare"].append(r)
+            if runc:
+                dt, _ = timed([runc, "--root", f"{work}/runc-state", "run", "--bundle", work, f"bench{i}"])
+                res["runc"].append(dt)
+        med = {k: statistics.median(v) for k, v in res.items() if v}
+        print(f"rounds: {a.rounds} (alternating), accelerator: TCG, kernel: {a.kernel}")
+        print(f"runvm run true          median {med['runvm']*1000:7.0f} ms   (min {min(res['runvm'])*1000:.0f}, max {max(res['runvm'])*1000:.0f})")
+        print(f"bare QEMU boot to init  median {med['bare']*1000:7.0f} ms   (min {min(res['bare'])*1000:.0f}, max {max(res['bare'])*1000:.0f})")
+        if "runc" in med:
+            print(f"runc run true           median {med['runc']*1000:7.0f} ms   (min {min(res['runc'])*1000:.0f}, max {max(res['runc'])*1000:.0f})")
+        print(f"ratio runvm / bare QEMU  {med['runvm']/med['bare']:.2f}")
+        if "runc" in med:
+            print(f"ratio runvm / runc       {med['runvm']/med['runc']:.1f}")
+        else:
+            print("ratio runvm / runc       n/a (runc not installed)")
+        # ru_maxrss of runvm covers its reaped children: the QEMU process is the largest.
+        print(f"peak RSS, QEMU under runvm  median {statistics.median(rss['runvm'])/1024:.0f} MiB")
+        print(f"peak RSS, bare QEMU         median {statistics.median(rss['bare'])/1024:.0f} MiB")
+    finally:
+        subprocess.run(["rm", "-rf", work])
+
+main()

@@ -1,0 +1,45 @@
+# Shared by tests, demo and bench: make an OCI bundle around a busybox rootfs.
+# Source it; needs python3 (for JSON) and busybox-static.
+
+# make_rootfs DIR: a busybox rootfs from Debian's busybox-static.
+make_rootfs() {
+	local root=$1 bb
+	bb=$(command -v busybox) || { echo "busybox not found (apt-get install busybox-static)" >&2; return 1; }
+	mkdir -p "$root"/{bin,etc,tmp,proc,sys,dev,root}
+	chmod 1777 "$root/tmp"
+	cp "$bb" "$root/bin/busybox"
+	local app
+	for app in $("$root/bin/busybox" --list); do
+		[ -e "$root/bin/$app" ] || ln -s busybox "$root/bin/$app"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+}
+
+# make_config BUNDLE JSON_ARGS [PYTHON_DICT_UPDATES]: write BUNDLE/config.json running JSON_ARGS
+# (a JSON array) in BUNDLE/rootfs. The optional third argument is Python code run with `c` bound
+# to the config dict, e.g. 'c["process"]["cwd"] = "/tmp"'.
+make_config() {
+	python3 - "$1" "$2" "${3:-}" <<'PY'
+import json, sys
+bundle, args, extra = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+c = {
+    "ociVersion": "1.0.2",
+    "process": {
+        "terminal": False,
+        "user": {"uid": 0, "gid": 0},
+        "args": args,
+        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+        "cwd": "/",
+    },
+    "root": {"path": "rootfs", "readonly": False},
+    "hostname": "runvm",
+    # runvm ignores these; they make the same bundle valid for runc (the bench baseline).
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+    "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
+}
+exec(extra)
+with open(bundle + "/config.json", "w") as f:
+    json.dump(c, f, indent=1)
+PY
+}
