@@ -37,7 +37,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(KERNEL_DIR)/vmlinux
 INITRD := $(BUILD)/initramfs.cpio
 
-.PHONY: all runtime agent kernel deps check check-unit check-integration demo bench fuzz install \
+.PHONY: all runtime agent kernel deps check check-unit check-integration check-fuzz demo bench fuzz install \
 	clean format format-check help
 
 all: runtime agent kernel $(BUILD)/runvm.conf
@@ -88,7 +88,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 	    -e 's|^#initrd = .*|initrd = $(abspath $(INITRD))|' $< > $@
 
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev linux-source-6.1 flex bison bc \
-	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 clang
+	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps clang libclang-rt-14-dev
 deps:
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \
@@ -99,8 +99,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libruntime.a $(PKG_LIBS)
 
-check: deps all
-	$(MAKE) check-unit check-integration
+# deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit check-fuzz check-integration
 
 check-unit: $(UNIT_TESTS)
 	tests/unit/run.sh $(UNIT_TESTS)
@@ -108,7 +110,8 @@ check-unit: $(UNIT_TESTS)
 check-integration: all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/integration/run.sh
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/demo.sh
 
 # The bare-boot baseline: the same kernel, with an init that ends the VM at once.
@@ -131,6 +134,10 @@ $(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS) $(H
 fuzz: $(BUILD)/fuzz/fuzz_agent_stream
 	mkdir -p $(BUILD)/fuzz/corpus
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
+
+# A short fuzzing run as part of `make check`: a crash found fails the check.
+check-fuzz:
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 install: all
 	install -D -m 0755 $(BUILD)/runvm $(DESTDIR)$(PREFIX)/bin/runvm

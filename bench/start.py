@@ -41,10 +41,10 @@ def main():
         env = dict(os.environ, RUNVM_CONFIG=a.config)
         # The same machine and accelerator runvm uses under TCG, minus the container's devices.
         bare = [a.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off",
+                "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
                 "-accel", "tcg,tb-size=32", "-cpu", "max", "-smp", "1", "-m", "256",
                 "-kernel", a.kernel, "-initrd", a.bare_initrd,
-                "-append", "console=ttyS0 reboot=k panic=-1 quiet", "-serial", "null"]
+                "-append", "console=ttyS0 reboot=t noapictimer panic=-1 quiet", "-serial", "null"]
         runc = shutil.which("runc")
         res = {"runvm": [], "bare": [], "runc": []}
         rss = {"runvm": [], "bare": []}

@@ -471,7 +471,7 @@ static int mount_rootfs(struct agent *a, const struct run_config *c)
 
 	if (mkdir(ROOTFS, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
-		set_error(a, 125, "mkdir " ROOTFS ": %s", strerror(-r));
+		set_error(a, RV_EXIT_SETUP_FAILED, "mkdir " ROOTFS ": %s", strerror(-r));
 		return r;
 	}
 	/* cache=mmap: no caching, so writes reach the host at once, like cache=none, but shared
@@ -483,7 +483,7 @@ static int mount_rootfs(struct agent *a, const struct run_config *c)
 			  "trans=virtio,version=9p2000.L,msize=262144,cache=mmap");
 	if (r < 0) {
 		r = -errno;
-		set_error(a, 125, "mount rootfs (%s): %s", c->virtiofs ? "virtiofs" : "9p", strerror(-r));
+		set_error(a, RV_EXIT_SETUP_FAILED, "mount rootfs (%s): %s", c->virtiofs ? "virtiofs" : "9p", strerror(-r));
 		return r;
 	}
 	/* The links runc makes, in the guest's own /dev, which the container shares. */
@@ -497,7 +497,7 @@ static int mount_rootfs(struct agent *a, const struct run_config *c)
 		if (r == 0 && mount(m[i].src, m[i].dir, m[i].type, m[i].flags, m[i].data) < 0)
 			r = -errno;
 		if (r < 0) {
-			set_error(a, 125, "mount %s on %s: %s", m[i].type ? m[i].type : "/dev",
+			set_error(a, RV_EXIT_SETUP_FAILED, "mount %s on %s: %s", m[i].type ? m[i].type : "/dev",
 				  m[i].dir + strlen(ROOTFS), strerror(-r));
 			return r;
 		}
@@ -587,7 +587,7 @@ static int spawn(struct agent *a, const struct run_config *c)
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    pipe2(ep, O_CLOEXEC) < 0) {
 		r = -errno;
-		set_error(a, 125, "pipe: %s", strerror(-r));
+		set_error(a, RV_EXIT_SETUP_FAILED, "pipe: %s", strerror(-r));
 		return r;
 	}
 	fds[0] = in[0];
@@ -596,7 +596,7 @@ static int spawn(struct agent *a, const struct run_config *c)
 	a->pid = fork();
 	if (a->pid < 0) {
 		r = -errno;
-		set_error(a, 125, "fork: %s", strerror(-r));
+		set_error(a, RV_EXIT_SETUP_FAILED, "fork: %s", strerror(-r));
 		return r;
 	}
 	if (a->pid == 0)

@@ -39,7 +39,8 @@ if [ -f "$dest/.complete" ]; then
 fi
 
 work=$cache/build-$arch-$key
-rm -rf "$work"
+# Whatever an interrupted build of any key left behind.
+rm -rf "$cache"/build-"$arch"-*
 mkdir -p "$work"
 echo "build-kernel: unpacking linux-source $srcver into $work"
 tar -C "$work" -xJf "$tarball"
@@ -54,11 +55,13 @@ make -C "$src" -s ARCH="$arch" olddefconfig
 # dependency would otherwise surface as a guest that cannot mount its rootfs.
 missing=0
 while IFS= read -r line; do
-	case $line in CONFIG_*=*) ;; *) continue ;; esac
-	if ! grep -qx -- "$line" "$src/.config"; then
-		echo "build-kernel: requested $line, final config has: $(grep -E "^(# )?${line%%=*}[= ]" "$src/.config" || echo unset)" >&2
-		missing=1
-	fi
+	case $line in
+	CONFIG_*=*) opt=${line%%=*}; grep -qx -- "$line" "$src/.config" && continue ;;
+	"# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}; ! grep -q "^$opt=" "$src/.config" && continue ;;
+	*) continue ;;
+	esac
+	echo "build-kernel: requested \"$line\", final config has: $(grep -E "^(# )?$opt[= ]" "$src/.config" || echo unset)" >&2
+	missing=1
 done < "$fragment"
 [ "$missing" = 0 ] || { echo "build-kernel: fragment not satisfied, aborting" >&2; exit 1; }
 

@@ -18,6 +18,11 @@
  * to a multiple of 4. Stream payloads (STDIN, STDOUT, STDERR) are raw bytes; an empty STDIN
  * payload means end of input.
  *
+ * Ending: after EXIT the agent waits (briefly) for the host to close the channel before it
+ * reboots the guest: a write to a virtio port returns once the data is queued in the guest, not
+ * once the host has it, so rebooting at once could lose the tail of the output or EXIT itself.
+ * The host closes the channel as soon as it has read EXIT.
+ *
  * The host treats every byte from the guest as hostile: rv_frame_parse() and rv_attr_next()
  * bound every length against the buffer they were given and report malformed input as
  * -EBADMSG; they never read past the buffer and never abort.

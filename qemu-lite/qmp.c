@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,7 +77,7 @@ static int send_and_wait(int fd, const char *command, struct rt_error **err)
 	size_t off = 0, len = strlen(msg);
 
 	while (off < len) {
-		ssize_t n = write(fd, msg + off, len - off);
+		ssize_t n = send(fd, msg + off, len - off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* runvm: the runc-compatible command line. Global flags, then a verb and its flags. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,12 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 int main(int argc, char **argv)
 {
 	struct rt_error *err = NULL;
-	int r = run_main(argc, argv, &err);
+	int r;
+
+	/* A reader that went away (the caller's stdout, a dead QEMU's socket) is an error to
+	 * handle where it happens, not a reason to die and leave the VM behind. */
+	signal(SIGPIPE, SIG_IGN);
+	r = run_main(argc, argv, &err);
 
 	if (r < 0) {
 		rt_log_fatal(err);

@@ -196,21 +196,27 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* The last non-empty line of the guest console, to explain a guest that did not come up. */
+/* What the guest console says about a guest that did not come up: the kernel's panic line if
+ * there is one, else the last line. */
 static char *console_tail(const char *path)
 {
 	g_autofree char *data = NULL;
 	g_auto(GStrv) lines = NULL;
+	const char *last = NULL;
 
 	if (!path || !g_file_get_contents(path, &data, NULL, NULL))
 		return g_strdup("");
 	lines = g_strsplit(data, "\n", -1);
-	for (int i = (int)g_strv_length(lines) - 1; i >= 0; i--) {
-		g_strstrip(lines[i]);
-		if (*lines[i])
-			return g_strdup_printf(" (guest console: %s)", lines[i]);
+	for (char **l = lines; *l; l++) {
+		g_strstrip(*l);
+		if (strstr(*l, "Kernel panic")) {
+			last = *l;
+			break;
+		}
+		if (**l)
+			last = *l;
 	}
-	return g_strdup("");
+	return last ? g_strdup_printf(" (guest console: %s)", last) : g_strdup("");
 }
 
 static int vm_ended_error(struct rt_monitor *m, const char *when, struct rt_error **err)
@@ -346,7 +352,8 @@ int rt_monitor_run(struct rt_monitor *m, const struct rt_spec *spec, int *ret_st
 			}
 		}
 
-		if (p[P_STDIN].revents & (POLLIN | POLLHUP | POLLERR)) {
+		/* POLLNVAL: runvm was started with fd 0 closed, which is end of input too. */
+		if (p[P_STDIN].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
 			ssize_t n = read(m->stdin_fd, buf, RV_PROTO_STREAM_CHUNK);
 
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))

@@ -188,6 +188,9 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 	};
 	if (rt_monitor_run(&m, c.spec, &status, &agent_error, err) < 0)
 		return -1;
+	/* Hanging up tells the agent it may end the guest now (see agent-proto.h). */
+	close(c.agent_fd);
+	c.agent_fd = -1;
 	/* The agent ends the guest right after EXIT; stop() covers a guest that does not. */
 	if (c.ops->wait(c.vm, 2000, &vm_status, err) < 0 || c.ops->stop(c.vm, 500, err) < 0)
 		return -1;

@@ -157,6 +157,10 @@ expect_error "missing rootfs" "no-such-rootfs" e-norootfs "$RUNVM"
 make_config "$bundle" '["true"]'
 printf '[runvm]\nkernel = /nonexistent/vmlinux\n' > "$work/nokernel.conf"
 RUNVM_CONFIG=$work/nokernel.conf expect_error "missing kernel" "/nonexistent/vmlinux" e-nokernel "$RUNVM"
+printf '[runvm]\nkernel = /etc/hostname\ninitrd = %s\n' "$(sed -n 's/^initrd = //p' "$RUNVM_CONFIG")" > "$work/badkernel.conf"
+RUNVM_CONFIG=$work/badkernel.conf expect_error "a kernel QEMU cannot load" "VM exited during boot" e-badkernel "$RUNVM"
+printf '[runvm]\nkernel = %s\ninitrd = /etc/hostname\n' "$(sed -n 's/^kernel = //p' "$RUNVM_CONFIG")" > "$work/badinitrd.conf"
+RUNVM_CONFIG=$work/badinitrd.conf expect_error "an initrd without the agent: the guest's panic is shown" "Kernel panic" e-badinitrd "$RUNVM"
 expect_error "unknown backend" "unknown backend" e-backend "$RUNVM" --backend no-such-backend
 grep -v '^\[qemu\]' "$RUNVM_CONFIG" > "$work/noqemu.conf"
 printf '[qemu]\nbinary = /nonexistent/qemu-system-x86_64\n' >> "$work/noqemu.conf"

@@ -28,8 +28,8 @@ int main(void)
 	ok(strcmp(argv[0], "qemu-system-x86_64") == 0, "binary first");
 	ok(has_pair(argv, "-accel", "tcg,tb-size=32") && has_pair(argv, "-cpu", "max"), "TCG with -cpu max");
 	ok(has_pair(argv, "-smp", "2") && has_pair(argv, "-m", "300"), "vCPUs and memory");
-	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off"), "microvm without ACPI");
-	ok(has_pair(argv, "-append", "console=ttyS0 reboot=k panic=-1 quiet"), "kernel command line");
+	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off"), "microvm without ACPI");
+	ok(has_pair(argv, "-append", "console=ttyS0 reboot=t noapictimer quiet"), "kernel command line");
 	ok(has_pair(argv, "-fsdev", "local,id=fs0,path=/b/root,,fs,security_model=passthrough,readonly=on"),
 	   "9p share, comma escaped, read-only");
 	ok(has_pair(argv, "-chardev", "socket,id=agent,fd=3") &&
