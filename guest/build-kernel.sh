@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the runvm guest kernel from Debian's linux-source-6.1 and a config fragment, cached
 # outside the source tree. The cache key hashes the source package version, the fragment and
-# this script, so a valid cache is reused and any change rebuilds.
+# RECIPE (bump it when this script changes what it builds), so a valid cache is reused and any
+# change of what goes into the kernel rebuilds it.
 #
 # usage: build-kernel.sh ARCH FRAGMENT OUTDIR
 #   ARCH      x86_64 (the kernel ARCH name)
@@ -9,6 +10,7 @@
 #   OUTDIR    where the symlinks vmlinux/bzImage/.config to the cached build are made
 # env: RUNVM_CACHE (default /var/cache/runvm), JOBS (default nproc)
 set -euo pipefail
+RECIPE=1
 
 arch=$1 fragment=$2 outdir=$3
 cache=${RUNVM_CACHE:-/var/cache/runvm}
@@ -17,7 +19,7 @@ tarball=/usr/src/linux-source-6.1.tar.xz
 
 [ -f "$tarball" ] || { echo "build-kernel: $tarball missing (apt-get install linux-source-6.1)" >&2; exit 1; }
 srcver=$(dpkg-query -W -f '${Version}' linux-source-6.1)
-key=$( { echo "$srcver"; cat "$fragment" "$0"; } | sha256sum | cut -c1-16)
+key=$( { echo "$srcver $RECIPE"; cat "$fragment"; } | sha256sum | cut -c1-16)
 dest=$cache/kernel-$arch-$key
 
 case $arch in
@@ -78,4 +80,8 @@ for f in "${images[@]}" .config; do cp "$src/$f" "$dest/"; done
 strip --strip-debug "$dest/vmlinux" 2>/dev/null || true
 touch "$dest/.complete"
 rm -rf "$work"
+# Older builds of other fragments or sources are dead weight (~20 MB each).
+for old in "$cache"/kernel-"$arch"-*; do
+	[ "$old" = "$dest" ] || rm -rf "$old"
+done
 link_out
