@@ -21,8 +21,9 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DRUNVM_DATADIR='"$(DAT
 
 # Everything of the host side but main(): tests link it too.
 LIB_SRCS := \
-	runtime/lib/error.c runtime/lib/log.c runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c \
-	runtime/monitor.c runtime/vmconfig.c runtime/run.c runtime/check.c runtime/spec-cmd.c \
+	runtime/lib/error.c runtime/lib/log.c runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c \
+	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
+	runtime/start.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c runtime/check.c runtime/spec-cmd.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c
@@ -126,7 +127,7 @@ bench: all $(BUILD)/bench/bare.cpio
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS)
 
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS := runtime/monitor.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c
+FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c
 $(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)

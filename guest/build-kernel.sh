@@ -34,6 +34,14 @@ link_out() {
 	done
 }
 
+# One build at a time per cache: a second caller waits, then finds the first one's result.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+	echo "build-kernel: waiting for another build in $cache"
+	flock 9
+fi
+
 if [ -f "$dest/.complete" ]; then
 	echo "build-kernel: cached $dest"
 	link_out

@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define RV_PROTO_VERSION 1
+#define RV_PROTO_VERSION 2
 #define RV_PROTO_HDR_LEN 12
 /* Large enough for any config we send (argv + env of a real image), small enough that a guest
  * cannot make the host buffer much. */
@@ -46,14 +46,27 @@
 /* 9p / virtio-fs tag of the container's root filesystem. */
 #define RV_ROOTFS_TAG "rootfs"
 
+/*
+ * Processes. proc 0 is the container's main process: RUN describes it, and when it ends the
+ * container ends (the agent kills what is left, reports EXIT for every process, and ends the
+ * guest). EXEC starts another process, numbered by the host (>= 1, unique for the guest's
+ * life), in the running container. Each process gets STARTED once its program has been
+ * executed, or EXIT with RV_ATTR_ERROR when that failed, then stream frames, then EXIT.
+ */
 enum rv_msg_type {
 	RV_MSG_HELLO = 1,  /* guest->host: agent is up. attrs: VERSION */
-	RV_MSG_RUN,        /* host->guest: start the process. attrs: ARG.. ENV.. CWD UID GID GIDS.. */
+	RV_MSG_RUN,        /* host->guest, proc 0: mount the rootfs, start the main process.
+			    * attrs: ARG.. ENV.. CWD UID GID GIDS.. FSTYPE READONLY HOSTNAME
+			    * TERMINAL ROWS COLS */
 	RV_MSG_STDIN,      /* host->guest: raw bytes; empty = EOF */
-	RV_MSG_STDOUT,     /* guest->host: raw bytes */
-	RV_MSG_STDERR,     /* guest->host: raw bytes */
+	RV_MSG_STDOUT,     /* guest->host: raw bytes (a terminal's output comes here) */
+	RV_MSG_STDERR,     /* guest->host: raw bytes (never for a terminal) */
 	RV_MSG_SIGNAL,     /* host->guest: attrs: SIGNO */
 	RV_MSG_EXIT,       /* guest->host: process ended. attrs: STATUS [ERROR] */
+	RV_MSG_EXEC,       /* host->guest, proc >= 1: start another process in the container.
+			    * attrs: ARG.. ENV.. CWD UID GID GIDS.. TERMINAL ROWS COLS */
+	RV_MSG_STARTED,    /* guest->host: the process's program is executing. no attrs */
+	RV_MSG_RESIZE,     /* host->guest: the terminal's new size. attrs: ROWS COLS */
 	_RV_MSG_MAX,
 };
 
@@ -70,6 +83,10 @@ enum rv_attr_type {
 	RV_ATTR_SIGNO,       /* u32 */
 	RV_ATTR_STATUS,      /* u32: exit status as a shell reports it (128+N for signal N) */
 	RV_ATTR_ERROR,       /* string: why setup or exec failed */
+	RV_ATTR_HOSTNAME,    /* string: the container's hostname (the guest's) */
+	RV_ATTR_TERMINAL,    /* u32: give the process a terminal (a pty in the guest) */
+	RV_ATTR_ROWS,        /* u32: terminal size */
+	RV_ATTR_COLS,        /* u32 */
 	_RV_ATTR_MAX,
 };
 

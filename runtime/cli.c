@@ -21,6 +21,14 @@ static const struct {
 	rt_verb_fn fn;
 	const char *help;
 } verbs[] = {
+	{ "create", rt_cmd_create, "boot a container's VM, its process not yet started" },
+	{ "start", rt_cmd_start, "start the process of a created container" },
+	{ "state", rt_cmd_state, "print a container's state as JSON" },
+	{ "list", rt_cmd_list, "list containers" },
+	{ "kill", rt_cmd_kill, "send a signal to a container's process" },
+	{ "delete", rt_cmd_delete, "remove a container" },
+	{ "pause", rt_cmd_pause, "freeze a container's VM" },
+	{ "resume", rt_cmd_resume, "thaw a paused container's VM" },
 	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },
 	{ "check", rt_cmd_check, "show what this host can run and how" },
 	{ "spec", rt_cmd_spec, "write a default config.json" },

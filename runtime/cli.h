@@ -23,6 +23,14 @@ typedef int (*rt_verb_fn)(const struct rt_globals *g, int argc, char **argv, str
 int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_spec(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_state(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_list(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_kill(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_pause(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_resume(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 
 /* getopt_long with runc's conventions and our one-line errors for unknown or incomplete
  * options. Returns the option, -1 at the end, or -2 with *err set. */

@@ -1,47 +1,63 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The monitor's side of a running container: waits for the guest agent, sends it the process
- * to run, relays stdio and signals, and returns the process's exit status. Everything read
- * from the guest is bounded by the protocol decoder; a misbehaving guest ends its own
- * container with an error, never the monitor.
+ * The monitor: the one host process per container that owns the VM for its whole life. It
+ * waits for the guest agent, starts the container's process when told (at once for `run`, on
+ * a control-socket `start` for `create`), relays stdio, signals and window sizes for the main
+ * process and for every exec'd one, serves the control socket (start, kill, pause, resume,
+ * exec), and returns the main process's exit status.
+ *
+ * Everything read from the guest is bounded by the protocol decoder; a misbehaving guest ends
+ * its own container with an error, never the monitor.
  */
 #ifndef RUNVM_MONITOR_H
 #define RUNVM_MONITOR_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 struct rt_error;
 struct rt_spec;
 struct hv_vm;
 struct hv_backend_ops;
+struct rt_monitor;
 
-struct rt_monitor {
+struct rt_monitor_config {
 	const struct hv_backend_ops *ops;
 	struct hv_vm *vm;
-	int agent_fd;          /* our end of the agent channel */
+	const struct rt_spec *spec;
+	int agent_fd;          /* our end of the agent channel, non-blocking */
+	int signal_fd;         /* signalfd of the signals forwarded to the main process */
+	int listen_fd;         /* control socket (SOCK_SEQPACKET, listening), or -1 */
+	/* The main process's stdio. With a terminal, stdin_fd is the host pty's slave, which also
+	 * takes the output; stdout_fd/stderr_fd are unused. */
 	int stdin_fd, stdout_fd, stderr_fd;
-	int signal_fd;         /* signalfd of the signals forwarded to the container */
 	unsigned boot_timeout_ms;
 	const char *console_log; /* quoted in errors when the guest fails to come up */
+	bool autostart;        /* start the main process as soon as the agent is up (`run`) */
+	/* Called once the guest agent is up (before any start), and on every status change
+	 * ("running", "paused"). Returning < 0 ends the monitor with that error. */
+	int (*on_status)(void *ctx, const char *status, struct rt_error **err);
+	void *ctx;
 };
 
-/* The signals `run` forwards to the container's process (block them before launching). */
+/* The signals the monitor forwards to the main process (block them before launching). */
 void rt_monitor_forwarded_signals(sigset_t *ret);
 
 /*
- * Run @spec's process in the booted VM and relay until it ends. Returns 0 with the exit status
- * (0-255, 128+N for signal N) in *ret_status; *ret_agent_error gets the agent's explanation of
- * a 125/126/127 status, or NULL. < 0 when the VM or the channel failed.
+ * Run until the main process ends. Returns 0 with its exit status (0-255, 128+N for signal N)
+ * in *ret_status; *ret_agent_error gets the agent's explanation of a 125/126/127 status, or
+ * NULL. < 0 when the VM or the channel failed.
  */
-int rt_monitor_run(struct rt_monitor *m, const struct rt_spec *spec, int *ret_status, char **ret_agent_error,
+int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **ret_agent_error,
 		   struct rt_error **err);
 
-/* Feed bytes received from the guest to the host-side frame handler, as the relay loop does.
- * Exposed for the unit tests and the fuzz target: returns 0 while the stream is acceptable,
- * 1 once an EXIT was seen, < 0 on a protocol error. */
-struct rt_agent_stream;
-struct rt_agent_stream *rt_agent_stream_new(int stdout_fd, int stderr_fd);
-int rt_agent_stream_feed(struct rt_agent_stream *s, const void *data, size_t len, struct rt_error **err);
-void rt_agent_stream_free(struct rt_agent_stream *s);
+/* Bytes from the guest into the frame handler, as the relay loop feeds them. For the unit
+ * tests and the fuzz target: a monitor whose main process writes to @stdout_fd/@stderr_fd.
+ * feed returns 0 while the stream is acceptable, 1 once the main process's EXIT was seen,
+ * < 0 on a protocol error. */
+struct rt_monitor *rt_monitor_new_detached(int stdout_fd, int stderr_fd);
+int rt_monitor_feed(struct rt_monitor *m, const void *data, size_t len, struct rt_error **err);
+void rt_monitor_free(struct rt_monitor *m);
 
 #endif

@@ -9,15 +9,31 @@
 #include "error.h"
 #include "spec.h"
 
+void rt_process_clear(struct rt_process *p)
+{
+	g_strfreev(p->args);
+	g_strfreev(p->env);
+	g_free(p->cwd);
+	g_free(p->additional_gids);
+	*p = (struct rt_process){ 0 };
+}
+
+void rt_process_free(struct rt_process *p)
+{
+	if (!p)
+		return;
+	rt_process_clear(p);
+	g_free(p);
+}
+typedef struct rt_process rt_process;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(rt_process, rt_process_free)
+
 void rt_spec_free(struct rt_spec *s)
 {
 	if (!s)
 		return;
 	g_free(s->oci_version);
-	g_strfreev(s->args);
-	g_strfreev(s->env);
-	g_free(s->cwd);
-	g_free(s->additional_gids);
+	rt_process_clear(&s->process);
 	g_free(s->rootfs);
 	g_free(s->hostname);
 	g_free(s);
@@ -112,7 +128,7 @@ static int get_strv(JsonObject *obj, const char *path, const char *name, char **
 	return 0;
 }
 
-static int parse_user(JsonObject *process, struct rt_spec *s, struct rt_error **err)
+static int parse_user(JsonObject *process, struct rt_process *s, struct rt_error **err)
 {
 	JsonObject *user;
 	JsonNode *n;
@@ -143,29 +159,50 @@ static int parse_user(JsonObject *process, struct rt_spec *s, struct rt_error **
 	return 0;
 }
 
-static int parse_process(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+static int parse_process_object(JsonObject *process, struct rt_process *s, struct rt_error **err)
 {
-	JsonObject *process;
-	JsonNode *n;
-
-	if (get_member(root, "", "process", JSON_NODE_OBJECT, &n, err) < 0)
-		return -1;
-	if (!n)
-		return rt_make_error(err, 0, "config.json: `process` is missing");
-	process = json_node_get_object(n);
 	if (get_strv(process, "process.", "args", &s->args, err) < 0 ||
 	    get_strv(process, "process.", "env", &s->env, err) < 0 ||
 	    get_string(process, "process.", "cwd", &s->cwd, err) < 0 ||
 	    get_bool(process, "process.", "terminal", &s->terminal, err) < 0 || parse_user(process, s, err) < 0)
 		return -1;
 	if (!s->args || !s->args[0] || !s->args[0][0])
-		return rt_make_error(err, 0, "config.json: `process.args` must hold at least the program to run");
+		return rt_make_error(err, 0, "args must not be empty: `process.args` must hold at least the program to run");
 	if (!s->env)
 		s->env = g_new0(char *, 1);
 	if (!s->cwd)
 		s->cwd = g_strdup("/");
 	if (s->cwd[0] != '/')
-		return rt_make_error(err, 0, "config.json: `process.cwd` must be an absolute path, not `%s`", s->cwd);
+		return rt_make_error(err, 0, "Cwd must be an absolute path: `process.cwd` is `%s`", s->cwd);
+	return 0;
+}
+
+static int parse_process(JsonObject *root, struct rt_process *s, struct rt_error **err)
+{
+	JsonNode *n;
+
+	if (get_member(root, "", "process", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return rt_make_error(err, 0, "config.json: `process` is missing");
+	return parse_process_object(json_node_get_object(n), s, err);
+}
+
+int rt_process_parse(const char *json, size_t len, struct rt_process **ret, struct rt_error **err)
+{
+	g_autoptr(JsonParser) parser = json_parser_new_immutable();
+	g_autoptr(GError) gerr = NULL;
+	g_autoptr(rt_process) p = g_new0(struct rt_process, 1);
+	JsonNode *root;
+
+	if (!json_parser_load_from_data(parser, json, (gssize)len, &gerr))
+		return rt_make_error(err, 0, "process: invalid JSON: %s", gerr->message);
+	root = json_parser_get_root(parser);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+		return rt_make_error(err, 0, "process property must not be empty: the process must be a JSON object");
+	if (parse_process_object(json_node_get_object(root), p, err) < 0)
+		return -1;
+	*ret = g_steal_pointer(&p);
 	return 0;
 }
 
@@ -212,7 +249,7 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 		return -1;
 	if (!s->oci_version)
 		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
-	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, s, err) < 0 ||
+	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, &s->process, err) < 0 ||
 	    parse_root(obj, bundle, s, err) < 0)
 		return -1;
 	*ret = g_steal_pointer(&s);

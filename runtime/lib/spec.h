@@ -9,8 +9,8 @@
 
 struct rt_error;
 
-struct rt_spec {
-	char *oci_version;
+/* An OCI process: config.json's `process`, or an `exec --process` file. */
+struct rt_process {
 	char **args;        /* NULL-terminated, at least one */
 	char **env;         /* NULL-terminated */
 	char *cwd;          /* absolute */
@@ -19,6 +19,11 @@ struct rt_spec {
 	gid_t *additional_gids;
 	size_t n_additional_gids;
 	bool terminal;
+};
+
+struct rt_spec {
+	char *oci_version;
+	struct rt_process process;
 	char *rootfs;       /* absolute host path */
 	bool rootfs_readonly;
 	char *hostname;
@@ -30,6 +35,10 @@ int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err
 int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret,
 		  struct rt_error **err);
 void rt_spec_free(struct rt_spec *s);
+/* Parse a JSON `process` object held in memory (what `exec --process FILE` reads). */
+int rt_process_parse(const char *json, size_t len, struct rt_process **ret, struct rt_error **err);
+void rt_process_clear(struct rt_process *p);
+void rt_process_free(struct rt_process *p);
 /* The default config.json that `runvm spec` writes (runc's, with terminal off). */
 char *rt_spec_default_json(void);
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "state.h"
 
@@ -53,13 +57,42 @@ void rt_state_dir_remove(const char *dir)
 	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
 	const char *name;
 
-	/* Flat by construction: runvm only puts plain files in it. */
+	/* Flat by construction: runvm only puts plain files and sockets in it. */
 	while (d && (name = g_dir_read_name(d))) {
 		g_autofree char *p = g_build_filename(dir, name, NULL);
 
 		unlink(p);
 	}
 	rmdir(dir);
+}
+
+int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err)
+{
+	g_autofree char *path = g_build_filename(dir, "lock", NULL);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return rt_make_error(err, errno == ENOENT ? 0 : errno, errno == ENOENT ? "container does not exist" : "lock `%s`", path);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return rt_make_error(err, errno, "lock `%s`", path);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+void rt_state_free(struct rt_state *st)
+{
+	if (!st)
+		return;
+	g_free(st->oci_version);
+	g_free(st->id);
+	g_free(st->status);
+	g_free(st->bundle);
+	g_free(st->rootfs);
+	g_free(st->created);
+	g_free(st->backend);
+	g_free(st->accel);
+	g_free(st);
 }
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err)
@@ -72,14 +105,17 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	g_autofree char *data = NULL;
 
 	json_builder_begin_object(b);
-#define MEMBER_STR(k, v) do { json_builder_set_member_name(b, k); json_builder_add_string_value(b, v); } while (0)
+#define MEMBER_STR(k, v) do { json_builder_set_member_name(b, k); json_builder_add_string_value(b, (v) ? (v) : ""); } while (0)
 	MEMBER_STR("ociVersion", st->oci_version);
 	MEMBER_STR("id", st->id);
 	MEMBER_STR("status", st->status);
 	json_builder_set_member_name(b, "pid");
 	json_builder_add_int_value(b, st->pid);
+	json_builder_set_member_name(b, "pidStart");
+	json_builder_add_int_value(b, (gint64)st->pid_start);
 	MEMBER_STR("bundle", st->bundle);
 	MEMBER_STR("rootfs", st->rootfs);
+	MEMBER_STR("created", st->created);
 	MEMBER_STR("backend", st->backend);
 	MEMBER_STR("accel", st->accel);
 #undef MEMBER_STR
@@ -90,5 +126,123 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	/* g_file_set_contents writes a temporary file and renames it: readers never see half. */
 	if (!g_file_set_contents_full(path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &gerr))
 		return rt_make_error(err, 0, "write `%s`: %s", path, gerr->message);
+	return 0;
+}
+
+int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
+{
+	g_autofree char *path = g_build_filename(dir, "state.json", NULL);
+	g_autoptr(JsonParser) parser = json_parser_new_immutable();
+	g_autoptr(GError) gerr = NULL;
+	struct rt_state *st;
+	JsonObject *o;
+	JsonNode *root;
+
+	if (!json_parser_load_from_file(parser, path, &gerr)) {
+		if (g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return rt_make_error(err, 0, "container does not exist");
+		return rt_make_error(err, 0, "read `%s`: %s", path, gerr->message);
+	}
+	root = json_parser_get_root(parser);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+		return rt_make_error(err, 0, "`%s` is not a state file", path);
+	o = json_node_get_object(root);
+	st = g_new0(struct rt_state, 1);
+#define GET_STR(k) g_strdup(json_object_get_string_member_with_default(o, k, ""))
+	st->oci_version = GET_STR("ociVersion");
+	st->id = GET_STR("id");
+	st->status = GET_STR("status");
+	st->bundle = GET_STR("bundle");
+	st->rootfs = GET_STR("rootfs");
+	st->created = GET_STR("created");
+	st->backend = GET_STR("backend");
+	st->accel = GET_STR("accel");
+#undef GET_STR
+	st->pid = (pid_t)json_object_get_int_member_with_default(o, "pid", 0);
+	st->pid_start = (unsigned long long)json_object_get_int_member_with_default(o, "pidStart", 0);
+	*ret = st;
+	return 0;
+}
+
+unsigned long long rt_pid_start_time(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+	g_autofree char *data = NULL;
+	g_auto(GStrv) fields = NULL;
+	char *p;
+
+	if (pid <= 0 || !g_file_get_contents(path, &data, NULL, NULL))
+		return 0;
+	/* comm (field 2) may hold spaces and parentheses: fields count from the last ')'. */
+	p = strrchr(data, ')');
+	if (!p)
+		return 0;
+	fields = g_strsplit(p + 2, " ", 0);
+	/* fields[0] is field 3 (state); field 22 (starttime) is fields[19] */
+	if (g_strv_length(fields) < 20 || fields[0][0] == 'Z' || fields[0][0] == 'X')
+		return 0;
+	return g_ascii_strtoull(fields[19], NULL, 10);
+}
+
+const char *rt_state_status(const struct rt_state *st)
+{
+	unsigned long long start = rt_pid_start_time(st->pid);
+
+	if (!start || start != st->pid_start)
+		return "stopped";
+	return st->status;
+}
+
+char *rt_state_to_oci_json(const struct rt_state *st)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	const char *status = rt_state_status(st);
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "ociVersion");
+	json_builder_add_string_value(b, st->oci_version);
+	json_builder_set_member_name(b, "id");
+	json_builder_add_string_value(b, st->id);
+	json_builder_set_member_name(b, "pid");
+	json_builder_add_int_value(b, strcmp(status, "stopped") ? st->pid : 0);
+	json_builder_set_member_name(b, "status");
+	json_builder_add_string_value(b, status);
+	json_builder_set_member_name(b, "bundle");
+	json_builder_add_string_value(b, st->bundle);
+	json_builder_set_member_name(b, "rootfs");
+	json_builder_add_string_value(b, st->rootfs);
+	json_builder_set_member_name(b, "created");
+	json_builder_add_string_value(b, st->created);
+	json_builder_set_member_name(b, "owner");
+	json_builder_add_string_value(b, "");
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	json_generator_set_indent(gen, 2);
+	return json_generator_to_data(gen, NULL);
+}
+
+int rt_state_open(const char *root, const char *id, char **ret_dir, struct rt_state **ret, int *ret_lock_fd,
+		  struct rt_error **err)
+{
+	g_autofree char *abs = g_canonicalize_filename(root, NULL);
+	g_autofree char *dir = NULL;
+	_cleanup_close_ int lock = -EBADF;
+
+	if (rt_check_id(id, err) < 0)
+		return -1;
+	dir = g_build_filename(abs, id, NULL);
+	if (access(dir, F_OK) < 0)
+		return rt_make_error(err, 0, "container does not exist");
+	if (ret_lock_fd && rt_state_lock(dir, &lock, err) < 0)
+		return -1;
+	if (rt_state_load(dir, ret, err) < 0)
+		return -1;
+	if (ret_lock_fd)
+		*ret_lock_fd = TAKE_FD(lock);
+	*ret_dir = g_steal_pointer(&dir);
 	return 0;
 }

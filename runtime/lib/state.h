@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The per-container state directory, --root/<id>/, with an atomically written state.json. */
+/*
+ * The per-container state directory, --root/<id>/: state.json (written atomically), the
+ * monitor's control socket ctl.sock, the guest console log, and a lock file that serializes
+ * concurrent commands on one container.
+ */
 #ifndef RUNVM_STATE_H
 #define RUNVM_STATE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct rt_error;
@@ -15,18 +20,38 @@ int rt_root_prepare(const char *root, char **ret, struct rt_error **err);
 int rt_state_dir_create(const char *root, const char *id, char **ret_dir, struct rt_error **err);
 /* Remove a state directory and what runvm put in it; missing is fine. */
 void rt_state_dir_remove(const char *dir);
+/* Take the container's lock (flock on DIR/lock), waiting for other commands. Returns the fd
+ * that holds it. */
+int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err);
 
 struct rt_state {
-	const char *oci_version;
-	const char *id;
-	const char *status;
-	pid_t pid;
-	const char *bundle;
-	const char *rootfs;
-	const char *backend;
-	const char *accel;
+	char *oci_version;
+	char *id;
+	char *status;          /* recorded: created, running or paused */
+	pid_t pid;             /* the monitor: the container's pid for the host */
+	unsigned long long pid_start; /* its start time (/proc/PID/stat field 22), against reuse */
+	char *bundle;
+	char *rootfs;
+	char *created;         /* RFC 3339 */
+	char *backend;
+	char *accel;
 };
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err);
+/* Load DIR/state.json. A missing directory or file is runc's "container does not exist". */
+int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err);
+void rt_state_free(struct rt_state *st);
+/* Find container @id under @root and load its state, holding its lock (when @ret_lock_fd is
+ * not NULL) so that concurrent commands on it are serialized. Unknown IDs fail with
+ * "container does not exist". */
+int rt_state_open(const char *root, const char *id, char **ret_dir, struct rt_state **ret, int *ret_lock_fd,
+		  struct rt_error **err);
+/* The status as runc derives it: "stopped" when the recorded pid is gone, a zombie, or another
+ * process now (start time differs); else the recorded one. */
+const char *rt_state_status(const struct rt_state *st);
+/* Start time of @pid from /proc, or 0 when it is gone or a zombie. */
+unsigned long long rt_pid_start_time(pid_t pid);
+/* state.json as `runvm state` prints it (runc's shape). */
+char *rt_state_to_oci_json(const struct rt_state *st);
 
 #endif

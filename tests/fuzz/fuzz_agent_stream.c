@@ -12,7 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int devnull = -1;
-	struct rt_agent_stream *s;
+	struct rt_monitor *s;
 	struct rt_error *err = NULL;
 	size_t off = 1;
 	int r = 0;
@@ -21,17 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		devnull = open("/dev/null", O_WRONLY);
 	if (size < 1)
 		return 0;
-	s = rt_agent_stream_new(devnull, devnull);
+	s = rt_monitor_new_detached(devnull, devnull);
 	/* The first byte picks the chunk size, so frames get split at every boundary. */
 	while (off < size && r == 0) {
 		size_t step = (size_t)data[0] + 1;
 
 		if (step > size - off)
 			step = size - off;
-		r = rt_agent_stream_feed(s, data + off, step, &err);
+		r = rt_monitor_feed(s, data + off, step, &err);
 		off += step;
 	}
 	rt_error_free(&err);
-	rt_agent_stream_free(s);
+	rt_monitor_free(s);
 	return 0;
 }

@@ -26,12 +26,12 @@ static void hello(struct rv_buf *b, uint32_t version)
 /* Feed @b to a fresh stream in pieces of @step bytes; returns the last result. */
 static int feed(const struct rv_buf *b, size_t step, struct rt_error **err)
 {
-	struct rt_agent_stream *s = rt_agent_stream_new(devnull, devnull);
+	struct rt_monitor *s = rt_monitor_new_detached(devnull, devnull);
 	int r = 0;
 
 	for (size_t off = 0; off < b->len && r == 0; off += step)
-		r = rt_agent_stream_feed(s, b->data + off, b->len - off < step ? b->len - off : step, err);
-	rt_agent_stream_free(s);
+		r = rt_monitor_feed(s, b->data + off, b->len - off < step ? b->len - off : step, err);
+	rt_monitor_free(s);
 	return r;
 }
 

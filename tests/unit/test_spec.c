@@ -44,15 +44,15 @@ int main(void)
 		 "\"root\":{\"path\":\"rootfs\",\"readonly\":true}}",
 		 &s, &err) == 0,
 	   "full spec parses");
-	ok(s && g_strv_length(s->args) == 3 && strcmp(s->args[2], "x") == 0, "args");
-	ok(s && s->env[0] && strcmp(s->env[0], "A=1") == 0 && !s->env[1], "env");
-	ok(s && strcmp(s->cwd, "/tmp") == 0 && s->uid == 1000 && s->gid == 100, "cwd, uid, gid");
-	ok(s && s->n_additional_gids == 2 && s->additional_gids[1] == 6, "additionalGids");
+	ok(s && g_strv_length(s->process.args) == 3 && strcmp(s->process.args[2], "x") == 0, "args");
+	ok(s && s->process.env[0] && strcmp(s->process.env[0], "A=1") == 0 && !s->process.env[1], "env");
+	ok(s && strcmp(s->process.cwd, "/tmp") == 0 && s->process.uid == 1000 && s->process.gid == 100, "cwd, uid, gid");
+	ok(s && s->process.n_additional_gids == 2 && s->process.additional_gids[1] == 6, "additionalGids");
 	ok(s && s->rootfs_readonly && strcmp(s->rootfs, rootfs) == 0, "relative root.path resolved in the bundle");
 	rt_spec_free(s);
 	s = NULL;
 
-	ok(parse(def, &s, &err) == 0 && s && !s->terminal && strcmp(s->cwd, "/") == 0, "`runvm spec` output parses");
+	ok(parse(def, &s, &err) == 0 && s && !s->process.terminal && strcmp(s->process.cwd, "/") == 0, "`runvm spec` output parses");
 	rt_spec_free(s);
 
 	expect_error("{", "invalid JSON");

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "../hypervisor-backends/backend.h"
+#include "../hypervisor-backends/hostcaps.h"
+#include "cli.h"
+#include "container.h"
+#include "ctl.h"
+#include "lib/config.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/spec.h"
+#include "lib/state.h"
+#include "monitor.h"
+
+int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, const char *id, const char *bundle,
+			 struct rt_error **err)
+{
+	g_autofree char *root = NULL;
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	struct hv_host_caps caps;
+
+	c->id = id;
+	if (rt_check_id(id, err) < 0)
+		return -1;
+	c->bundle = g_canonicalize_filename(bundle, NULL);
+	if (rt_spec_load(c->bundle, &c->spec, err) < 0 || rt_config_load(&c->config, err) < 0)
+		return -1;
+	hv_host_probe("", &caps);
+	if (rt_vm_spec_prepare(c->config, c->spec, &caps, g->backend, g->debug, &c->vs, &c->ops, &c->probe, err) < 0)
+		return -1;
+	rt_debug("backend %s, accelerator %s: %s", c->ops->name, hv_accel_name(c->probe.accel), c->probe.reason);
+	if (rt_root_prepare(g->root, &root, err) < 0 || rt_state_dir_create(root, id, &c->state_dir, err) < 0)
+		return -1;
+	c->console_log = g_build_filename(c->state_dir, "console.log", NULL);
+	c->vs.cfg.console_log = c->console_log;
+	c->created = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+	return 0;
+}
+
+static int on_status(void *ctx, const char *status, struct rt_error **err)
+{
+	struct rt_container *c = ctx;
+	struct rt_state st = {
+		.oci_version = c->spec->oci_version, .id = (char *)c->id, .status = (char *)status, .pid = getpid(),
+		.pid_start = rt_pid_start_time(getpid()), .bundle = c->bundle, .rootfs = c->spec->rootfs,
+		.created = c->created, .backend = (char *)c->ops->name, .accel = (char *)hv_accel_name(c->probe.accel),
+	};
+
+	if (rt_state_write(c->state_dir, &st, err) < 0)
+		return -1;
+	if (strcmp(status, "created") == 0 && c->ready_fd >= 0) {
+		/* `create` may return now: the VM is up, the process not started. */
+		if (write(c->ready_fd, "ok", 2) != 2)
+			return rt_make_error(err, errno, "report to create");
+		close(c->ready_fd);
+		c->ready_fd = -1;
+	}
+	return 0;
+}
+
+int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,
+			 struct rt_error **err)
+{
+	g_autofree char *ctl_path = g_build_filename(c->state_dir, "ctl.sock", NULL);
+	struct rt_monitor_config mc;
+	sigset_t fwd;
+	int sp[2], vm_status, r;
+
+	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return rt_make_error(err, errno, "socketpair");
+	c->agent_fd = sp[0];
+	if (fcntl(c->agent_fd, F_SETFL, O_NONBLOCK) < 0) {
+		close(sp[1]);
+		return rt_make_error(err, errno, "fcntl");
+	}
+	c->vs.cfg.agent_fd = sp[1];
+
+	/* Signals meant for the container queue up from here on, and are forwarded once its
+	 * process exists. */
+	rt_monitor_forwarded_signals(&fwd);
+	if (sigprocmask(SIG_BLOCK, &fwd, &c->old_mask) < 0) {
+		close(sp[1]);
+		return rt_make_error(err, errno, "sigprocmask");
+	}
+	c->mask_set = true;
+	c->signal_fd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (c->signal_fd < 0) {
+		close(sp[1]);
+		return rt_make_error(err, errno, "signalfd");
+	}
+
+	r = c->ops->launch(&c->vs.cfg, &c->vm, err);
+	/* QEMU holds its own copy; ours would keep the channel open after QEMU is gone. */
+	close(sp[1]);
+	if (r < 0)
+		return rt_error_wrap(err, "start the VM");
+
+	mc = (struct rt_monitor_config){
+		.ops = c->ops, .vm = c->vm, .spec = c->spec, .agent_fd = c->agent_fd, .signal_fd = c->signal_fd,
+		.listen_fd = c->listen_fd, .stdin_fd = c->stdin_fd, .stdout_fd = c->stdout_fd,
+		.stderr_fd = c->stderr_fd, .boot_timeout_ms = c->config->boot_timeout_s * 1000,
+		.console_log = c->console_log, .autostart = autostart, .on_status = on_status, .ctx = c,
+	};
+	if (rt_monitor_run(&mc, ret_status, ret_agent_error, err) < 0)
+		return -1;
+	/* Hanging up tells the agent it may end the guest now (see agent-proto.h). */
+	close(c->agent_fd);
+	c->agent_fd = -1;
+	/* The agent ends the guest right after EXIT; stop() covers a guest that does not. */
+	if (c->ops->wait(c->vm, 2000, &vm_status, err) < 0 || c->ops->stop(c->vm, 500, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void dump_console(const char *path)
+{
+	g_autofree char *data = NULL;
+
+	if (rt_log_debug_enabled() && path && g_file_get_contents(path, &data, NULL, NULL) && *data)
+		rt_debug("guest console:\n%s", data);
+}
+
+void rt_container_release(struct rt_container *c)
+{
+	if (c->vm)
+		c->ops->destroy(c->vm);
+	c->vm = NULL;
+	dump_console(c->console_log);
+	if (c->state_dir && !c->keep_state)
+		rt_state_dir_remove(c->state_dir);
+	if (c->mask_set)
+		sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
+	c->mask_set = false;
+	for (int *fds[] = { &c->agent_fd, &c->signal_fd, &c->listen_fd, &c->ready_fd }, i = 0; i < 4; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	rt_spec_free(c->spec);
+	rt_config_free(c->config);
+	g_free(c->bundle);
+	g_free(c->state_dir);
+	g_free(c->console_log);
+	g_free(c->created);
+	c->spec = NULL;
+	c->config = NULL;
+	c->bundle = c->state_dir = c->console_log = c->created = NULL;
+}

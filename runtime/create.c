@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `runvm create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID`: boot the
+ * container's VM and leave its monitor running, the process not yet started.
+ *
+ * The monitor is forked from this command, so that the caller (containerd's shim, a
+ * subreaper) adopts it when we exit; its pid is the container's pid for the host and its exit
+ * status the container's. It reports "ok" (or why not) on a pipe once the guest agent is up;
+ * only then are the console sent and the pid file written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cli.h"
+#include "container.h"
+#include "lib/cleanup.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/spec.h"
+#include "lib/util.h"
+
+/* Send the pty master the way runc does: one message, a name as payload, the fd attached. */
+static int send_console(const char *path, int master, struct rt_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char name[] = "/dev/ptmx";
+	struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	_cleanup_close_ int fd = -EBADF;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return rt_make_error(err, ENAMETOOLONG, "console socket `%s`", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return rt_make_error(err, errno, "connect to console socket `%s`", path);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		return rt_make_error(err, errno, "send the console to `%s`", path);
+	return 0;
+}
+
+static int open_pty(int *ret_master, int *ret_slave, struct rt_error **err)
+{
+	_cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int slave;
+
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+		return rt_make_error(err, errno, "allocate a pty");
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return rt_make_error(err, errno, "open the pty slave");
+	*ret_master = TAKE_FD(master);
+	*ret_slave = slave;
+	return 0;
+}
+
+/* The forked monitor. Never returns. */
+static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int slave)
+{
+	g_autofree char *agent_error = NULL;
+	struct rt_error *err = NULL;
+	int status = 255;
+
+	setsid();
+	c->keep_state = true;
+	if (slave >= 0) {
+		/* The pty is the container's stdio. Ours must not hold the caller's output pipe,
+		 * or the caller never sees EOF on it. Raw: the guest's own pty does the line
+		 * discipline; the controlling terminal brings us SIGWINCH on resizes. */
+		struct termios t;
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (tcgetattr(slave, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(slave, TCSANOW, &t);
+		}
+		ioctl(slave, TIOCSCTTY, 0);
+		for (int fd = 0; fd < 3; fd++)
+			dup2(devnull, fd);
+		if (devnull > 2)
+			close(devnull);
+		c->stdin_fd = slave;
+	} else {
+		c->stdin_fd = STDIN_FILENO;
+		c->stdout_fd = STDOUT_FILENO;
+		c->stderr_fd = STDERR_FILENO;
+	}
+	if (rt_container_monitor(c, false, &status, &agent_error, &err) < 0) {
+		if (c->ready_fd >= 0) {
+			/* Still in `create`: it reports the error. */
+			if (write(c->ready_fd, err->msg, strlen(err->msg)) < 0)
+				rt_log(RT_LOG_ERROR, "%s", err->msg);
+		} else {
+			rt_log(RT_LOG_ERROR, "%s", err->msg);
+		}
+		rt_error_free(&err);
+		status = 255;
+	} else if (agent_error) {
+		rt_log(RT_LOG_ERROR, "%s", agent_error);
+	}
+	rt_container_release(c);
+	_exit(status);
+}
+
+enum { OPT_BUNDLE = 'b', OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_PRESERVE_FDS, OPT_IGNORED, OPT_IGNORED_ARG };
+
+int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
+{
+	static const struct option opts[] = {
+		{ "bundle", required_argument, NULL, OPT_BUNDLE },
+		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+		{ "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
+		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
+		{ "pidfd-socket", required_argument, NULL, OPT_IGNORED_ARG },
+		{ "no-pivot", no_argument, NULL, OPT_IGNORED },
+		{ "no-new-keyring", no_argument, NULL, OPT_IGNORED },
+		{ 0 },
+	};
+	__attribute__((cleanup(rt_container_release))) struct rt_container c = RT_CONTAINER_INIT;
+	g_autofree char *pid_file = NULL;
+	_cleanup_close_ int master = -EBADF, slave = -EBADF;
+	const char *bundle = ".", *console = NULL;
+	char msg[4096];
+	size_t len = 0;
+	int opt, ready[2];
+	pid_t pid;
+
+	while ((opt = rt_getopt(argc, argv, "b:", opts, "create", err)) != -1) {
+		switch (opt) {
+		case -2:
+			return -1;
+		case OPT_BUNDLE: bundle = optarg; break;
+		/* Absolute before anything changes directory (runc does the same). */
+		case OPT_PID_FILE: pid_file = g_canonicalize_filename(optarg, NULL); break;
+		case OPT_CONSOLE_SOCKET: console = optarg; break;
+		case OPT_PRESERVE_FDS:
+			if (strcmp(optarg, "0") != 0)
+				return rt_make_error(err, 0, "create: --preserve-fds is not supported");
+			break;
+		default: break;
+		}
+	}
+	if (argc - optind != 1)
+		return rt_make_error(err, 0, "create: expected exactly one container ID, got %d arguments", argc - optind);
+	if (rt_container_prepare(&c, g, argv[optind], bundle, err) < 0)
+		return -1;
+	if (c.spec->process.terminal && !console)
+		return rt_make_error(err, 0, "cannot allocate tty if runc will detach without setting console socket");
+	if (!c.spec->process.terminal && console)
+		return rt_make_error(err, 0, "cannot use console socket if runc will not detach or allocate tty");
+	if (c.spec->process.terminal && open_pty(&master, &slave, err) < 0)
+		return -1;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return rt_make_error(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return rt_make_error(err, errno, "fork");
+	}
+	if (pid == 0) {
+		close(ready[0]);
+		close(master);
+		c.ready_fd = ready[1];
+		monitor_main(&c, slave);
+	}
+	close(ready[1]);
+	for (;;) {
+		ssize_t n = read(ready[0], msg + len, sizeof(msg) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof(msg) - 1)
+			break;
+	}
+	close(ready[0]);
+	msg[len] = '\0';
+	if (strcmp(msg, "ok") != 0) {
+		/* The monitor tears itself down after reporting; wait so nothing is left. */
+		waitpid(pid, NULL, 0);
+		return rt_make_error(err, 0, "%s", len ? msg : "the container's monitor died while creating it");
+	}
+	c.keep_state = true; /* from here on the container exists: `delete` removes it */
+	if (master >= 0 && send_console(console, master, err) < 0)
+		goto fail;
+	if (pid_file && rt_write_pid_file(pid_file, pid, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	/* A container its caller cannot track is no use: take it down. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	c.keep_state = false;
+	return -1;
+}

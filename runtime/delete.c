@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `runvm delete [--force] ID`: remove a stopped container; a created one is killed first (as
+ * runc does, and containerd relies on); a running one only with --force.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cli.h"
+#include "lib/cleanup.h"
+#include "lib/error.h"
+#include "lib/state.h"
+
+/* SIGKILL the monitor (its QEMU dies with it) and wait up to 10 s for it to be gone or a
+ * zombie: the caller that reaps it may be slow. */
+static int kill_monitor(const struct rt_state *st, struct rt_error **err)
+{
+	if (rt_pid_start_time(st->pid) != st->pid_start)
+		return 0;
+	if (kill(st->pid, SIGKILL) < 0 && errno != ESRCH)
+		return rt_make_error(err, errno, "kill %d", st->pid);
+	for (int i = 0; i < 100; i++) {
+		if (rt_pid_start_time(st->pid) != st->pid_start)
+			return 0;
+		nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	}
+	return rt_make_error(err, ETIMEDOUT, "the container's monitor (pid %d) did not die", st->pid);
+}
+
+int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
+{
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
+	g_autofree char *dir = NULL;
+	_cleanup_close_ int lock = -EBADF;
+	struct rt_state *st = NULL;
+	bool force = false;
+	const char *status;
+	int c, r = 0;
+
+	while ((c = rt_getopt(argc, argv, "f", opts, "delete", err)) != -1) {
+		if (c == -2)
+			return -1;
+		force = force || c == 'f';
+	}
+	if (argc - optind != 1)
+		return rt_make_error(err, 0, "delete: expected exactly one container ID");
+	if (rt_state_open(g->root, argv[optind], &dir, &st, &lock, err) < 0) {
+		g_autofree char *root = g_canonicalize_filename(g->root, NULL);
+		g_autofree char *stale = NULL;
+
+		if (rt_check_id(argv[optind], NULL) == 0) {
+			/* A directory without a valid state (a create that died): clean it. */
+			stale = g_build_filename(root, argv[optind], NULL);
+			rt_state_dir_remove(stale);
+		}
+		if (force) {
+			rt_error_free(err);
+			return 0;
+		}
+		return -1;
+	}
+	status = rt_state_status(st);
+	if (strcmp(status, "stopped") != 0) {
+		if (!force && strcmp(status, "created") != 0)
+			r = rt_make_error(err, 0, "cannot delete container %s that is not stopped: %s", st->id, status);
+		else
+			r = kill_monitor(st, err);
+	}
+	if (r == 0)
+		rt_state_dir_remove(dir);
+	rt_state_free(st);
+	return r;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* `runvm pause ID` and `runvm resume ID`: freeze and thaw the container's VM. */
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cli.h"
+#include "ctl.h"
+#include "lib/cleanup.h"
+#include "lib/error.h"
+#include "lib/state.h"
+
+static int pause_resume(const struct rt_globals *g, int argc, char **argv, bool pause, struct rt_error **err)
+{
+	static const struct option opts[] = { { 0 } };
+	g_autofree char *dir = NULL;
+	g_autofree char *sock = NULL;
+	_cleanup_close_ int lock = -EBADF;
+	struct rt_state *st = NULL;
+	const char *status;
+	int c, r;
+
+	while ((c = rt_getopt(argc, argv, "", opts, argv[0], err)) != -1)
+		if (c == -2)
+			return -1;
+	if (argc - optind != 1)
+		return rt_make_error(err, 0, "%s: expected exactly one container ID", argv[0]);
+	if (rt_state_open(g->root, argv[optind], &dir, &st, &lock, err) < 0)
+		return -1;
+	status = rt_state_status(st);
+	if (pause && strcmp(status, "running") && strcmp(status, "created"))
+		r = rt_make_error(err, 0, "container not running");
+	else if (!pause && strcmp(status, "paused"))
+		r = rt_make_error(err, 0, "container not paused");
+	else {
+		sock = g_build_filename(dir, "ctl.sock", NULL);
+		r = rt_ctl_call(sock, pause ? "{\"op\":\"pause\"}" : "{\"op\":\"resume\"}", err);
+	}
+	rt_state_free(st);
+	return r;
+}
+
+int rt_cmd_pause(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
+{
+	return pause_resume(g, argc, argv, true, err);
+}
+
+int rt_cmd_resume(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
+{
+	return pause_resume(g, argc, argv, false, err);
+}
