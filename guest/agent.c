@@ -697,7 +697,7 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 		if (dup2(fds[i], i) < 0)
 			child_fail(efd, "dup2");
 	setsid();
-	/* A new session leader takes the pty it opens as its controlling terminal. */
+	/* The pty becomes the controlling terminal of the new session. */
 	if (c->terminal && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
 		child_fail(efd, "TIOCSCTTY");
 	if (chroot(ROOTFS) < 0 || chdir("/") < 0)

@@ -27,6 +27,7 @@ static const struct {
 	{ "list", rt_cmd_list, "list containers" },
 	{ "kill", rt_cmd_kill, "send a signal to a container's process" },
 	{ "delete", rt_cmd_delete, "remove a container" },
+	{ "exec", rt_cmd_exec, "run another process in a running container" },
 	{ "pause", rt_cmd_pause, "freeze a container's VM" },
 	{ "resume", rt_cmd_resume, "thaw a paused container's VM" },
 	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },

@@ -30,47 +30,6 @@
 #include "lib/spec.h"
 #include "lib/util.h"
 
-/* Send the pty master the way runc does: one message, a name as payload, the fd attached. */
-static int send_console(const char *path, int master, struct rt_error **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char name[] = "/dev/ptmx";
-	struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	_cleanup_close_ int fd = -EBADF;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return rt_make_error(err, ENAMETOOLONG, "console socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return rt_make_error(err, errno, "connect to console socket `%s`", path);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-		return rt_make_error(err, errno, "send the console to `%s`", path);
-	return 0;
-}
-
-static int open_pty(int *ret_master, int *ret_slave, struct rt_error **err)
-{
-	_cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	int slave;
-
-	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
-		return rt_make_error(err, errno, "allocate a pty");
-	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return rt_make_error(err, errno, "open the pty slave");
-	*ret_master = TAKE_FD(master);
-	*ret_slave = slave;
-	return 0;
-}
-
 /* The forked monitor. Never returns. */
 static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int slave)
 {
@@ -165,7 +124,7 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		return rt_make_error(err, 0, "cannot allocate tty if runc will detach without setting console socket");
 	if (!c.spec->process.terminal && console)
 		return rt_make_error(err, 0, "cannot use console socket if runc will not detach or allocate tty");
-	if (c.spec->process.terminal && open_pty(&master, &slave, err) < 0)
+	if (c.spec->process.terminal && rt_open_pty(&master, &slave, err) < 0)
 		return -1;
 
 	if (pipe2(ready, O_CLOEXEC) < 0)
@@ -199,7 +158,7 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		return rt_make_error(err, 0, "%s", len ? msg : "the container's monitor died while creating it");
 	}
 	c.keep_state = true; /* from here on the container exists: `delete` removes it */
-	if (master >= 0 && send_console(console, master, err) < 0)
+	if (master >= 0 && rt_send_console(console, master, err) < 0)
 		goto fail;
 	if (pid_file && rt_write_pid_file(pid_file, pid, err) < 0)
 		goto fail;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +10,7 @@
 
 #include <glib.h>
 
+#include "cleanup.h"
 #include "error.h"
 #include "util.h"
 
@@ -46,4 +50,45 @@ int rt_parse_signal(const char *s, int *ret, struct rt_error **err)
 		}
 	}
 	return rt_make_error(err, 0, "invalid signal `%s`", s);
+}
+
+/* Send the pty master the way runc does: one message, a name as payload, the fd attached. */
+int rt_send_console(const char *path, int master, struct rt_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char name[] = "/dev/ptmx";
+	struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	_cleanup_close_ int fd = -EBADF;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return rt_make_error(err, ENAMETOOLONG, "console socket `%s`", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return rt_make_error(err, errno, "connect to console socket `%s`", path);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		return rt_make_error(err, errno, "send the console to `%s`", path);
+	return 0;
+}
+
+int rt_open_pty(int *ret_master, int *ret_slave, struct rt_error **err)
+{
+	_cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int slave;
+
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+		return rt_make_error(err, errno, "allocate a pty");
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return rt_make_error(err, errno, "open the pty slave");
+	*ret_master = TAKE_FD(master);
+	*ret_slave = slave;
+	return 0;
 }

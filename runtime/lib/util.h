@@ -12,4 +12,10 @@ int rt_write_pid_file(const char *path, pid_t pid, struct rt_error **err);
 /* A signal by number or name, with or without SIG, any case ("9", "KILL", "sigusr1"). */
 int rt_parse_signal(const char *s, int *ret, struct rt_error **err);
 
+/* A pty pair (both O_CLOEXEC), the slave not our controlling terminal. */
+int rt_open_pty(int *ret_master, int *ret_slave, struct rt_error **err);
+/* Send a pty master over a --console-socket the way runc does: connect, one message whose
+ * payload is a name, the fd attached with SCM_RIGHTS. */
+int rt_send_console(const char *path, int master, struct rt_error **err);
+
 #endif

@@ -50,6 +50,31 @@ nothing_left() {
 	! pgrep -f -- "$bundle/rootfs" >/dev/null || { echo "# a QEMU process is left behind"; return 1; }
 }
 
+# The lifecycle tests go through a subreaper (subreaper.py) that stands in for containerd's
+# shim and records the monitor's exit status, which is the container's.
+R=("$RUNVM" --root "$root")
+
+# create_bg ID JSON_ARGS [PY]: create through the subreaper; waits for create to finish.
+# Sets mon_pid (from the pid file) and create_rc. The container's stdout goes to $work/ID.out.
+create_bg() {
+	local id=$1
+	make_config "$bundle" "$2" "${3:-}"
+	rm -f "$work/$id.status" "$work/$id.status.create" "$work/$id.pid"
+	python3 "$here/subreaper.py" "$work/$id.status" -- "${R[@]}" create --bundle "$bundle" --pid-file "$work/$id.pid" "$id" \
+		</dev/null >"$work/$id.out" 2>"$work/$id.err" &
+	for _ in $(seq 1200); do [ -e "$work/$id.status.create" ] && break; sleep 0.05; done
+	create_rc=$(cat "$work/$id.status.create" 2>/dev/null)
+	mon_pid=$(cat "$work/$id.pid" 2>/dev/null)
+}
+
+# wait_status ID: the monitor's exit status, once the subreaper has reaped it (30 s at most).
+wait_status() {
+	for _ in $(seq 600); do [ -s "$work/$1.status" ] && break; sleep 0.05; done
+	cut -d' ' -f2 "$work/$1.status" 2>/dev/null | head -1
+}
+
+status_of() { "${R[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
+
 for t in "$here"/t_*.sh; do
 	echo "# $(basename "$t")"
 	. "$t"
