@@ -23,7 +23,8 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DRUNVM_DATADIR='"$(DAT
 LIB_SRCS := \
 	runtime/lib/error.c runtime/lib/log.c runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
-	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c runtime/check.c runtime/spec-cmd.c \
+	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
+	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/check.c runtime/spec-cmd.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c

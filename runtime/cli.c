@@ -30,6 +30,12 @@ static const struct {
 	{ "exec", rt_cmd_exec, "run another process in a running container" },
 	{ "pause", rt_cmd_pause, "freeze a container's VM" },
 	{ "resume", rt_cmd_resume, "thaw a paused container's VM" },
+	{ "ps", rt_cmd_ps, "list the container's host processes" },
+	{ "update", rt_cmd_update, "update resource limits" },
+	{ "events", rt_cmd_events, "print container statistics (--stats)" },
+	{ "features", rt_cmd_features, "print what this runtime supports, as JSON" },
+	{ "checkpoint", rt_cmd_unsupported, "not supported" },
+	{ "restore", rt_cmd_unsupported, "not supported" },
 	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },
 	{ "check", rt_cmd_check, "show what this host can run and how" },
 	{ "spec", rt_cmd_spec, "write a default config.json" },
@@ -57,6 +63,13 @@ int rt_getopt(int argc, char **argv, const char *shortopts, const struct option 
 		return -2;
 	}
 	return c;
+}
+
+int rt_cmd_unsupported(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
+{
+	(void)g;
+	(void)argc;
+	return rt_make_error(err, EOPNOTSUPP, "%s is not supported by runvm", argv[0]);
 }
 
 static void usage(void)

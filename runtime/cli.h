@@ -31,6 +31,11 @@ int rt_cmd_kill(const struct rt_globals *g, int argc, char **argv, struct rt_err
 int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_pause(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_ps(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_features(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_events(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_unsupported(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_resume(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 
 /* getopt_long with runc's conventions and our one-line errors for unknown or incomplete

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include "cli.h"
 #include "container.h"
 #include "ctl.h"
+#include "hooks.h"
 #include "lib/config.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -45,6 +47,11 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 	return 0;
 }
 
+static int run_hooks(struct rt_container *c, enum rt_hook_kind kind, const char *status, struct rt_error **err)
+{
+	return rt_hooks_run(c->spec, kind, c->id, c->bundle, status, getpid(), err);
+}
+
 static int on_status(void *ctx, const char *status, struct rt_error **err)
 {
 	struct rt_container *c = ctx;
@@ -54,8 +61,20 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		.created = c->created, .backend = (char *)c->ops->name, .accel = (char *)hv_accel_name(c->probe.accel),
 	};
 
+	if (strcmp(status, "starting") == 0)
+		return run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
+	/* The hooks of create see the VM up (the pid is the monitor's), the process not started. */
+	if (strcmp(status, "created") == 0 &&
+	    (run_hooks(c, RT_HOOK_PRESTART, "creating", err) < 0 || run_hooks(c, RT_HOOK_CREATE_RUNTIME, "creating", err) < 0 ||
+	     run_hooks(c, RT_HOOK_CREATE_CONTAINER, "creating", err) < 0))
+		return -1;
 	if (rt_state_write(c->state_dir, &st, err) < 0)
 		return -1;
+	if (strcmp(status, "running") == 0 && run_hooks(c, RT_HOOK_POSTSTART, "running", err) < 0) {
+		/* runtime-spec: a failed poststart hook is a warning; the container goes on. */
+		rt_warn("%s", (*err)->msg);
+		rt_error_free(err);
+	}
 	if (strcmp(status, "created") == 0 && c->ready_fd >= 0) {
 		/* `create` may return now: the VM is up, the process not started. */
 		if (write(c->ready_fd, "ok", 2) != 2)
@@ -63,6 +82,30 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		close(c->ready_fd);
 		c->ready_fd = -1;
 	}
+	return 0;
+}
+
+/* The monitor lives in the container's network namespace (a new one, or the one named in
+ * linux.namespaces), so that what the caller sets up in /proc/PID/ns/net is the container's,
+ * never the host's. */
+static int join_netns(const struct rt_spec *spec, struct rt_error **err)
+{
+	int fd;
+
+	if (!spec->netns)
+		return 0;
+	if (!spec->netns_path)
+		return unshare(CLONE_NEWNET) < 0 ? rt_make_error(err, errno, "create a network namespace") : 0;
+	fd = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rt_make_error(err, errno, "open network namespace `%s`", spec->netns_path);
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		int e = errno;
+
+		close(fd);
+		return rt_make_error(err, e, "join network namespace `%s`", spec->netns_path);
+	}
+	close(fd);
 	return 0;
 }
 
@@ -74,7 +117,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	sigset_t fwd;
 	int sp[2], vm_status, r;
 
-	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0)
+	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || join_netns(c->spec, err) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return rt_make_error(err, errno, "socketpair");

@@ -15,6 +15,9 @@
 #include "cli.h"
 #include "lib/cleanup.h"
 #include "lib/error.h"
+#include "hooks.h"
+#include "lib/log.h"
+#include "lib/spec.h"
 #include "lib/state.h"
 
 /* SIGKILL the monitor (its QEMU dies with it) and wait up to 10 s for it to be gone or a
@@ -72,8 +75,18 @@ int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		else
 			r = kill_monitor(st, err);
 	}
-	if (r == 0)
+	if (r == 0) {
+		struct rt_spec *spec = NULL;
+		struct rt_error *herr = NULL;
+
 		rt_state_dir_remove(dir);
+		/* poststop hooks: after everything is released; their failure is a warning. */
+		if (rt_spec_load(st->bundle, &spec, &herr) == 0 &&
+		    rt_hooks_run(spec, RT_HOOK_POSTSTOP, st->id, st->bundle, "stopped", 0, &herr) < 0)
+			rt_warn("%s", herr->msg);
+		rt_error_free(&herr);
+		rt_spec_free(spec);
+	}
 	rt_state_free(st);
 	return r;
 }

@@ -247,6 +247,9 @@ static int start_main(struct rt_monitor *m, struct rt_error **err)
 	const struct proc *p0 = &m->procs[0];
 	unsigned short rows, cols;
 
+	/* startContainer hooks run before the process does. */
+	if (m->cfg->on_status && m->cfg->on_status(m->cfg->ctx, "starting", err) < 0)
+		return -1;
 	tty_size(p0->terminal ? p0->in_fd : -1, &rows, &cols);
 	if (queue_process(&m->out, RV_MSG_RUN, 0, &m->cfg->spec->process, m->cfg->spec, rows, cols) < 0)
 		return rt_make_error(err, EMSGSIZE, "process description too large for the agent channel");

@@ -35,8 +35,9 @@ struct rt_monitor_config {
 	unsigned boot_timeout_ms;
 	const char *console_log; /* quoted in errors when the guest fails to come up */
 	bool autostart;        /* start the main process as soon as the agent is up (`run`) */
-	/* Called once the guest agent is up (before any start), and on every status change
-	 * ("running", "paused"). Returning < 0 ends the monitor with that error. */
+	/* Called with "created" once the guest agent is up, "starting" just before the main
+	 * process is started, and on every later status change ("running", "paused"). Returning
+	 * < 0 fails that step: for "created" and a `run`'s "starting" it ends the monitor. */
 	int (*on_status)(void *ctx, const char *status, struct rt_error **err);
 	void *ctx;
 };

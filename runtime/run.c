@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "container.h"
+#include "hooks.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/spec.h"
@@ -59,6 +60,10 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 	c.stderr_fd = STDERR_FILENO;
 	if (rt_container_monitor(&c, true, &status, &agent_error, err) < 0)
 		return -1;
+	if (rt_hooks_run(c.spec, RT_HOOK_POSTSTOP, c.id, c.bundle, "stopped", 0, err) < 0) {
+		rt_warn("%s", (*err)->msg);
+		rt_error_free(err);
+	}
 	if (agent_error) {
 		/* runc reports a failed exec the same way: a message, and the 12x status. */
 		struct rt_error e = { .msg = agent_error };

@@ -28,10 +28,33 @@ void rt_process_free(struct rt_process *p)
 typedef struct rt_process rt_process;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(rt_process, rt_process_free)
 
+static void hook_free(gpointer p)
+{
+	struct rt_hook *h = p;
+
+	g_free(h->path);
+	g_strfreev(h->args);
+	g_strfreev(h->env);
+	g_free(h);
+}
+
+const char *rt_hook_kind_name(enum rt_hook_kind kind)
+{
+	static const char *const names[_RT_HOOK_KIND_MAX] = {
+		"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+	};
+
+	return kind < _RT_HOOK_KIND_MAX ? names[kind] : "?";
+}
+
 void rt_spec_free(struct rt_spec *s)
 {
 	if (!s)
 		return;
+	for (int i = 0; i < _RT_HOOK_KIND_MAX; i++)
+		if (s->hooks[i])
+			g_ptr_array_unref(s->hooks[i]);
+	g_free(s->netns_path);
 	g_free(s->oci_version);
 	rt_process_clear(&s->process);
 	g_free(s->rootfs);
@@ -231,6 +254,83 @@ static int parse_root(JsonObject *root, const char *bundle, struct rt_spec *s, s
 	return 0;
 }
 
+static int parse_hooks(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+{
+	JsonObject *hooks;
+	JsonNode *n;
+
+	if (get_member(root, "", "hooks", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	hooks = json_node_get_object(n);
+	for (int k = 0; k < _RT_HOOK_KIND_MAX; k++) {
+		g_autofree char *path = g_strdup_printf("hooks.%s", rt_hook_kind_name(k));
+		JsonArray *a;
+
+		if (get_member(hooks, "hooks.", rt_hook_kind_name(k), JSON_NODE_ARRAY, &n, err) < 0)
+			return -1;
+		if (!n)
+			continue;
+		a = json_node_get_array(n);
+		s->hooks[k] = g_ptr_array_new_with_free_func(hook_free);
+		for (guint i = 0; i < json_array_get_length(a); i++) {
+			JsonNode *e = json_array_get_element(a, i);
+			g_autofree char *prefix = g_strdup_printf("%s[%u].", path, i);
+			struct rt_hook *h;
+			guint32 timeout = 0;
+
+			if (!JSON_NODE_HOLDS_OBJECT(e))
+				return rt_make_error(err, 0, "config.json: `%s[%u]` must be an object", path, i);
+			h = g_new0(struct rt_hook, 1);
+			g_ptr_array_add(s->hooks[k], h);
+			if (get_string(json_node_get_object(e), prefix, "path", &h->path, err) < 0 ||
+			    get_strv(json_node_get_object(e), prefix, "args", &h->args, err) < 0 ||
+			    get_strv(json_node_get_object(e), prefix, "env", &h->env, err) < 0 ||
+			    get_uint32(json_node_get_object(e), prefix, "timeout", &timeout, err) < 0)
+				return -1;
+			if (!h->path || h->path[0] != '/')
+				return rt_make_error(err, 0, "config.json: `%spath` must be an absolute path", prefix);
+			if (timeout > 3600)
+				return rt_make_error(err, 0, "config.json: `%stimeout` is over an hour", prefix);
+			h->timeout_s = (int)timeout;
+			if (!h->args)
+				h->args = g_new0(char *, 1);
+			if (!h->env)
+				h->env = g_new0(char *, 1);
+		}
+	}
+	return 0;
+}
+
+static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+{
+	JsonNode *n;
+	JsonArray *a;
+
+	if (get_member(root, "", "linux", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n || get_member(json_node_get_object(n), "linux.", "namespaces", JSON_NODE_ARRAY, &n, err) < 0 || !n)
+		return *err ? -1 : 0;
+	a = json_node_get_array(n);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *type = NULL;
+		g_autofree char *prefix = g_strdup_printf("linux.namespaces[%u].", i);
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `linux.namespaces[%u]` must be an object", i);
+		if (get_string(json_node_get_object(e), prefix, "type", &type, err) < 0)
+			return -1;
+		if (type && strcmp(type, "network") == 0) {
+			s->netns = true;
+			if (get_string(json_node_get_object(e), prefix, "path", &s->netns_path, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret, struct rt_error **err)
 {
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -250,7 +350,7 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 	if (!s->oci_version)
 		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
 	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, &s->process, err) < 0 ||
-	    parse_root(obj, bundle, s, err) < 0)
+	    parse_root(obj, bundle, s, err) < 0 || parse_hooks(obj, s, err) < 0 || parse_linux(obj, s, err) < 0)
 		return -1;
 	*ret = g_steal_pointer(&s);
 	return 0;

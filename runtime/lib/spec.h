@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <glib.h>
+
 struct rt_error;
 
 /* An OCI process: config.json's `process`, or an `exec --process` file. */
@@ -21,13 +23,37 @@ struct rt_process {
 	bool terminal;
 };
 
+/* One OCI hook. */
+struct rt_hook {
+	char *path;
+	char **args;        /* NULL-terminated, may be empty */
+	char **env;         /* NULL-terminated */
+	int timeout_s;      /* 0: none */
+};
+
+enum rt_hook_kind {
+	RT_HOOK_PRESTART,
+	RT_HOOK_CREATE_RUNTIME,
+	RT_HOOK_CREATE_CONTAINER,
+	RT_HOOK_START_CONTAINER,
+	RT_HOOK_POSTSTART,
+	RT_HOOK_POSTSTOP,
+	_RT_HOOK_KIND_MAX,
+};
+
 struct rt_spec {
 	char *oci_version;
 	struct rt_process process;
 	char *rootfs;       /* absolute host path */
 	bool rootfs_readonly;
 	char *hostname;
+	GPtrArray *hooks[_RT_HOOK_KIND_MAX]; /* of struct rt_hook; NULL when none */
+	bool netns;         /* linux.namespaces has a network namespace */
+	char *netns_path;   /* ...to join, or NULL for a new one */
 };
+
+/* config.json's name of a hook kind ("prestart", "createRuntime", ...). */
+const char *rt_hook_kind_name(enum rt_hook_kind kind);
 
 /* Load BUNDLE/config.json. Errors name the file and the offending field. */
 int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err);

@@ -81,3 +81,35 @@ check "create of an existing ID: refused" eval '[ "$rc" = 1 ] && [[ "$err" == *"
 make_config "$bundle" '["sh"]' 'c["process"]["terminal"] = True'
 "${R[@]}" create --bundle "$bundle" lc9 </dev/null 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
 check "terminal without --console-socket: refused, nothing left" eval '[ "$rc" = 1 ] && [[ "$err" == *"console socket"* ]] && nothing_left lc9'
+
+# --- hooks -------------------------------------------------------------------------------
+cat > "$work/hook.sh" <<'HOOK'
+#!/bin/sh
+# Record which hook ran and the state it was given on stdin.
+state=$(cat)
+echo "$1 $state" >> "$(dirname "$0")/hooks.log"
+[ "$1" != fail ] || { echo "hook says no" >&2; exit 3; }
+[ "$1" != slow ] || sleep 30
+HOOK
+chmod +x "$work/hook.sh"
+hooks_py() {
+	local py='c["hooks"] = {}'$'\n'
+	for k in "$@"; do py+='c["hooks"].setdefault("'${k%%=*}'", []).append({"path": "'$work/hook.sh'", "args": ["hook.sh", "'${k#*=}'"], "timeout": 2})'$'\n'; done
+	echo "$py"
+}
+rm -f "$work/hooks.log"
+create_bg hk1 '["sleep","600"]' "$(hooks_py prestart=prestart createRuntime=createRuntime createContainer=createContainer startContainer=startContainer poststart=poststart poststop=poststop)"
+order_create=$(cut -d' ' -f1 "$work/hooks.log" 2>/dev/null | tr '\n' ' ')
+pid_ok=$(python3 -c 'import json,sys; l=[x.split(" ",1) for x in open(sys.argv[1])]; print(all(json.loads(s)["pid"]==int(sys.argv[2]) and json.loads(s)["status"]=="creating" for _,s in l))' "$work/hooks.log" "$mon_pid" 2>&1)
+rc=$create_rc out= err=$(cat "$work/hk1.err")
+check "create runs prestart, createRuntime, createContainer with the monitor's pid, status creating" eval '[ "$rc" = 0 ] && [ "$order_create" = "prestart createRuntime createContainer " ] && [ "$pid_ok" = True ]'
+"${R[@]}" start hk1; "${R[@]}" kill hk1 KILL; wait_status hk1 >/dev/null; "${R[@]}" delete hk1
+order=$(cut -d' ' -f1 "$work/hooks.log" | tr '\n' ' ')
+check "start runs startContainer then poststart; delete runs poststop" test "$order" = "prestart createRuntime createContainer startContainer poststart poststop "
+
+create_bg hk2 '["sleep","600"]' "$(hooks_py createRuntime=fail)"
+rc=$create_rc err=$(cat "$work/hk2.err")
+check "a failing createRuntime hook fails create with its message, nothing left" eval '[ "$rc" = 1 ] && [[ "$err" == *"createRuntime hook"*"hook says no"* ]] && nothing_left hk2'
+create_bg hk3 '["sleep","600"]' "$(hooks_py prestart=slow)"
+rc=$create_rc err=$(cat "$work/hk3.err")
+check "a hook past its timeout fails create" eval '[ "$rc" = 1 ] && [[ "$err" == *"timed out after 2 s"* ]] && nothing_left hk3'

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "hooks.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+/* What a failing hook printed, quoted in the error: enough to explain, bounded. */
+#define HOOK_OUTPUT_MAX 2048
+
+static char *state_json(const struct rt_spec *spec, const char *id, const char *bundle, const char *status, pid_t pid)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "ociVersion");
+	json_builder_add_string_value(b, spec->oci_version);
+	json_builder_set_member_name(b, "id");
+	json_builder_add_string_value(b, id);
+	json_builder_set_member_name(b, "status");
+	json_builder_add_string_value(b, status);
+	json_builder_set_member_name(b, "pid");
+	json_builder_add_int_value(b, pid);
+	json_builder_set_member_name(b, "bundle");
+	json_builder_add_string_value(b, bundle);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	return json_to_string(root, FALSE);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *state, struct rt_error **err)
+{
+	g_autoptr(GString) output = g_string_new(NULL);
+	long long deadline = h->timeout_s ? now_ms() + h->timeout_s * 1000LL : 0;
+	int in[2], out[2], pidfd, st = 0;
+	bool timed_out = false;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return rt_make_error(err, errno, "pipe");
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return rt_make_error(err, errno, "pipe");
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+		return rt_make_error(err, e, "fork");
+	}
+	if (pid == 0) {
+		char *argv0[] = { h->path, NULL };
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		execve(h->path, h->args[0] ? h->args : argv0, h->env);
+		{
+			static const char msg[] = "cannot execute the hook";
+
+			if (write(2, msg, sizeof(msg) - 1) < 0)
+				_exit(127);
+		}
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	/* The state is small: it fits the pipe, and a hook that does not read it is fine. */
+	if (write(in[1], state, strlen(state)) < 0)
+		rt_debug("hook %s: stdin: %s", h->path, strerror(errno));
+	close(in[1]);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = out[0], .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		int timeout = deadline ? (int)MAX(0, deadline - now_ms()) : -1;
+		char buf[512];
+		ssize_t n;
+
+		if (deadline && timeout == 0) {
+			timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			break;
+		while ((n = read(out[0], buf, sizeof(buf))) > 0)
+			if (output->len < HOOK_OUTPUT_MAX)
+				g_string_append_len(output, buf, MIN((size_t)n, HOOK_OUTPUT_MAX - output->len));
+		/* The hook has exited (its children may keep the pipe open: do not wait for EOF). */
+		if (p[1].revents || n == 0)
+			break;
+	}
+	waitpid(pid, &st, 0);
+	close(out[0]);
+	if (pidfd >= 0)
+		close(pidfd);
+	g_strstrip(output->str);
+	for (char *c = output->str; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	if (timed_out)
+		return rt_make_error(err, 0, "%s hook `%s` timed out after %d s", rt_hook_kind_name(kind), h->path, h->timeout_s);
+	if (WIFSIGNALED(st))
+		return rt_make_error(err, 0, "%s hook `%s` killed by signal %d%s%s", rt_hook_kind_name(kind), h->path,
+				     WTERMSIG(st), *output->str ? ": " : "", output->str);
+	if (WEXITSTATUS(st) != 0)
+		return rt_make_error(err, 0, "%s hook `%s` failed with status %d%s%s", rt_hook_kind_name(kind), h->path,
+				     WEXITSTATUS(st), *output->str ? ": " : "", output->str);
+	return 0;
+}
+
+int rt_hooks_run(const struct rt_spec *spec, enum rt_hook_kind kind, const char *id, const char *bundle,
+		 const char *status, pid_t pid, struct rt_error **err)
+{
+	g_autofree char *state = NULL;
+	GPtrArray *hooks = spec->hooks[kind];
+
+	if (!hooks || !hooks->len)
+		return 0;
+	state = state_json(spec, id, bundle, status, pid);
+	for (guint i = 0; i < hooks->len; i++)
+		if (run_one(hooks->pdata[i], kind, state, err) < 0)
+			return -1;
+	return 0;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* OCI hooks: run on the host with the container's state on stdin, honouring their timeout. */
+#ifndef RUNVM_HOOKS_H
+#define RUNVM_HOOKS_H
+
+#include <sys/types.h>
+
+#include "lib/spec.h"
+
+struct rt_error;
+
+/* Run every hook of @kind in order; the first failure (non-zero exit, a signal, the timeout)
+ * stops them and is returned, with what the hook printed. @status and @pid go into the state
+ * the hooks read. */
+int rt_hooks_run(const struct rt_spec *spec, enum rt_hook_kind kind, const char *id, const char *bundle,
+		 const char *status, pid_t pid, struct rt_error **err);
+
+#endif
