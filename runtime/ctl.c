@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -12,21 +14,40 @@
 #include "lib/cleanup.h"
 #include "lib/error.h"
 
-static int make_addr(const char *path, struct sockaddr_un *sa, struct rt_error **err)
+/* sun_path holds 107 bytes, and docker's state paths (--root .../moby/<64 hex>/ctl.sock) come
+ * close to or past that. A longer path is reached through an O_PATH fd of its directory:
+ * /proc/self/fd/N/NAME. The caller closes *ret_dirfd once bound or connected. */
+static int make_addr(const char *path, struct sockaddr_un *sa, int *ret_dirfd, struct rt_error **err)
 {
+	g_autofree char *dir = NULL;
+	g_autofree char *name = NULL;
+	int dfd;
+
 	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa->sun_path))
+	*ret_dirfd = -1;
+	if (strlen(path) < sizeof(sa->sun_path)) {
+		strcpy(sa->sun_path, path);
+		return 0;
+	}
+	dir = g_path_get_dirname(path);
+	name = g_path_get_basename(path);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return rt_make_error(err, errno, "control socket directory `%s`", dir);
+	if ((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, name) >= sizeof(sa->sun_path)) {
+		close(dfd);
 		return rt_make_error(err, ENAMETOOLONG, "control socket `%s`", path);
-	strcpy(sa->sun_path, path);
+	}
+	*ret_dirfd = dfd;
 	return 0;
 }
 
 int rt_ctl_listen(const char *path, int *ret_fd, struct rt_error **err)
 {
 	struct sockaddr_un sa;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_close_ int fd = -EBADF, dirfd = -EBADF;
 
-	if (make_addr(path, &sa, err) < 0)
+	if (make_addr(path, &sa, &dirfd, err) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -41,9 +62,9 @@ int rt_ctl_listen(const char *path, int *ret_fd, struct rt_error **err)
 int rt_ctl_connect(const char *path, int *ret_fd, struct rt_error **err)
 {
 	struct sockaddr_un sa;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_close_ int fd = -EBADF, dirfd = -EBADF;
 
-	if (make_addr(path, &sa, err) < 0)
+	if (make_addr(path, &sa, &dirfd, err) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)

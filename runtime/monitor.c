@@ -342,6 +342,16 @@ static int handle_exit(struct rt_monitor *m, struct proc *p, const struct rv_fra
 		return rt_make_error(err, 0, "agent protocol error: malformed EXIT");
 	if (status > 255)
 		return rt_make_error(err, 0, "agent protocol error: EXIT without a valid status");
+	if (error && !p->started && (status == RV_EXIT_NOT_FOUND || status == RV_EXIT_NOT_EXECUTABLE)) {
+		/* Docker picks its exit code (127, 126) from runc's wording: keep it. */
+		char *runc_style = g_strdup_printf("unable to start container process: %s (%s)",
+						   status == RV_EXIT_NOT_FOUND ? "executable file not found in $PATH"
+									       : "permission denied",
+						   error);
+
+		g_free(error);
+		error = runc_style;
+	}
 	if (p == &m->procs[0]) {
 		m->status = (int)status;
 		m->error = g_steal_pointer(&error);

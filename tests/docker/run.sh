@@ -1,0 +1,157 @@
+#!/bin/bash
+# Docker end to end: a real dockerd (Debian's docker.io) with runvm registered as a runtime,
+# each check run under runvm and compared with the same command under runc. dockerd runs with
+# --bridge=none --iptables=false (networking is another suite) on its own socket and
+# directories, and is stopped by its pid, with what it created removed, also on failure.
+# Prints TAP and a closing "N passed, N failed" line. Needs RUNVM and RUNVM_CONFIG.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/bundle.sh"
+: "${RUNVM:?set RUNVM to the runvm binary}"
+: "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
+
+D=/usr/bin/docker
+if ! command -v dockerd >/dev/null || [ ! -x "$D" ]; then
+	echo "1..0 # SKIP docker.io is not installed (make deps installs it)"
+	echo "docker: 0 passed, 0 failed"
+	exit 0
+fi
+
+work=$(mktemp -d /tmp/runvm-dk-XXXXXX)
+export DOCKER_HOST=unix://$work/docker.sock
+pass=0 fail=0 n=0 dockerd_pid=
+
+cleanup() {
+	if [ -n "$dockerd_pid" ]; then
+		"$D" ps -aq 2>/dev/null | xargs -r "$D" rm -f >/dev/null 2>&1
+		kill -TERM "$dockerd_pid" 2>/dev/null
+		for _ in $(seq 200); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$dockerd_pid" 2>/dev/null
+	fi
+	# Only what this run started: processes naming our work dir (shims, monitors, QEMU).
+	pkill -KILL -f -- "$work/" 2>/dev/null
+	grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+
+# The runtime as dockerd calls it: the configuration comes with it.
+cat > "$work/runvm" <<WRAP
+#!/bin/sh
+RUNVM_CONFIG='$RUNVM_CONFIG' exec '$RUNVM' "\$@"
+WRAP
+chmod +x "$work/runvm"
+
+dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/docker.pid" -H "$DOCKER_HOST" \
+	--bridge=none --iptables=false --ip6tables=false --ip-masq=false --add-runtime runvm="$work/runvm" \
+	>"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+for _ in $(seq 300); do "$D" version >/dev/null 2>&1 && break; sleep 0.1; done
+if ! "$D" version >/dev/null 2>&1; then
+	not_ok "dockerd started" "$(tail -5 "$work/dockerd.log")"
+	echo "docker: $pass passed, $fail failed"
+	exit 1
+fi
+echo "# docker $("$D" version --format '{{.Server.Version}}'), runc $(runc --version | head -1)"
+make_rootfs "$work/rootfs"
+tar -C "$work/rootfs" -c . | "$D" import - rvtest >/dev/null
+
+# both NAME CMD...: run `docker CMD...` with --runtime=runvm and --runtime=runc (the word
+# RUNTIME in CMD is replaced); passes when exit codes and outputs match.
+both() {
+	local name=$1; shift
+	local -a a=() b=()
+	for w in "$@"; do a+=("${w/RUNTIME/--runtime=runvm}"); b+=("${w/RUNTIME/--runtime=runc}"); done
+	out_vm=$("$D" "${a[@]}" 2>"$work/err_vm" <"${stdin_file:-/dev/null}"); rc_vm=$?
+	out_rc=$("$D" "${b[@]}" 2>"$work/err_rc" <"${stdin_file:-/dev/null}"); rc_rc=$?
+	if [ "$rc_vm" = "$rc_rc" ] && [ "$out_vm" = "$out_rc" ]; then
+		ok "$name (exit $rc_vm)"
+	else
+		not_ok "$name" "runvm: exit $rc_vm, out=$(head -c 300 <<<"$out_vm") err=$(head -c 300 "$work/err_vm")" \
+			"runc:  exit $rc_rc, out=$(head -c 300 <<<"$out_rc") err=$(head -c 300 "$work/err_rc")"
+	fi
+}
+check() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name" "$(head -c 600 "$work/last" 2>/dev/null)"; fi
+}
+
+both "run --rm: output" run --rm RUNTIME --network none rvtest echo hello from docker
+both "run --rm: exit 3" run --rm RUNTIME --network none rvtest sh -c 'exit 3'
+both "run --rm: not found is 127" run --rm RUNTIME --network none rvtest no-such-program
+for rt in runvm runc; do
+	"$D" run --rm --runtime=$rt --network none --name "k-$rt" rvtest sleep 600 >/dev/null 2>&1 &
+	bg=$!
+	for _ in $(seq 100); do [ "$("$D" inspect -f '{{.State.Status}}' "k-$rt" 2>/dev/null)" = running ] && break; sleep 0.1; done
+	"$D" kill "k-$rt" >/dev/null 2>&1
+	wait "$bg"; eval "rc_$rt=\$?"
+done
+echo "runvm $rc_runvm runc $rc_runc" > "$work/last"
+check "run --rm, then docker kill: 137 as with runc" test "$rc_runvm" = 137 -a "$rc_runc" = 137
+printf 'line one\nline two\n' > "$work/stdin"
+stdin_file=$work/stdin both "run -i: piped stdin" run --rm -i RUNTIME --network none rvtest sh -c 'cat; echo end'
+both "run -e -w -u" run --rm RUNTIME --network none -e FOO=bar -w /tmp -u 1000:100 rvtest sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)'
+both "run --read-only" run --rm RUNTIME --network none --read-only rvtest sh -c 'touch /x 2>/dev/null; echo $?'
+both "hostname is the container's" run --rm RUNTIME --network none --hostname rvhost rvtest hostname
+
+out=$(script -qc "stty rows 40 cols 100; $D run --rm -t --runtime=runvm --network none rvtest sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+echo "$out" > "$work/last"
+check "run -t: a pty of the caller's size" eval '[[ "$out" == */dev/pts/* ]] && [[ "$out" == *"40 100"* ]]'
+
+uname_vm=$("$D" run --rm --runtime=runvm --network none rvtest uname -r)
+echo "$uname_vm" > "$work/last"
+check "the container runs on the guest kernel" eval '[[ "$uname_vm" == 6.1.* ]] && [ "$uname_vm" != "$(uname -r)" ]'
+
+# A detached container through its life.
+cid=$("$D" run -d --runtime=runvm --network none --name rvd rvtest sh -c 'echo logline; trap "echo got-term; exit 0" TERM; while :; do sleep 1; done' 2>"$work/last")
+sleep 1
+"$D" logs rvd >"$work/last" 2>&1
+check "run -d, logs" grep -q logline "$work/last"
+out=$("$D" exec rvd sh -c 'echo in-exec; exit 4' 2>"$work/last"); rc=$?
+check "exec: output and exit code 4" eval '[ "$rc" = 4 ] && [ "$out" = in-exec ]'
+out=$("$D" exec -u 1000 -w /tmp rvd sh -c 'echo $(id -u) $(pwd)' 2>"$work/last")
+check "exec -u -w" test "$out" = "1000 /tmp"
+out=$(script -qc "stty rows 30 cols 90; $D exec -t rvd sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+echo "$out" > "$work/last"
+check "exec -t" eval '[[ "$out" == */dev/pts/* ]] && [[ "$out" == *"30 90"* ]]'
+"$D" exec rvd no-such-program >/dev/null 2>&1; rc_vm=$?
+cid_rc=$("$D" run -d --runtime=runc --network none rvtest sleep 600)
+"$D" exec "$cid_rc" no-such-program >/dev/null 2>&1; rc_rc=$?
+echo "runvm $rc_vm runc $rc_rc" > "$work/last"
+check "exec of a missing program: same exit code as runc ($rc_rc)" test "$rc_vm" = "$rc_rc"
+"$D" top rvd >"$work/last" 2>&1
+check "top" grep -q PID "$work/last"
+"$D" pause rvd >"$work/last" 2>&1 && "$D" inspect -f '{{.State.Status}}' rvd > "$work/st1" && "$D" unpause rvd >>"$work/last" 2>&1
+st1=$(cat "$work/st1" 2>/dev/null); st2=$("$D" inspect -f '{{.State.Status}}' rvd)
+check "pause, unpause" test "$st1" = paused -a "$st2" = running
+echo "copied in" > "$work/cpin"
+"$D" cp "$work/cpin" rvd:/cpin >"$work/last" 2>&1
+out=$("$D" exec rvd cat /cpin 2>>"$work/last")
+check "cp into a running container" test "$out" = "copied in"
+"$D" exec rvd sh -c 'echo made inside > /made' && "$D" cp rvd:/made "$work/made" >"$work/last" 2>&1
+check "cp out of a running container" grep -q "made inside" "$work/made"
+"$D" diff rvd >"$work/last" 2>&1
+check "diff shows the container's changes" eval 'grep -q "A /made" "$work/last"'
+start=$(date +%s.%N)
+"$D" stop -t 10 rvd >"$work/last" 2>&1
+took=$(echo "$(date +%s.%N) - $start" | bc)
+check "stop: SIGTERM reaches the process, well within the timeout (${took}s)" eval '"$D" logs rvd 2>&1 | grep -q got-term && [ "$(echo "$took < 8" | bc)" = 1 ]'
+"$D" start rvd >/dev/null 2>&1; sleep 1
+"$D" restart -t 5 rvd >"$work/last" 2>&1
+check "start again, restart" eval '[ "$("$D" inspect -f "{{.State.Status}}" rvd)" = running ]'
+"$D" kill rvd >"$work/last" 2>&1
+rc=$("$D" wait rvd)
+check "kill, wait: 137" test "$rc" = 137
+"$D" rm -f rvd "$cid_rc" >"$work/last" 2>&1
+check "rm -f" eval '! "$D" inspect rvd >/dev/null 2>&1'
+
+cid=$("$D" run -d --runtime=runvm --network none rvtest sleep 600)
+"$D" rm -f "$cid" >"$work/last" 2>&1
+check "rm -f of a running container" eval '! "$D" inspect "$cid" >/dev/null 2>&1 && ! pgrep -f "$cid.*qemu" >/dev/null'
+
+echo "1..$n"
+echo "docker: $pass passed, $fail failed"
+[ "$fail" = 0 ]
