@@ -87,8 +87,33 @@ enum rv_attr_type {
 	RV_ATTR_TERMINAL,    /* u32: give the process a terminal (a pty in the guest) */
 	RV_ATTR_ROWS,        /* u32: terminal size */
 	RV_ATTR_COLS,        /* u32 */
+	/* The container's OCI settings, on RUN: */
+	RV_ATTR_MOUNT,       /* string, repeated, in order: "TYPE\nSOURCE\nDEST\nOPTIONS" (see below) */
+	RV_ATTR_MASKED_PATH, /* string, repeated: linux.maskedPaths */
+	RV_ATTR_READONLY_PATH, /* string, repeated: linux.readonlyPaths */
+	RV_ATTR_SYSCTL,      /* string, repeated: "key=value" */
+	/* Per process, on RUN and EXEC: */
+	RV_ATTR_RLIMIT,      /* 20 bytes, repeated: u32 resource (RLIMIT_*), u64 soft, u64 hard */
+	RV_ATTR_CAPS,        /* 40 bytes: u64 bounding, effective, inheritable, permitted, ambient;
+			      * absent: capabilities are left as they are (all, for root) */
+	RV_ATTR_NO_NEW_PRIVS, /* u32 */
+	RV_ATTR_UMASK,       /* u32 */
+	RV_ATTR_OOM_SCORE_ADJ, /* u32 holding an int32 */
+	RV_ATTR_SECCOMP,     /* a classic BPF program (struct sock_filter[], 8 bytes each, at most
+			      * 4096), compiled on the host from linux.seccomp for the guest's
+			      * architecture; installed last, just before exec */
 	_RV_ATTR_MAX,
 };
+
+/*
+ * Mounts (RV_ATTR_MOUNT), applied in order under the container's root after the rootfs is
+ * mounted. OPTIONS is config.json's options joined with ','. For a bind mount (TYPE "bind",
+ * or "bind"/"rbind" among the options) SOURCE is not a host path but a name inside the
+ * share RV_MOUNTS_TAG, where the host has placed the source (directory or file); the host
+ * sends no bind mount it could not share. Other TYPEs (proc, sysfs, tmpfs, devpts, mqueue,
+ * cgroup, ...) are mounted in the guest with SOURCE as the device name.
+ */
+#define RV_MOUNTS_TAG "mounts"
 
 /* Exit statuses the agent reports besides the process's own (as runc and shells do). */
 #define RV_EXIT_SETUP_FAILED 125
