@@ -11,7 +11,7 @@ BUILD ?= build
 
 WERROR ?= 1
 
-PKGS := glib-2.0 json-glib-1.0
+PKGS := glib-2.0 json-glib-1.0 libseccomp libcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -24,7 +24,7 @@ LIB_SRCS := \
 	runtime/lib/error.c runtime/lib/log.c runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
 	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
-	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/check.c runtime/spec-cmd.c \
+	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/seccomp.c runtime/check.c runtime/spec-cmd.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c
@@ -91,7 +91,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
-	libclang-rt-14-dev docker.io
+	libclang-rt-14-dev docker.io libseccomp-dev libcap-dev
 deps:
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \

@@ -184,6 +184,13 @@ int rv_put_str(struct rv_buf *b, enum rv_attr_type type, const char *s)
 	return put_attr(b, type, s, (uint32_t)n);
 }
 
+int rv_put_bytes(struct rv_buf *b, enum rv_attr_type type, const void *data, size_t len)
+{
+	if (len > RV_PROTO_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	return put_attr(b, type, data, (uint32_t)len);
+}
+
 int rv_frame_raw(struct rv_buf *b, enum rv_msg_type type, uint32_t proc, const void *data, size_t len)
 {
 	int r;

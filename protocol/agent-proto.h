@@ -167,8 +167,20 @@ int rv_frame_begin(struct rv_buf *b, enum rv_msg_type type, uint32_t proc, size_
 int rv_frame_end(struct rv_buf *b, size_t start);
 int rv_put_u32(struct rv_buf *b, enum rv_attr_type type, uint32_t v);
 int rv_put_str(struct rv_buf *b, enum rv_attr_type type, const char *s);
+int rv_put_bytes(struct rv_buf *b, enum rv_attr_type type, const void *data, size_t len);
 /* One whole frame with a raw payload (stream data, or an empty STDIN for EOF). */
 int rv_frame_raw(struct rv_buf *b, enum rv_msg_type type, uint32_t proc, const void *data, size_t len);
+
+/* Little-endian stores, for building fixed-layout attributes. */
+static inline void rv_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void rv_le64(uint8_t *p, uint64_t v)
+{
+	rv_le32(p, (uint32_t)v);
+	rv_le32(p + 4, (uint32_t)(v >> 32));
+}
 
 int rv_buf_append(struct rv_buf *b, const void *data, size_t len);
 /* Unconsumed bytes of a queue. */

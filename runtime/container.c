@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 
 #include "../hypervisor-backends/backend.h"
 #include "../hypervisor-backends/hostcaps.h"
+#include "../protocol/agent-proto.h"
 #include "cli.h"
 #include "container.h"
 #include "ctl.h"
@@ -21,6 +24,7 @@
 #include "lib/spec.h"
 #include "lib/state.h"
 #include "monitor.h"
+#include "seccomp.h"
 
 int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, const char *id, const char *bundle,
 			 struct rt_error **err)
@@ -109,6 +113,50 @@ static int join_netns(const struct rt_spec *spec, struct rt_error **err)
 	return 0;
 }
 
+/*
+ * Bind mounts reach the guest through one more share: STATE_DIR/mounts/N is bind-mounted
+ * from mount N's source, in a mount namespace of the monitor's own (it and QEMU are its only
+ * members, so the mounts vanish with them and never show on the host). A read-only bind is
+ * read-only here too: the guest cannot write through it whatever it does.
+ */
+static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
+{
+	g_autofree char *dir = g_build_filename(c->state_dir, "mounts", NULL);
+	bool any = false;
+
+	for (size_t i = 0; i < c->spec->n_mounts; i++)
+		any = any || c->spec->mounts[i].bind;
+	if (!any)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return rt_make_error(err, errno, "create the monitor's mount namespace");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return rt_make_error(err, errno, "mkdir `%s`", dir);
+	for (size_t i = 0; i < c->spec->n_mounts; i++) {
+		const struct rt_mount *m = &c->spec->mounts[i];
+		g_autofree char *target = NULL;
+		struct stat st;
+		bool rec = false;
+
+		if (!m->bind)
+			continue;
+		for (char **o = m->options; *o; o++)
+			rec = rec || strcmp(*o, "rbind") == 0;
+		if (stat(m->source, &st) < 0)
+			return rt_make_error(err, errno, "bind mount source `%s`", m->source);
+		target = g_strdup_printf("%s/%zu", dir, i);
+		if (S_ISDIR(st.st_mode) ? mkdir(target, 0700) < 0 : mknod(target, S_IFREG | 0600, 0) < 0)
+			return rt_make_error(err, errno, "create `%s`", target);
+		if (mount(m->source, target, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+			return rt_make_error(err, errno, "bind `%s`", m->source);
+		if (m->readonly && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (rec ? MS_REC : 0), NULL) < 0)
+			return rt_make_error(err, errno, "make `%s` read-only", m->source);
+	}
+	c->vs.shares[1] = (struct hv_share){ .tag = RV_MOUNTS_TAG, .host_path = g_steal_pointer(&dir) };
+	c->vs.cfg.n_shares = 2;
+	return 0;
+}
+
 int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,
 			 struct rt_error **err)
 {
@@ -117,7 +165,10 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	sigset_t fwd;
 	int sp[2], vm_status, r;
 
-	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || join_netns(c->spec, err) < 0)
+	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || join_netns(c->spec, err) < 0 ||
+	    stage_bind_mounts(c, err) < 0)
+		return -1;
+	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return rt_make_error(err, errno, "socketpair");
@@ -153,6 +204,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		.listen_fd = c->listen_fd, .stdin_fd = c->stdin_fd, .stdout_fd = c->stdout_fd,
 		.stderr_fd = c->stderr_fd, .boot_timeout_ms = c->config->boot_timeout_s * 1000,
 		.console_log = c->console_log, .autostart = autostart, .on_status = on_status, .ctx = c,
+		.seccomp_bpf = c->seccomp_bpf, .seccomp_len = c->seccomp_len,
 	};
 	if (rt_monitor_run(&mc, ret_status, ret_agent_error, err) < 0)
 		return -1;
@@ -179,6 +231,12 @@ void rt_container_release(struct rt_container *c)
 		c->ops->destroy(c->vm);
 	c->vm = NULL;
 	dump_console(c->console_log);
+	/* `run` staged its bind mounts in its own namespace: let go of them before removing. */
+	for (size_t i = 0; c->vs.shares[1].host_path && i < c->spec->n_mounts; i++) {
+		g_autofree char *target = g_strdup_printf("%s/%zu", c->vs.shares[1].host_path, i);
+
+		umount2(target, MNT_DETACH);
+	}
 	if (c->state_dir && !c->keep_state)
 		rt_state_dir_remove(c->state_dir);
 	if (c->mask_set)
@@ -195,6 +253,10 @@ void rt_container_release(struct rt_container *c)
 	g_free(c->state_dir);
 	g_free(c->console_log);
 	g_free(c->created);
+	g_free(c->seccomp_bpf);
+	g_free((char *)c->vs.shares[1].host_path);
+	c->seccomp_bpf = NULL;
+	c->vs.shares[1].host_path = NULL;
 	c->spec = NULL;
 	c->config = NULL;
 	c->bundle = c->state_dir = c->console_log = c->created = NULL;

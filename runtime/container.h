@@ -9,6 +9,8 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "vmconfig.h"
 
@@ -33,6 +35,8 @@ struct rt_container {
 	int ready_fd;             /* `create`: where the monitor reports "ok" or an error, or -1 */
 	/* The main process's stdio, handed to the monitor. */
 	int stdin_fd, stdout_fd, stderr_fd;
+	uint8_t *seccomp_bpf;     /* linux.seccomp compiled for the guest, or NULL */
+	size_t seccomp_len;
 	sigset_t old_mask;
 	bool mask_set;
 	bool keep_state;          /* `create`: the state directory outlives this process */

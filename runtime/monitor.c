@@ -172,9 +172,67 @@ static void reply_error(struct rt_monitor *m, int client, const char *msg, int s
 
 /* --- frames to the guest ------------------------------------------------------------------- */
 
-static int queue_process(struct rv_buf *out, enum rv_msg_type type, uint32_t id, const struct rt_process *p,
+static int put_mounts(struct rv_buf *out, const struct rt_spec *spec)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < spec->n_mounts; i++) {
+		const struct rt_mount *mt = &spec->mounts[i];
+		g_autofree char *opts = g_strjoinv(",", mt->options);
+		g_autofree char *val = NULL;
+
+		/* A bind mount's source is its name in the RV_MOUNTS_TAG share: its index. */
+		if (mt->bind)
+			val = g_strdup_printf("%s\n%zu\n%s\n%s", mt->type ? mt->type : "bind", i, mt->destination, opts);
+		else
+			val = g_strdup_printf("%s\n%s\n%s\n%s", mt->type ? mt->type : "", mt->source ? mt->source : "",
+					      mt->destination, opts);
+		r = rv_put_str(out, RV_ATTR_MOUNT, val);
+	}
+	for (char **p = spec->masked_paths; r == 0 && p && *p; p++)
+		r = rv_put_str(out, RV_ATTR_MASKED_PATH, *p);
+	for (char **p = spec->readonly_paths; r == 0 && p && *p; p++)
+		r = rv_put_str(out, RV_ATTR_READONLY_PATH, *p);
+	for (char **p = spec->sysctl; r == 0 && p && *p; p++)
+		r = rv_put_str(out, RV_ATTR_SYSCTL, *p);
+	return r;
+}
+
+/* What applies to one process: limits, privileges, seccomp. */
+static int put_process_settings(struct rv_buf *out, const struct rt_process *p, const uint8_t *bpf, size_t bpf_len)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < p->n_rlimits; i++) {
+		uint8_t rl[20];
+
+		rv_le32(rl, (uint32_t)p->rlimits[i].resource);
+		rv_le64(rl + 4, p->rlimits[i].soft);
+		rv_le64(rl + 12, p->rlimits[i].hard);
+		r = rv_put_bytes(out, RV_ATTR_RLIMIT, rl, sizeof(rl));
+	}
+	if (r == 0 && p->has_caps) {
+		uint8_t caps[40];
+
+		for (int i = 0; i < 5; i++)
+			rv_le64(caps + 8 * i, p->caps[i]);
+		r = rv_put_bytes(out, RV_ATTR_CAPS, caps, sizeof(caps));
+	}
+	if (r == 0 && p->no_new_privs)
+		r = rv_put_u32(out, RV_ATTR_NO_NEW_PRIVS, 1);
+	if (r == 0 && p->has_umask)
+		r = rv_put_u32(out, RV_ATTR_UMASK, p->umask);
+	if (r == 0 && p->has_oom_score_adj)
+		r = rv_put_u32(out, RV_ATTR_OOM_SCORE_ADJ, (uint32_t)p->oom_score_adj);
+	if (r == 0 && bpf_len)
+		r = rv_put_bytes(out, RV_ATTR_SECCOMP, bpf, bpf_len);
+	return r;
+}
+
+static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t id, const struct rt_process *p,
 			 const struct rt_spec *spec, unsigned short rows, unsigned short cols)
 {
+	struct rv_buf *out = &m->out;
 	size_t start;
 	int r = rv_frame_begin(out, type, id, &start);
 
@@ -196,6 +254,8 @@ static int queue_process(struct rv_buf *out, enum rv_msg_type type, uint32_t id,
 		r = rv_put_u32(out, RV_ATTR_ROWS, rows);
 	if (r == 0 && rows && cols)
 		r = rv_put_u32(out, RV_ATTR_COLS, cols);
+	if (r == 0)
+		r = put_process_settings(out, p, m->cfg->seccomp_bpf, m->cfg->seccomp_len);
 	if (spec) {
 		if (r == 0)
 			r = rv_put_str(out, RV_ATTR_FSTYPE, "9p");
@@ -203,6 +263,8 @@ static int queue_process(struct rv_buf *out, enum rv_msg_type type, uint32_t id,
 			r = rv_put_u32(out, RV_ATTR_READONLY, spec->rootfs_readonly);
 		if (r == 0 && spec->hostname && *spec->hostname)
 			r = rv_put_str(out, RV_ATTR_HOSTNAME, spec->hostname);
+		if (r == 0)
+			r = put_mounts(out, spec);
 	}
 	if (r == 0)
 		r = rv_frame_end(out, start);
@@ -251,7 +313,7 @@ static int start_main(struct rt_monitor *m, struct rt_error **err)
 	if (m->cfg->on_status && m->cfg->on_status(m->cfg->ctx, "starting", err) < 0)
 		return -1;
 	tty_size(p0->terminal ? p0->in_fd : -1, &rows, &cols);
-	if (queue_process(&m->out, RV_MSG_RUN, 0, &m->cfg->spec->process, m->cfg->spec, rows, cols) < 0)
+	if (queue_process(m, RV_MSG_RUN, 0, &m->cfg->spec->process, m->cfg->spec, rows, cols) < 0)
 		return rt_make_error(err, EMSGSIZE, "process description too large for the agent channel");
 	m->run_sent = true;
 	return 0;
@@ -537,7 +599,7 @@ static void ctl_exec(struct rt_monitor *m, int client, JsonObject *o, int *fds, 
 			    .terminal = pr->terminal, .client = client };
 	m->clients[client].proc = (int)(p - m->procs);
 	tty_size(pr->terminal ? p->in_fd : -1, &rows, &cols);
-	r = queue_process(&m->out, RV_MSG_EXEC, p->id, pr, NULL, rows, cols);
+	r = queue_process(m, RV_MSG_EXEC, p->id, pr, NULL, rows, cols);
 	if (r < 0) {
 		reply_error(m, client, "exec: process description too large", 255);
 		proc_release(m, p);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rt_error;
 struct rt_spec;
@@ -34,6 +35,8 @@ struct rt_monitor_config {
 	int stdin_fd, stdout_fd, stderr_fd;
 	unsigned boot_timeout_ms;
 	const char *console_log; /* quoted in errors when the guest fails to come up */
+	const uint8_t *seccomp_bpf; /* the container's seccomp filter, for every process, or NULL */
+	size_t seccomp_len;
 	bool autostart;        /* start the main process as soon as the agent is up (`run`) */
 	/* Called with "created" once the guest agent is up, "starting" just before the main
 	 * process is started, and on every later status change ("running", "paused"). Returning

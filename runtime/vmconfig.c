@@ -47,7 +47,7 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		return rt_make_error(err, 0, "kernel_cmdline in the configuration is too long");
 
 	*ret = vs;
-	ret->rootfs = (struct hv_share){ .tag = RV_ROOTFS_TAG, .host_path = spec->rootfs, .readonly = spec->rootfs_readonly };
+	ret->shares[0] = (struct hv_share){ .tag = RV_ROOTFS_TAG, .host_path = spec->rootfs, .readonly = spec->rootfs_readonly };
 	ret->cfg = (struct hv_vm_config){
 		.arch = caps->arch,
 		.accel = ret_probe->accel,
@@ -56,7 +56,7 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.kernel = config->kernel,
 		.initrd = config->initrd,
 		.cmdline = ret->cmdline,
-		.shares = &ret->rootfs,
+		.shares = ret->shares,
 		.n_shares = 1,
 		.agent_fd = -1,
 		.binary = ret_probe->binary,

@@ -13,7 +13,7 @@ struct hv_host_caps;
 
 struct rt_vm_spec {
 	struct hv_vm_config cfg; /* points into the members below and into the spec/config */
-	struct hv_share rootfs;
+	struct hv_share shares[2]; /* the rootfs, and the bind-mount sources (RV_MOUNTS_TAG) if any */
 	char cmdline[1024];
 };
 

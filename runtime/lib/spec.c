@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <sys/capability.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -11,6 +14,7 @@
 
 void rt_process_clear(struct rt_process *p)
 {
+	g_free(p->rlimits);
 	g_strfreev(p->args);
 	g_strfreev(p->env);
 	g_free(p->cwd);
@@ -54,6 +58,17 @@ void rt_spec_free(struct rt_spec *s)
 	for (int i = 0; i < _RT_HOOK_KIND_MAX; i++)
 		if (s->hooks[i])
 			g_ptr_array_unref(s->hooks[i]);
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		g_free(s->mounts[i].destination);
+		g_free(s->mounts[i].type);
+		g_free(s->mounts[i].source);
+		g_strfreev(s->mounts[i].options);
+	}
+	g_free(s->mounts);
+	g_strfreev(s->masked_paths);
+	g_strfreev(s->readonly_paths);
+	g_strfreev(s->sysctl);
+	g_free(s->seccomp_json);
 	g_free(s->netns_path);
 	g_free(s->oci_version);
 	rt_process_clear(&s->process);
@@ -162,6 +177,11 @@ static int parse_user(JsonObject *process, struct rt_process *s, struct rt_error
 	if (!n)
 		return 0;
 	user = json_node_get_object(n);
+	if (json_object_has_member(user, "umask") && !JSON_NODE_HOLDS_NULL(json_object_get_member(user, "umask"))) {
+		if (get_uint32(user, "process.user.", "umask", &s->umask, err) < 0)
+			return -1;
+		s->has_umask = true;
+	}
 	if (get_uint32(user, "process.user.", "uid", &s->uid, err) < 0 ||
 	    get_uint32(user, "process.user.", "gid", &s->gid, err) < 0 ||
 	    get_member(user, "process.user.", "additionalGids", JSON_NODE_ARRAY, &n, err) < 0)
@@ -182,13 +202,106 @@ static int parse_user(JsonObject *process, struct rt_process *s, struct rt_error
 	return 0;
 }
 
+static int parse_caps(JsonObject *process, struct rt_process *s, struct rt_error **err)
+{
+	static const char *const sets[5] = { "bounding", "effective", "inheritable", "permitted", "ambient" };
+	JsonObject *caps;
+	JsonNode *n;
+
+	if (get_member(process, "process.", "capabilities", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	caps = json_node_get_object(n);
+	s->has_caps = true;
+	for (int i = 0; i < 5; i++) {
+		g_auto(GStrv) names = NULL;
+
+		if (get_strv(caps, "process.capabilities.", sets[i], &names, err) < 0)
+			return -1;
+		for (char **c = names; c && *c; c++) {
+			cap_value_t v;
+
+			if (cap_from_name(*c, &v) < 0 || v < 0 || v > 63)
+				return rt_make_error(err, 0, "config.json: unknown capability `%s` in `process.capabilities.%s`",
+						     *c, sets[i]);
+			s->caps[i] |= 1ULL << v;
+		}
+	}
+	return 0;
+}
+
+static int parse_rlimits(JsonObject *process, struct rt_process *s, struct rt_error **err)
+{
+	static const struct { const char *name; int resource; } names[] = {
+		{ "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_FSIZE", RLIMIT_FSIZE }, { "RLIMIT_DATA", RLIMIT_DATA },
+		{ "RLIMIT_STACK", RLIMIT_STACK }, { "RLIMIT_CORE", RLIMIT_CORE }, { "RLIMIT_RSS", RLIMIT_RSS },
+		{ "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_NOFILE", RLIMIT_NOFILE }, { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+		{ "RLIMIT_AS", RLIMIT_AS }, { "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+		{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE }, { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+		{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
+	};
+	JsonArray *a;
+	JsonNode *n;
+
+	if (get_member(process, "process.", "rlimits", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	s->n_rlimits = json_array_get_length(a);
+	s->rlimits = g_new0(struct rt_rlimit, s->n_rlimits);
+	for (guint i = 0; i < s->n_rlimits; i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *prefix = g_strdup_printf("process.rlimits[%u].", i);
+		g_autofree char *type = NULL;
+		JsonObject *o;
+		JsonNode *v;
+		size_t k;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `process.rlimits[%u]` must be an object", i);
+		o = json_node_get_object(e);
+		if (get_string(o, prefix, "type", &type, err) < 0)
+			return -1;
+		for (k = 0; k < G_N_ELEMENTS(names); k++)
+			if (type && strcmp(type, names[k].name) == 0)
+				break;
+		if (k == G_N_ELEMENTS(names))
+			return rt_make_error(err, 0, "config.json: unknown rlimit `%s`", type ? type : "");
+		s->rlimits[i].resource = names[k].resource;
+		/* Go's uint64: values above INT64_MAX (RLIM_INFINITY) arrive as such. */
+		for (int h = 0; h < 2; h++) {
+			const char *field = h ? "hard" : "soft";
+
+			if (get_member(o, prefix, field, JSON_NODE_VALUE, &v, err) < 0)
+				return -1;
+			if (!v || json_node_get_value_type(v) != G_TYPE_INT64)
+				return rt_make_error(err, 0, "config.json: `%s%s` must be an integer", prefix, field);
+			*(h ? &s->rlimits[i].hard : &s->rlimits[i].soft) = (uint64_t)json_node_get_int(v);
+		}
+	}
+	return 0;
+}
+
 static int parse_process_object(JsonObject *process, struct rt_process *s, struct rt_error **err)
 {
+	JsonNode *n;
 	if (get_strv(process, "process.", "args", &s->args, err) < 0 ||
 	    get_strv(process, "process.", "env", &s->env, err) < 0 ||
 	    get_string(process, "process.", "cwd", &s->cwd, err) < 0 ||
-	    get_bool(process, "process.", "terminal", &s->terminal, err) < 0 || parse_user(process, s, err) < 0)
+	    get_bool(process, "process.", "terminal", &s->terminal, err) < 0 || parse_user(process, s, err) < 0 ||
+	    parse_caps(process, s, err) < 0 || parse_rlimits(process, s, err) < 0 ||
+	    get_bool(process, "process.", "noNewPrivileges", &s->no_new_privs, err) < 0)
 		return -1;
+	if (get_member(process, "process.", "oomScoreAdj", JSON_NODE_VALUE, &n, err) < 0)
+		return -1;
+	if (n) {
+		if (json_node_get_value_type(n) != G_TYPE_INT64 || json_node_get_int(n) < -1000 || json_node_get_int(n) > 1000)
+			return rt_make_error(err, 0, "config.json: `process.oomScoreAdj` must be an integer in -1000..1000");
+		s->has_oom_score_adj = true;
+		s->oom_score_adj = (int)json_node_get_int(n);
+	}
 	if (!s->args || !s->args[0] || !s->args[0][0])
 		return rt_make_error(err, 0, "args must not be empty: `process.args` must hold at least the program to run");
 	if (!s->env)
@@ -303,15 +416,90 @@ static int parse_hooks(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	return 0;
 }
 
+static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+{
+	JsonArray *a;
+	JsonNode *n;
+
+	if (get_member(root, "", "mounts", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	s->n_mounts = json_array_get_length(a);
+	s->mounts = g_new0(struct rt_mount, s->n_mounts);
+	for (guint i = 0; i < s->n_mounts; i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *prefix = g_strdup_printf("mounts[%u].", i);
+		struct rt_mount *m = &s->mounts[i];
+		JsonObject *o;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `mounts[%u]` must be an object", i);
+		o = json_node_get_object(e);
+		if (get_string(o, prefix, "destination", &m->destination, err) < 0 ||
+		    get_string(o, prefix, "type", &m->type, err) < 0 || get_string(o, prefix, "source", &m->source, err) < 0 ||
+		    get_strv(o, prefix, "options", &m->options, err) < 0)
+			return -1;
+		if (!m->destination || m->destination[0] != '/')
+			return rt_make_error(err, 0, "config.json: `%sdestination` must be an absolute path", prefix);
+		/* The agent protocol separates the fields with newlines. */
+		if (strchr(m->destination, '\n') || (m->source && strchr(m->source, '\n')) ||
+		    (m->type && strchr(m->type, '\n')))
+			return rt_make_error(err, 0, "config.json: `mounts[%u]` holds a newline", i);
+		if (!m->options)
+			m->options = g_new0(char *, 1);
+		m->bind = m->type && strcmp(m->type, "bind") == 0;
+		for (char **opt = m->options; *opt; opt++) {
+			m->bind = m->bind || strcmp(*opt, "bind") == 0 || strcmp(*opt, "rbind") == 0;
+			m->readonly = m->readonly || strcmp(*opt, "ro") == 0;
+			if (strchr(*opt, '\n') || strchr(*opt, ','))
+				return rt_make_error(err, 0, "config.json: `%soptions` holds a newline or comma", prefix);
+		}
+		if (m->bind && (!m->source || m->source[0] != '/'))
+			return rt_make_error(err, 0, "config.json: `%ssource` of a bind mount must be an absolute path", prefix);
+	}
+	return 0;
+}
+
 static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **err)
 {
+	JsonObject *linux_;
 	JsonNode *n;
 	JsonArray *a;
 
 	if (get_member(root, "", "linux", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;
-	if (!n || get_member(json_node_get_object(n), "linux.", "namespaces", JSON_NODE_ARRAY, &n, err) < 0 || !n)
-		return *err ? -1 : 0;
+	if (!n)
+		return 0;
+	linux_ = json_node_get_object(n);
+	if (get_strv(linux_, "linux.", "maskedPaths", &s->masked_paths, err) < 0 ||
+	    get_strv(linux_, "linux.", "readonlyPaths", &s->readonly_paths, err) < 0 ||
+	    get_member(linux_, "linux.", "seccomp", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (n)
+		s->seccomp_json = json_to_string(n, FALSE);
+	if (get_member(linux_, "linux.", "sysctl", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (n) {
+		g_autoptr(GPtrArray) kv = g_ptr_array_new_with_free_func(g_free);
+		JsonObjectIter it;
+		const char *key;
+		JsonNode *val;
+
+		json_object_iter_init(&it, json_node_get_object(n));
+		while (json_object_iter_next(&it, &key, &val)) {
+			if (!JSON_NODE_HOLDS_VALUE(val) || json_node_get_value_type(val) != G_TYPE_STRING)
+				return rt_make_error(err, 0, "config.json: `linux.sysctl.%s` must be a string", key);
+			g_ptr_array_add(kv, g_strdup_printf("%s=%s", key, json_node_get_string(val)));
+		}
+		g_ptr_array_add(kv, NULL);
+		s->sysctl = (char **)g_ptr_array_free(g_steal_pointer(&kv), FALSE);
+	}
+	if (get_member(linux_, "linux.", "namespaces", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
 	a = json_node_get_array(n);
 	for (guint i = 0; i < json_array_get_length(a); i++) {
 		JsonNode *e = json_array_get_element(a, i);
@@ -350,7 +538,8 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 	if (!s->oci_version)
 		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
 	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, &s->process, err) < 0 ||
-	    parse_root(obj, bundle, s, err) < 0 || parse_hooks(obj, s, err) < 0 || parse_linux(obj, s, err) < 0)
+	    parse_root(obj, bundle, s, err) < 0 || parse_hooks(obj, s, err) < 0 || parse_linux(obj, s, err) < 0 ||
+	    parse_mounts(obj, s, err) < 0)
 		return -1;
 	*ret = g_steal_pointer(&s);
 	return 0;

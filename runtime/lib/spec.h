@@ -5,11 +5,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <glib.h>
 
 struct rt_error;
+
+struct rt_rlimit {
+	int resource;       /* RLIMIT_* */
+	uint64_t soft, hard;
+};
 
 /* An OCI process: config.json's `process`, or an `exec --process` file. */
 struct rt_process {
@@ -21,6 +27,24 @@ struct rt_process {
 	gid_t *additional_gids;
 	size_t n_additional_gids;
 	bool terminal;
+	bool has_caps;      /* process.capabilities present */
+	uint64_t caps[5];   /* bounding, effective, inheritable, permitted, ambient */
+	struct rt_rlimit *rlimits;
+	size_t n_rlimits;
+	bool no_new_privs;
+	bool has_oom_score_adj;
+	int oom_score_adj;
+	bool has_umask;
+	uint32_t umask;
+};
+
+struct rt_mount {
+	char *destination;
+	char *type;         /* may be NULL */
+	char *source;       /* may be NULL */
+	char **options;     /* NULL-terminated */
+	bool bind;          /* type "bind", or bind/rbind among the options */
+	bool readonly;      /* "ro" among the options */
 };
 
 /* One OCI hook. */
@@ -48,6 +72,12 @@ struct rt_spec {
 	bool rootfs_readonly;
 	char *hostname;
 	GPtrArray *hooks[_RT_HOOK_KIND_MAX]; /* of struct rt_hook; NULL when none */
+	struct rt_mount *mounts;
+	size_t n_mounts;
+	char **masked_paths;   /* NULL-terminated */
+	char **readonly_paths; /* NULL-terminated */
+	char **sysctl;         /* NULL-terminated "key=value" */
+	char *seccomp_json;    /* linux.seccomp as JSON, or NULL */
 	bool netns;         /* linux.namespaces has a network namespace */
 	char *netns_path;   /* ...to join, or NULL for a new one */
 };

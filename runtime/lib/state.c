@@ -52,18 +52,31 @@ int rt_state_dir_create(const char *root, const char *id, char **ret_dir, struct
 	return 0;
 }
 
-void rt_state_dir_remove(const char *dir)
+static void remove_tree(const char *dir, int depth)
 {
 	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
 	const char *name;
 
-	/* Flat by construction: runvm only puts plain files and sockets in it. */
 	while (d && (name = g_dir_read_name(d))) {
 		g_autofree char *p = g_build_filename(dir, name, NULL);
 
-		unlink(p);
+		/* Only what runvm made: files, sockets, and mounts/N, the empty targets of bind
+		 * mounts that live in the monitor's own mount namespace. Never descend into a
+		 * mounts/N: where it is still a mount it is a user's directory (rmdir and unlink
+		 * then fail with EBUSY, which is what we want). */
+		if (unlink(p) < 0 && errno == EISDIR) {
+			if (depth == 0)
+				remove_tree(p, 1);
+			else
+				rmdir(p);
+		}
 	}
 	rmdir(dir);
+}
+
+void rt_state_dir_remove(const char *dir)
+{
+	remove_tree(dir, 0);
 }
 
 int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err)
