@@ -131,6 +131,7 @@ BENCH_ROUNDS ?= 10
 bench: all $(BUILD)/bench/bare.cpio
 	bench/start.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --kernel $(KERNEL) \
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS)
+	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/docker.sh $(BENCH_ROUNDS)
 
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c

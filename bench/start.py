@@ -8,16 +8,17 @@ usage: start.py --runvm BIN --config CONF --kernel VMLINUX --bare-initrd CPIO [-
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 def timed(cmd, **kw):
-    """Run cmd; return (seconds, exit status, peak RSS in KiB of it and its reaped children)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    if p.returncode != 0:
-        sys.exit(f"bench: {cmd[0]} failed with {p.returncode}: {err.strip()}")
+    """Run cmd; return (seconds, peak RSS in KiB of it and its reaped children). Its stderr
+    goes to a file: `create` leaves a monitor holding its stdio, a pipe would never end."""
+    with tempfile.TemporaryFile() as errf:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, **kw)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            errf.seek(0)
+            sys.exit(f"bench: {cmd[0]} failed with {p.returncode}: {errf.read().decode(errors='replace').strip()}")
     return dt, ru.ru_maxrss
 
 def make_bundle(work):
@@ -46,7 +47,7 @@ def main():
                 "-kernel", a.kernel, "-initrd", a.bare_initrd,
                 "-append", "console=ttyS0 reboot=t noapictimer panic=-1 quiet", "-serial", "null"]
         runc = shutil.which("runc")
-        res = {"runvm": [], "bare": [], "runc": []}
+        res = {"runvm": [], "bare": [], "runc": [], "create": [], "start": []}
         rss = {"runvm": [], "bare": []}
         for i in range(a.rounds):
             dt, r = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", work, f"bench{i}"], env=env)
@@ -56,12 +57,22 @@ def main():
             if runc:
                 dt, _ = timed([runc, "--root", f"{work}/runc-state", "run", "--bundle", work, f"bench{i}"])
                 res["runc"].append(dt)
+            # create (boots the VM) and start (releases the process), as containerd calls them
+            rv = [a.runvm, "--root", f"{work}/state"]
+            dt, _ = timed(rv + ["create", "--bundle", work, f"cs{i}"], env=env)
+            res["create"].append(dt)
+            dt, _ = timed(rv + ["start", f"cs{i}"], env=env)
+            res["start"].append(dt)
+            subprocess.run(rv + ["delete", "--force", f"cs{i}"], env=env, check=True)
         med = {k: statistics.median(v) for k, v in res.items() if v}
         print(f"rounds: {a.rounds} (alternating), accelerator: TCG, kernel: {a.kernel}")
         print(f"runvm run true          median {med['runvm']*1000:7.0f} ms   (min {min(res['runvm'])*1000:.0f}, max {max(res['runvm'])*1000:.0f})")
         print(f"bare QEMU boot to init  median {med['bare']*1000:7.0f} ms   (min {min(res['bare'])*1000:.0f}, max {max(res['bare'])*1000:.0f})")
         if "runc" in med:
             print(f"runc run true           median {med['runc']*1000:7.0f} ms   (min {min(res['runc'])*1000:.0f}, max {max(res['runc'])*1000:.0f})")
+        print(f"runvm create            median {med['create']*1000:7.0f} ms   (VM booted, agent ready)")
+        print(f"runvm start             median {med['start']*1000:7.0f} ms   (until the process runs)")
+        print(f"create to start return  median {(med['create'] + med['start'])*1000:7.0f} ms")
         print(f"ratio runvm / bare QEMU  {med['runvm']/med['bare']:.2f}")
         if "runc" in med:
             print(f"ratio runvm / runc       {med['runvm']/med['runc']:.1f}")

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${RUNVM:?set RUNVM to the runvm binary}"
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
 
-D=/usr/bin/docker
+. "$here/../lib/dockerd.sh"
 if ! command -v dockerd >/dev/null || [ ! -x "$D" ]; then
 	echo "1..0 # SKIP docker.io is not installed (make deps installs it)"
 	echo "docker: 0 passed, 0 failed"
@@ -18,40 +18,14 @@ if ! command -v dockerd >/dev/null || [ ! -x "$D" ]; then
 fi
 
 work=$(mktemp -d /tmp/runvm-dk-XXXXXX)
-export DOCKER_HOST=unix://$work/docker.sock
-pass=0 fail=0 n=0 dockerd_pid=
-
-cleanup() {
-	if [ -n "$dockerd_pid" ]; then
-		"$D" ps -aq 2>/dev/null | xargs -r "$D" rm -f >/dev/null 2>&1
-		kill -TERM "$dockerd_pid" 2>/dev/null
-		for _ in $(seq 200); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$dockerd_pid" 2>/dev/null
-	fi
-	# Only what this run started: processes naming our work dir (shims, monitors, QEMU).
-	pkill -KILL -f -- "$work/" 2>/dev/null
-	grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
+pass=0 fail=0 n=0
+trap dockerd_stop EXIT
 
 ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
-# The runtime as dockerd calls it: the configuration comes with it.
-cat > "$work/runvm" <<WRAP
-#!/bin/sh
-RUNVM_CONFIG='$RUNVM_CONFIG' exec '$RUNVM' "\$@"
-WRAP
-chmod +x "$work/runvm"
-
-dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/docker.pid" -H "$DOCKER_HOST" \
-	--bridge=none --iptables=false --ip6tables=false --ip-masq=false --add-runtime runvm="$work/runvm" \
-	>"$work/dockerd.log" 2>&1 &
-dockerd_pid=$!
-for _ in $(seq 300); do "$D" version >/dev/null 2>&1 && break; sleep 0.1; done
-if ! "$D" version >/dev/null 2>&1; then
-	not_ok "dockerd started" "$(tail -5 "$work/dockerd.log")"
+if ! dockerd_start "$work"; then
+	not_ok "dockerd started"
 	echo "docker: $pass passed, $fail failed"
 	exit 1
 fi
