@@ -39,7 +39,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(KERNEL_DIR)/vmlinux
 INITRD := $(BUILD)/initramfs.cpio
 
-.PHONY: all runtime agent kernel deps check check-unit check-integration check-fuzz check-docker demo bench fuzz install \
+.PHONY: all runtime agent kernel deps check check-unit check-integration check-fuzz check-docker check-podman demo bench fuzz install \
 	clean format format-check help
 
 all: runtime agent kernel $(BUILD)/runvm.conf
@@ -91,7 +91,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
-	libclang-rt-14-dev docker.io libseccomp-dev libcap-dev
+	libclang-rt-14-dev docker.io podman libseccomp-dev libcap-dev
 deps:
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \
@@ -105,7 +105,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libruntime.a
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-fuzz check-integration check-docker
+	$(MAKE) check-unit check-fuzz check-integration check-docker check-podman
 
 check-unit: $(UNIT_TESTS)
 	tests/unit/run.sh $(UNIT_TESTS)
@@ -116,6 +116,9 @@ check-integration: all
 # Docker end to end: starts its own dockerd (runvm registered as a runtime) and stops it.
 check-docker: all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/docker/run.sh
+
+check-podman: all
+	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/podman/run.sh
 
 demo: deps
 	$(MAKE) all
