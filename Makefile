@@ -91,7 +91,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
-	libclang-rt-14-dev docker.io podman libseccomp-dev libcap-dev
+	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev
 deps:
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \

@@ -75,6 +75,15 @@ out=$(script -qc "stty rows 40 cols 100; $D run --rm -t --runtime=runvm --networ
 echo "$out" > "$work/last"
 check "run -t: a pty of the caller's size" eval '[[ "$out" == */dev/pts/* ]] && [[ "$out" == *"40 100"* ]]'
 
+# A Debian image (debootstrap, cached): dynamic binaries, bash, NSS, dpkg.
+if deb=$("$here/../lib/debian-rootfs.sh" 2>"$work/last"); then
+	"$D" import - rvdebian <"$deb" >/dev/null
+	both "Debian image: bash, dpkg, NSS" run --rm RUNTIME --network none rvdebian bash -c 'cat /etc/debian_version; dpkg -s coreutils | grep ^Status; id -un 65534; echo $((6*7))'
+	both "Debian image: exit code and stderr" run --rm RUNTIME --network none rvdebian bash -c 'ls /nonexistent; exit 2'
+else
+	not_ok "Debian rootfs from debootstrap" "$(cat "$work/last")"
+fi
+
 uname_vm=$("$D" run --rm --runtime=runvm --network none rvtest uname -r)
 echo "$uname_vm" > "$work/last"
 check "the container runs on the guest kernel" eval '[[ "$uname_vm" == 6.1.* ]] && [ "$uname_vm" != "$(uname -r)" ]'
