@@ -20,6 +20,24 @@
  * A terminal is a pty of the container's own devpts instance (ROOTFS/dev/pts), so the process
  * sees /dev/pts/N; the slave is opened with TIOCGPTPEER, never by path.
  *
+ * The container, as with runc: proc 0 is PID 1 of a new PID namespace (clone(CLONE_NEWPID)),
+ * and that process, before it becomes the container's program, sets the container up in the
+ * agent's own mount namespace (which every process of the container shares, under a chroot):
+ * the mounts (RUN's RV_ATTR_MOUNT list, or without one the built-in proc, sysfs, /dev, devpts
+ * and shm), sysctls, readonly and masked paths, because a proc mount shows the PID namespace
+ * of whoever mounts it. It then tells the agent over a socket that it is done, passing the pty
+ * master when it has a terminal (the pty must come from the devpts it mounted); the agent
+ * waits for that before it serves anything else, so an EXEC always finds the container set
+ * up. EXEC'd processes are forked after setns() into that PID namespace. Mount destinations
+ * are resolved component by component under ROOTFS, symlinks included, never leaving it, and
+ * mounted onto /proc/self/fd/N of what was resolved. The agent stays the guest's PID 1 and
+ * reaps everything.
+ *
+ * Per process (RUN and EXEC), the child applies, in runc's order: oom_score_adj and rlimits,
+ * the chroot, umask, no_new_privs, seccomp (here when no_new_privs is off: it then needs
+ * CAP_SYS_ADMIN), the bounding set, the user switch keeping capabilities, the capability sets
+ * and ambient ones, and seccomp (here when no_new_privs is on: as late as possible).
+ *
  * Every byte from the host is bounded by rv_frame_parse()/rv_attr_next(); no input can make
  * the agent exit, and PID 1 must never exit (the kernel would panic), so every way out ends in
  * reboot(). Every fd is O_CLOEXEC but those dup2()ed onto a child's 0..2, and every fd in the
@@ -30,8 +48,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,10 +63,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -70,6 +98,14 @@
 #define HOSTNAME_MAX 64
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define ROOTFS "/rootfs"
+/* Where the agent mounts the RV_MOUNTS_TAG share, the sources of bind mounts. */
+#define MOUNTS_DIR "/run/runvm-mounts"
+/* Bounds of what RUN and EXEC may carry. */
+#define SECCOMP_MAX_INSNS 4096
+#define RLIMIT_ATTR_LEN 20
+#define CAPS_ATTR_LEN 40
+/* The order of the sets in RV_ATTR_CAPS. */
+enum { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_INHERITABLE, CAPS_PERMITTED, CAPS_AMBIENT, CAPS_N };
 
 /* How to start one process: RUN (proc 0) or EXEC. */
 struct proc_config {
@@ -82,12 +118,36 @@ struct proc_config {
 	bool terminal;
 	bool has_rows, has_cols;
 	uint16_t rows, cols;
+	/* The OCI process settings; each absent one leaves things as they are. */
+	struct rlimit_req {
+		uint32_t resource;
+		struct rlimit lim;
+	} *rlimits;
+	size_t nrlimits;
+	bool has_caps;
+	uint64_t caps[CAPS_N];
+	bool no_new_privs;
+	bool has_umask;
+	mode_t umask;
+	bool has_oom_score_adj;
+	int32_t oom_score_adj;
+	struct sock_filter *seccomp; /* nseccomp instructions, or NULL */
+	size_t nseccomp;
+};
+
+/* One of RUN's mounts: the attribute's copy, split in place at its newlines. */
+struct mount_entry {
+	char *type, *source, *dest, *options;
 };
 
 /* What only RUN carries. */
 struct run_config {
 	char *hostname;		/* NULL: not given */
 	bool virtiofs, readonly;
+	struct mount_entry *mounts; /* none: the built-in set */
+	size_t nmounts;
+	char **masked, **ropaths, **sysctls;
+	size_t nmasked, nropaths, nsysctls;
 };
 
 struct proc {
@@ -117,13 +177,17 @@ struct agent {
 	bool ignored;		/* logged a frame we ignore (once: the console is slow) */
 	bool ending;		/* proc 0 has ended: the container goes down */
 	int64_t ending_at;
+	int own_pidns;		/* the agent's PID namespace, to return to after an EXEC fork */
+	int pidns;		/* the container's (proc 0's) PID namespace; -1 before it exists */
 	struct proc procs[MAX_PROCS]; /* [0] is proc 0 */
 };
 
-/* What the child writes to the exec-error pipe when it cannot exec. */
+/* What the child writes to the exec-error pipe when it cannot exec (one write, < PIPE_BUF). A
+ * set msg is the whole error, followed by strerror(err) unless err is 0. */
 struct exec_failure {
 	int err;
 	char stage[12];
+	char msg[240];
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -387,17 +451,71 @@ static void free_config(struct proc_config *c)
 	free(c->envp);
 	free(c->gids);
 	free(c->cwd);
+	free(c->rlimits);
+	free(c->seccomp);
 	*c = (struct proc_config){ 0 };
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* "TYPE\nSOURCE\nDEST\nOPTIONS", split in place in @s (which @m then owns). */
+static int parse_mount(char *s, struct mount_entry *m)
+{
+	char *f[4];
+	int i;
+
+	f[0] = s;
+	for (i = 1; i < 4; i++) {
+		char *nl = strchr(f[i - 1], '\n');
+
+		if (!nl)
+			return -EINVAL;
+		*nl = '\0';
+		f[i] = nl + 1;
+	}
+	if (strchr(f[3], '\n') || !f[2][0])
+		return -EINVAL;
+	*m = (struct mount_entry){ .type = f[0], .source = f[1], .dest = f[2], .options = f[3] };
+	return 0;
+}
+
+/* "key=value" whose key names a file under /proc/sys once its dots are slashes: no empty
+ * component (which also rules out "." and "..", dots being separators). */
+static bool sysctl_valid(const char *s)
+{
+	const char *eq = strchr(s, '='), *k;
+	bool empty = true;
+
+	if (!eq)
+		return false;
+	for (k = s; k < eq; k++) {
+		if (*k == '.' || *k == '/') {
+			if (empty)
+				return false;
+			empty = true;
+		} else {
+			empty = false;
+		}
+	}
+	return !empty;
 }
 
 /* Parse RUN (@run set: it takes the RUN-only attributes too) or EXEC; errors go to @p. */
 static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_config *c, struct run_config *run)
 {
 	const char *msg = run ? "RUN" : "EXEC";
-	size_t pos = 0, nargs = 0, nenv = 0, ngids = 0;
+	size_t pos = 0, nargs = 0, nenv = 0, ngids = 0, nrlimits = 0, nmounts = 0, nmasked = 0, nro = 0, nsysctl = 0;
 	struct rv_attr at;
 	const char *s;
-	size_t len;
+	size_t len, i;
 	uint32_t v;
 	int r;
 
@@ -406,6 +524,11 @@ static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_co
 		nargs += at.type == RV_ATTR_ARG;
 		nenv += at.type == RV_ATTR_ENV;
 		ngids += at.type == RV_ATTR_GIDS;
+		nrlimits += at.type == RV_ATTR_RLIMIT;
+		nmounts += at.type == RV_ATTR_MOUNT;
+		nmasked += at.type == RV_ATTR_MASKED_PATH;
+		nro += at.type == RV_ATTR_READONLY_PATH;
+		nsysctl += at.type == RV_ATTR_SYSCTL;
 	}
 	if (r < 0)
 		goto bad;
@@ -416,12 +539,114 @@ static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_co
 	c->argv = calloc(nargs + 1, sizeof(char *));
 	c->envp = calloc(nenv + 1, sizeof(char *));
 	c->gids = calloc(ngids + 1, sizeof(gid_t));
-	if (!c->argv || !c->envp || !c->gids)
+	c->rlimits = calloc(nrlimits + 1, sizeof(*c->rlimits));
+	if (!c->argv || !c->envp || !c->gids || !c->rlimits)
 		goto oom;
+	if (run) {
+		run->mounts = calloc(nmounts + 1, sizeof(*run->mounts));
+		run->masked = calloc(nmasked + 1, sizeof(char *));
+		run->ropaths = calloc(nro + 1, sizeof(char *));
+		run->sysctls = calloc(nsysctl + 1, sizeof(char *));
+		if (!run->mounts || !run->masked || !run->ropaths || !run->sysctls)
+			goto oom;
+	}
 
 	pos = 0;
 	while (rv_attr_next(f, &pos, &at) > 0) {
 		switch (at.type) {
+		case RV_ATTR_RLIMIT: {
+			struct rlimit_req *rl = &c->rlimits[c->nrlimits++];
+
+			if (at.len != RLIMIT_ATTR_LEN) {
+				set_error(p, RV_EXIT_SETUP_FAILED, "malformed %s message: RLIMIT of %u bytes, not %d",
+					  msg, at.len, RLIMIT_ATTR_LEN);
+				return -EBADMSG;
+			}
+			rl->resource = get_le32(at.data);
+			rl->lim.rlim_cur = get_le64(at.data + 4);
+			rl->lim.rlim_max = get_le64(at.data + 12);
+			break;
+		}
+		case RV_ATTR_CAPS:
+			if (at.len != CAPS_ATTR_LEN) {
+				set_error(p, RV_EXIT_SETUP_FAILED, "malformed %s message: CAPS of %u bytes, not %d", msg,
+					  at.len, CAPS_ATTR_LEN);
+				return -EBADMSG;
+			}
+			for (i = 0; i < CAPS_N; i++)
+				c->caps[i] = get_le64(at.data + 8 * i);
+			c->has_caps = true;
+			break;
+		case RV_ATTR_SECCOMP:
+			if (at.len % sizeof(struct sock_filter) || at.len == 0 ||
+			    at.len / sizeof(struct sock_filter) > SECCOMP_MAX_INSNS) {
+				set_error(p, RV_EXIT_SETUP_FAILED,
+					  "malformed %s message: SECCOMP of %u bytes, not 1 to %d instructions of 8",
+					  msg, at.len, SECCOMP_MAX_INSNS);
+				return -EBADMSG;
+			}
+			free(c->seccomp);
+			c->nseccomp = at.len / sizeof(struct sock_filter);
+			c->seccomp = calloc(c->nseccomp, sizeof(struct sock_filter));
+			if (!c->seccomp)
+				goto oom;
+			/* struct sock_filter: u16 code, u8 jt, u8 jf, u32 k; little-endian like
+			 * every integer of the protocol. */
+			for (i = 0; i < c->nseccomp; i++) {
+				const uint8_t *d = at.data + 8 * i;
+
+				c->seccomp[i] = (struct sock_filter){
+					.code = (uint16_t)(d[0] | d[1] << 8), .jt = d[2], .jf = d[3], .k = get_le32(d + 4),
+				};
+			}
+			break;
+		case RV_ATTR_NO_NEW_PRIVS:
+		case RV_ATTR_UMASK:
+		case RV_ATTR_OOM_SCORE_ADJ:
+			if (rv_attr_u32(&at, &v) < 0)
+				goto bad;
+			if (at.type == RV_ATTR_NO_NEW_PRIVS) {
+				c->no_new_privs = v != 0;
+			} else if (at.type == RV_ATTR_UMASK) {
+				c->umask = v & 07777;
+				c->has_umask = true;
+			} else {
+				c->oom_score_adj = (int32_t)v;
+				c->has_oom_score_adj = true;
+			}
+			break;
+		case RV_ATTR_MOUNT:
+		case RV_ATTR_MASKED_PATH:
+		case RV_ATTR_READONLY_PATH:
+		case RV_ATTR_SYSCTL: {
+			char *dup;
+
+			if (!run)
+				break;
+			dup = rv_attr_strdup(&at);
+			if (!dup)
+				goto bad;
+			if (at.type == RV_ATTR_MOUNT) {
+				if (parse_mount(dup, &run->mounts[run->nmounts]) < 0) {
+					set_error(p, RV_EXIT_SETUP_FAILED,
+						  "malformed %s message: a MOUNT is not TYPE\\nSOURCE\\nDEST\\nOPTIONS", msg);
+					free(dup);
+					return -EBADMSG;
+				}
+				run->nmounts++;
+			} else if (at.type == RV_ATTR_MASKED_PATH) {
+				run->masked[run->nmasked++] = dup;
+			} else if (at.type == RV_ATTR_READONLY_PATH) {
+				run->ropaths[run->nropaths++] = dup;
+			} else {
+				run->sysctls[run->nsysctls++] = dup;
+				if (!sysctl_valid(dup)) {
+					set_error(p, RV_EXIT_SETUP_FAILED, "sysctl `%.64s`: not key=value", dup);
+					return -EINVAL;
+				}
+			}
+			break;
+		}
 		case RV_ATTR_ARG:
 		case RV_ATTR_ENV:
 		case RV_ATTR_CWD: {
@@ -598,6 +823,12 @@ static int mount_point(const char *path)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/*
+ * Mount the container's root filesystem on ROOTFS. Without a mount list, also the built-in
+ * set (all of it but proc, which the container's init mounts in its PID namespace); with one,
+ * the container's init mounts the list, on a root mounted read-write then, and makes it
+ * read-only afterwards when asked, as runc does, so that mount points can be created.
+ */
 static int mount_rootfs(struct proc *p0, const struct run_config *c)
 {
 	static const struct {
@@ -605,7 +836,6 @@ static int mount_rootfs(struct proc *p0, const struct run_config *c)
 		unsigned long flags;
 		const char *data;
 	} m[] = {
-		{ "proc", ROOTFS "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
 		{ "sysfs", ROOTFS "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL },
 		{ "/dev", ROOTFS "/dev", NULL, MS_BIND, NULL },
 		{ "devpts", ROOTFS "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -616,7 +846,7 @@ static int mount_rootfs(struct proc *p0, const struct run_config *c)
 		{ "/proc/self/fd", "/dev/fd" }, { "/proc/self/fd/0", "/dev/stdin" },
 		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
 	};
-	unsigned long flags = c->readonly ? MS_RDONLY : 0;
+	unsigned long flags = c->readonly && !c->nmounts ? MS_RDONLY : 0;
 	size_t i;
 	int r;
 
@@ -641,7 +871,7 @@ static int mount_rootfs(struct proc *p0, const struct run_config *c)
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
 			logmsg("symlink %s: %m", links[i][1]);
-	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+	for (i = 0; !c->nmounts && i < sizeof(m) / sizeof(m[0]); i++) {
 		r = mount_point(m[i].dir);
 		if (r > 0)
 			continue;
@@ -684,10 +914,585 @@ static void __attribute__((noreturn)) child_fail(int fd, const char *stage)
 	_exit(RV_EXIT_SETUP_FAILED);
 }
 
+static void __attribute__((noreturn)) child_failf(int fd, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void __attribute__((noreturn)) child_failf(int fd, int err, const char *fmt, ...)
+{
+	struct exec_failure e = { .err = err };
+	va_list ap;
+
+	strcpy(e.stage, "setup");
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	if (write(fd, &e, sizeof(e)) < 0) {
+		/* the parent then reports the plain exit status */
+	}
+	_exit(RV_EXIT_SETUP_FAILED);
+}
+
+/* Open the directories of @done ("/a/b", known to be real directories) under @rootfd. */
+static int reopen_dirs(int rootfd, const char *done)
+{
+	char buf[PATH_MAX], *name, *save = NULL;
+	int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+
+	snprintf(buf, sizeof(buf), "%s", done);
+	for (name = strtok_r(buf, "/", &save); fd >= 0 && name; name = strtok_r(NULL, "/", &save)) {
+		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		close(fd);
+		fd = next;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Open @path under the directory @rootfd as an O_PATH fd, never leaving it: each symlink met
+ * is read and resolved here as if @rootfd were /, and ".." stops at it (what securejoin does
+ * for runc). @create 'd' or 'f': missing components are made on the way, directories, and
+ * for the last one a directory or ('f') an empty file. Lookups cross mount points, so after a
+ * mount on @path this opens the new mount's root. Returns the fd or -errno.
+ */
+static int open_in_root(int rootfd, const char *path, int create)
+{
+	char rest[PATH_MAX * 2], tmp[PATH_MAX * 2], link[PATH_MAX], done[PATH_MAX] = "";
+	char *p = rest;
+	int dirfd, fd, links = 0, r;
+
+	if (strlen(path) >= sizeof(rest))
+		return -ENAMETOOLONG;
+	strcpy(rest, path);
+	dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (dirfd < 0)
+		return -errno;
+	for (;;) {
+		struct stat st;
+		char *name, *end, *q;
+		bool last;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return dirfd; /* the root itself, or a trailing "..": a directory */
+		name = p;
+		end = strchrnul(p, '/');
+		for (q = end; *q == '/'; q++)
+			;
+		last = !*q;
+		p = *end ? end + 1 : end;
+		*end = '\0';
+		if (!strcmp(name, "."))
+			continue;
+		if (!strcmp(name, "..")) {
+			char *slash = strrchr(done, '/');
+
+			if (slash)
+				*slash = '\0';
+			close(dirfd);
+			dirfd = reopen_dirs(rootfd, done);
+			if (dirfd < 0)
+				return dirfd;
+			continue;
+		}
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT || !create)
+				goto fail;
+			if (last && create == 'f') {
+				fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (fd < 0 && errno != EEXIST)
+					goto fail;
+				if (fd >= 0)
+					close(fd);
+			} else if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST) {
+				goto fail;
+			}
+			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				goto fail;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (++links > 40) {
+				errno = ELOOP;
+				goto fail;
+			}
+			n = readlinkat(dirfd, name, link, sizeof(link));
+			if (n < 0)
+				goto fail;
+			if ((size_t)n >= sizeof(link) || (size_t)n + 1 + strlen(p) >= sizeof(tmp)) {
+				errno = ENAMETOOLONG;
+				goto fail;
+			}
+			link[n] = '\0';
+			/* The rest of the path now starts with the link's target. */
+			snprintf(tmp, sizeof(tmp), "%s/%s", link, p);
+			strcpy(rest, tmp);
+			p = rest;
+			if (link[0] == '/') {
+				done[0] = '\0';
+				close(dirfd);
+				dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+				if (dirfd < 0)
+					return -errno;
+			}
+			continue;
+		}
+		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | (last ? 0 : O_DIRECTORY));
+		if (fd < 0)
+			goto fail;
+		close(dirfd);
+		if (last)
+			return fd;
+		if (strlen(done) + 1 + strlen(name) >= sizeof(done)) {
+			close(fd);
+			return -ENAMETOOLONG;
+		}
+		strcat(done, "/");
+		strcat(done, name);
+		dirfd = fd;
+	}
+fail:
+	r = -errno;
+	close(dirfd);
+	return r;
+}
+
+static const char *fd_path(char buf[32], int fd)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+/* A mount's options, split: mount(2) flags, propagation changes, recursive attributes, and the
+ * rest as the filesystem's data. */
+struct mount_opts {
+	unsigned long flags;
+	unsigned long prop[8];
+	size_t nprop;
+	uint64_t attr_set, attr_clr; /* mount_setattr(AT_RECURSIVE), for the "r" options */
+	bool bind;
+	char *data;		/* malloc'ed, "" when none */
+};
+
+static int parse_mount_options(const char *options, struct mount_opts *o)
+{
+	static const struct {
+		const char *name;
+		bool clear;
+		unsigned long flag;
+	} flags[] = {
+		{ "async", true, MS_SYNCHRONOUS }, { "atime", true, MS_NOATIME }, { "bind", false, MS_BIND },
+		{ "defaults", false, 0 }, { "dev", true, MS_NODEV }, { "diratime", true, MS_NODIRATIME },
+		{ "dirsync", false, MS_DIRSYNC }, { "exec", true, MS_NOEXEC }, { "iversion", false, MS_I_VERSION },
+		{ "lazytime", false, MS_LAZYTIME }, { "loud", true, MS_SILENT }, { "mand", false, MS_MANDLOCK },
+		{ "noatime", false, MS_NOATIME }, { "nodev", false, MS_NODEV }, { "nodiratime", false, MS_NODIRATIME },
+		{ "noexec", false, MS_NOEXEC }, { "noiversion", true, MS_I_VERSION }, { "nolazytime", true, MS_LAZYTIME },
+		{ "nomand", true, MS_MANDLOCK }, { "norelatime", true, MS_RELATIME },
+		{ "nostrictatime", true, MS_STRICTATIME }, { "nosuid", false, MS_NOSUID },
+		{ "nosymfollow", false, MS_NOSYMFOLLOW }, { "rbind", false, MS_BIND | MS_REC },
+		{ "relatime", false, MS_RELATIME }, { "remount", false, MS_REMOUNT }, { "ro", false, MS_RDONLY },
+		{ "rw", true, MS_RDONLY }, { "silent", false, MS_SILENT }, { "strictatime", false, MS_STRICTATIME },
+		{ "suid", true, MS_NOSUID }, { "symfollow", true, MS_NOSYMFOLLOW }, { "sync", false, MS_SYNCHRONOUS },
+	};
+	static const struct {
+		const char *name;
+		unsigned long flag;
+	} props[] = {
+		{ "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
+		{ "rshared", MS_SHARED | MS_REC }, { "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+	};
+	static const struct {
+		const char *name;
+		bool clear;
+		uint64_t attr;
+	} rattrs[] = {
+		{ "rro", false, MOUNT_ATTR_RDONLY }, { "rrw", true, MOUNT_ATTR_RDONLY },
+		{ "rnosuid", false, MOUNT_ATTR_NOSUID }, { "rsuid", true, MOUNT_ATTR_NOSUID },
+		{ "rnodev", false, MOUNT_ATTR_NODEV }, { "rdev", true, MOUNT_ATTR_NODEV },
+		{ "rnoexec", false, MOUNT_ATTR_NOEXEC }, { "rexec", true, MOUNT_ATTR_NOEXEC },
+		{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME }, { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+		{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW }, { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+	};
+	char *copy, *opt, *save = NULL;
+	size_t dlen = 0, i;
+
+	*o = (struct mount_opts){ 0 };
+	copy = strdup(options);
+	o->data = calloc(1, strlen(options) + 1);
+	if (!copy || !o->data) {
+		free(copy);
+		free(o->data);
+		o->data = NULL;
+		return -ENOMEM;
+	}
+	for (opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		bool known = false;
+
+		for (i = 0; !known && i < sizeof(flags) / sizeof(flags[0]); i++) {
+			if (strcmp(opt, flags[i].name))
+				continue;
+			known = true;
+			if (flags[i].clear)
+				o->flags &= ~flags[i].flag;
+			else
+				o->flags |= flags[i].flag;
+		}
+		for (i = 0; !known && i < sizeof(props) / sizeof(props[0]); i++) {
+			if (strcmp(opt, props[i].name))
+				continue;
+			known = true;
+			if (o->nprop < sizeof(o->prop) / sizeof(o->prop[0]))
+				o->prop[o->nprop++] = props[i].flag;
+		}
+		for (i = 0; !known && i < sizeof(rattrs) / sizeof(rattrs[0]); i++) {
+			if (strcmp(opt, rattrs[i].name))
+				continue;
+			known = true;
+			if (rattrs[i].clear)
+				o->attr_clr |= rattrs[i].attr;
+			else
+				o->attr_set |= rattrs[i].attr;
+		}
+		/* runc's own option, and mount(8)'s comments for helpers: not the kernel's. */
+		if (!strcmp(opt, "tmpcopyup") || !strncasecmp(opt, "x-", 2))
+			known = true;
+		if (known)
+			continue;
+		if (dlen)
+			o->data[dlen++] = ',';
+		strcpy(o->data + dlen, opt);
+		dlen += strlen(opt);
+	}
+	free(copy);
+	o->bind = o->flags & MS_BIND;
+	return 0;
+}
+
+/* Whether @path is "/dev" (however written: "//dev/", "/./dev"). */
+static bool path_is_dev(const char *path)
+{
+	char buf[PATH_MAX], *name, *save = NULL;
+	int n = 0;
+	bool dev = false;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (name = strtok_r(buf, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(name, "."))
+			continue;
+		dev = !strcmp(name, "dev");
+		n++;
+	}
+	return n == 1 && dev;
+}
+
+/* A /dev of the container's own (a tmpfs): what runc puts in it. @devfd: its root. */
+static int populate_dev(int devfd)
+{
+	static const struct {
+		const char *name;
+		unsigned major, minor;
+	} nodes[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+	};
+	static const char *const links[][2] = {
+		{ "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		if (mknodat(devfd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0 &&
+		    errno != EEXIST)
+			return -errno;
+		/* Whatever the umask. */
+		if (fchmodat(devfd, nodes[i].name, 0666, 0) < 0)
+			return -errno;
+	}
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlinkat(links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST)
+			return -errno;
+	if ((mkdirat(devfd, "pts", 0755) < 0 && errno != EEXIST) || (mkdirat(devfd, "shm", 01777) < 0 && errno != EEXIST))
+		return -errno;
+	return 0;
+}
+
+/* The RV_MOUNTS_TAG share, mounted once (9p like the rootfs, else virtio-fs). Returns an fd of
+ * its root or -errno. */
+static int mounts_share(void)
+{
+	static int fd = -1;
+
+	if (fd >= 0)
+		return fd;
+	if ((mkdir("/run", 0755) < 0 && errno != EEXIST) || (mkdir(MOUNTS_DIR, 0755) < 0 && errno != EEXIST))
+		return -errno;
+	if (mount(RV_MOUNTS_TAG, MOUNTS_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") < 0) {
+		int e = errno; /* what 9p says is the telling one */
+
+		if (mount(RV_MOUNTS_TAG, MOUNTS_DIR, "virtiofs", 0, NULL) < 0)
+			return -e;
+	}
+	fd = open(MOUNTS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * One of RUN's mounts, under @rootfd. Returns 0, or -errno with *what saying which step
+ * failed (NULL: the mount itself).
+ */
+static int apply_mount(int rootfd, const struct mount_entry *m, const char **what)
+{
+	struct mount_opts o;
+	const char *type = m->type;
+	char target[32], source[32];
+	int src = -1, dst = -1, top = -1, share, r;
+	struct stat st = { .st_mode = S_IFDIR };
+	size_t i;
+
+	*what = NULL;
+	r = parse_mount_options(m->options, &o);
+	if (r < 0)
+		return r;
+	o.bind = o.bind || !strcmp(type, "bind");
+	if (!strcmp(type, "cgroup"))
+		type = "cgroup2"; /* the guest is the container: its own unified hierarchy, as runc
+				   * mounts on a cgroup v2 host */
+	if (o.bind) {
+		*what = "the " RV_MOUNTS_TAG " share";
+		share = mounts_share();
+		if (share < 0) {
+			r = share;
+			goto out;
+		}
+		*what = "its source in the " RV_MOUNTS_TAG " share";
+		src = open_in_root(share, m->source, 0);
+		if (src < 0 || fstat(src, &st) < 0) {
+			r = src < 0 ? src : -errno;
+			goto out;
+		}
+	}
+	*what = "creating the mount point";
+	dst = open_in_root(rootfd, m->dest, o.bind && !S_ISDIR(st.st_mode) ? 'f' : 'd');
+	if (dst < 0) {
+		r = dst;
+		goto out;
+	}
+	*what = NULL;
+	if (o.bind) {
+		if (mount(fd_path(source, src), fd_path(target, dst), NULL, MS_BIND | (o.flags & MS_REC), NULL) < 0)
+			goto fail;
+	} else if (mount(m->source, fd_path(target, dst), type[0] ? type : NULL, o.flags & ~MS_REC,
+			 o.data[0] ? o.data : NULL) < 0) {
+		goto fail;
+	}
+	/* From here on, what is mounted there (the fd above is what it covers). */
+	*what = "reopening it";
+	top = open_in_root(rootfd, m->dest, 0);
+	if (top < 0) {
+		r = top;
+		goto out;
+	}
+	fd_path(target, top);
+	/* A bind mount takes its flags from a second call. */
+	*what = "remounting it with its flags";
+	if (o.bind && (o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) &&
+	    mount(NULL, target, NULL, (o.flags & ~MS_REC) | MS_BIND | MS_REMOUNT, NULL) < 0)
+		goto fail;
+	*what = "setting its propagation";
+	for (i = 0; i < o.nprop; i++)
+		if (mount(NULL, target, NULL, o.prop[i], NULL) < 0)
+			goto fail;
+	if (o.attr_set || o.attr_clr) {
+		struct mount_attr attr = { .attr_set = o.attr_set, .attr_clr = o.attr_clr };
+
+		*what = "setting its recursive flags";
+		if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			goto fail;
+	}
+	*what = "populating it";
+	if (!strcmp(type, "tmpfs") && path_is_dev(m->dest) && (r = populate_dev(top)) < 0)
+		goto out;
+	*what = NULL;
+	r = 0;
+	goto out;
+fail:
+	r = -errno;
+out:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	if (top >= 0)
+		close(top);
+	free(o.data);
+	return r;
+}
+
+/* linux.maskedPaths: /dev/null over a file, an empty read-only tmpfs over a directory. */
+static int mask_path(int rootfd, const char *path)
+{
+	char target[32];
+	struct stat st;
+	int fd = open_in_root(rootfd, path, 0), r = 0;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	fd_path(target, fd);
+	if (fstat(fd, &st) < 0 ||
+	    (S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL)
+				 : mount("/dev/null", target, NULL, MS_BIND, NULL)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* linux.readonlyPaths: bound onto themselves, then read-only with all beneath. */
+static int readonly_path(int rootfd, const char *path)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	char target[32];
+	int fd = open_in_root(rootfd, path, 0), top, r = 0;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	fd_path(target, fd);
+	r = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	top = open_in_root(rootfd, path, 0);
+	if (top < 0)
+		return top;
+	if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		r = -errno;
+	close(top);
+	return r;
+}
+
+/* "a.b.c=value" into /proc/sys/a/b/c (the guest's: it is the container's kernel). */
+static int write_sysctl(const char *kv)
+{
+	char path[PATH_MAX], *c;
+	const char *eq = strchr(kv, '=');
+	size_t len;
+	int fd, r = 0;
+
+	if (snprintf(path, sizeof(path), "/proc/sys/%.*s", (int)(eq - kv), kv) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (c = path + strlen("/proc/sys/"); *c; c++)
+		if (*c == '.')
+			*c = '/';
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = strlen(eq + 1);
+	if (write(fd, eq + 1, len) != (ssize_t)len)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+/* The container's setup, done by its init (PID 1 of its namespace) before anything else. */
+static void setup_container(const struct run_config *run, int efd)
+{
+	const char *what;
+	size_t i;
+	int rootfd, r;
+
+	if (!run->nmounts) {
+		/* The built-in set's proc, here because the mounter's PID namespace is its. */
+		r = mount_point(ROOTFS "/proc");
+		if (r == 0 && mount("proc", ROOTFS "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			r = -errno;
+		if (r < 0)
+			child_failf(efd, -r, "mount proc on /proc");
+	}
+	rootfd = open(ROOTFS, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		child_failf(efd, errno, "open " ROOTFS);
+	for (i = 0; i < run->nmounts; i++) {
+		const struct mount_entry *m = &run->mounts[i];
+
+		r = apply_mount(rootfd, m, &what);
+		if (r == 0)
+			continue;
+		/* The guest kernel may lack what a cgroup mount asks for: go on without it. */
+		if (!strcmp(m->type, "cgroup") || !strcmp(m->type, "cgroup2")) {
+			logmsg("mount %s on %s%s%s: %s (skipped)", m->type, m->dest, what ? ": " : "", what ? what : "",
+			       strerror(-r));
+			continue;
+		}
+		child_failf(efd, -r, "mount %s on %s%s%s", m->type[0] ? m->type : "(no type)", m->dest,
+			    what ? ": " : "", what ? what : "");
+	}
+	for (i = 0; i < run->nsysctls; i++)
+		if ((r = write_sysctl(run->sysctls[i])) < 0)
+			child_failf(efd, -r, "sysctl `%s`", run->sysctls[i]);
+	for (i = 0; i < run->nropaths; i++)
+		if ((r = readonly_path(rootfd, run->ropaths[i])) < 0)
+			child_failf(efd, -r, "readonly path %s", run->ropaths[i]);
+	for (i = 0; i < run->nmasked; i++)
+		if ((r = mask_path(rootfd, run->masked[i])) < 0)
+			child_failf(efd, -r, "masked path %s", run->masked[i]);
+	if (run->nmounts && run->readonly &&
+	    mount(NULL, ROOTFS, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		child_failf(efd, errno, "making the root filesystem read-only");
+	close(rootfd);
+}
+
+static void install_seccomp(const struct proc_config *c, int efd)
+{
+	struct sock_fprog prog = { .len = (unsigned short)c->nseccomp, .filter = c->seccomp };
+
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		child_failf(efd, errno, "installing the seccomp filter");
+}
+
+/* The highest capability the kernel knows (probing the bounding set, which holds them all
+ * until we drop some). */
+static int last_cap(void)
+{
+	int cap = 0;
+
+	while (cap < 63 && prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0)
+		cap++;
+	return cap;
+}
+
+/* After the user switch (made keeping the permitted set): the sets asked for, those the kernel
+ * does not know left out (as runc warns and goes on). */
+static void apply_caps(const struct proc_config *c, uint64_t known, int efd)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	uint64_t eff = c->caps[CAPS_EFFECTIVE] & known, inh = c->caps[CAPS_INHERITABLE] & known;
+	uint64_t perm = c->caps[CAPS_PERMITTED] & known, amb = c->caps[CAPS_AMBIENT] & known;
+	int cap;
+
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		child_failf(efd, errno, "clearing keepcaps");
+	d[0] = (struct __user_cap_data_struct){ (uint32_t)eff, (uint32_t)perm, (uint32_t)inh };
+	d[1] = (struct __user_cap_data_struct){ (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) };
+	if (syscall(SYS_capset, &h, d) < 0)
+		child_failf(efd, errno, "setting the capabilities (capset)");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && amb)
+		child_failf(efd, errno, "clearing the ambient capabilities");
+	for (cap = 0; cap < 64; cap++)
+		if ((amb >> cap & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			child_failf(efd, errno, "raising ambient capability %d", cap);
+}
+
 /* @fds: what becomes 0..2 (for a terminal, the pty slave thrice). */
 static void __attribute__((noreturn)) child(const struct proc_config *c, const int fds[3], int efd)
 {
 	char *path_env[2] = { "PATH=" DEFAULT_PATH, NULL };
+	uint64_t known = 0;
 	sigset_t none;
 	bool in_cwd;
 	size_t i;
@@ -700,6 +1505,19 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 	/* The pty becomes the controlling terminal of the new session. */
 	if (c->terminal && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
 		child_fail(efd, "TIOCSCTTY");
+	/* While still root with every capability, and (oom_score_adj) the agent's /proc at hand. */
+	if (c->has_oom_score_adj) {
+		char v[16];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), n;
+
+		n = snprintf(v, sizeof(v), "%d", (int)c->oom_score_adj);
+		if (fd < 0 || write(fd, v, n) != n)
+			child_failf(efd, errno, "oom_score_adj %d", (int)c->oom_score_adj);
+		close(fd);
+	}
+	for (i = 0; i < c->nrlimits; i++)
+		if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].lim) < 0)
+			child_failf(efd, errno, "setrlimit %u", c->rlimits[i].resource);
 	if (chroot(ROOTFS) < 0 || chdir("/") < 0)
 		child_fail(efd, "chroot");
 	/* Like runc: create a missing cwd, enter it as root first and, if root may not, again
@@ -708,12 +1526,32 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 	in_cwd = chdir(c->cwd) == 0;
 	if (!in_cwd && errno != EACCES && errno != EPERM)
 		child_fail(efd, "chdir");
+	if (c->has_umask)
+		umask(c->umask);
+	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_failf(efd, errno, "setting no_new_privs");
+	/* Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: before the drop. */
+	if (c->nseccomp && !c->no_new_privs)
+		install_seccomp(c, efd);
+	if (c->has_caps) {
+		int cap, last = last_cap();
+
+		known = last >= 63 ? ~0ULL : (1ULL << (last + 1)) - 1;
+		for (cap = 0; cap <= last; cap++)
+			if (!(c->caps[CAPS_BOUNDING] >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+				child_failf(efd, errno, "dropping capability %d from the bounding set", cap);
+		/* Keep the permitted set across setuid() to a user other than root. */
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			child_failf(efd, errno, "setting keepcaps");
+	}
 	if (setgroups(c->ngids, c->gids) < 0)
 		child_fail(efd, "setgroups");
 	if (setgid(c->gid) < 0)
 		child_fail(efd, "setgid");
 	if (setuid(c->uid) < 0)
 		child_fail(efd, "setuid");
+	if (c->has_caps)
+		apply_caps(c, known, efd);
 	if (!in_cwd && chdir(c->cwd) < 0)
 		child_fail(efd, "chdir");
 	for (sig = 1; sig < NSIG; sig++)
@@ -727,8 +1565,123 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 			break;
 		}
 	environ = path_env;
+	/* With no_new_privs, as close to the exec as can be. */
+	if (c->nseccomp && c->no_new_privs)
+		install_seccomp(c, efd);
 	execvpe(c->argv[0], c->argv, c->envp);
 	child_fail(efd, "exec");
+}
+
+/*
+ * A pty of the container's devpts for a process of @c: the master and, opened from it (never
+ * by path), the slave, owned by the process's user and sized. Returns 0 or -errno with *what.
+ */
+static int open_pty(const struct proc_config *c, uint32_t id, int *ret_master, int *ret_slave, const char **what)
+{
+	int master, slave, unlock = 0, r;
+
+	*what = "open /dev/pts/ptmx";
+	master = open(ROOTFS "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (master < 0)
+		return -errno;
+	*what = "unlocking the pty";
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		goto fail;
+	*what = "opening the pty";
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		goto fail;
+	/* As login does: the user owns the tty (group tty, mode 0620 from the mount). */
+	if (fchown(slave, c->uid, -1) < 0)
+		logmsg("process %u: chown of its pty: %m", id);
+	if (c->has_rows || c->has_cols) {
+		struct winsize ws = { 0 };
+
+		ioctl(master, TIOCGWINSZ, &ws);
+		if (c->has_rows)
+			ws.ws_row = c->rows;
+		if (c->has_cols)
+			ws.ws_col = c->cols;
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+			logmsg("process %u: TIOCSWINSZ: %m", id);
+	}
+	*ret_master = master;
+	*ret_slave = slave;
+	return 0;
+fail:
+	r = -errno;
+	close(master);
+	return r;
+}
+
+/* The container's init to the agent: its setup is done; @fd (>= 0) rides along. */
+static int send_ready(int sock, int fd)
+{
+	char byte = 1, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/* The agent's side: 1 (with *ret_fd, or -1) when the init is ready, 0 when it failed first
+ * (it exited: its error is on its exec-error pipe), -errno. Blocks. */
+static int recv_ready(int sock, int *ret_fd)
+{
+	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*ret_fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+	return 1;
+}
+
+/*
+ * The container's init, PID 1 of its PID namespace: set the container up, make the terminal
+ * if there is to be one, tell the agent (@sock) and become proc 0's program. @fds: pipes for
+ * 0..2, or -1 with a terminal.
+ */
+static void __attribute__((noreturn)) container_init(const struct run_config *run, const struct proc_config *c,
+						     int fds[3], int sock, int efd)
+{
+	int master = -1, slave, r;
+	const char *what;
+
+	setup_container(run, efd);
+	if (c->terminal) {
+		r = open_pty(c, 0, &master, &slave, &what);
+		if (r < 0)
+			child_failf(efd, -r, "%s", what);
+		fds[0] = fds[1] = fds[2] = slave;
+	}
+	r = send_ready(sock, master);
+	if (r < 0)
+		child_failf(efd, -r, "telling the agent the container is ready");
+	close(sock);
+	if (master >= 0)
+		close(master);
+	child(c, fds, efd);
 }
 
 static void proc_init(struct proc *p, uint32_t id)
@@ -801,41 +1754,26 @@ static void set_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-/* Fork the process of p->cfg. Whether its exec worked comes later, on p->ep. */
-static void spawn(struct agent *a, struct proc *p)
+/*
+ * Fork the process of p->cfg: proc 0 (@run set) as the init of a new PID namespace, which sets
+ * the container up before anything else (this waits for that), an EXEC'd one into that
+ * namespace. Whether its exec worked comes later, on p->ep.
+ */
+static void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 {
 	const struct proc_config *c = &p->cfg;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	int slave = -1, fds[3], unlock = 0, e;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 }, sp[2] = { -1, -1 };
+	int slave = -1, fds[3] = { -1, -1, -1 }, e, r;
 	const char *what;
 	pid_t pid;
 
-	if (c->terminal) {
-		/* The container's devpts instance: the process sees its tty as /dev/pts/N. */
-		what = "open /dev/pts/ptmx";
-		out[0] = open(ROOTFS "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-		if (out[0] < 0)
+	if (c->terminal && !run) {
+		/* The container's devpts instance: the process sees its tty as /dev/pts/N. (proc
+		 * 0's init makes its own, once it has mounted that devpts.) */
+		r = open_pty(c, p->id, &out[0], &slave, &what);
+		if (r < 0) {
+			errno = -r;
 			goto fail;
-		what = "unlocking the pty";
-		if (ioctl(out[0], TIOCSPTLCK, &unlock) < 0)
-			goto fail;
-		what = "opening the pty";
-		slave = ioctl(out[0], TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (slave < 0)
-			goto fail;
-		/* As login does: the user owns the tty (group tty, mode 0620 from the mount). */
-		if (fchown(slave, c->uid, -1) < 0)
-			logmsg("process %u: chown of its pty: %m", p->id);
-		if (c->has_rows || c->has_cols) {
-			struct winsize ws = { 0 };
-
-			ioctl(out[0], TIOCGWINSZ, &ws);
-			if (c->has_rows)
-				ws.ws_row = c->rows;
-			if (c->has_cols)
-				ws.ws_col = c->cols;
-			if (ioctl(out[0], TIOCSWINSZ, &ws) < 0)
-				logmsg("process %u: TIOCSWINSZ: %m", p->id);
 		}
 		/* Its own fd for input, so that stdin and output close independently. */
 		what = "dup";
@@ -843,7 +1781,7 @@ static void spawn(struct agent *a, struct proc *p)
 		if (in[1] < 0)
 			goto fail;
 		fds[0] = fds[1] = fds[2] = slave;
-	} else {
+	} else if (!c->terminal) {
 		what = "pipe";
 		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 			goto fail;
@@ -854,17 +1792,63 @@ static void spawn(struct agent *a, struct proc *p)
 	what = "pipe";
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		goto fail;
-	what = "fork";
-	pid = fork();
+	if (run) {
+		what = "socketpair";
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+			goto fail;
+		/* fork() with a new PID namespace: the child goes on here, as PID 1 of it. */
+		what = "clone";
+		pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD), NULL, NULL, NULL, NULL);
+	} else {
+		/* setns() on a PID namespace is for the children forked after it. */
+		what = "joining the container's PID namespace";
+		if (a->pidns >= 0 && setns(a->pidns, CLONE_NEWPID) < 0)
+			goto fail;
+		what = "fork";
+		pid = fork();
+		e = errno;
+		if (pid != 0 && a->pidns >= 0 && setns(a->own_pidns, CLONE_NEWPID) < 0)
+			logmsg("returning to the agent's PID namespace: %m");
+		errno = e;
+	}
 	if (pid < 0)
 		goto fail;
-	if (pid == 0)
+	if (pid == 0) {
+		if (run) {
+			close(sp[0]);
+			container_init(run, c, fds, sp[1], ep[1]);
+		}
 		child(c, fds, ep[1]);
+	}
 	close_fd(&slave);
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&err[1]);
 	close_fd(&ep[1]);
+	if (run) {
+		char path[64];
+		int fd;
+
+		close_fd(&sp[1]);
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+		a->pidns = open(path, O_RDONLY | O_CLOEXEC);
+		if (a->pidns < 0)
+			logmsg("%s: %m", path);
+		/* Until the container is set up: an EXEC must find it so. 0: it failed, and its
+		 * exec-error pipe says why. */
+		r = recv_ready(sp[0], &fd);
+		close_fd(&sp[0]);
+		if (r < 0)
+			logmsg("waiting for the container's init: %s", strerror(-r));
+		if (c->terminal && fd >= 0) {
+			out[0] = fd;
+			in[1] = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
+			if (in[1] < 0)
+				logmsg("process %u: dup of its pty: %m", p->id);
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
 	p->pid = pid;
 	p->tty = c->terminal;
 	p->ep = ep[0];
@@ -872,8 +1856,10 @@ static void spawn(struct agent *a, struct proc *p)
 	p->out_fd[0] = out[0];
 	p->out_fd[1] = err[0];
 	set_nonblock(p->ep);
-	set_nonblock(p->in_fd);
-	set_nonblock(p->out_fd[0]);
+	if (p->in_fd >= 0)
+		set_nonblock(p->in_fd);
+	if (p->out_fd[0] >= 0)
+		set_nonblock(p->out_fd[0]);
 	if (p->out_fd[1] >= 0)
 		set_nonblock(p->out_fd[1]);
 	return;
@@ -889,6 +1875,8 @@ fail:
 	close_fd(&err[1]);
 	close_fd(&ep[0]);
 	close_fd(&ep[1]);
+	close_fd(&sp[0]);
+	close_fd(&sp[1]);
 	proc_failed(a, p);
 }
 
@@ -917,6 +1905,15 @@ static void check_started(struct agent *a, struct proc *p)
 		return;
 	}
 	e.stage[sizeof(e.stage) - 1] = '\0';
+	e.msg[sizeof(e.msg) - 1] = '\0';
+	if (e.msg[0]) {
+		if (e.err)
+			set_error(p, status, "%s: %s", e.msg, strerror(e.err));
+		else
+			set_error(p, status, "%s", e.msg);
+		proc_failed(a, p);
+		return;
+	}
 	is_exec = !strcmp(e.stage, "exec");
 	what = is_exec ? c->argv[0] : !strcmp(e.stage, "chdir") ? c->cwd : NULL;
 	if (is_exec && (e.err == ENOENT || e.err == ENOTDIR))
@@ -966,7 +1963,7 @@ static void handle_exec(struct agent *a, const struct rv_frame *f)
 	if (parse_config(p, f, &p->cfg, NULL) < 0)
 		proc_failed(a, p);
 	else
-		spawn(a, p);
+		spawn(a, p, NULL);
 }
 
 static void handle_stdin(struct agent *a, struct proc *p, const struct rv_frame *f)
@@ -1338,10 +2335,16 @@ int main(void)
 
 	a.chan = -1;
 	a.sfd = -1;
+	a.pidns = -1;
 	proc_init(&a.procs[0], 0);
 	r = early_setup();
 	if (r < 0)
 		end_vm();
+	a.own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (a.own_pidns < 0) {
+		logmsg("/proc/self/ns/pid: %m");
+		end_vm();
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* Block before forking so no SIGCHLD is lost; the child unblocks. */
 	sigemptyset(&mask);
@@ -1360,7 +2363,7 @@ int main(void)
 	}
 	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0)
 		finish(&a);
-	spawn(&a, &a.procs[0]);
+	spawn(&a, &a.procs[0], &run);
 	relay(&a);
 	finish(&a);
 }

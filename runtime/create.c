@@ -95,9 +95,8 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	__attribute__((cleanup(rt_container_release))) struct rt_container c = RT_CONTAINER_INIT;
 	g_autofree char *pid_file = NULL;
 	_cleanup_close_ int master = -EBADF, slave = -EBADF;
+	g_autofree char *report = NULL;
 	const char *bundle = ".", *console = NULL;
-	char msg[4096];
-	size_t len = 0;
 	int opt, ready[2];
 	pid_t pid;
 
@@ -142,20 +141,11 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		monitor_main(&c, slave);
 	}
 	close(ready[1]);
-	for (;;) {
-		ssize_t n = read(ready[0], msg + len, sizeof(msg) - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (len += (size_t)n) == sizeof(msg) - 1)
-			break;
-	}
-	close(ready[0]);
-	msg[len] = '\0';
-	if (strcmp(msg, "ok") != 0) {
+	report = rt_read_report(ready[0]);
+	if (strcmp(report, "ok") != 0) {
 		/* The monitor tears itself down after reporting; wait so nothing is left. */
 		waitpid(pid, NULL, 0);
-		return rt_make_error(err, 0, "%s", len ? msg : "the container's monitor died while creating it");
+		return rt_make_error(err, 0, "%s", *report ? report : "the container's monitor died while creating it");
 	}
 	c.keep_state = true; /* from here on the container exists: `delete` removes it */
 	if (master >= 0 && rt_send_console(console, master, err) < 0)

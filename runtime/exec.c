@@ -251,6 +251,7 @@ int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_err
 	g_autofree char *sock_path = NULL;
 	g_autofree char *process_json = NULL;
 	g_autofree char *pid_file = NULL;
+	g_autofree char *report = NULL;
 	struct rt_process *pr = NULL;
 	struct rt_state *st = NULL;
 	_cleanup_close_ int sock = -EBADF, master = -EBADF, slave = -EBADF;
@@ -351,18 +352,9 @@ int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_err
 	}
 	rt_process_free(pr);
 	close(ready[1]);
-	{
-		char msg[2048];
-		size_t len = 0;
-		ssize_t n;
-
-		while ((n = read(ready[0], msg + len, sizeof(msg) - 1 - len)) > 0 && (len += (size_t)n) < sizeof(msg) - 1)
-			;
-		close(ready[0]);
-		msg[len] = '\0';
-		if (strcmp(msg, "ok") != 0)
-			return rt_make_error(err, 0, "%s", len ? msg : "exec failed");
-	}
+	report = rt_read_report(ready[0]);
+	if (strcmp(report, "ok") != 0)
+		return rt_make_error(err, 0, "%s", *report ? report : "exec failed");
 	if (master >= 0 && rt_send_console(o.console, master, err) < 0)
 		goto fail;
 	if (pid_file && rt_write_pid_file(pid_file, pid, err) < 0)

@@ -77,6 +77,8 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		/* Its own process group, so that a timeout ends whatever the hook started too. */
+		setpgid(0, 0);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
@@ -105,6 +107,7 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 
 		if (deadline && timeout == 0) {
 			timed_out = true;
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			break;
 		}

@@ -92,3 +92,20 @@ int rt_open_pty(int *ret_master, int *ret_slave, struct rt_error **err)
 	*ret_slave = slave;
 	return 0;
 }
+
+char *rt_read_report(int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	return g_strndup(buf, len);
+}

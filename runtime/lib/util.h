@@ -18,4 +18,8 @@ int rt_open_pty(int *ret_master, int *ret_slave, struct rt_error **err);
  * payload is a name, the fd attached with SCM_RIGHTS. */
 int rt_send_console(const char *path, int master, struct rt_error **err);
 
+/* What a forked helper reports on a pipe before it closes it ("ok", or why not; "" if it died
+ * first), bounded to 4 KiB. Closes @fd. */
+char *rt_read_report(int fd);
+
 #endif

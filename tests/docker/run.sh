@@ -71,7 +71,7 @@ both "run -e -w -u" run --rm RUNTIME --network none -e FOO=bar -w /tmp -u 1000:1
 both "run --read-only" run --rm RUNTIME --network none --read-only rvtest sh -c 'touch /x 2>/dev/null; echo $?'
 both "hostname is the container's" run --rm RUNTIME --network none --hostname rvhost rvtest hostname
 
-out=$(script -qc "stty rows 40 cols 100; $D run --rm -t --runtime=runvm --network none rvtest sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+out=$(script -qc "stty rows 40 cols 100; $D run --rm -t --runtime=runvm --network none rvtest sh -c 'sleep 0.5; tty; stty size'" /dev/null </dev/null | tr -d '\r')
 echo "$out" > "$work/last"
 check "run -t: a pty of the caller's size" eval '[[ "$out" == */dev/pts/* ]] && [[ "$out" == *"40 100"* ]]'
 
@@ -83,6 +83,18 @@ if deb=$("$here/../lib/debian-rootfs.sh" 2>"$work/last"); then
 else
 	not_ok "Debian rootfs from debootstrap" "$(cat "$work/last")"
 fi
+
+mkdir -p "$work/vol-vm" "$work/vol-rc"
+echo from-host > "$work/vol-vm/in"; echo from-host > "$work/vol-rc/in"
+out_vm=$("$D" run --rm --runtime=runvm --network none -v "$work/vol-vm:/data" rvtest sh -c 'cat /data/in; echo from-container > /data/out' 2>"$work/last")
+out_rc=$("$D" run --rm --runtime=runc --network none -v "$work/vol-rc:/data" rvtest sh -c 'cat /data/in; echo from-container > /data/out' 2>>"$work/last")
+check "-v hostdir:/data: read inside, a write visible on the host, as runc" eval '[ "$out_vm" = from-host ] && [ "$out_vm" = "$out_rc" ] && [ "$(cat "$work/vol-vm/out")" = from-container ]'
+both "-v hostdir:/data:ro refuses writes" run --rm RUNTIME --network none -v "$work/vol-vm:/data:ro" rvtest sh -c 'echo x > /data/nope 2>/dev/null; echo $?'
+check "... and nothing was written through it" test ! -e "$work/vol-vm/nope"
+both "--tmpfs" run --rm RUNTIME --network none --tmpfs /scratch:size=1m rvtest sh -c 'grep -c " /scratch tmpfs" /proc/mounts; echo data > /scratch/f && cat /scratch/f'
+both "--init" run --rm RUNTIME --network none --init rvtest sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo'
+both "the container's process is PID 1, as with runc" run --rm RUNTIME --network none rvtest sh -c 'echo $$'
+both "/etc/hostname, /etc/hosts and /etc/resolv.conf come from docker" run --rm RUNTIME --network none --hostname hn1 rvtest sh -c 'cat /etc/hostname; grep -c hn1 /etc/hosts; test -e /etc/resolv.conf && echo resolv'
 
 uname_vm=$("$D" run --rm --runtime=runvm --network none rvtest uname -r)
 echo "$uname_vm" > "$work/last"
@@ -97,7 +109,7 @@ out=$("$D" exec rvd sh -c 'echo in-exec; exit 4' 2>"$work/last"); rc=$?
 check "exec: output and exit code 4" eval '[ "$rc" = 4 ] && [ "$out" = in-exec ]'
 out=$("$D" exec -u 1000 -w /tmp rvd sh -c 'echo $(id -u) $(pwd)' 2>"$work/last")
 check "exec -u -w" test "$out" = "1000 /tmp"
-out=$(script -qc "stty rows 30 cols 90; $D exec -t rvd sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+out=$(script -qc "stty rows 30 cols 90; $D exec -t rvd sh -c 'sleep 0.5; tty; stty size'" /dev/null </dev/null | tr -d '\r')
 echo "$out" > "$work/last"
 check "exec -t" eval '[[ "$out" == */dev/pts/* ]] && [[ "$out" == *"30 90"* ]]'
 "$D" exec rvd no-such-program >/dev/null 2>&1; rc_vm=$?

@@ -80,6 +80,12 @@ for t in "$here"/t_*.sh; do
 	. "$t"
 done
 
+# Every container was deleted: nothing of this run may still be running.
+sleep 1
+left=$(pgrep -af -- "$work/" | grep -v "pgrep" || true)
+out=$left rc= err=
+check "no process of this run is left behind" test -z "$left"
+
 echo "1..$n"
 echo "integration: $pass passed, $fail failed"
 [ "$fail" = 0 ]

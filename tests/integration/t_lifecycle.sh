@@ -2,7 +2,7 @@
 # run.sh.
 
 rm -f "$bundle/rootfs/ran"
-create_bg lc1 '["sh","-c","touch /ran; echo hello-out; echo hello-err >&2; sleep 600"]'
+create_bg lc1 '["sh","-c","trap \"exit 42\" TERM; touch /ran; echo hello-out; echo hello-err >&2; while :; do sleep 1; done"]'
 pidfile_ok=$(python3 -c 'import sys; d=open(sys.argv[1]).read(); print(int(d) > 0 and not d.endswith("\n"))' "$work/lc1.pid" 2>&1)
 rc=$create_rc out= err=$(cat "$work/lc1.err")
 check "create: exit 0, pid file without newline, pid alive" eval '[ "$rc" = 0 ] && [ "$pidfile_ok" = True ] && kill -0 "$mon_pid"'
@@ -27,7 +27,7 @@ check "resume when not paused: container not paused" eval '[ "$rc" = 1 ] && [[ "
 check "delete of a running container without --force: refused" eval '[ "$rc" = 1 ] && [[ "$err" == *"that is not stopped: running"* ]]'
 "${R[@]}" kill lc1; rc=$?
 status=$(wait_status lc1); st=$(status_of lc1)
-check "kill (SIGTERM): the monitor exits 143, state stopped" eval '[ "$rc" = 0 ] && [ "$status" = 143 ] && [ "$st" = stopped ]'
+check "kill (SIGTERM) reaches the process: the monitor exits with its status, state stopped" eval '[ "$rc" = 0 ] && [ "$status" = 42 ] && [ "$st" = stopped ]'
 "${R[@]}" kill lc1 9 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
 check "kill a stopped container: container not running" eval '[ "$rc" = 1 ] && [[ "$err" == *"container not running"* ]]'
 "${R[@]}" kill --all lc1 9; rc=$?
