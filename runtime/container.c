@@ -48,7 +48,12 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 	c->console_log = g_build_filename(c->state_dir, "console.log", NULL);
 	c->vs.cfg.console_log = c->console_log;
 	c->created = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
-	return 0;
+	return rt_state_write(c->state_dir,
+			      &(struct rt_state){ .oci_version = c->spec->oci_version, .id = (char *)id, .status = "creating",
+						  .bundle = c->bundle, .rootfs = c->spec->rootfs, .created = c->created,
+						  .backend = (char *)c->ops->name,
+						  .accel = (char *)hv_accel_name(c->probe.accel) },
+			      err);
 }
 
 static int run_hooks(struct rt_container *c, enum rt_hook_kind kind, const char *status, struct rt_error **err)

@@ -24,7 +24,7 @@
  * zombie: the caller that reaps it may be slow. */
 static int kill_monitor(const struct rt_state *st, struct rt_error **err)
 {
-	if (rt_pid_start_time(st->pid) != st->pid_start)
+	if (st->pid <= 0 || rt_pid_start_time(st->pid) != st->pid_start)
 		return 0;
 	if (kill(st->pid, SIGKILL) < 0 && errno != ESRCH)
 		return rt_make_error(err, errno, "kill %d", st->pid);

@@ -199,8 +199,12 @@ unsigned long long rt_pid_start_time(pid_t pid)
 
 const char *rt_state_status(const struct rt_state *st)
 {
-	unsigned long long start = rt_pid_start_time(st->pid);
+	unsigned long long start;
 
+	/* Written before the monitor exists; `create` removes it again if it fails. */
+	if (st->pid <= 0)
+		return strcmp(st->status, "creating") == 0 ? "creating" : "stopped";
+	start = rt_pid_start_time(st->pid);
 	if (!start || start != st->pid_start)
 		return "stopped";
 	return st->status;
