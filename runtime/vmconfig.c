@@ -31,6 +31,25 @@ static int check_file(const char *what, const char *path, const struct rt_config
 			     config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 }
 
+/* What the guest kernel and agent keep for themselves: a guest given limit + this shows about
+ * `limit` as MemTotal (measured: 256 MiB of RAM show as 242 MiB). */
+#define GUEST_MEM_OVERHEAD_MIB 16
+
+/* The container's limits size the VM; without them the configuration's defaults apply. */
+static void size_vm(const struct rt_config *config, const struct rt_spec *spec, unsigned *ret_mib, unsigned *ret_vcpus)
+{
+	*ret_mib = config->memory_mib;
+	if (spec->memory_limit > 0)
+		*ret_mib = MAX(64u, (unsigned)((spec->memory_limit + (1 << 20) - 1) >> 20) + GUEST_MEM_OVERHEAD_MIB);
+	*ret_vcpus = config->vcpus;
+	if (spec->cpu_quota > 0 && spec->cpu_period > 0)
+		*ret_vcpus = (unsigned)((spec->cpu_quota + spec->cpu_period - 1) / spec->cpu_period);
+	else if (spec->cpuset_count)
+		*ret_vcpus = spec->cpuset_count;
+	/* The guest kernel's CONFIG_NR_CPUS. */
+	*ret_vcpus = CLAMP(*ret_vcpus, 1u, 64u);
+}
+
 int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spec, const struct hv_host_caps *caps,
 		       const char *backend_override, bool debug, struct rt_vm_spec *ret,
 		       const struct hv_backend_ops **ret_ops, struct hv_probe_result *ret_probe, struct rt_error **err)
@@ -51,8 +70,8 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	ret->cfg = (struct hv_vm_config){
 		.arch = caps->arch,
 		.accel = ret_probe->accel,
-		.vcpus = config->vcpus,
-		.memory_mib = config->memory_mib,
+		.vcpus = 0,
+		.memory_mib = 0,
 		.kernel = config->kernel,
 		.initrd = config->initrd,
 		.cmdline = ret->cmdline,
@@ -61,5 +80,6 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.agent_fd = -1,
 		.binary = ret_probe->binary,
 	};
+	size_vm(config, spec, &ret->cfg.memory_mib, &ret->cfg.vcpus);
 	return 0;
 }

@@ -462,6 +462,67 @@ static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **e
 	return 0;
 }
 
+/* The number of CPUs in a cpuset list such as "0-2,5". */
+static int count_cpuset(const char *list, unsigned *ret)
+{
+	g_auto(GStrv) parts = g_strsplit(list, ",", -1);
+	unsigned n = 0;
+
+	for (char **p = parts; *p; p++) {
+		char *end;
+		unsigned long a, b;
+
+		if (!**p)
+			continue;
+		a = b = strtoul(*p, &end, 10);
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		if (*end || b < a || b - a > 4096)
+			return -1;
+		n += (unsigned)(b - a + 1);
+	}
+	*ret = n;
+	return 0;
+}
+
+static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
+{
+	JsonObject *res;
+	JsonNode *n, *v;
+
+	if (get_member(linux_, "linux.", "resources", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	res = json_node_get_object(n);
+	if (get_member(res, "linux.resources.", "memory", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (n && (v = json_object_get_member(json_node_get_object(n), "limit")) && JSON_NODE_HOLDS_VALUE(v)) {
+		if (json_node_get_value_type(v) != G_TYPE_INT64)
+			return rt_make_error(err, 0, "config.json: `linux.resources.memory.limit` must be an integer");
+		/* -1 means unlimited, as does 0 */
+		s->memory_limit = MAX(json_node_get_int(v), 0);
+	}
+	if (get_member(res, "linux.resources.", "cpu", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (n) {
+		JsonObject *cpu = json_node_get_object(n);
+		g_autofree char *cpus = NULL;
+
+		if ((v = json_object_get_member(cpu, "quota")) && JSON_NODE_HOLDS_VALUE(v) &&
+		    json_node_get_value_type(v) == G_TYPE_INT64)
+			s->cpu_quota = MAX(json_node_get_int(v), 0);
+		if ((v = json_object_get_member(cpu, "period")) && JSON_NODE_HOLDS_VALUE(v) &&
+		    json_node_get_value_type(v) == G_TYPE_INT64)
+			s->cpu_period = (uint64_t)MAX(json_node_get_int(v), 0);
+		if (get_string(cpu, "linux.resources.cpu.", "cpus", &cpus, err) < 0)
+			return -1;
+		if (cpus && *cpus && count_cpuset(cpus, &s->cpuset_count) < 0)
+			return rt_make_error(err, 0, "config.json: `linux.resources.cpu.cpus` is not a CPU list: `%s`", cpus);
+	}
+	return 0;
+}
+
 static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **err)
 {
 	JsonObject *linux_;
@@ -473,7 +534,8 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	if (!n)
 		return 0;
 	linux_ = json_node_get_object(n);
-	if (get_strv(linux_, "linux.", "maskedPaths", &s->masked_paths, err) < 0 ||
+	if (parse_resources(linux_, s, err) < 0 ||
+	    get_strv(linux_, "linux.", "maskedPaths", &s->masked_paths, err) < 0 ||
 	    get_strv(linux_, "linux.", "readonlyPaths", &s->readonly_paths, err) < 0 ||
 	    get_member(linux_, "linux.", "seccomp", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;

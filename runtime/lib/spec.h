@@ -78,6 +78,10 @@ struct rt_spec {
 	char **readonly_paths; /* NULL-terminated */
 	char **sysctl;         /* NULL-terminated "key=value" */
 	char *seccomp_json;    /* linux.seccomp as JSON, or NULL */
+	int64_t memory_limit;  /* linux.resources.memory.limit in bytes, 0 when unset */
+	int64_t cpu_quota;     /* linux.resources.cpu.quota, 0 when unset */
+	uint64_t cpu_period;   /* linux.resources.cpu.period, 0 when unset */
+	unsigned cpuset_count; /* CPUs in linux.resources.cpu.cpus, 0 when unset */
 	bool netns;         /* linux.namespaces has a network namespace */
 	char *netns_path;   /* ...to join, or NULL for a new one */
 };

@@ -96,6 +96,13 @@ both "--init" run --rm RUNTIME --network none --init rvtest sh -c 'cat /proc/1/c
 both "the container's process is PID 1, as with runc" run --rm RUNTIME --network none rvtest sh -c 'echo $$'
 both "/etc/hostname, /etc/hosts and /etc/resolv.conf come from docker" run --rm RUNTIME --network none --hostname hn1 rvtest sh -c 'cat /etc/hostname; grep -c hn1 /etc/hosts; test -e /etc/resolv.conf && echo resolv'
 
+# Resources size the VM (host cgroup limits are the networking-and-resources issue's).
+mem=$("$D" run --rm --runtime=runvm --network none --memory 256m rvtest sh -c 'sed -n "s/MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo' 2>"$work/last")
+echo "MemTotal $mem kB" >> "$work/last"
+check "--memory 256m: the guest shows about 256 MiB ($((mem / 1024)) MiB)" eval '[ "${mem:-0}" -gt $((240 * 1024)) ] && [ "$mem" -lt $((272 * 1024)) ]'
+out=$("$D" run --rm --runtime=runvm --network none --cpus 2 rvtest nproc 2>"$work/last")
+check "--cpus 2: the guest has 2 CPUs" test "$out" = 2
+
 uname_vm=$("$D" run --rm --runtime=runvm --network none rvtest uname -r)
 echo "$uname_vm" > "$work/last"
 check "the container runs on the guest kernel" eval '[[ "$uname_vm" == 6.1.* ]] && [ "$uname_vm" != "$(uname -r)" ]'
