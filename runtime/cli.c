@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "lib/state.h"
 
 #ifndef RUNVM_VERSION
 #define RUNVM_VERSION "0.1.0"
@@ -70,6 +71,20 @@ int rt_cmd_unsupported(const struct rt_globals *g, int argc, char **argv, struct
 	(void)g;
 	(void)argc;
 	return rt_make_error(err, EOPNOTSUPP, "%s is not supported by runvm", argv[0]);
+}
+
+int rt_verb_open(const struct rt_globals *g, int argc, char **argv, char **ret_dir, struct rt_state **ret_st,
+		 int *ret_lock_fd, struct rt_error **err)
+{
+	static const struct option none[] = { { 0 } };
+	int c;
+
+	while ((c = rt_getopt(argc, argv, "", none, argv[0], err)) != -1)
+		if (c == -2)
+			return -1;
+	if (argc - optind != 1)
+		return rt_make_error(err, 0, "%s: expected exactly one container ID", argv[0]);
+	return rt_state_open(g->root, argv[optind], ret_dir, ret_st, ret_lock_fd, err);
 }
 
 static void usage(void)

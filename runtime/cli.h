@@ -38,6 +38,12 @@ int rt_cmd_events(const struct rt_globals *g, int argc, char **argv, struct rt_e
 int rt_cmd_unsupported(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_resume(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 
+/* For the verbs that take only an ID (start, state, pause, resume): check the command line and
+ * open the container's state, with its lock when @ret_lock_fd is not NULL. */
+struct rt_state;
+int rt_verb_open(const struct rt_globals *g, int argc, char **argv, char **ret_dir, struct rt_state **ret_st,
+		 int *ret_lock_fd, struct rt_error **err);
+
 /* getopt_long with runc's conventions and our one-line errors for unknown or incomplete
  * options. Returns the option, -1 at the end, or -2 with *err set. */
 struct option;

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `runvm pause ID` and `runvm resume ID`: freeze and thaw the container's VM. */
-#include <getopt.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,20 +13,14 @@
 
 static int pause_resume(const struct rt_globals *g, int argc, char **argv, bool pause, struct rt_error **err)
 {
-	static const struct option opts[] = { { 0 } };
 	g_autofree char *dir = NULL;
 	g_autofree char *sock = NULL;
 	_cleanup_close_ int lock = -EBADF;
 	struct rt_state *st = NULL;
 	const char *status;
-	int c, r;
+	int r;
 
-	while ((c = rt_getopt(argc, argv, "", opts, argv[0], err)) != -1)
-		if (c == -2)
-			return -1;
-	if (argc - optind != 1)
-		return rt_make_error(err, 0, "%s: expected exactly one container ID", argv[0]);
-	if (rt_state_open(g->root, argv[optind], &dir, &st, &lock, err) < 0)
+	if (rt_verb_open(g, argc, argv, &dir, &st, &lock, err) < 0)
 		return -1;
 	status = rt_state_status(st);
 	if (pause && strcmp(status, "running") && strcmp(status, "created"))

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `runvm start ID`: release the created container's process; returns once it runs. */
-#include <getopt.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,20 +13,14 @@
 
 int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {
-	static const struct option opts[] = { { 0 } };
 	g_autofree char *dir = NULL;
 	g_autofree char *sock = NULL;
 	_cleanup_close_ int lock = -EBADF;
 	struct rt_state *st = NULL;
 	const char *status;
-	int c, r;
+	int r;
 
-	while ((c = rt_getopt(argc, argv, "", opts, "start", err)) != -1)
-		if (c == -2)
-			return -1;
-	if (argc - optind != 1)
-		return rt_make_error(err, 0, "start: expected exactly one container ID");
-	if (rt_state_open(g->root, argv[optind], &dir, &st, &lock, err) < 0)
+	if (rt_verb_open(g, argc, argv, &dir, &st, &lock, err) < 0)
 		return -1;
 	status = rt_state_status(st);
 	if (strcmp(status, "stopped") == 0)

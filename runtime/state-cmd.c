@@ -14,19 +14,12 @@
 
 int rt_cmd_state(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {
-	static const struct option opts[] = { { 0 } };
 	g_autofree char *dir = NULL;
 	g_autofree char *json = NULL;
 	struct rt_state *st = NULL;
-	int c;
 
-	while ((c = rt_getopt(argc, argv, "", opts, "state", err)) != -1)
-		if (c == -2)
-			return -1;
-	if (argc - optind != 1)
-		return rt_make_error(err, 0, "state: expected exactly one container ID");
 	/* No lock: state is read-only, and the shim may ask while another command runs. */
-	if (rt_state_open(g->root, argv[optind], &dir, &st, NULL, err) < 0)
+	if (rt_verb_open(g, argc, argv, &dir, &st, NULL, err) < 0)
 		return -1;
 	json = rt_state_to_oci_json(st);
 	printf("%s", json);
