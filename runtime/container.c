@@ -16,6 +16,7 @@
 #include "../protocol/agent-proto.h"
 #include "cli.h"
 #include "container.h"
+#include "cgroup.h"
 #include "ctl.h"
 #include "hooks.h"
 #include "lib/config.h"
@@ -68,6 +69,7 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		.oci_version = c->spec->oci_version, .id = (char *)c->id, .status = (char *)status, .pid = getpid(),
 		.pid_start = rt_pid_start_time(getpid()), .bundle = c->bundle, .rootfs = c->spec->rootfs,
 		.created = c->created, .backend = (char *)c->ops->name, .accel = (char *)hv_accel_name(c->probe.accel),
+		.cgroups_path = c->cgroup_joined ? c->spec->cgroups_path : NULL,
 	};
 
 	if (strcmp(status, "starting") == 0)
@@ -175,6 +177,14 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		return -1;
 	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
+	/* Before QEMU starts, so that it is born in the container's cgroup too. */
+	if (c->spec->cgroups_path && !rt_cgroup_path_supported(c->spec->cgroups_path))
+		rt_warn("cgroupsPath `%s` is not a cgroupfs path, the monitor stays in its cgroup", c->spec->cgroups_path);
+	else if (c->spec->cgroups_path) {
+		if (rt_cgroup_enter(c->spec->cgroups_path, c->spec, c->vs.cfg.memory_mib, err) < 0)
+			return -1;
+		c->cgroup_joined = true;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return rt_make_error(err, errno, "socketpair");
 	c->agent_fd = sp[0];
@@ -242,8 +252,12 @@ void rt_container_release(struct rt_container *c)
 
 		umount2(target, MNT_DETACH);
 	}
-	if (c->state_dir && !c->keep_state)
+	if (c->state_dir && !c->keep_state) {
 		rt_state_dir_remove(c->state_dir);
+		/* `run` (or a failed create) was in the cgroup itself: step out, then remove it. */
+		if (c->cgroup_joined)
+			rt_cgroup_remove(c->spec->cgroups_path, true);
+	}
 	if (c->mask_set)
 		sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 	c->mask_set = false;

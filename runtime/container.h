@@ -39,6 +39,7 @@ struct rt_container {
 	size_t seccomp_len;
 	sigset_t old_mask;
 	bool mask_set;
+	bool cgroup_joined;       /* the monitor is in linux.cgroupsPath */
 	bool keep_state;          /* `create`: the state directory outlives this process */
 };
 

@@ -63,6 +63,8 @@ static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int s
 	}
 	if (rt_container_monitor(c, false, &status, &agent_error, &err) < 0) {
 		if (c->ready_fd >= 0) {
+			/* The container never existed: take down what this process made too. */
+			c->keep_state = false;
 			/* Still in `create`: it reports the error. */
 			if (write(c->ready_fd, err->msg, strlen(err->msg)) < 0)
 				rt_log(RT_LOG_ERROR, "%s", err->msg);

@@ -15,6 +15,8 @@
 #include "cli.h"
 #include "lib/cleanup.h"
 #include "lib/error.h"
+#include "cgroup.h"
+#include "delete.h"
 #include "hooks.h"
 #include "lib/log.h"
 #include "lib/spec.h"
@@ -34,6 +36,25 @@ static int kill_monitor(const struct rt_state *st, struct rt_error **err)
 		nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 	}
 	return rt_make_error(err, ETIMEDOUT, "the container's monitor (pid %d) did not die", st->pid);
+}
+
+int rt_container_destroy(const struct rt_state *st, const char *dir, struct rt_error **err)
+{
+	struct rt_spec *spec = NULL;
+	struct rt_error *herr = NULL;
+
+	if (kill_monitor(st, err) < 0)
+		return -1;
+	rt_state_dir_remove(dir);
+	if (*st->cgroups_path)
+		rt_cgroup_remove(st->cgroups_path, false);
+	/* poststop hooks: after everything is released; their failure is a warning. */
+	if (rt_spec_load(st->bundle, &spec, &herr) == 0 &&
+	    rt_hooks_run(spec, RT_HOOK_POSTSTOP, st->id, st->bundle, "stopped", 0, &herr) < 0)
+		rt_warn("%s", herr->msg);
+	rt_error_free(&herr);
+	rt_spec_free(spec);
+	return 0;
 }
 
 int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
@@ -69,24 +90,10 @@ int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		return -1;
 	}
 	status = rt_state_status(st);
-	if (strcmp(status, "stopped") != 0) {
-		if (!force && strcmp(status, "created") != 0)
-			r = rt_make_error(err, 0, "cannot delete container %s that is not stopped: %s", st->id, status);
-		else
-			r = kill_monitor(st, err);
-	}
-	if (r == 0) {
-		struct rt_spec *spec = NULL;
-		struct rt_error *herr = NULL;
-
-		rt_state_dir_remove(dir);
-		/* poststop hooks: after everything is released; their failure is a warning. */
-		if (rt_spec_load(st->bundle, &spec, &herr) == 0 &&
-		    rt_hooks_run(spec, RT_HOOK_POSTSTOP, st->id, st->bundle, "stopped", 0, &herr) < 0)
-			rt_warn("%s", herr->msg);
-		rt_error_free(&herr);
-		rt_spec_free(spec);
-	}
+	if (!force && strcmp(status, "stopped") != 0 && strcmp(status, "created") != 0)
+		r = rt_make_error(err, 0, "cannot delete container %s that is not stopped: %s", st->id, status);
+	else
+		r = rt_container_destroy(st, dir, err);
 	rt_state_free(st);
 	return r;
 }

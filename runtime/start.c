@@ -7,8 +7,10 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "delete.h"
 #include "lib/cleanup.h"
 #include "lib/error.h"
+#include "lib/log.h"
 #include "lib/state.h"
 
 int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
@@ -30,6 +32,15 @@ int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_er
 	else {
 		sock = g_build_filename(dir, "ctl.sock", NULL);
 		r = rt_ctl_call(sock, "{\"op\":\"start\"}", err);
+		/* As runc: a container whose process could not start is gone, torn down here (the
+		 * caller, containerd included, will not delete it). */
+		if (r < 0) {
+			struct rt_error *derr = NULL;
+
+			if (rt_container_destroy(st, dir, &derr) < 0)
+				rt_warn("%s", derr->msg);
+			rt_error_free(&derr);
+		}
 	}
 	rt_state_free(st);
 	return r;

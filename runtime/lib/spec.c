@@ -70,6 +70,7 @@ void rt_spec_free(struct rt_spec *s)
 	g_strfreev(s->sysctl);
 	g_free(s->seccomp_json);
 	g_free(s->netns_path);
+	g_free(s->cgroups_path);
 	g_free(s->oci_version);
 	rt_process_clear(&s->process);
 	g_free(s->rootfs);
@@ -534,7 +535,7 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	if (!n)
 		return 0;
 	linux_ = json_node_get_object(n);
-	if (parse_resources(linux_, s, err) < 0 ||
+	if (parse_resources(linux_, s, err) < 0 || get_string(linux_, "linux.", "cgroupsPath", &s->cgroups_path, err) < 0 ||
 	    get_strv(linux_, "linux.", "maskedPaths", &s->masked_paths, err) < 0 ||
 	    get_strv(linux_, "linux.", "readonlyPaths", &s->readonly_paths, err) < 0 ||
 	    get_member(linux_, "linux.", "seccomp", JSON_NODE_OBJECT, &n, err) < 0)

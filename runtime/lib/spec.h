@@ -78,6 +78,7 @@ struct rt_spec {
 	char **readonly_paths; /* NULL-terminated */
 	char **sysctl;         /* NULL-terminated "key=value" */
 	char *seccomp_json;    /* linux.seccomp as JSON, or NULL */
+	char *cgroups_path;    /* linux.cgroupsPath, or NULL */
 	int64_t memory_limit;  /* linux.resources.memory.limit in bytes, 0 when unset */
 	int64_t cpu_quota;     /* linux.resources.cpu.quota, 0 when unset */
 	uint64_t cpu_period;   /* linux.resources.cpu.period, 0 when unset */

@@ -105,6 +105,7 @@ void rt_state_free(struct rt_state *st)
 	g_free(st->created);
 	g_free(st->backend);
 	g_free(st->accel);
+	g_free(st->cgroups_path);
 	g_free(st);
 }
 
@@ -131,6 +132,7 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	MEMBER_STR("created", st->created);
 	MEMBER_STR("backend", st->backend);
 	MEMBER_STR("accel", st->accel);
+	MEMBER_STR("cgroupsPath", st->cgroups_path);
 #undef MEMBER_STR
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
@@ -170,6 +172,7 @@ int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 	st->created = GET_STR("created");
 	st->backend = GET_STR("backend");
 	st->accel = GET_STR("accel");
+	st->cgroups_path = GET_STR("cgroupsPath");
 #undef GET_STR
 	st->pid = (pid_t)json_object_get_int_member_with_default(o, "pid", 0);
 	st->pid_start = (unsigned long long)json_object_get_int_member_with_default(o, "pidStart", 0);

@@ -35,6 +35,7 @@ struct rt_state {
 	char *created;         /* RFC 3339 */
 	char *backend;
 	char *accel;
+	char *cgroups_path;    /* the host cgroup the monitor joined, or "" */
 };
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err);

@@ -29,6 +29,7 @@ if ! dockerd_start "$work"; then
 	echo "docker: $pass passed, $fail failed"
 	exit 1
 fi
+cgroups_before=$(ls /sys/fs/cgroup/memory/docker 2>/dev/null | sort)
 echo "# docker $("$D" version --format '{{.Server.Version}}'), runc $(runc --version | head -1)"
 make_rootfs "$work/rootfs"
 tar -C "$work/rootfs" -c . | "$D" import - rvtest >/dev/null
@@ -103,6 +104,20 @@ check "--memory 256m: the guest shows about 256 MiB ($((mem / 1024)) MiB)" eval 
 out=$("$D" run --rm --runtime=runvm --network none --cpus 2 rvtest nproc 2>"$work/last")
 check "--cpus 2: the guest has 2 CPUs" test "$out" = 2
 
+# The host cgroup: docker stats reads the VM's cost there, and it goes with the container.
+cid=$("$D" run -d --runtime=runvm --network none --memory 128m rvtest sleep 600 2>"$work/last")
+pid=$("$D" inspect -f '{{.State.Pid}}' "$cid" 2>>"$work/last")
+grep -h "memory:" "/proc/$pid/cgroup" >> "$work/last" 2>&1
+limit=$(cat "/sys/fs/cgroup/memory/docker/$cid/memory.limit_in_bytes" 2>>"$work/last")
+usage=$("$D" stats --no-stream --format '{{.MemUsage}}' "$cid" 2>>"$work/last")
+echo "limit $limit usage $usage" >> "$work/last"
+check "the monitor is in docker's cgroup, limited to the guest plus the VMM ($((limit >> 20)) MiB), docker stats reads it ($usage)" \
+	eval 'grep -q "memory:/docker/$cid" "/proc/$pid/cgroup" && [ "$((limit >> 20))" = $((128 + 16 + 160)) ] && [[ "$usage" != 0B* ]]'
+"$D" rm -f "$cid" >/dev/null 2>&1
+for _ in $(seq 20); do [ -e "/sys/fs/cgroup/memory/docker/$cid" ] || break; sleep 0.1; done
+check "... and the cgroup is removed with the container" test ! -e "/sys/fs/cgroup/memory/docker/$cid"
+both "a guest that fills its memory: its process is OOM-killed (137), the VM is not" run --rm RUNTIME --network none --memory 128m rvtest sh -c 'head -c 400m /dev/zero | tail > /dev/null; echo $?'
+
 uname_vm=$("$D" run --rm --runtime=runvm --network none rvtest uname -r)
 echo "$uname_vm" > "$work/last"
 check "the container runs on the guest kernel" eval '[[ "$uname_vm" == 6.1.* ]] && [ "$uname_vm" != "$(uname -r)" ]'
@@ -153,6 +168,12 @@ check "rm -f" eval '! "$D" inspect rvd >/dev/null 2>&1'
 cid=$("$D" run -d --runtime=runvm --network none rvtest sleep 600)
 "$D" rm -f "$cid" >"$work/last" 2>&1
 check "rm -f of a running container" eval '! "$D" inspect "$cid" >/dev/null 2>&1 && ! pgrep -f "$cid.*qemu" >/dev/null'
+
+"$D" ps -aq | xargs -r "$D" rm -f >/dev/null 2>&1
+sleep 1
+cgroups_after=$(ls /sys/fs/cgroup/memory/docker 2>/dev/null | sort)
+echo "$cgroups_after" | diff <(echo "$cgroups_before") - > "$work/last"
+check "every container's cgroup is gone with it" test "$cgroups_before" = "$cgroups_after"
 
 echo "1..$n"
 echo "docker: $pass passed, $fail failed"

@@ -113,3 +113,14 @@ check "a failing createRuntime hook fails create with its message, nothing left"
 create_bg hk3 '["sleep","600"]' "$(hooks_py prestart=slow)"
 rc=$create_rc err=$(cat "$work/hk3.err")
 check "a hook past its timeout fails create" eval '[ "$rc" = 1 ] && [[ "$err" == *"timed out after 2 s"* ]] && nothing_left hk3'
+
+# A process that cannot start: start fails with runc's wording and, as with runc, the container
+# is torn down (containerd never deletes it), its cgroup too.
+cg="/runvm-test-$$/lc10"
+create_bg lc10 '["no-such-program"]' "c[\"linux\"][\"cgroupsPath\"] = \"$cg\""
+in_cg=$(grep -c "memory:$cg\$" "/proc/$mon_pid/cgroup" 2>/dev/null)
+"${R[@]}" start lc10 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
+wait_status lc10 >/dev/null
+check "create joins linux.cgroupsPath; a failed start says so and leaves nothing, cgroup included" \
+	eval '[ "$in_cg" = 1 ] && [ "$rc" = 1 ] && [[ "$err" == *"executable file not found"* ]] && nothing_left lc10 && [ ! -e "/sys/fs/cgroup/memory$cg" ]'
+for h in /sys/fs/cgroup/*/; do rmdir "$h/runvm-test-$$" 2>/dev/null; done

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cgroup.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/spec.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+int rt_cgroup_path_supported(const char *path)
+{
+	return path && path[0] == '/' && !strchr(path, ':') && !strstr(path, "..");
+}
+
+static int write_file(const char *dir, const char *name, const char *value)
+{
+	g_autofree char *p = g_build_filename(dir, name, NULL);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* The hierarchies to join: every cgroup mount under /sys/fs/cgroup (v1 controllers, systemd's
+ * named one, the hybrid "unified"), or /sys/fs/cgroup itself on a pure v2 host. Links such as
+ * cpu -> cpu,cpuacct are the same hierarchy and skipped. */
+static GPtrArray *hierarchies(void)
+{
+	GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GDir) d = NULL;
+	const char *name;
+
+	if (access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0) {
+		g_ptr_array_add(dirs, g_strdup(CGROUP_ROOT));
+		return dirs;
+	}
+	d = g_dir_open(CGROUP_ROOT, 0, NULL);
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(CGROUP_ROOT, name, NULL);
+		g_autofree char *procs = g_build_filename(p, "cgroup.procs", NULL);
+		struct stat st;
+
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && access(procs, F_OK) == 0)
+			g_ptr_array_add(dirs, g_steal_pointer(&p));
+	}
+	return dirs;
+}
+
+/* mkdir -p @path below @root; cpuset needs cpus and mems filled in at every new level before
+ * a process may join. */
+static int make_path(const char *root, const char *path)
+{
+	g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+	g_autofree char *cur = g_strdup(root);
+	bool cpuset = g_str_has_suffix(root, "/cpuset");
+
+	for (char **p = parts; *p; p++) {
+		char *next;
+
+		if (!**p)
+			continue;
+		next = g_build_filename(cur, *p, NULL);
+		if (mkdir(next, 0755) == 0 && cpuset) {
+			for (const char *const *f = (const char *const[]){ "cpuset.cpus", "cpuset.mems", NULL }; *f; f++) {
+				g_autofree char *parent = g_build_filename(cur, *f, NULL);
+				g_autofree char *val = NULL;
+
+				if (g_file_get_contents(parent, &val, NULL, NULL))
+					write_file(next, *f, val);
+			}
+		} else if (errno != EEXIST && access(next, F_OK) < 0) {
+			int e = -errno;
+
+			g_free(next);
+			return e;
+		}
+		g_free(cur);
+		cur = next;
+	}
+	return 0;
+}
+
+static void apply_limits(const char *dir, const struct rt_spec *spec, unsigned guest_mib, bool v2)
+{
+	g_autofree char *mem = NULL;
+	g_autofree char *cpu = NULL;
+
+	if (spec->memory_limit > 0)
+		mem = g_strdup_printf("%llu", ((unsigned long long)guest_mib + RT_CGROUP_VMM_OVERHEAD_MIB) << 20);
+	if (spec->cpu_quota > 0 && spec->cpu_period > 0)
+		cpu = g_strdup_printf("%lld", (long long)spec->cpu_quota);
+	/* Each limit lives in one v1 hierarchy (or in the v2 one): set it where its file is. */
+	if (mem) {
+		const char *file = v2 ? "memory.max" : "memory.limit_in_bytes";
+		g_autofree char *p = g_build_filename(dir, file, NULL);
+
+		if (access(p, F_OK) == 0 && write_file(dir, file, mem) < 0)
+			rt_warn("cgroup %s: cannot set %s, ignoring", dir, file);
+	}
+	if (cpu) {
+		g_autofree char *p = g_build_filename(dir, v2 ? "cpu.max" : "cpu.cfs_quota_us", NULL);
+		g_autofree char *period = g_strdup_printf("%llu", (unsigned long long)spec->cpu_period);
+		g_autofree char *max = g_strdup_printf("%s %s", cpu, period);
+
+		if (access(p, F_OK) < 0)
+			return;
+		if (v2 ? write_file(dir, "cpu.max", max) < 0
+		       : write_file(dir, "cpu.cfs_period_us", period) < 0 || write_file(dir, "cpu.cfs_quota_us", cpu) < 0)
+			rt_warn("cgroup %s: cannot set the CPU quota, ignoring", dir);
+	}
+}
+
+int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned guest_mib, struct rt_error **err)
+{
+	g_autoptr(GPtrArray) dirs = hierarchies();
+	g_autofree char *pid = g_strdup_printf("%d", getpid());
+	bool v2 = dirs->len == 1 && strcmp(dirs->pdata[0], CGROUP_ROOT) == 0;
+
+	if (v2) /* let the leaf use the controllers whose limits we set */
+		write_file(CGROUP_ROOT, "cgroup.subtree_control", "+memory +cpu +pids");
+	for (guint i = 0; i < dirs->len; i++) {
+		const char *root = dirs->pdata[i];
+		g_autofree char *dir = g_build_filename(root, path, NULL);
+		int r = make_path(root, path);
+
+		if (r < 0)
+			return rt_make_error(err, -r, "create cgroup `%s`", dir);
+		apply_limits(dir, spec, guest_mib, v2);
+		r = write_file(dir, "cgroup.procs", pid);
+		if (r < 0)
+			return rt_make_error(err, -r, "join cgroup `%s`", dir);
+	}
+	return 0;
+}
+
+void rt_cgroup_remove(const char *path, bool leave)
+{
+	g_autoptr(GPtrArray) dirs = NULL;
+	g_autofree char *pid = g_strdup_printf("%d", getpid());
+
+	if (!rt_cgroup_path_supported(path))
+		return;
+	dirs = hierarchies();
+	for (guint i = 0; i < dirs->len; i++) {
+		g_autofree char *dir = g_build_filename(dirs->pdata[i], path, NULL);
+
+		if (leave)
+			write_file(dirs->pdata[i], "cgroup.procs", pid);
+		/* Only the leaf: its parents (/docker) are shared with other containers. The
+		 * hypervisor dies with its monitor, a moment later: give it a second. */
+		for (int tries = 0; rmdir(dir) < 0 && errno == EBUSY && tries < 20; tries++)
+			g_usleep(50 * 1000);
+		if (access(dir, F_OK) == 0)
+			rt_debug("cgroup %s: could not remove it", dir);
+	}
+}
