@@ -91,34 +91,52 @@ static int make_path(const char *root, const char *path)
 	return 0;
 }
 
-static void apply_limits(const char *dir, const struct rt_spec *spec, unsigned guest_mib, bool v2)
+/* Returns < 0 when a limit that applies here could not be set. */
+static int apply_limits(const char *dir, unsigned long long mem_mib, long long quota, unsigned long long period,
+			bool v2)
 {
 	g_autofree char *mem = NULL;
 	g_autofree char *cpu = NULL;
+	int r = 0;
 
-	if (spec->memory_limit > 0)
-		mem = g_strdup_printf("%llu", ((unsigned long long)guest_mib + RT_CGROUP_VMM_OVERHEAD_MIB) << 20);
-	if (spec->cpu_quota > 0 && spec->cpu_period > 0)
-		cpu = g_strdup_printf("%lld", (long long)spec->cpu_quota);
+	if (mem_mib)
+		mem = g_strdup_printf("%llu", mem_mib << 20);
+	if (quota > 0 && period > 0)
+		cpu = g_strdup_printf("%lld", quota);
 	/* Each limit lives in one v1 hierarchy (or in the v2 one): set it where its file is. */
 	if (mem) {
 		const char *file = v2 ? "memory.max" : "memory.limit_in_bytes";
 		g_autofree char *p = g_build_filename(dir, file, NULL);
 
 		if (access(p, F_OK) == 0 && write_file(dir, file, mem) < 0)
-			rt_warn("cgroup %s: cannot set %s, ignoring", dir, file);
+			r = -1;
 	}
 	if (cpu) {
 		g_autofree char *p = g_build_filename(dir, v2 ? "cpu.max" : "cpu.cfs_quota_us", NULL);
-		g_autofree char *period = g_strdup_printf("%llu", (unsigned long long)spec->cpu_period);
-		g_autofree char *max = g_strdup_printf("%s %s", cpu, period);
+		g_autofree char *per = g_strdup_printf("%llu", period);
+		g_autofree char *max = g_strdup_printf("%s %s", cpu, per);
 
-		if (access(p, F_OK) < 0)
-			return;
-		if (v2 ? write_file(dir, "cpu.max", max) < 0
-		       : write_file(dir, "cpu.cfs_period_us", period) < 0 || write_file(dir, "cpu.cfs_quota_us", cpu) < 0)
-			rt_warn("cgroup %s: cannot set the CPU quota, ignoring", dir);
+		if (access(p, F_OK) == 0 &&
+		    (v2 ? write_file(dir, "cpu.max", max) < 0
+			: write_file(dir, "cpu.cfs_period_us", per) < 0 || write_file(dir, "cpu.cfs_quota_us", cpu) < 0))
+			r = -1;
 	}
+	return r;
+}
+
+int rt_cgroup_set_limits(const char *path, unsigned long long mem_mib, long long quota, unsigned long long period,
+			 struct rt_error **err)
+{
+	g_autoptr(GPtrArray) dirs = hierarchies();
+	bool v2 = dirs->len == 1 && strcmp(dirs->pdata[0], CGROUP_ROOT) == 0;
+
+	for (guint i = 0; i < dirs->len; i++) {
+		g_autofree char *dir = g_build_filename(dirs->pdata[i], path, NULL);
+
+		if (apply_limits(dir, mem_mib, quota, period, v2) < 0)
+			return rt_make_error(err, errno, "cgroup `%s`: cannot set the limits", dir);
+	}
+	return 0;
 }
 
 int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned guest_mib, struct rt_error **err)
@@ -136,7 +154,9 @@ int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned guest
 
 		if (r < 0)
 			return rt_make_error(err, -r, "create cgroup `%s`", dir);
-		apply_limits(dir, spec, guest_mib, v2);
+		if (apply_limits(dir, spec->memory_limit > 0 ? guest_mib + RT_CGROUP_VMM_OVERHEAD_MIB : 0, spec->cpu_quota,
+				 spec->cpu_period, v2) < 0)
+			rt_warn("cgroup %s: cannot set the limits, ignoring", dir);
 		r = write_file(dir, "cgroup.procs", pid);
 		if (r < 0)
 			return rt_make_error(err, -r, "join cgroup `%s`", dir);

@@ -23,6 +23,10 @@ int rt_cgroup_path_supported(const char *path);
 /* Create @path under every hierarchy, apply the limits, and move the calling process in.
  * @guest_mib: the guest's RAM. */
 int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned guest_mib, struct rt_error **err);
+/* Set the host limits of an existing container cgroup: memory in MiB (0: leave it), CPU quota
+ * and period (quota <= 0: leave it). */
+int rt_cgroup_set_limits(const char *path, unsigned long long mem_mib, long long quota, unsigned long long period,
+			 struct rt_error **err);
 /* Remove the leaf directories enter created, once nothing is left in them; with @leave the
  * calling process (a `run` that was in it) first moves to the root. Never fails. */
 void rt_cgroup_remove(const char *path, bool leave);

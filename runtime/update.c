@@ -16,6 +16,7 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/state.h"
+#include "cgroup.h"
 
 int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {
@@ -65,10 +66,28 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	if (rt_state_open(g->root, argv[optind], &dir, &st, NULL, err) < 0)
 		return -1;
 	status = rt_state_status(st);
-	rt_state_free(st);
-	if (strcmp(status, "stopped") == 0)
+	if (strcmp(status, "stopped") == 0) {
+		rt_state_free(st);
 		return rt_make_error(err, 0, "container not running");
-	rt_warn("update: the %s backend cannot resize a running guest; its memory and vCPUs stay as booted", "qemu");
+	}
+	if (resources && *st->cgroups_path) {
+		JsonObject *res = json_node_get_object(json_parser_get_root(parser));
+		JsonObject *mem = json_object_has_member(res, "memory") ? json_object_get_object_member(res, "memory") : NULL;
+		JsonObject *cpu = json_object_has_member(res, "cpu") ? json_object_get_object_member(res, "cpu") : NULL;
+		gint64 limit = mem ? json_object_get_int_member_with_default(mem, "limit", 0) : 0;
+		gint64 quota = cpu ? json_object_get_int_member_with_default(cpu, "quota", 0) : 0;
+		gint64 period = cpu ? json_object_get_int_member_with_default(cpu, "period", 100000) : 0;
+		/* The host limit keeps room for the hypervisor, as at create. */
+		unsigned long long mib = limit > 0 ? ((unsigned long long)limit >> 20) + 16 + RT_CGROUP_VMM_OVERHEAD_MIB : 0;
+
+		if (rt_cgroup_set_limits(st->cgroups_path, mib, quota, (unsigned long long)MAX(period, 0), err) < 0) {
+			rt_state_free(st);
+			return -1;
+		}
+	}
+	rt_state_free(st);
+	/* Said on stdout too: the caller asked for a change the guest will not see. */
+	printf("runvm: host cgroup limits updated; the qemu backend cannot resize a running guest: its memory and vCPUs stay as booted\n");
 	return 0;
 }
 

@@ -113,6 +113,9 @@ usage=$("$D" stats --no-stream --format '{{.MemUsage}}' "$cid" 2>>"$work/last")
 echo "limit $limit usage $usage" >> "$work/last"
 check "the monitor is in docker's cgroup, limited to the guest plus the VMM ($((limit >> 20)) MiB), docker stats reads it ($usage)" \
 	eval 'grep -q "memory:/docker/$cid" "/proc/$pid/cgroup" && [ "$((limit >> 20))" = $((128 + 16 + 160)) ] && [[ "$usage" != 0B* ]]'
+"$D" update --memory 200m --memory-swap 200m "$cid" >>"$work/last" 2>&1; rc=$?
+limit=$(cat "/sys/fs/cgroup/memory/docker/$cid/memory.limit_in_bytes" 2>>"$work/last")
+check "docker update --memory changes the host limit (now $((limit >> 20)) MiB)" eval '[ "$rc" = 0 ] && [ "$((limit >> 20))" = $((200 + 16 + 160)) ]'
 "$D" rm -f "$cid" >/dev/null 2>&1
 for _ in $(seq 20); do [ -e "/sys/fs/cgroup/memory/docker/$cid" ] || break; sleep 0.1; done
 check "... and the cgroup is removed with the container" test ! -e "/sys/fs/cgroup/memory/docker/$cid"
