@@ -27,6 +27,19 @@
 #include "monitor.h"
 #include "seccomp.h"
 
+/* Would the container share the host's network stack? It would without a network namespace, or
+ * with one that is ours (docker --network host names the host's: EXEC_ROOT/netns/default). A
+ * VM cannot share a network stack. */
+static bool shares_host_netns(const struct rt_spec *spec)
+{
+	struct stat ours, theirs;
+
+	if (!spec->netns)
+		return true;
+	return spec->netns_path && stat(spec->netns_path, &theirs) == 0 && stat("/proc/self/ns/net", &ours) == 0 &&
+	       ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
 int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, const char *id, const char *bundle,
 			 struct rt_error **err)
 {
@@ -40,6 +53,9 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 	c->bundle = g_canonicalize_filename(bundle, NULL);
 	if (rt_spec_load(c->bundle, &c->spec, err) < 0 || rt_config_load(&c->config, err) < 0)
 		return -1;
+	if (shares_host_netns(c->spec))
+		return rt_make_error(err, 0, "the host's network namespace cannot be shared with a VM (docker --network host): "
+					     "give the container a network namespace of its own");
 	hv_host_probe("", &caps);
 	if (rt_vm_spec_prepare(c->config, c->spec, &caps, g->backend, g->debug, &c->vs, &c->ops, &c->probe, err) < 0)
 		return -1;

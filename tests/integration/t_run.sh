@@ -113,6 +113,9 @@ printf '[runvm]\nkernel = /etc/hostname\ninitrd = %s\n' "$(sed -n 's/^initrd = /
 RUNVM_CONFIG=$work/badkernel.conf expect_error "a kernel QEMU cannot load" "VM exited during boot" e-badkernel "$RUNVM"
 printf '[runvm]\nkernel = %s\ninitrd = /etc/hostname\n' "$(sed -n 's/^kernel = //p' "$RUNVM_CONFIG")" > "$work/badinitrd.conf"
 RUNVM_CONFIG=$work/badinitrd.conf expect_error "an initrd without the agent: the guest's panic is shown" "Kernel panic" e-badinitrd "$RUNVM"
+make_config "$bundle" '["true"]' 'c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]'
+expect_error "no network namespace (the host's) is refused" "network namespace cannot be shared" e-hostnet "$RUNVM"
+make_config "$bundle" '["true"]'
 expect_error "unknown backend" "unknown backend" e-backend "$RUNVM" --backend no-such-backend
 grep -v '^\[qemu\]' "$RUNVM_CONFIG" > "$work/noqemu.conf"
 printf '[qemu]\nbinary = /nonexistent/qemu-system-x86_64\n' >> "$work/noqemu.conf"
