@@ -74,15 +74,14 @@ int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	}
 	if (argc - optind != 1)
 		return rt_make_error(err, 0, "delete: expected exactly one container ID");
+	if (rt_check_id(argv[optind], err) < 0)
+		return -1;
 	if (rt_state_open(g->root, argv[optind], &dir, &st, &lock, err) < 0) {
 		g_autofree char *root = g_canonicalize_filename(g->root, NULL);
-		g_autofree char *stale = NULL;
+		g_autofree char *stale = g_build_filename(root, argv[optind], NULL);
 
-		if (rt_check_id(argv[optind], NULL) == 0) {
-			/* A directory without a valid state (a create that died): clean it. */
-			stale = g_build_filename(root, argv[optind], NULL);
-			rt_state_dir_remove(stale);
-		}
+		/* A directory without a valid state (a create that died): clean it. */
+		rt_state_dir_remove(stale);
 		if (force) {
 			rt_error_free(err);
 			return 0;

@@ -70,8 +70,6 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	ret->cfg = (struct hv_vm_config){
 		.arch = caps->arch,
 		.accel = ret_probe->accel,
-		.vcpus = 0,
-		.memory_mib = 0,
 		.kernel = config->kernel,
 		.initrd = config->initrd,
 		.cmdline = ret->cmdline,

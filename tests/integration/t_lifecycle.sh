@@ -70,6 +70,8 @@ check "delete --force of a running container" eval '[ "$rc" = 0 ] && nothing_lef
 
 "${R[@]}" delete --force no-such-container; rc=$?
 check "delete --force of an unknown container succeeds" test "$rc" = 0
+"${R[@]}" delete --force ../escape 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
+check "delete of an invalid ID: a clear error, no crash" eval '[ "$rc" = 1 ] && [[ "$err" == *"invalid container id"* ]]'
 "${R[@]}" kill no-such-container 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
 check "kill of an unknown container: container does not exist" eval '[ "$rc" = 1 ] && [[ "$err" == *"container does not exist"* ]]'
 
