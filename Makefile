@@ -11,7 +11,7 @@ BUILD ?= build
 
 WERROR ?= 1
 
-PKGS := glib-2.0 json-glib-1.0 libseccomp libcap
+PKGS := glib-2.0 json-glib-1.0 libseccomp libcap libnl-route-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -25,6 +25,7 @@ LIB_SRCS := \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
 	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
 	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
+	runtime/network.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c
@@ -89,7 +90,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 	sed -e 's|^#kernel = .*|kernel = $(abspath $(KERNEL))|' \
 	    -e 's|^#initrd = .*|initrd = $(abspath $(INITRD))|' $< > $@
 
-DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev linux-source-6.1 flex bison bc \
+DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
 	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev
 deps:

@@ -38,6 +38,10 @@ struct hv_vm_config {
 	/* A connected stream socket. The backend wires its peer to the guest's virtio-serial port
 	 * RV_AGENT_PORT_NAME; the caller keeps ownership of this end. */
 	int agent_fd;
+	/* With @nic, the guest gets a virtio-net NIC on the tap device @tap_fd (IFF_TAP |
+	 * IFF_NO_PI); the caller keeps ownership of the fd. */
+	bool nic;
+	int tap_fd;
 	const char *console_log;   /* file that receives the guest console */
 	const char *binary;        /* the hypervisor binary to run, when the backend runs one */
 };

@@ -67,6 +67,7 @@ enum rv_msg_type {
 			    * attrs: ARG.. ENV.. CWD UID GID GIDS.. TERMINAL ROWS COLS */
 	RV_MSG_STARTED,    /* guest->host: the process's program is executing. no attrs */
 	RV_MSG_RESIZE,     /* host->guest: the terminal's new size. attrs: ROWS COLS */
+	RV_MSG_DNS,        /* both ways, proc 0, raw payload: one DNS datagram (see below) */
 	_RV_MSG_MAX,
 };
 
@@ -102,6 +103,12 @@ enum rv_attr_type {
 	RV_ATTR_SECCOMP,     /* a classic BPF program (struct sock_filter[], 8 bytes each, at most
 			      * 4096), compiled on the host from linux.seccomp for the guest's
 			      * architecture; installed last, just before exec */
+	/* The container's network, on RUN (see below): */
+	RV_ATTR_NET_IF,      /* string: "NAME\nMAC\nMTU", e.g. "eth0\n02:42:ac:11:00:02\n1500" */
+	RV_ATTR_NET_ADDR,    /* string, repeated: "ADDRESS/PREFIXLEN", IPv4 or IPv6 */
+	RV_ATTR_NET_ROUTE,   /* string, repeated, in order: "DEST/PREFIXLEN\nGATEWAY"; DEST 0.0.0.0/0 or
+			      * ::/0 is the default route; an empty GATEWAY means on-link */
+	RV_ATTR_DNS_PROXY,   /* string: an IPv4 address in 127.0.0.0/8 (Docker's 127.0.0.11) */
 	_RV_ATTR_MAX,
 };
 
@@ -114,6 +121,23 @@ enum rv_attr_type {
  * cgroup, ...) are mounted in the guest with SOURCE as the device name.
  */
 #define RV_MOUNTS_TAG "mounts"
+
+/*
+ * Network (on RUN). The host has redirected the container's interface in its network
+ * namespace (a veth, usually) to the guest's NIC, so the guest takes over its identity:
+ * with RV_ATTR_NET_IF the agent renames the guest's virtio NIC to NAME, gives it MAC and MTU,
+ * adds every RV_ATTR_NET_ADDR, brings it up, then adds the RV_ATTR_NET_ROUTEs in order. Without
+ * RV_ATTR_NET_IF the container has no network beyond loopback and the agent detaches the NIC
+ * from its driver, so that only `lo` is there, as with runc.
+ *
+ * DNS. A resolver on the namespace's loopback (Docker's embedded DNS at 127.0.0.11) cannot
+ * be reached from the guest. With RV_ATTR_DNS_PROXY the agent listens on that address, UDP
+ * port 53, in the guest and sends each query as RV_MSG_DNS; the host sends it to the same
+ * address and port in the container's namespace and returns each answer as RV_MSG_DNS. The
+ * agent matches answers to clients by the DNS message ID, which it rewrites on the way out.
+ * Datagrams are at most RV_DNS_MAX bytes.
+ */
+#define RV_DNS_MAX 4096
 
 /* Exit statuses the agent reports besides the process's own (as runc and shells do). */
 #define RV_EXIT_SETUP_FAILED 125

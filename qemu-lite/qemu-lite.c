@@ -25,6 +25,7 @@
 /* Where the inherited sockets sit in the QEMU process. */
 #define QEMU_AGENT_FD 3
 #define QEMU_QMP_FD 4
+#define QEMU_TAP_FD 5
 
 struct hv_vm {
 	pid_t pid;
@@ -87,7 +88,7 @@ static char *opt_escape(const char *s)
 
 #define ADD(...) g_ptr_array_add(argv, g_strdup_printf(__VA_ARGS__))
 
-char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qmp_fd)
+char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qmp_fd, int tap_fd)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	bool kvm = cfg->accel == HV_ACCEL_KVM;
@@ -139,6 +140,10 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 		    cfg->shares[i].readonly ? ",readonly=on" : "");
 		ADD("-device"); ADD("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, tag);
 	}
+	if (cfg->nic) {
+		ADD("-netdev"); ADD("tap,id=net0,fd=%d", tap_fd);
+		ADD("-device"); ADD("virtio-net-device,netdev=net0");
+	}
 	ADD("-device"); ADD("virtio-serial-device,max_ports=2");
 	ADD("-chardev"); ADD("socket,id=agent,fd=%d", agent_fd);
 	ADD("-device"); ADD("virtserialport,chardev=agent,name=" RV_AGENT_PORT_NAME);
@@ -159,7 +164,8 @@ static void vm_free(struct hv_vm *vm)
 
 /* Runs in the forked child, before exec: only async-signal-safe calls, and _exit on failure
  * with errno sent up @errpipe. */
-static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, int agent_fd, int qmp_fd, int log_fd, int errpipe)
+static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, int agent_fd, int qmp_fd, int tap_fd,
+						 int log_fd, int errpipe)
 {
 	sigset_t all;
 	int e;
@@ -178,13 +184,15 @@ static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, int 
 	/* Move the fds above the targets first so that dup2 cannot clobber one with another. */
 	agent_fd = fcntl(agent_fd, F_DUPFD_CLOEXEC, 10);
 	qmp_fd = fcntl(qmp_fd, F_DUPFD_CLOEXEC, 10);
+	if (tap_fd >= 0)
+		tap_fd = fcntl(tap_fd, F_DUPFD_CLOEXEC, 10);
 	if (log_fd >= 0)
 		log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 10);
 	if (devnull < 0 || agent_fd < 0 || qmp_fd < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
 	    dup2(log_fd >= 0 ? log_fd : devnull, 2) < 0 || dup2(agent_fd, QEMU_AGENT_FD) < 0 ||
-	    dup2(qmp_fd, QEMU_QMP_FD) < 0)
+	    dup2(qmp_fd, QEMU_QMP_FD) < 0 || (tap_fd >= 0 && dup2(tap_fd, QEMU_TAP_FD) < 0))
 		goto fail;
-	syscall(SYS_close_range, QEMU_QMP_FD + 1, ~0U, 0);
+	syscall(SYS_close_range, QEMU_TAP_FD + 1, ~0U, 0);
 	execvp(argv[0], argv);
 fail:
 	e = errno;
@@ -196,7 +204,7 @@ fail:
 
 static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
-	g_auto(GStrv) argv = qemu_lite_build_argv(cfg, QEMU_AGENT_FD, QEMU_QMP_FD);
+	g_auto(GStrv) argv = qemu_lite_build_argv(cfg, QEMU_AGENT_FD, QEMU_QMP_FD, QEMU_TAP_FD);
 	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF;
 	int qmp[2], errpipe[2], e = 0;
 	struct hv_vm *vm;
@@ -234,7 +242,7 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		return rt_make_error(err, e, "fork");
 	}
 	if (vm->pid == 0)
-		child_exec(argv, parent, cfg->agent_fd, qmp_peer, log_fd, errpipe[1]);
+		child_exec(argv, parent, cfg->agent_fd, qmp_peer, cfg->nic ? cfg->tap_fd : -1, log_fd, errpipe[1]);
 	close(errpipe[1]);
 	do
 		n = read(errpipe[0], &e, sizeof(e));

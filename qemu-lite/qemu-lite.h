@@ -8,8 +8,9 @@
 
 extern const struct hv_backend_ops hv_qemu_lite_ops;
 
-/* The QEMU argument vector for @cfg (NULL-terminated, g_strfreev). The agent channel and QMP
- * sockets are expected at @agent_fd and @qmp_fd in the QEMU process. Exposed for tests. */
-char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qmp_fd);
+/* The QEMU argument vector for @cfg (NULL-terminated, g_strfreev). The agent channel, the QMP
+ * socket and the tap are expected at @agent_fd, @qmp_fd and @tap_fd in the QEMU process.
+ * Exposed for tests. */
+char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qmp_fd, int tap_fd);
 
 #endif

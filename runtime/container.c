@@ -88,8 +88,11 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		.cgroups_path = c->cgroup_joined ? c->spec->cgroups_path : NULL,
 	};
 
+	/* The network first: the namespace is complete once the prestart hooks have run (Docker
+	 * 20.10) or once create has returned (Docker 26+ configures it in between). */
 	if (strcmp(status, "starting") == 0)
-		return run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
+		return (c->tap_fd >= 0 && rt_net_connect(c->spec, &c->net, err) < 0) ? -1
+			: run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
 	/* The hooks of create see the VM up (the pid is the monitor's), the process not started. */
 	if (strcmp(status, "created") == 0 &&
 	    (run_hooks(c, RT_HOOK_PRESTART, "creating", err) < 0 || run_hooks(c, RT_HOOK_CREATE_RUNTIME, "creating", err) < 0 ||
@@ -191,6 +194,12 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || join_netns(c->spec, err) < 0 ||
 	    stage_bind_mounts(c, err) < 0)
 		return -1;
+	if (c->spec->netns) {
+		if (rt_net_tap_open(&c->tap_fd, err) < 0)
+			return -1;
+		c->vs.cfg.nic = true;
+		c->vs.cfg.tap_fd = c->tap_fd;
+	}
 	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
 	/* Before QEMU starts, so that it is born in the container's cgroup too. */
@@ -235,7 +244,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		.listen_fd = c->listen_fd, .stdin_fd = c->stdin_fd, .stdout_fd = c->stdout_fd,
 		.stderr_fd = c->stderr_fd, .boot_timeout_ms = c->config->boot_timeout_s * 1000,
 		.console_log = c->console_log, .autostart = autostart, .on_status = on_status, .ctx = c,
-		.seccomp_bpf = c->seccomp_bpf, .seccomp_len = c->seccomp_len,
+		.seccomp_bpf = c->seccomp_bpf, .seccomp_len = c->seccomp_len, .net = &c->net,
 	};
 	if (rt_monitor_run(&mc, ret_status, ret_agent_error, err) < 0)
 		return -1;
@@ -277,7 +286,8 @@ void rt_container_release(struct rt_container *c)
 	if (c->mask_set)
 		sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 	c->mask_set = false;
-	for (int *fds[] = { &c->agent_fd, &c->signal_fd, &c->listen_fd, &c->ready_fd }, i = 0; i < 4; i++)
+	rt_net_release(&c->net);
+	for (int *fds[] = { &c->agent_fd, &c->signal_fd, &c->listen_fd, &c->ready_fd, &c->tap_fd }, i = 0; i < 5; i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);
 			*fds[i] = -1;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "network.h"
 #include "vmconfig.h"
 
 struct rt_globals;
@@ -32,6 +33,8 @@ struct rt_container {
 	struct rt_vm_spec vs;
 	struct hv_vm *vm;
 	int agent_fd, signal_fd, listen_fd;
+	int tap_fd;               /* the guest NIC's tap in the container's namespace, or -1 */
+	struct rt_netcfg net;     /* what the guest takes over at start */
 	int ready_fd;             /* `create`: where the monitor reports "ok" or an error, or -1 */
 	/* The main process's stdio, handed to the monitor. */
 	int stdin_fd, stdout_fd, stderr_fd;
@@ -54,7 +57,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 /* Tear down what this process holds: the VM, fds, and unless keep_state the state directory. */
 void rt_container_release(struct rt_container *c);
 
-#define RT_CONTAINER_INIT { .agent_fd = -1, .signal_fd = -1, .listen_fd = -1, .ready_fd = -1, \
-			    .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+#define RT_CONTAINER_INIT { .agent_fd = -1, .signal_fd = -1, .listen_fd = -1, .ready_fd = -1, .tap_fd = -1, \
+			    .net = RT_NETCFG_INIT, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
 
 #endif

@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/spec.h"
 #include "monitor.h"
+#include "network.h"
 
 /* Stop reading a process's input while this much is queued for the guest. */
 #define INPUT_HIGH_WATER (256 * 1024)
@@ -229,6 +230,25 @@ static int put_process_settings(struct rv_buf *out, const struct rt_process *p, 
 	return r;
 }
 
+/* The network the guest takes over (see network.h); nothing: loopback only. */
+static int put_network(struct rv_buf *out, const struct rt_netcfg *net)
+{
+	int r = 0;
+
+	if (net->ifname) {
+		g_autofree char *nif = g_strdup_printf("%s\n%s\n%u", net->ifname, net->mac, net->mtu);
+
+		r = rv_put_str(out, RV_ATTR_NET_IF, nif);
+		for (unsigned i = 0; r == 0 && i < net->addrs->len; i++)
+			r = rv_put_str(out, RV_ATTR_NET_ADDR, net->addrs->pdata[i]);
+		for (unsigned i = 0; r == 0 && i < net->routes->len; i++)
+			r = rv_put_str(out, RV_ATTR_NET_ROUTE, net->routes->pdata[i]);
+	}
+	if (r == 0 && net->dns)
+		r = rv_put_str(out, RV_ATTR_DNS_PROXY, net->dns);
+	return r;
+}
+
 static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t id, const struct rt_process *p,
 			 const struct rt_spec *spec, unsigned short rows, unsigned short cols)
 {
@@ -265,6 +285,8 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 			r = rv_put_str(out, RV_ATTR_HOSTNAME, spec->hostname);
 		if (r == 0)
 			r = put_mounts(out, spec);
+		if (r == 0 && m->cfg->net)
+			r = put_network(out, m->cfg->net);
 	}
 	if (r == 0)
 		r = rv_frame_end(out, start);
@@ -439,6 +461,37 @@ static struct proc *find_proc(struct rt_monitor *m, uint32_t id)
 	return NULL;
 }
 
+/* A DNS query from the guest's proxy, for the resolver on the namespace's loopback. The
+ * guest can only reach that one address and port; what it sends is the resolver's to judge. */
+static void dns_query(struct rt_monitor *m, const struct rv_frame *f)
+{
+	int fd = m->cfg && m->cfg->net ? m->cfg->net->dns_fd : -1;
+
+	if (fd < 0 || f->len < 12 || f->len > RV_DNS_MAX) {
+		rt_debug("DNS query of %u bytes dropped", f->len);
+		return;
+	}
+	if (send(fd, f->payload, f->len, MSG_DONTWAIT) < 0)
+		rt_debug("DNS query: %s", strerror(errno));
+}
+
+/* Answers from the resolver go back to the guest's proxy, a few at a time. */
+static void dns_answers(struct rt_monitor *m)
+{
+	uint8_t buf[RV_DNS_MAX + 1];
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(m->cfg->net->dns_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0)
+			return;
+		if (n < 12 || n > RV_DNS_MAX)
+			rt_debug("DNS answer of %zd bytes dropped", n);
+		else if (rv_frame_raw(&m->out, RV_MSG_DNS, 0, buf, (size_t)n) < 0)
+			return;
+	}
+}
+
 static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct rt_error **err)
 {
 	struct proc *p;
@@ -447,6 +500,10 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 		return rt_make_error(err, 0, "agent protocol error: %s before HELLO", rv_msg_type_name(f->type));
 	if (f->type == RV_MSG_HELLO)
 		return f->proc == 0 ? handle_hello(m, f, err) : rt_make_error(err, 0, "agent protocol error: HELLO for a process");
+	if (f->type == RV_MSG_DNS) {
+		dns_query(m, f);
+		return 0;
+	}
 	p = find_proc(m, f->proc);
 	if (!p)
 		return rt_make_error(err, 0, "agent protocol error: frame for unknown process %u", f->proc);
@@ -788,7 +845,7 @@ static void handle_signal(struct rt_monitor *m)
 	}
 }
 
-enum { P_AGENT, P_VM, P_SIGNAL, P_LISTEN, P_FIXED };
+enum { P_AGENT, P_VM, P_SIGNAL, P_LISTEN, P_DNS, P_FIXED };
 #define P_CLIENTS P_FIXED
 #define P_PROCS (P_FIXED + MAX_CLIENTS)
 #define P_MAX (P_PROCS + MAX_PROCS)
@@ -832,6 +889,8 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 		p[P_SIGNAL] = (struct pollfd){ .fd = cfg->signal_fd, .events = POLLIN };
 		/* Control requests wait until the guest is up: `create` has not returned before. */
 		p[P_LISTEN] = (struct pollfd){ .fd = m->hello ? cfg->listen_fd : -1, .events = POLLIN };
+		p[P_DNS] = (struct pollfd){ .fd = cfg->net && rv_buf_pending(&m->out) < INPUT_HIGH_WATER ? cfg->net->dns_fd : -1,
+					    .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			p[P_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
 		for (int i = 0; i < MAX_PROCS; i++) {
@@ -866,6 +925,8 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 		}
 		if (p[P_LISTEN].revents & POLLIN)
 			accept_client(m);
+		if (p[P_DNS].fd >= 0 && p[P_DNS].revents)
+			dns_answers(m);
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (p[P_CLIENTS + i].fd >= 0 && p[P_CLIENTS + i].revents)
 				client_readable(m, i);

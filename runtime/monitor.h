@@ -22,6 +22,7 @@ struct rt_spec;
 struct hv_vm;
 struct hv_backend_ops;
 struct rt_monitor;
+struct rt_netcfg;
 
 struct rt_monitor_config {
 	const struct hv_backend_ops *ops;
@@ -38,6 +39,9 @@ struct rt_monitor_config {
 	const uint8_t *seccomp_bpf; /* the container's seccomp filter, for every process, or NULL */
 	size_t seccomp_len;
 	bool autostart;        /* start the main process as soon as the agent is up (`run`) */
+	/* The container's network for the guest, filled in by on_status("starting") (see
+	 * network.h), or NULL. Its DNS socket is served while the container runs. */
+	struct rt_netcfg *net;
 	/* Called with "created" once the guest agent is up, "starting" just before the main
 	 * process is started, and on every later status change ("running", "paused"). Returning
 	 * < 0 fails that step: for "created" and a `run`'s "starting" it ends the monitor. */

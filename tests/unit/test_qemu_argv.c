@@ -23,7 +23,7 @@ int main(void)
 		.kernel = "/k/vmlinux", .initrd = "/k/initrd", .cmdline = "quiet", .shares = &share, .n_shares = 1,
 		.console_log = "/s/console.log", .binary = "qemu-system-x86_64",
 	};
-	g_auto(GStrv) argv = qemu_lite_build_argv(&cfg, 3, 4);
+	g_auto(GStrv) argv = qemu_lite_build_argv(&cfg, 3, 4, 5);
 
 	ok(strcmp(argv[0], "qemu-system-x86_64") == 0, "binary first");
 	ok(has_pair(argv, "-accel", "tcg,tb-size=32") && has_pair(argv, "-cpu", "max"), "TCG with -cpu max");
@@ -37,11 +37,20 @@ int main(void)
 	   "agent channel on the inherited socket");
 	ok(has_pair(argv, "-chardev", "socket,id=qmp,fd=4"), "QMP on the inherited socket");
 	ok(g_strv_contains((const char *const *)argv, "-no-reboot"), "-no-reboot so the guest's reboot ends QEMU");
+	ok(!g_strv_contains((const char *const *)argv, "-netdev"), "no NIC unless asked for");
+
+	cfg.nic = true;
+	{
+		g_auto(GStrv) net = qemu_lite_build_argv(&cfg, 3, 4, 5);
+
+		ok(has_pair(net, "-netdev", "tap,id=net0,fd=5") && has_pair(net, "-device", "virtio-net-device,netdev=net0"),
+		   "virtio-net NIC on the inherited tap");
+	}
 
 	cfg.accel = HV_ACCEL_KVM;
 	cfg.binary = "qemu-system-x86_64-microvm";
 	{
-		g_auto(GStrv) kvm = qemu_lite_build_argv(&cfg, 3, 4);
+		g_auto(GStrv) kvm = qemu_lite_build_argv(&cfg, 3, 4, 5);
 
 		ok(has_pair(kvm, "-accel", "kvm") && has_pair(kvm, "-cpu", "host"), "KVM with -cpu host");
 	}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* <net/if.h> before any <linux/...> header, which would otherwise redefine struct ifreq. */
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_tun.h>
+#include <linux/pkt_cls.h>
+#include <linux/tc_act/tc_mirred.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/act/mirred.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/cls/u32.h>
+#include <netlink/route/link.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/route.h>
+
+#include "lib/cleanup.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "lib/spec.h"
+#include "network.h"
+
+/* libnl's types, for g_autoptr. */
+typedef struct nl_sock NlSock;
+typedef struct nl_cache NlCache;
+typedef struct rtnl_link RtnlLink;
+typedef struct rtnl_qdisc RtnlQdisc;
+typedef struct rtnl_cls RtnlCls;
+typedef struct rtnl_act RtnlAct;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlSock, nl_socket_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlCache, nl_cache_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RtnlLink, rtnl_link_put)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RtnlQdisc, rtnl_qdisc_put)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RtnlCls, rtnl_cls_put)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RtnlAct, rtnl_act_put)
+
+#define INGRESS_HANDLE TC_HANDLE(0xffff, 0)
+
+int rt_net_tap_open(int *ret_fd, struct rt_error **err)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	_cleanup_close_ int fd = -EBADF;
+
+	/* A second VM on the same namespace would fight the first over its interface. */
+	if (if_nametoindex(RT_NET_TAP) != 0)
+		return rt_make_error(err, 0, "the network namespace of another runvm container cannot be shared: "
+					     "its VM owns the namespace's interfaces");
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return rt_make_error(err, errno, "open /dev/net/tun");
+	g_strlcpy(ifr.ifr_name, RT_NET_TAP, sizeof(ifr.ifr_name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		return rt_make_error(err, errno, "create tap device %s", RT_NET_TAP);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int nl_fail(struct rt_error **err, int nlerr, const char *what)
+{
+	return rt_make_error(err, 0, "network: %s: %s", what, nl_geterror(nlerr));
+}
+
+/* "ADDRESS" of a netlink address; an absent or empty one is the family's any-address. */
+static void addr_str(struct nl_addr *a, int family, char buf[INET6_ADDRSTRLEN])
+{
+	static const uint8_t zero[16];
+	const void *bin = a && nl_addr_get_len(a) ? nl_addr_get_binary_addr(a) : zero;
+
+	if (!inet_ntop(family, bin, buf, INET6_ADDRSTRLEN))
+		g_strlcpy(buf, "?", INET6_ADDRSTRLEN);
+}
+
+/*
+ * The interface the guest takes over: the namespace's Ethernet device (Docker's and CNI's
+ * veth). Only one is connected; a second one (docker network connect before start) stays in
+ * the namespace, unused, and is named in the debug log.
+ */
+static struct rtnl_link *pick_link(struct nl_cache *links, int tap)
+{
+	struct rtnl_link *found = NULL;
+
+	for (struct nl_object *o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+
+		if (rtnl_link_get_ifindex(l) == tap || rtnl_link_get_arptype(l) != ARPHRD_ETHER ||
+		    (rtnl_link_get_flags(l) & IFF_LOOPBACK))
+			continue;
+		if (found)
+			rt_debug("network: %s is not connected to the guest (only %s is)", rtnl_link_get_name(l),
+				 rtnl_link_get_name(found));
+		else
+			found = l;
+	}
+	return found;
+}
+
+static int read_addrs(struct nl_sock *sk, struct rt_netcfg *net, struct rt_error **err)
+{
+	g_autoptr(NlCache) cache = NULL;
+	int r = rtnl_addr_alloc_cache(sk, &cache);
+
+	if (r < 0)
+		return nl_fail(err, r, "list addresses");
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		int family = rtnl_addr_get_family(a);
+		char buf[INET6_ADDRSTRLEN];
+
+		/* The guest makes its own link-local address from the same MAC. */
+		if (rtnl_addr_get_ifindex(a) != net->ifindex || (family != AF_INET && family != AF_INET6) ||
+		    rtnl_addr_get_scope(a) == RT_SCOPE_LINK)
+			continue;
+		addr_str(rtnl_addr_get_local(a), family, buf);
+		g_ptr_array_add(net->addrs, g_strdup_printf("%s/%d", buf, rtnl_addr_get_prefixlen(a)));
+	}
+	return 0;
+}
+
+static int read_routes(struct nl_sock *sk, struct rt_netcfg *net, struct rt_error **err)
+{
+	g_autoptr(NlCache) cache = NULL;
+	int r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &cache);
+
+	if (r < 0)
+		return nl_fail(err, r, "list routes");
+	/* The kernel's dump lists the prefix routes of the addresses first, then the others in
+	 * the order that lets them be added again (a gateway's on-link route before its user). */
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *rt = (struct rtnl_route *)o;
+		int family = rtnl_route_get_family(rt);
+		struct rtnl_nexthop *nh;
+		struct nl_addr *dst = rtnl_route_get_dst(rt);
+		char d[INET6_ADDRSTRLEN], gw[INET6_ADDRSTRLEN] = "";
+
+		/* Prefix routes of addresses come back by themselves when the guest adds them. */
+		if ((family != AF_INET && family != AF_INET6) || rtnl_route_get_table(rt) != RT_TABLE_MAIN ||
+		    rtnl_route_get_type(rt) != RTN_UNICAST || rtnl_route_get_protocol(rt) == RTPROT_KERNEL ||
+		    rtnl_route_get_nnexthops(rt) != 1)
+			continue;
+		nh = rtnl_route_nexthop_n(rt, 0);
+		if (rtnl_route_nh_get_ifindex(nh) != net->ifindex)
+			continue;
+		addr_str(dst, family, d);
+		if (rtnl_route_nh_get_gateway(nh))
+			addr_str(rtnl_route_nh_get_gateway(nh), family, gw);
+		g_ptr_array_add(net->routes, g_strdup_printf("%s/%u\n%s", d, dst ? nl_addr_get_prefixlen(dst) : 0, gw));
+	}
+	return 0;
+}
+
+/* Everything @from receives goes out of @to: ingress qdisc, u32 match-all, mirred redirect. */
+static int redirect(struct nl_sock *sk, int from, int to, struct rt_error **err)
+{
+	g_autoptr(RtnlQdisc) q = rtnl_qdisc_alloc();
+	g_autoptr(RtnlCls) cls = rtnl_cls_alloc();
+	g_autoptr(RtnlAct) act = rtnl_act_alloc();
+	int r;
+
+	if (!q || !cls || !act)
+		return rt_make_error(err, ENOMEM, "network: redirect");
+	rtnl_tc_set_ifindex(TC_CAST(q), from);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
+	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
+	rtnl_tc_set_kind(TC_CAST(q), "ingress");
+	r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
+	if (r < 0)
+		return nl_fail(err, r, "add an ingress qdisc");
+
+	rtnl_tc_set_kind(TC_CAST(act), "mirred");
+	rtnl_mirred_set_action(act, TCA_EGRESS_REDIR);
+	rtnl_mirred_set_policy(act, TC_ACT_STOLEN);
+	rtnl_mirred_set_ifindex(act, (uint32_t)to);
+
+	rtnl_tc_set_ifindex(TC_CAST(cls), from);
+	rtnl_tc_set_parent(TC_CAST(cls), INGRESS_HANDLE);
+	rtnl_tc_set_kind(TC_CAST(cls), "u32");
+	rtnl_cls_set_protocol(cls, ETH_P_ALL);
+	r = rtnl_u32_add_key_uint32(cls, 0, 0, 0, 0);
+	if (r == 0)
+		r = rtnl_u32_set_cls_terminal(cls);
+	if (r == 0)
+		r = rtnl_u32_add_action(cls, act);
+	if (r == 0)
+		r = rtnl_cls_add(sk, cls, NLM_F_CREATE | NLM_F_EXCL);
+	return r < 0 ? nl_fail(err, r, "add a redirect filter") : 0;
+}
+
+/* The tap carries the interface's MTU and is up. */
+static int tap_up(struct nl_sock *sk, struct rtnl_link *tap, unsigned mtu, struct rt_error **err)
+{
+	g_autoptr(RtnlLink) change = rtnl_link_alloc();
+	int r;
+
+	if (!change)
+		return rt_make_error(err, ENOMEM, "network: tap");
+	rtnl_link_set_mtu(change, mtu);
+	rtnl_link_set_flags(change, IFF_UP);
+	r = rtnl_link_change(sk, tap, change, 0);
+	return r < 0 ? nl_fail(err, r, "bring up " RT_NET_TAP) : 0;
+}
+
+/*
+ * Docker's embedded DNS: the bundle's /etc/resolv.conf names a resolver on the namespace's
+ * loopback. Returns the first such address, or NULL.
+ */
+static char *loopback_resolver(const struct rt_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct rt_mount *m = &spec->mounts[i];
+		g_autofree char *data = NULL;
+		g_auto(GStrv) lines = NULL;
+
+		if (!m->bind || !m->source || strcmp(m->destination, "/etc/resolv.conf") != 0 ||
+		    !g_file_get_contents(m->source, &data, NULL, NULL))
+			continue;
+		lines = g_strsplit(data, "\n", -1);
+		for (char **l = lines; *l; l++) {
+			g_auto(GStrv) w = g_strsplit_set(g_strstrip(*l), " \t", 3);
+			struct in_addr a;
+
+			if (w[0] && w[1] && strcmp(w[0], "nameserver") == 0 && inet_pton(AF_INET, w[1], &a) == 1 &&
+			    (ntohl(a.s_addr) >> 24) == 127)
+				return g_strdup(w[1]);
+		}
+	}
+	return NULL;
+}
+
+static int dns_open(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_error **err)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+	_cleanup_close_ int fd = -EBADF;
+
+	net->dns = loopback_resolver(spec);
+	if (!net->dns)
+		return 0;
+	inet_pton(AF_INET, net->dns, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return rt_make_error(err, errno, "network: DNS socket to %s", net->dns);
+	net->dns_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_error **err)
+{
+	g_autoptr(NlSock) sk = nl_socket_alloc();
+	g_autoptr(NlCache) links = NULL;
+	struct rtnl_link *tap, *link;
+	struct nl_addr *mac;
+	int r;
+
+	net->addrs = g_ptr_array_new_with_free_func(g_free);
+	net->routes = g_ptr_array_new_with_free_func(g_free);
+	if (!sk)
+		return rt_make_error(err, ENOMEM, "network: netlink socket");
+	r = nl_connect(sk, NETLINK_ROUTE);
+	if (r == 0)
+		r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links);
+	if (r < 0)
+		return nl_fail(err, r, "list interfaces");
+	tap = rtnl_link_get_by_name(links, RT_NET_TAP);
+	if (!tap)
+		return rt_make_error(err, 0, "network: %s is gone from the container's namespace", RT_NET_TAP);
+	rtnl_link_put(tap); /* the cache keeps it */
+	link = pick_link(links, rtnl_link_get_ifindex(tap));
+	if (link) {
+		mac = rtnl_link_get_addr(link);
+		if (!mac || nl_addr_get_len(mac) != ETH_ALEN)
+			return rt_make_error(err, 0, "network: %s has no Ethernet address", rtnl_link_get_name(link));
+		nl_addr2str(mac, net->mac, sizeof(net->mac));
+		net->ifname = g_strdup(rtnl_link_get_name(link));
+		net->ifindex = rtnl_link_get_ifindex(link);
+		net->mtu = rtnl_link_get_mtu(link);
+		if (read_addrs(sk, net, err) < 0 || read_routes(sk, net, err) < 0 ||
+		    tap_up(sk, tap, net->mtu, err) < 0 || redirect(sk, net->ifindex, rtnl_link_get_ifindex(tap), err) < 0 ||
+		    redirect(sk, rtnl_link_get_ifindex(tap), net->ifindex, err) < 0)
+			return -1;
+		rt_debug("network: %s (%s, mtu %u, %u addresses, %u routes) redirected to the guest", net->ifname,
+			 net->mac, net->mtu, net->addrs->len, net->routes->len);
+	}
+	return dns_open(spec, net, err);
+}
+
+void rt_net_release(struct rt_netcfg *net)
+{
+	if (net->ifindex > 0) {
+		g_autoptr(NlSock) sk = nl_socket_alloc();
+		g_autoptr(RtnlQdisc) q = rtnl_qdisc_alloc();
+
+		/* Deleting the ingress qdisc takes its filters with it. */
+		if (sk && q && nl_connect(sk, NETLINK_ROUTE) == 0) {
+			rtnl_tc_set_ifindex(TC_CAST(q), net->ifindex);
+			rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
+			rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
+			rtnl_tc_set_kind(TC_CAST(q), "ingress");
+			rtnl_qdisc_delete(sk, q);
+		}
+	}
+	if (net->dns_fd >= 0)
+		close(net->dns_fd);
+	g_free(net->ifname);
+	g_free(net->dns);
+	if (net->addrs)
+		g_ptr_array_unref(net->addrs);
+	if (net->routes)
+		g_ptr_array_unref(net->routes);
+	*net = (struct rt_netcfg)RT_NETCFG_INIT;
+}
