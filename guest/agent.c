@@ -4,10 +4,11 @@
  *
  * It mounts the kernel filesystems, finds the virtio-serial port named RV_AGENT_PORT_NAME,
  * says HELLO, waits for RUN, sets the hostname, mounts the container's root filesystem (9p or
- * virtio-fs), starts the main process (proc 0) in it, and then relays stdin/stdout/stderr,
- * signals and terminal sizes for it and for every process EXEC starts beside it, until the
- * main process ends. Then it kills what is left, sends EXIT for every process (proc 0 last)
- * and reboots, which ends the VM because the host runs QEMU with -no-reboot.
+ * virtio-fs), sets up the network, starts the main process (proc 0) in it, and then relays
+ * stdin/stdout/stderr, signals and terminal sizes for it and for every process EXEC starts
+ * beside it, and DNS queries, until the main process ends. Then it kills what is left, sends
+ * EXIT for every process (proc 0 last) and reboots, which ends the VM because the host runs
+ * QEMU with -no-reboot.
  *
  * Processes live in a bounded table (proc 0 and up to MAX_EXEC others). Each goes through:
  * forked, with a CLOEXEC exec-error pipe (ep) polled like any other fd; ep reads EOF: the
@@ -38,12 +39,23 @@
  * CAP_SYS_ADMIN), the bounding set, the user switch keeping capabilities, the capability sets
  * and ambient ones, and seccomp (here when no_new_privs is on: as late as possible).
  *
+ * The network is the guest's one network namespace, which the container shares. Before proc 0
+ * is forked (so that its net.* sysctls find the interface), the virtio-net NIC takes the
+ * identity of the host's interface (RV_ATTR_NET_IF: name, MAC, MTU; then the addresses, up,
+ * the routes), by ioctl since that is all it needs; without RV_ATTR_NET_IF the NIC is unbound
+ * from its driver, so that only lo is left, as with runc and --network none. With
+ * RV_ATTR_DNS_PROXY the agent listens on that loopback address, UDP port 53, and sends each
+ * query to the host as RV_MSG_DNS under an ID that names its slot in a small table (the oldest
+ * slot is reused, and a generation in the ID's upper bits keeps a stale answer from a new
+ * client); each answer goes back to its client under the client's own ID.
+ *
  * Every byte from the host is bounded by rv_frame_parse()/rv_attr_next(); no input can make
  * the agent exit, and PID 1 must never exit (the kernel would panic), so every way out ends in
  * reboot(). Every fd is O_CLOEXEC but those dup2()ed onto a child's 0..2, and every fd in the
  * relay loop is non-blocking.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +65,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -64,6 +79,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -106,6 +122,16 @@
 #define CAPS_ATTR_LEN 40
 /* The order of the sets in RV_ATTR_CAPS. */
 enum { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_INHERITABLE, CAPS_PERMITTED, CAPS_AMBIENT, CAPS_N };
+/* virtio-net NICs looked at (the host gives the guest one). */
+#define MAX_NICS 8
+/* How long to wait for the NIC to be running once up (it takes milliseconds). */
+#define LINK_WAIT_MS 1000
+/* DNS proxy: queries in flight (a power of two: the slot is the low bits of the ID we send,
+ * the rest is a generation), and the size of a DNS header (the ID is its first 2 bytes). */
+#define DNS_SLOTS 64
+#define DNS_HDR_LEN 12
+/* Messages the DNS proxy logs at most (the console is slow; a client can make many). */
+#define DNS_LOG_MAX 8
 
 /* How to start one process: RUN (proc 0) or EXEC. */
 struct proc_config {
@@ -140,6 +166,30 @@ struct mount_entry {
 	char *type, *source, *dest, *options;
 };
 
+/* An IPv4 or IPv6 address with a prefix length: RV_ATTR_NET_ADDR, a route's destination. */
+union net_ip {
+	struct in_addr v4;
+	struct in6_addr v6;
+};
+struct net_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	union net_ip ip;
+	unsigned len;
+};
+
+struct net_addr {
+	char *text;		/* the attribute, for messages */
+	struct net_prefix pfx;
+};
+
+/* RV_ATTR_NET_ROUTE: the attribute's copy, split in place at its newline. */
+struct net_route {
+	char *dest;		/* "DEST/PREFIXLEN" (owns the copy) */
+	const char *gw_text;	/* "" for on-link */
+	struct net_prefix pfx;
+	union net_ip gw;	/* of pfx.family, when gw_text is not "" */
+};
+
 /* What only RUN carries. */
 struct run_config {
 	char *hostname;		/* NULL: not given */
@@ -148,6 +198,24 @@ struct run_config {
 	size_t nmounts;
 	char **masked, **ropaths, **sysctls;
 	size_t nmasked, nropaths, nsysctls;
+	/* The network: ifname "" (no RV_ATTR_NET_IF) means none but lo. */
+	char ifname[IFNAMSIZ];
+	uint8_t mac[6];
+	uint32_t mtu;
+	struct net_addr *addrs;
+	size_t naddrs;
+	struct net_route *routes; /* in order */
+	size_t nroutes;
+	bool has_dns_proxy;
+	struct in_addr dns_proxy;
+};
+
+/* A DNS query relayed to the host, waiting for its answer. */
+struct dns_query {
+	bool used;
+	uint16_t id;		/* the ID it went to the host with */
+	uint16_t client_id;	/* the ID the client gave it */
+	struct sockaddr_in client;
 };
 
 struct proc {
@@ -180,6 +248,10 @@ struct agent {
 	int own_pidns;		/* the agent's PID namespace, to return to after an EXEC fork */
 	int pidns;		/* the container's (proc 0's) PID namespace; -1 before it exists */
 	struct proc procs[MAX_PROCS]; /* [0] is proc 0 */
+	int dns_fd;		/* the DNS proxy's UDP socket; -1: no proxy */
+	unsigned dns_next;	/* the slot of the next query */
+	unsigned dns_logged;	/* messages about DNS logged so far */
+	struct dns_query dns[DNS_SLOTS]; /* [id % DNS_SLOTS] */
 };
 
 /* What the child writes to the exec-error pipe when it cannot exec (one write, < PIPE_BUF). A
@@ -508,11 +580,193 @@ static bool sysctl_valid(const char *s)
 	return !empty;
 }
 
+/* Decimal digits only (no sign, no space), at most @max. */
+static int parse_uint(const char *s, uint32_t max, uint32_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s || strlen(s) > 10)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* "ADDRESS/PREFIXLEN", IPv4 or IPv6. */
+static int parse_prefix(const char *s, struct net_prefix *ret)
+{
+	const char *slash = strchr(s, '/');
+	char buf[INET6_ADDRSTRLEN];
+	struct net_prefix pf = { 0 };
+	uint32_t len;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, slash - s);
+	buf[slash - s] = '\0';
+	if (inet_pton(AF_INET, buf, &pf.ip.v4) == 1)
+		pf.family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, &pf.ip.v6) == 1)
+		pf.family = AF_INET6;
+	else
+		return -EINVAL;
+	if (parse_uint(slash + 1, pf.family == AF_INET ? 32 : 128, &len) < 0)
+		return -EINVAL;
+	pf.len = len;
+	*ret = pf;
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "02:42:ac:11:00:02" */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	uint8_t m[6];
+	int i;
+
+	if (strlen(s) != 17)
+		return -EINVAL;
+	for (i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		m[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(mac, m, sizeof(m));
+	return 0;
+}
+
+/* A name the kernel takes for a network interface (dev_valid_name()), and no ':', which would
+ * make it an alias label. */
+static bool ifname_valid(const char *s)
+{
+	if (!*s || strlen(s) >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || *s == ' ' || (*s >= '\t' && *s <= '\r'))
+			return false;
+	return true;
+}
+
+/* One of RUN's network attributes into @run, whose addrs and routes have room for it. Errors
+ * go to @p. */
+static int parse_net_attr(struct proc *p, const struct rv_attr *at, struct run_config *run)
+{
+	char *s = rv_attr_strdup(at), *f[3], *nl;
+	struct net_route *rt;
+	uint32_t mtu;
+	int i;
+
+	if (!s) {
+		set_error(p, RV_EXIT_SETUP_FAILED, "malformed RUN message"); /* NUL inside, or OOM */
+		return -EBADMSG;
+	}
+	switch (at->type) {
+	case RV_ATTR_NET_IF:
+		if (run->ifname[0]) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "malformed RUN message: more than one NET_IF");
+			goto bad;
+		}
+		f[0] = s;
+		for (i = 1; i < 3; i++) {
+			nl = strchr(f[i - 1], '\n');
+			if (!nl) {
+				set_error(p, RV_EXIT_SETUP_FAILED, "malformed RUN message: a NET_IF is not NAME\\nMAC\\nMTU");
+				goto bad;
+			}
+			*nl = '\0';
+			f[i] = nl + 1;
+		}
+		if (!ifname_valid(f[0])) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "network: bad interface name `%.32s`", f[0]);
+			goto bad;
+		}
+		if (parse_mac(f[1], run->mac) < 0) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "network: bad MAC address `%.32s`", f[1]);
+			goto bad;
+		}
+		if (parse_uint(f[2], 65535, &mtu) < 0 || !mtu) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "network: bad MTU `%.32s`", f[2]);
+			goto bad;
+		}
+		strcpy(run->ifname, f[0]);
+		run->mtu = mtu;
+		free(s);
+		return 0;
+	case RV_ATTR_NET_ADDR:
+		if (parse_prefix(s, &run->addrs[run->naddrs].pfx) < 0) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "network: bad address `%.64s`, not ADDRESS/PREFIXLEN", s);
+			goto bad;
+		}
+		run->addrs[run->naddrs++].text = s;
+		return 0;
+	case RV_ATTR_NET_ROUTE:
+		rt = &run->routes[run->nroutes];
+		nl = strchr(s, '\n');
+		if (!nl || strchr(nl + 1, '\n')) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "malformed RUN message: a NET_ROUTE is not DEST/PREFIXLEN\\nGATEWAY");
+			goto bad;
+		}
+		*nl = '\0';
+		if (parse_prefix(s, &rt->pfx) < 0) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "network: bad route destination `%.64s`, not ADDRESS/PREFIXLEN", s);
+			goto bad;
+		}
+		if (nl[1] && inet_pton(rt->pfx.family, nl + 1, &rt->gw) != 1) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "network: bad gateway `%.64s` for route %s", nl + 1, s);
+			goto bad;
+		}
+		rt->dest = s;
+		rt->gw_text = nl + 1;
+		run->nroutes++;
+		return 0;
+	case RV_ATTR_DNS_PROXY:
+		if (run->has_dns_proxy) {
+			set_error(p, RV_EXIT_SETUP_FAILED, "malformed RUN message: more than one DNS_PROXY");
+			goto bad;
+		}
+		/* Only a loopback address: the proxy must not take an address of the network. */
+		if (inet_pton(AF_INET, s, &run->dns_proxy) != 1 || (ntohl(run->dns_proxy.s_addr) >> 24) != 127) {
+			set_error(p, RV_EXIT_SETUP_FAILED,
+				  "network: DNS proxy address `%.64s` is not an IPv4 address in 127.0.0.0/8", s);
+			goto bad;
+		}
+		run->has_dns_proxy = true;
+		free(s);
+		return 0;
+	default:
+		break;
+	}
+	free(s);
+	return 0;
+bad:
+	free(s);
+	return -EINVAL;
+}
+
 /* Parse RUN (@run set: it takes the RUN-only attributes too) or EXEC; errors go to @p. */
 static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_config *c, struct run_config *run)
 {
 	const char *msg = run ? "RUN" : "EXEC";
 	size_t pos = 0, nargs = 0, nenv = 0, ngids = 0, nrlimits = 0, nmounts = 0, nmasked = 0, nro = 0, nsysctl = 0;
+	size_t naddrs = 0, nroutes = 0;
 	struct rv_attr at;
 	const char *s;
 	size_t len, i;
@@ -529,6 +783,8 @@ static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_co
 		nmasked += at.type == RV_ATTR_MASKED_PATH;
 		nro += at.type == RV_ATTR_READONLY_PATH;
 		nsysctl += at.type == RV_ATTR_SYSCTL;
+		naddrs += at.type == RV_ATTR_NET_ADDR;
+		nroutes += at.type == RV_ATTR_NET_ROUTE;
 	}
 	if (r < 0)
 		goto bad;
@@ -547,7 +803,9 @@ static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_co
 		run->masked = calloc(nmasked + 1, sizeof(char *));
 		run->ropaths = calloc(nro + 1, sizeof(char *));
 		run->sysctls = calloc(nsysctl + 1, sizeof(char *));
-		if (!run->mounts || !run->masked || !run->ropaths || !run->sysctls)
+		run->addrs = calloc(naddrs + 1, sizeof(*run->addrs));
+		run->routes = calloc(nroutes + 1, sizeof(*run->routes));
+		if (!run->mounts || !run->masked || !run->ropaths || !run->sysctls || !run->addrs || !run->routes)
 			goto oom;
 	}
 
@@ -724,9 +982,23 @@ static int parse_config(struct proc *p, const struct rv_frame *f, struct proc_co
 			if (!(run->hostname = strndup(s, len)))
 				goto oom;
 			break;
+		case RV_ATTR_NET_IF:
+		case RV_ATTR_NET_ADDR:
+		case RV_ATTR_NET_ROUTE:
+		case RV_ATTR_DNS_PROXY:
+			if (!run)
+				break;
+			r = parse_net_attr(p, &at, run);
+			if (r < 0)
+				return r;
+			break;
 		default:
 			break; /* newer hosts may send more */
 		}
+	}
+	if (run && !run->ifname[0] && (run->naddrs || run->nroutes)) {
+		set_error(p, RV_EXIT_SETUP_FAILED, "malformed RUN message: NET_ADDR or NET_ROUTE without NET_IF");
+		return -EINVAL;
 	}
 	if (!c->cwd && !(c->cwd = strdup("/")))
 		goto oom;
@@ -884,6 +1156,324 @@ static int mount_rootfs(struct proc *p0, const struct run_config *c)
 		}
 	}
 	return 0;
+}
+
+/* A virtio-net NIC: its interface name and its virtio device's ("virtio1"). */
+struct nic {
+	char name[IFNAMSIZ];
+	char dev[32];
+};
+
+static int nic_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct nic *)x)->name, ((const struct nic *)y)->name);
+}
+
+/* The basename of the symlink @path points to. */
+static int link_base(const char *path, char *buf, size_t size, const char **ret)
+{
+	ssize_t n = readlink(path, buf, size - 1);
+	const char *b;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	b = strrchr(buf, '/');
+	*ret = b ? b + 1 : buf;
+	return 0;
+}
+
+/* The interfaces whose device's driver is virtio_net, sorted by name. */
+static size_t virtio_nics(struct nic *nics, size_t max)
+{
+	DIR *d = opendir("/sys/class/net");
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && n < max && (de = readdir(d))) {
+		char path[320], link[256];
+		const char *base = "";
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= IFNAMSIZ)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver", de->d_name);
+		if (link_base(path, link, sizeof(link), &base) < 0 || strcmp(base, "virtio_net") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/net/%s/device", de->d_name);
+		if (link_base(path, link, sizeof(link), &base) < 0 || strlen(base) >= sizeof(nics[n].dev))
+			continue;
+		strcpy(nics[n].name, de->d_name);
+		strcpy(nics[n].dev, base);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	qsort(nics, n, sizeof(*nics), nic_cmp);
+	return n;
+}
+
+/* No network: take the NICs from their driver, so that the container sees only lo (as runc
+ * with --network none), not an interface it cannot use. */
+static void detach_nics(const struct nic *nics, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int fd = open("/sys/bus/virtio/drivers/virtio_net/unbind", O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, nics[i].dev, strlen(nics[i].dev)) < 0)
+			logmsg("network: detaching %s (%s) from virtio_net, ignoring: %m", nics[i].name, nics[i].dev);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void ifr_set_name(struct ifreq *ifr, const char *name)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+}
+
+static void sockaddr_in_set(struct sockaddr *sa, struct in_addr addr)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = addr };
+
+	memcpy(sa, &sin, sizeof(sin));
+}
+
+static struct in_addr prefix_mask(unsigned len)
+{
+	return (struct in_addr){ .s_addr = htonl(len ? 0xffffffffu << (32 - len) : 0) };
+}
+
+/* The kernel's struct in6_ifreq (linux/ipv6.h, which does not mix with netinet/in.h). */
+struct agent_in6_ifreq {
+	struct in6_addr ifr6_addr;
+	uint32_t ifr6_prefixlen;
+	int ifr6_ifindex;
+};
+
+/* The network could not be set up as asked: the RUN fails (the container must not start with
+ * half a network). Returns -@err. */
+static int net_error(struct proc *p0, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int net_error(struct proc *p0, int err, const char *fmt, ...)
+{
+	char what[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	set_error(p0, RV_EXIT_SETUP_FAILED, "network: %s: %s", what, strerror(err));
+	return -err;
+}
+
+static int add_addr(struct proc *p0, const struct run_config *run, int fd4, int fd6, int ifindex,
+		    const struct net_addr *ad, size_t *nv4)
+{
+	struct ifreq ifr;
+	char label[IFNAMSIZ + 16];
+
+	if (ad->pfx.family == AF_INET6) {
+		struct agent_in6_ifreq r6 = { .ifr6_addr = ad->pfx.ip.v6, .ifr6_prefixlen = ad->pfx.len,
+					      .ifr6_ifindex = ifindex };
+
+		if (ioctl(fd6, SIOCSIFADDR, &r6) < 0 && errno != EEXIST)
+			return net_error(p0, errno, "add address %s to %s", ad->text, run->ifname);
+		return 0;
+	}
+	/* The first IPv4 address on the interface, the others on alias labels, as ifconfig. */
+	if (*nv4)
+		snprintf(label, sizeof(label), "%s:%u", run->ifname, (unsigned)*nv4);
+	else
+		snprintf(label, sizeof(label), "%s", run->ifname);
+	if (strlen(label) >= IFNAMSIZ)
+		return net_error(p0, ENAMETOOLONG, "add address %s to %s (as %s)", ad->text, run->ifname, label);
+	ifr_set_name(&ifr, label);
+	sockaddr_in_set(&ifr.ifr_addr, ad->pfx.ip.v4);
+	if (ioctl(fd4, SIOCSIFADDR, &ifr) < 0)
+		return net_error(p0, errno, "add address %s to %s", ad->text, run->ifname);
+	ifr_set_name(&ifr, label);
+	sockaddr_in_set(&ifr.ifr_netmask, prefix_mask(ad->pfx.len));
+	if (ioctl(fd4, SIOCSIFNETMASK, &ifr) < 0)
+		return net_error(p0, errno, "set the prefix of address %s on %s", ad->text, run->ifname);
+	(*nv4)++;
+	return 0;
+}
+
+static int add_route(struct proc *p0, const struct run_config *run, int fd4, int fd6, int ifindex,
+		     const struct net_route *rt)
+{
+	bool gw = rt->gw_text[0] != '\0';
+	int r;
+
+	if (rt->pfx.family == AF_INET6) {
+		struct in6_rtmsg m = {
+			.rtmsg_dst = rt->pfx.ip.v6, .rtmsg_dst_len = rt->pfx.len,
+			.rtmsg_flags = RTF_UP | (gw ? RTF_GATEWAY : 0), .rtmsg_ifindex = ifindex,
+		};
+
+		if (gw)
+			m.rtmsg_gateway = rt->gw.v6;
+		r = ioctl(fd6, SIOCADDRT, &m);
+	} else {
+		struct in_addr mask = prefix_mask(rt->pfx.len), dst = { rt->pfx.ip.v4.s_addr & mask.s_addr };
+		struct rtentry e = { .rt_flags = RTF_UP, .rt_dev = (char *)run->ifname };
+
+		/* Masked: the kernel refuses a destination with host bits, `ip route` too. */
+		sockaddr_in_set(&e.rt_dst, dst);
+		sockaddr_in_set(&e.rt_genmask, mask);
+		if (gw) {
+			sockaddr_in_set(&e.rt_gateway, rt->gw.v4);
+			e.rt_flags |= RTF_GATEWAY;
+		}
+		if (rt->pfx.len == 32)
+			e.rt_flags |= RTF_HOST;
+		r = ioctl(fd4, SIOCADDRT, &e);
+	}
+	/* EEXIST: the kernel made it already (an address's prefix route). */
+	if (r < 0 && errno != EEXIST)
+		return net_error(p0, errno, "add route %s %s %s", rt->dest, gw ? "via" : "dev",
+				 gw ? rt->gw_text : run->ifname);
+	return 0;
+}
+
+/* Give the NIC @cur the host interface's identity, addresses and routes (RV_ATTR_NET_*). */
+static int configure_nic(struct proc *p0, const struct run_config *run, const char *cur, int fd4, int fd6)
+{
+	struct ifreq ifr;
+	size_t i, nv4 = 0;
+	int ifindex, r;
+
+	/* Renaming needs it down; the kernel brings up nothing itself, but make sure. */
+	ifr_set_name(&ifr, cur);
+	if (ioctl(fd4, SIOCGIFFLAGS, &ifr) < 0)
+		return net_error(p0, errno, "get the flags of %s", cur);
+	if (ifr.ifr_flags & IFF_UP) {
+		ifr.ifr_flags &= ~IFF_UP;
+		if (ioctl(fd4, SIOCSIFFLAGS, &ifr) < 0)
+			return net_error(p0, errno, "take %s down", cur);
+	}
+	if (strcmp(cur, run->ifname) != 0) {
+		ifr_set_name(&ifr, cur);
+		memcpy(ifr.ifr_newname, run->ifname, strlen(run->ifname));
+		if (ioctl(fd4, SIOCSIFNAME, &ifr) < 0)
+			return net_error(p0, errno, "rename %s to %s", cur, run->ifname);
+	}
+	ifr_set_name(&ifr, run->ifname);
+	if (ioctl(fd4, SIOCGIFINDEX, &ifr) < 0)
+		return net_error(p0, errno, "get the index of %s", run->ifname);
+	ifindex = ifr.ifr_ifindex;
+	ifr_set_name(&ifr, run->ifname);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, run->mac, sizeof(run->mac));
+	if (ioctl(fd4, SIOCSIFHWADDR, &ifr) < 0)
+		return net_error(p0, errno, "set MAC address of %s", run->ifname);
+	ifr_set_name(&ifr, run->ifname);
+	ifr.ifr_mtu = (int)run->mtu;
+	if (ioctl(fd4, SIOCSIFMTU, &ifr) < 0)
+		return net_error(p0, errno, "set MTU %u of %s", run->mtu, run->ifname);
+	if (fd6 >= 0) {
+		/* As Docker adds its IPv6 addresses (IFA_F_NODAD): usable at once, not tentative
+		 * for the second or two duplicate address detection takes. */
+		char path[96];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_dad", run->ifname);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) < 0)
+			logmsg("network: %s, ignoring: %m", path);
+		if (fd >= 0)
+			close(fd);
+	}
+	for (i = 0; i < run->naddrs; i++) {
+		r = add_addr(p0, run, fd4, fd6, ifindex, &run->addrs[i], &nv4);
+		if (r < 0)
+			return r;
+	}
+	ifr_set_name(&ifr, run->ifname);
+	if (ioctl(fd4, SIOCGIFFLAGS, &ifr) < 0)
+		return net_error(p0, errno, "get the flags of %s", run->ifname);
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd4, SIOCSIFFLAGS, &ifr) < 0)
+		return net_error(p0, errno, "bring up %s", run->ifname);
+	for (i = 0; i < run->nroutes; i++) {
+		r = add_route(p0, run, fd4, fd6, ifindex, &run->routes[i]);
+		if (r < 0)
+			return r;
+	}
+	/* The kernel marks the link operational (IFF_RUNNING) a little after IFF_UP, from a
+	 * workqueue, and only then does IPv6 configure it (link-local address): let the
+	 * container find it as a veth is, running. */
+	for (i = 0; i < LINK_WAIT_MS / 5; i++, sleep_ms(5)) {
+		ifr_set_name(&ifr, run->ifname);
+		if (ioctl(fd4, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags & IFF_RUNNING))
+			return 0;
+	}
+	logmsg("network: %s is not running after %d ms, ignoring", run->ifname, LINK_WAIT_MS);
+	return 0;
+}
+
+/*
+ * The container's network, in the guest's network namespace (the container's): the virtio NIC
+ * configured as RUN says, or, without RV_ATTR_NET_IF, detached so that only lo is left.
+ */
+static int setup_network(struct proc *p0, const struct run_config *run)
+{
+	struct nic nics[MAX_NICS];
+	size_t n = virtio_nics(nics, MAX_NICS), i;
+	bool v6 = false;
+	int fd4, fd6 = -1, r;
+
+	if (!run->ifname[0]) {
+		detach_nics(nics, n);
+		return 0;
+	}
+	if (!n) {
+		set_error(p0, RV_EXIT_SETUP_FAILED, "network: no virtio-net NIC in the guest for %s", run->ifname);
+		return -ENODEV;
+	}
+	if (n > 1)
+		logmsg("network: %zu virtio-net NICs, configuring %s as %s", n, nics[0].name, run->ifname);
+	for (i = 0; i < run->naddrs; i++)
+		v6 |= run->addrs[i].pfx.family == AF_INET6;
+	for (i = 0; i < run->nroutes; i++)
+		v6 |= run->routes[i].pfx.family == AF_INET6;
+	fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd4 < 0)
+		return net_error(p0, errno, "IPv4 socket");
+	if (v6 && (fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		r = net_error(p0, errno, "IPv6 socket");
+		close(fd4);
+		return r;
+	}
+	r = configure_nic(p0, run, nics[0].name, fd4, fd6);
+	close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+	return r;
+}
+
+/* With RV_ATTR_DNS_PROXY: listen on its address, port 53 (see relay_dns_queries()). */
+static int dns_proxy_start(struct agent *a, const struct run_config *run)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(53), .sin_addr = run->dns_proxy };
+	char addr[INET_ADDRSTRLEN];
+	int fd, e;
+
+	if (!run->has_dns_proxy)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && bind(fd, (const struct sockaddr *)&sin, sizeof(sin)) == 0) {
+		a->dns_fd = fd;
+		return 0;
+	}
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	inet_ntop(AF_INET, &run->dns_proxy, addr, sizeof(addr));
+	set_error(&a->procs[0], RV_EXIT_SETUP_FAILED, "network: DNS proxy on %s:53: %s", addr, strerror(e));
+	return -e;
 }
 
 static void mkdir_p(const char *path)
@@ -2045,12 +2635,110 @@ static void handle_resize(struct agent *a, struct proc *p, const struct rv_frame
 		logmsg("process %u: TIOCSWINSZ: %m", p->id);
 }
 
+static void dns_log(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void dns_log(struct agent *a, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (a->dns_logged >= DNS_LOG_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	logmsg("DNS proxy: %s%s", msg, ++a->dns_logged == DNS_LOG_MAX ? " (no more DNS messages)" : "");
+}
+
+/*
+ * The ID a query in slot @slot goes to the host with: the slot in the low bits and a new
+ * generation above, so that a late answer to the slot's previous query is not taken for this
+ * one. The generation is random: Docker's resolver passes the ID on to the upstream server,
+ * and an ID that could be guessed would make forged answers easier to get accepted.
+ */
+static uint16_t dns_new_id(const struct dns_query *q, uint16_t slot)
+{
+	uint16_t gen, old = q->id / DNS_SLOTS;
+
+	if (getrandom(&gen, sizeof(gen), GRND_NONBLOCK) != sizeof(gen))
+		gen = (uint16_t)(old + 1);
+	gen %= 65536 / DNS_SLOTS;
+	if (gen == old)
+		gen = (uint16_t)((gen + 1) % (65536 / DNS_SLOTS));
+	return (uint16_t)(gen * DNS_SLOTS + slot);
+}
+
+/* Queries from the container's resolvers (the socket is readable): each goes to the host as
+ * RV_MSG_DNS, under an ID naming its slot; the oldest query loses its slot. */
+static void relay_dns_queries(struct agent *a)
+{
+	uint8_t buf[RV_DNS_MAX + 1];
+	int k;
+
+	/* A bounded batch, so a flood of queries cannot starve the rest of the loop. */
+	for (k = 0; k < 16; k++) {
+		struct sockaddr_in from;
+		socklen_t fromlen = sizeof(from);
+		struct dns_query *q;
+		uint16_t id;
+		/* MSG_TRUNC: the datagram's real length, to drop one too long. */
+		ssize_t n = recvfrom(a->dns_fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				dns_log(a, "receiving a query, ignoring: %m");
+			return;
+		}
+		if (n < DNS_HDR_LEN || n > RV_DNS_MAX || fromlen != sizeof(from) || from.sin_family != AF_INET)
+			continue;
+		q = &a->dns[a->dns_next++ % DNS_SLOTS];
+		id = dns_new_id(q, (uint16_t)(q - a->dns));
+		*q = (struct dns_query){ .used = true, .id = id, .client_id = (uint16_t)(buf[0] << 8 | buf[1]),
+					 .client = from };
+		buf[0] = (uint8_t)(id >> 8);
+		buf[1] = (uint8_t)id;
+		if (rv_frame_raw(&a->tx, RV_MSG_DNS, 0, buf, (size_t)n) < 0)
+			channel_failed(-ENOMEM);
+	}
+}
+
+/* An answer from the host: back to the client whose query had its ID, under the client's. */
+static void handle_dns(struct agent *a, const struct rv_frame *f)
+{
+	uint8_t buf[RV_DNS_MAX];
+	struct dns_query *q;
+	uint16_t id;
+
+	if (a->dns_fd < 0 || f->proc != 0) {
+		log_ignored(a, f);
+		return;
+	}
+	if (f->len < DNS_HDR_LEN || f->len > RV_DNS_MAX) {
+		dns_log(a, "ignoring an answer of %u bytes", f->len);
+		return;
+	}
+	id = (uint16_t)(f->payload[0] << 8 | f->payload[1]);
+	q = &a->dns[id % DNS_SLOTS];
+	/* Unknown, answered already, or stale: its slot has gone to a newer query. */
+	if (!q->used || q->id != id)
+		return;
+	q->used = false;
+	memcpy(buf, f->payload, f->len);
+	buf[0] = (uint8_t)(q->client_id >> 8);
+	buf[1] = (uint8_t)q->client_id;
+	if (sendto(a->dns_fd, buf, f->len, MSG_DONTWAIT, (const struct sockaddr *)&q->client, sizeof(q->client)) < 0)
+		dns_log(a, "answering port %u, ignoring: %m", ntohs(q->client.sin_port));
+}
+
 static void handle_frame(struct agent *a, const struct rv_frame *f)
 {
 	struct proc *p;
 
 	if (f->type == RV_MSG_EXEC) {
 		handle_exec(a, f);
+		return;
+	}
+	if (f->type == RV_MSG_DNS) {
+		handle_dns(a, f);
 		return;
 	}
 	p = find_proc(a, f->proc);
@@ -2153,12 +2841,12 @@ static bool proc_try_finish(struct agent *a, struct proc *p, int64_t now, int *t
 
 static void relay(struct agent *a)
 {
-	enum { K_EP, K_IN, K_OUT, K_ERR };
-	struct pollfd pfd[2 + MAX_PROCS * 4];
+	enum { K_EP, K_IN, K_OUT, K_ERR, K_DNS };
+	struct pollfd pfd[3 + MAX_PROCS * 4];
 	struct {
 		struct proc *p;
 		int kind;
-	} of[2 + MAX_PROCS * 4];
+	} of[3 + MAX_PROCS * 4];
 	struct proc *p0 = &a->procs[0];
 	struct rv_frame f;
 	size_t used, queued, i, n, others;
@@ -2239,6 +2927,13 @@ static void relay(struct agent *a)
 					ADD(p->out_fd[1], POLLIN, K_ERR);
 			}
 		}
+		/* Queries too wait while the channel is backed up (the kernel drops what does not
+		 * fit the socket's buffer, and resolvers retry). */
+		if (a->dns_fd >= 0 && rv_buf_pending(&a->tx) <= QUEUE_LIMIT) {
+			struct proc *p = NULL;
+
+			ADD(a->dns_fd, POLLIN, K_DNS);
+		}
 #undef ADD
 		if (a->ending) {
 			kill(-1, SIGKILL); /* catch what forked while we were killing */
@@ -2275,6 +2970,9 @@ static void relay(struct agent *a)
 				/* EPIPE/EIO: the process closed its stdin; the rest has nowhere to go. */
 				if (r < 0 || (pfd[i].revents & POLLERR))
 					close_stdin(p);
+				break;
+			case K_DNS:
+				relay_dns_queries(a);
 				break;
 			default:
 				if (p->out_fd[of[i].kind - K_OUT] >= 0)
@@ -2336,6 +3034,7 @@ int main(void)
 	a.chan = -1;
 	a.sfd = -1;
 	a.pidns = -1;
+	a.dns_fd = -1;
 	proc_init(&a.procs[0], 0);
 	r = early_setup();
 	if (r < 0)
@@ -2361,7 +3060,8 @@ int main(void)
 		logmsg("no virtio port named " RV_AGENT_PORT_NAME ": %s", strerror(-r));
 		end_vm();
 	}
-	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0)
+	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
+	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
 	spawn(&a, &a.procs[0], &run);
 	relay(&a);

@@ -14,9 +14,12 @@ work=$(mktemp -d /tmp/runvm-it-XXXXXX)
 root=$work/state
 pass=0 fail=0 n=0
 
+# Tests add commands that undo host changes of theirs (network namespaces, links) here.
+undo=()
 cleanup() {
 	# Only what this run started: QEMU processes whose command line names our work dir.
 	pkill -KILL -f -- "$work/" 2>/dev/null
+	for u in "${undo[@]}"; do eval "$u" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT

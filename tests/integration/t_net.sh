@@ -1,0 +1,73 @@
+# The container's network (runtime/network.h): a network namespace with a veth, as Docker and
+# CNI make them, taken over by the guest. Sourced by run.sh.
+
+netns=rvit$$
+veth=rvit$$h
+ip netns add "$netns"
+undo+=("ip netns del $netns" "ip link del $veth")
+ip link add "$veth" type veth peer name eth0 netns "$netns"
+ip addr add 10.213.50.1/24 dev "$veth"
+ip link set "$veth" up
+ip -n "$netns" link set lo up
+ip -n "$netns" link set eth0 mtu 1400 up
+ip -n "$netns" addr add 10.213.50.2/24 dev eth0
+ip -n "$netns" route add default via 10.213.50.1
+ns_mac=$(ip netns exec "$netns" cat /sys/class/net/eth0/address)
+in_ns='c["linux"]["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")] + [{"type": "network", "path": "/var/run/netns/'$netns'"}]'
+
+rv t-nonet '["sh","-c","tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \" \""]'
+check "a new network namespace: loopback only, as with runc" test "$rc" = 0 -a "$out" = lo
+
+rv t-netid '["sh","-c","cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu; ip -4 -o addr show dev eth0 | tr -s \" \" | cut -d\" \" -f4; ip route | grep ^default | sed \"s/ *$//\""]' "$in_ns"
+check "the guest's eth0 has the namespace's MAC, MTU, address and default route" \
+	test "$rc" = 0 -a "$out" = "$(printf '%s\n1400\n10.213.50.2/24\ndefault via 10.213.50.1 dev eth0' "$ns_mac")"
+
+# Guest -> host: a line to a server on the host's end of the veth.
+timeout 30 busybox nc -l -p 18231 > "$work/net-recv" 2>/dev/null &
+srv=$!
+rv t-netout '["sh","-c","echo line-from-the-guest | nc 10.213.50.1 18231"]' "$in_ns"
+wait "$srv"
+out=$(cat "$work/net-recv")
+check "guest -> host: TCP to the host's address" test "$rc" = 0 -a "$out" = line-from-the-guest
+
+# Host -> guest: a server in the container, fetched from the host.
+make_config "$bundle" '["sh","-c","mkdir -p /tmp/www && echo served-by-the-guest > /tmp/www/index.html && exec timeout 60 httpd -f -p 8080 -h /tmp/www"]' "$in_ns"
+"$RUNVM" --root "$root" run --bundle "$bundle" t-netsrv </dev/null >/dev/null 2>"$work/netsrv.err" &
+runner=$!
+out=
+for _ in $(seq 120); do
+	out=$(timeout 3 busybox wget -qO- http://10.213.50.2:8080/ 2>/dev/null) && break
+	sleep 0.25
+done
+check "host -> guest: HTTP from a server in the container" test "$out" = served-by-the-guest
+make_config "$bundle" '["true"]' "$in_ns"
+out=$("$RUNVM" --root "$root" run --bundle "$bundle" t-netshare 2>&1 </dev/null); rc=$?
+err=$out
+check "a second container on the same namespace is refused clearly" \
+	eval '[ "$rc" != 0 ] && [[ "$out" == *"network namespace of another runvm container cannot be shared"* ]]'
+"$RUNVM" --root "$root" kill t-netsrv KILL 2>/dev/null
+wait "$runner"
+out=$(ip netns exec "$netns" tc qdisc show dev eth0 ingress; ip -n "$netns" -br link | cut -d' ' -f1 | grep -v '^lo$')
+check "after the container: no redirect and no tap left in the namespace" test "$out" = eth0@if"$(cat /sys/class/net/$veth/ifindex)"
+
+# Docker's embedded DNS listens on the namespace's loopback; the agent proxies to it. A stand-in
+# answers every A query with 10.1.2.3.
+cat > "$work/fakedns.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.11", 53))
+s.settimeout(60)
+while True:
+    q, peer = s.recvfrom(4096)
+    end = q.index(b"\0", 12) + 5                       # the end of the question
+    a = q[end - 4:end - 2] == b"\x00\x01"              # an A query: one answer
+    an = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([10, 1, 2, 3]) if a else b""
+    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + (b"\x00\x01" if a else b"\x00\x00") + bytes(4) + q[12:end] + an, peer)
+PY
+ip netns exec "$netns" timeout 60 python3 "$work/fakedns.py" &
+dns=$!
+printf 'nameserver 127.0.0.11\noptions ndots:0\n' > "$work/resolv.conf"
+rv t-netdns '["sh","-c","nslookup some.name.example | grep -A1 ^Name: | tail -1"]' \
+	"$in_ns"'; c["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind", "source": "'$work/resolv.conf'", "options": ["rbind", "ro"]})'
+kill "$dns" 2>/dev/null; wait "$dns" 2>/dev/null
+check "DNS: a resolver on the namespace's loopback answers through the agent's proxy" eval '[ "$rc" = 0 ] && [[ "$out" == *10.1.2.3* ]]'
