@@ -157,41 +157,79 @@ static int read_routes(struct nl_sock *sk, struct rt_netcfg *net, struct rt_erro
 	return 0;
 }
 
-/* Everything @from receives goes out of @to: ingress qdisc, u32 match-all, mirred redirect. */
-static int redirect(struct nl_sock *sk, int from, int to, struct rt_error **err)
+static int add_ingress_qdisc(struct nl_sock *sk, int ifindex, struct rt_error **err)
 {
 	g_autoptr(RtnlQdisc) q = rtnl_qdisc_alloc();
-	g_autoptr(RtnlCls) cls = rtnl_cls_alloc();
-	g_autoptr(RtnlAct) act = rtnl_act_alloc();
 	int r;
 
-	if (!q || !cls || !act)
-		return rt_make_error(err, ENOMEM, "network: redirect");
-	rtnl_tc_set_ifindex(TC_CAST(q), from);
+	if (!q)
+		return rt_make_error(err, ENOMEM, "network: qdisc");
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
 	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
 	rtnl_tc_set_kind(TC_CAST(q), "ingress");
 	r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
-	if (r < 0)
-		return nl_fail(err, r, "add an ingress qdisc");
+	return r < 0 ? nl_fail(err, r, "add an ingress qdisc") : 0;
+}
 
+/* What a filter matches: every frame, ARP, or IPv4 UDP from port 53 (DNS answers). */
+enum match { MATCH_ALL, MATCH_ARP, MATCH_DNS_ANSWER };
+
+/* An ingress filter on @ifindex: u32 on @match, then the action. @to >= 0: mirred to that
+ * interface, redirecting (the frame is gone) or mirroring (it goes on up this stack too);
+ * @to < 0: no action, the match ends classification and the frame goes up this stack only
+ * (what `flowid` does on ingress; gact is often not built). */
+static int add_filter(struct nl_sock *sk, int ifindex, uint16_t prio, enum match match, int to, bool mirror,
+		      struct rt_error **err)
+{
+	g_autoptr(RtnlCls) cls = rtnl_cls_alloc();
+	g_autoptr(RtnlAct) act = rtnl_act_alloc();
+	int r;
+
+	if (!cls || !act)
+		return rt_make_error(err, ENOMEM, "network: filter");
 	rtnl_tc_set_kind(TC_CAST(act), "mirred");
-	rtnl_mirred_set_action(act, TCA_EGRESS_REDIR);
-	rtnl_mirred_set_policy(act, TC_ACT_STOLEN);
+	rtnl_mirred_set_action(act, mirror ? TCA_EGRESS_MIRROR : TCA_EGRESS_REDIR);
+	rtnl_mirred_set_policy(act, mirror ? TC_ACT_PIPE : TC_ACT_STOLEN);
 	rtnl_mirred_set_ifindex(act, (uint32_t)to);
-
-	rtnl_tc_set_ifindex(TC_CAST(cls), from);
+	rtnl_tc_set_ifindex(TC_CAST(cls), ifindex);
 	rtnl_tc_set_parent(TC_CAST(cls), INGRESS_HANDLE);
 	rtnl_tc_set_kind(TC_CAST(cls), "u32");
-	rtnl_cls_set_protocol(cls, ETH_P_ALL);
-	r = rtnl_u32_add_key_uint32(cls, 0, 0, 0, 0);
+	rtnl_cls_set_prio(cls, prio);
+	rtnl_cls_set_protocol(cls, match == MATCH_ALL ? ETH_P_ALL : match == MATCH_ARP ? ETH_P_ARP : ETH_P_IP);
+	/* Offsets count from the network header; an IPv4 header without options is 20 bytes. */
+	if (match == MATCH_DNS_ANSWER) {
+		r = rtnl_u32_add_key_uint8(cls, IPPROTO_UDP, 0xff, 9, 0);
+		if (r == 0)
+			r = rtnl_u32_add_key_uint16(cls, 53, 0xffff, 20, 0);
+	} else {
+		r = rtnl_u32_add_key_uint32(cls, 0, 0, 0, 0);
+	}
 	if (r == 0)
 		r = rtnl_u32_set_cls_terminal(cls);
 	if (r == 0)
-		r = rtnl_u32_add_action(cls, act);
+		r = to >= 0 ? rtnl_u32_add_action(cls, act) : rtnl_u32_set_classid(cls, TC_HANDLE(1, 1));
 	if (r == 0)
 		r = rtnl_cls_add(sk, cls, NLM_F_CREATE | NLM_F_EXCL);
-	return r < 0 ? nl_fail(err, r, "add a redirect filter") : 0;
+	return r < 0 ? nl_fail(err, r, "add a tc filter") : 0;
+}
+
+/*
+ * Everything the interface receives goes to the tap, and everything the guest sends out of
+ * the interface. With a DNS proxy, the namespace's own stack must still reach the network:
+ * Docker's embedded resolver forwards other names upstream from inside the namespace. It gets
+ * a copy of every ARP frame (both stacks answer for the same MAC and address, identically)
+ * and the UDP answers from port 53; the guest asks only the proxy, so it misses none of its own.
+ */
+static int connect_tap(struct nl_sock *sk, int ifindex, int tap, bool upstream_dns, struct rt_error **err)
+{
+	if (add_ingress_qdisc(sk, ifindex, err) < 0 || add_ingress_qdisc(sk, tap, err) < 0 ||
+	    add_filter(sk, tap, 1, MATCH_ALL, ifindex, false, err) < 0)
+		return -1;
+	if (upstream_dns && (add_filter(sk, ifindex, 1, MATCH_ARP, tap, true, err) < 0 ||
+			     add_filter(sk, ifindex, 2, MATCH_DNS_ANSWER, -1, false, err) < 0))
+		return -1;
+	return add_filter(sk, ifindex, 3, MATCH_ALL, tap, false, err);
 }
 
 /* The tap carries the interface's MTU and is up. */
@@ -235,12 +273,11 @@ static char *loopback_resolver(const struct rt_spec *spec)
 	return NULL;
 }
 
-static int dns_open(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_error **err)
+static int dns_open(struct rt_netcfg *net, struct rt_error **err)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
 	_cleanup_close_ int fd = -EBADF;
 
-	net->dns = loopback_resolver(spec);
 	if (!net->dns)
 		return 0;
 	inet_pton(AF_INET, net->dns, &sa.sin_addr);
@@ -281,14 +318,14 @@ int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_
 		net->ifname = g_strdup(rtnl_link_get_name(link));
 		net->ifindex = rtnl_link_get_ifindex(link);
 		net->mtu = rtnl_link_get_mtu(link);
-		if (read_addrs(sk, net, err) < 0 || read_routes(sk, net, err) < 0 ||
-		    tap_up(sk, tap, net->mtu, err) < 0 || redirect(sk, net->ifindex, rtnl_link_get_ifindex(tap), err) < 0 ||
-		    redirect(sk, rtnl_link_get_ifindex(tap), net->ifindex, err) < 0)
+		net->dns = loopback_resolver(spec);
+		if (read_addrs(sk, net, err) < 0 || read_routes(sk, net, err) < 0 || tap_up(sk, tap, net->mtu, err) < 0 ||
+		    connect_tap(sk, net->ifindex, rtnl_link_get_ifindex(tap), net->dns != NULL, err) < 0)
 			return -1;
 		rt_debug("network: %s (%s, mtu %u, %u addresses, %u routes) redirected to the guest", net->ifname,
 			 net->mac, net->mtu, net->addrs->len, net->routes->len);
 	}
-	return dns_open(spec, net, err);
+	return dns_open(net, err);
 }
 
 void rt_net_release(struct rt_netcfg *net)

@@ -78,7 +78,8 @@ wait_status() {
 
 status_of() { "${R[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
 
-for t in "$here"/t_*.sh; do
+# IT_ONLY=net runs only t_net.sh (while working on one part).
+for t in "$here"/t_${IT_ONLY:-*}.sh; do
 	echo "# $(basename "$t")"
 	. "$t"
 done

@@ -30,8 +30,38 @@ wait "$srv"
 out=$(cat "$work/net-recv")
 check "guest -> host: TCP to the host's address" test "$rc" = 0 -a "$out" = line-from-the-guest
 
+# Docker's embedded DNS listens on the namespace's loopback; the agent proxies to it. A stand-in
+# (fakedns.py ADDRESS) answers every A query with 10.1.2.3; dnsq.py ADDRESS asks it once.
+cat > "$work/fakedns.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+while True:
+    q, peer = s.recvfrom(4096)
+    end = q.index(b"\0", 12) + 5                       # the end of the question
+    a = q[end - 4:end - 2] == b"\x00\x01"              # an A query: one answer
+    an = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([10, 1, 2, 3]) if a else b""
+    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + (b"\x00\x01" if a else b"\x00\x00") + bytes(4) + q[12:end] + an, peer)
+PY
+cat > "$work/dnsq.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(b"\x12\x34\x01\x00\x00\x01" + bytes(6) + b"\x04name\x07example\x00\x00\x01\x00\x01", (sys.argv[1], 53))
+print(".".join(map(str, s.recv(512)[-4:])))
+PY
+ip netns exec "$netns" timeout 120 python3 "$work/fakedns.py" 127.0.0.11 &
+dns_ns=$!
+timeout 120 python3 "$work/fakedns.py" 10.213.50.1 &
+dns_host=$!
+printf 'nameserver 127.0.0.11\noptions ndots:0\n' > "$work/resolv.conf"
+with_dns="$in_ns"'; c["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind", "source": "'$work/resolv.conf'", "options": ["rbind", "ro"]})'
+sleep 0.5
+rv t-netdns '["sh","-c","nslookup some.name.example | grep -A1 ^Name: | tail -1"]' "$with_dns"
+check "DNS: a resolver on the namespace's loopback answers through the agent's proxy" eval '[ "$rc" = 0 ] && [[ "$out" == *10.1.2.3* ]]'
+
 # Host -> guest: a server in the container, fetched from the host.
-make_config "$bundle" '["sh","-c","mkdir -p /tmp/www && echo served-by-the-guest > /tmp/www/index.html && exec timeout 60 httpd -f -p 8080 -h /tmp/www"]' "$in_ns"
+make_config "$bundle" '["sh","-c","mkdir -p /tmp/www && echo served-by-the-guest > /tmp/www/index.html && exec timeout 60 httpd -f -p 8080 -h /tmp/www"]' "$with_dns"
 "$RUNVM" --root "$root" run --bundle "$bundle" t-netsrv </dev/null >/dev/null 2>"$work/netsrv.err" &
 runner=$!
 out=
@@ -40,6 +70,12 @@ for _ in $(seq 120); do
 	sleep 0.25
 done
 check "host -> guest: HTTP from a server in the container" test "$out" = served-by-the-guest
+web=$out
+# Docker's resolver forwards other names upstream from inside the namespace: with the proxy on,
+# the namespace's own stack still gets ARP and DNS answers while the guest owns the interface.
+ip -n "$netns" neigh flush all
+out=$(ip netns exec "$netns" python3 "$work/dnsq.py" 10.213.50.1 2>&1)
+check "DNS: the namespace's own stack still reaches an upstream resolver" eval '[ "$web" = served-by-the-guest ] && [ "$out" = 10.1.2.3 ]'
 make_config "$bundle" '["true"]' "$in_ns"
 out=$("$RUNVM" --root "$root" run --bundle "$bundle" t-netshare 2>&1 </dev/null); rc=$?
 err=$out
@@ -49,25 +85,4 @@ check "a second container on the same namespace is refused clearly" \
 wait "$runner"
 out=$(ip netns exec "$netns" tc qdisc show dev eth0 ingress; ip -n "$netns" -br link | cut -d' ' -f1 | grep -v '^lo$')
 check "after the container: no redirect and no tap left in the namespace" test "$out" = eth0@if"$(cat /sys/class/net/$veth/ifindex)"
-
-# Docker's embedded DNS listens on the namespace's loopback; the agent proxies to it. A stand-in
-# answers every A query with 10.1.2.3.
-cat > "$work/fakedns.py" <<'PY'
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.11", 53))
-s.settimeout(60)
-while True:
-    q, peer = s.recvfrom(4096)
-    end = q.index(b"\0", 12) + 5                       # the end of the question
-    a = q[end - 4:end - 2] == b"\x00\x01"              # an A query: one answer
-    an = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([10, 1, 2, 3]) if a else b""
-    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + (b"\x00\x01" if a else b"\x00\x00") + bytes(4) + q[12:end] + an, peer)
-PY
-ip netns exec "$netns" timeout 60 python3 "$work/fakedns.py" &
-dns=$!
-printf 'nameserver 127.0.0.11\noptions ndots:0\n' > "$work/resolv.conf"
-rv t-netdns '["sh","-c","nslookup some.name.example | grep -A1 ^Name: | tail -1"]' \
-	"$in_ns"'; c["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind", "source": "'$work/resolv.conf'", "options": ["rbind", "ro"]})'
-kill "$dns" 2>/dev/null; wait "$dns" 2>/dev/null
-check "DNS: a resolver on the namespace's loopback answers through the agent's proxy" eval '[ "$rc" = 0 ] && [[ "$out" == *10.1.2.3* ]]'
+kill "$dns_ns" "$dns_host" 2>/dev/null; wait "$dns_ns" "$dns_host" 2>/dev/null
