@@ -243,6 +243,11 @@ static int put_network(struct rv_buf *out, const struct rt_netcfg *net)
 			r = rv_put_str(out, RV_ATTR_NET_ADDR, net->addrs->pdata[i]);
 		for (unsigned i = 0; r == 0 && i < net->routes->len; i++)
 			r = rv_put_str(out, RV_ATTR_NET_ROUTE, net->routes->pdata[i]);
+		if (r == 0 && net->ipv6_disabled) {
+			g_autofree char *sysctl = g_strdup_printf("net.ipv6.conf.%s.disable_ipv6=1", net->ifname);
+
+			r = rv_put_str(out, RV_ATTR_SYSCTL, sysctl);
+		}
 	}
 	if (r == 0 && net->dns)
 		r = rv_put_str(out, RV_ATTR_DNS_PROXY, net->dns);

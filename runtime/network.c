@@ -288,6 +288,15 @@ static int dns_open(struct rt_netcfg *net, struct rt_error **err)
 	return 0;
 }
 
+/* /proc/sys/net is the reader's namespace's: ours, the container's. */
+static bool ipv6_disabled(const char *ifname)
+{
+	g_autofree char *path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	g_autofree char *v = NULL;
+
+	return g_file_get_contents(path, &v, NULL, NULL) && v[0] == '1';
+}
+
 int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_error **err)
 {
 	g_autoptr(NlSock) sk = nl_socket_alloc();
@@ -318,6 +327,7 @@ int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_
 		net->ifname = g_strdup(rtnl_link_get_name(link));
 		net->ifindex = rtnl_link_get_ifindex(link);
 		net->mtu = rtnl_link_get_mtu(link);
+		net->ipv6_disabled = ipv6_disabled(net->ifname);
 		net->dns = loopback_resolver(spec);
 		if (read_addrs(sk, net, err) < 0 || read_routes(sk, net, err) < 0 || tap_up(sk, tap, net->mtu, err) < 0 ||
 		    connect_tap(sk, net->ifindex, rtnl_link_get_ifindex(tap), net->dns != NULL, err) < 0)

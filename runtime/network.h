@@ -31,6 +31,7 @@ struct rt_netcfg {
 	int ifindex;
 	char mac[18];        /* "aa:bb:cc:dd:ee:ff" */
 	unsigned mtu;
+	bool ipv6_disabled;  /* the caller turned IPv6 off on it (Docker, for IPv4-only networks) */
 	GPtrArray *addrs;    /* "ADDRESS/PREFIXLEN" */
 	GPtrArray *routes;   /* "DEST/PREFIXLEN\nGATEWAY" (empty GATEWAY: on-link) */
 	char *dns;           /* loopback resolver to proxy for the guest, or NULL */

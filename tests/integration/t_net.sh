@@ -12,15 +12,17 @@ ip -n "$netns" link set lo up
 ip -n "$netns" link set eth0 mtu 1400 up
 ip -n "$netns" addr add 10.213.50.2/24 dev eth0
 ip -n "$netns" route add default via 10.213.50.1
+# As Docker does on an IPv4-only network: the guest's eth0 follows.
+ip netns exec "$netns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 ns_mac=$(ip netns exec "$netns" cat /sys/class/net/eth0/address)
 in_ns='c["linux"]["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")] + [{"type": "network", "path": "/var/run/netns/'$netns'"}]'
 
 rv t-nonet '["sh","-c","tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \" \""]'
 check "a new network namespace: loopback only, as with runc" test "$rc" = 0 -a "$out" = lo
 
-rv t-netid '["sh","-c","cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu; ip -4 -o addr show dev eth0 | tr -s \" \" | cut -d\" \" -f4; ip route | grep ^default | sed \"s/ *$//\""]' "$in_ns"
-check "the guest's eth0 has the namespace's MAC, MTU, address and default route" \
-	test "$rc" = 0 -a "$out" = "$(printf '%s\n1400\n10.213.50.2/24\ndefault via 10.213.50.1 dev eth0' "$ns_mac")"
+rv t-netid '["sh","-c","cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu /proc/sys/net/ipv6/conf/eth0/disable_ipv6; ip -4 -o addr show dev eth0 | tr -s \" \" | cut -d\" \" -f4; ip route | grep ^default | sed \"s/ *$//\""]' "$in_ns"
+check "the guest's eth0 has the namespace's MAC, MTU, IPv6 setting, address and default route" \
+	test "$rc" = 0 -a "$out" = "$(printf '%s\n1400\n1\n10.213.50.2/24\ndefault via 10.213.50.1 dev eth0' "$ns_mac")"
 
 # Guest -> host: a line to a server on the host's end of the veth.
 timeout 30 busybox nc -l -p 18231 > "$work/net-recv" 2>/dev/null &
