@@ -92,7 +92,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
-	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev
+	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables
 deps:
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \
@@ -115,8 +115,13 @@ check-integration: all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/integration/run.sh
 
 # Docker end to end: starts its own dockerd (runvm registered as a runtime) and stops it.
+# run.sh with networking off, then net.sh with a bridge and iptables (it restores the host's
+# networking after itself); both run, and either failing fails the target.
 check-docker: all
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/docker/run.sh
+	rc=0; \
+	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/docker/run.sh || rc=1; \
+	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/docker/net.sh || rc=1; \
+	exit $$rc
 
 check-podman: all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/podman/run.sh
