@@ -25,7 +25,7 @@ LIB_SRCS := \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
 	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
 	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
-	runtime/network.c \
+	runtime/network.c runtime/arch.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c

@@ -100,6 +100,17 @@ struct hv_backend_ops {
 };
 
 const char *hv_arch_name(enum hv_arch arch);
+/* "x86_64"/"amd64", "aarch64"/"arm64" (kernel, Debian and OCI spellings); -1 for others. */
+int hv_arch_from_name(const char *name);
+/* The architecture runvm itself was built for: the host's. */
+static inline enum hv_arch hv_arch_host(void)
+{
+#if defined(__aarch64__)
+	return HV_ARCH_AARCH64;
+#else
+	return HV_ARCH_X86_64;
+#endif
+}
 const char *hv_accel_name(enum hv_accel accel);
 
 #endif

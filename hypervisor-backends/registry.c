@@ -17,6 +17,15 @@ const char *hv_arch_name(enum hv_arch arch)
 	return arch == HV_ARCH_AARCH64 ? "aarch64" : "x86_64";
 }
 
+int hv_arch_from_name(const char *name)
+{
+	if (strcmp(name, "x86_64") == 0 || strcmp(name, "amd64") == 0)
+		return HV_ARCH_X86_64;
+	if (strcmp(name, "aarch64") == 0 || strcmp(name, "arm64") == 0)
+		return HV_ARCH_AARCH64;
+	return -1;
+}
+
 const char *hv_accel_name(enum hv_accel accel)
 {
 	static const char *const names[_HV_ACCEL_MAX] = { "auto", "kvm", "tcg" };

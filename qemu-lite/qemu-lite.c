@@ -36,39 +36,48 @@ struct hv_vm {
 	int status;
 };
 
+/* Debian's package for a guest architecture's QEMU. */
+static const char *qemu_package(enum hv_arch arch)
+{
+	return arch == HV_ARCH_AARCH64 ? "qemu-system-arm" : "qemu-system-x86";
+}
+
 static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_accel want,
 		 const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err)
 {
 	g_autofree char *full = binaries[0] ? g_find_program_in_path(binaries[0]) : NULL;
 	g_autofree char *slim = binaries[1] ? g_find_program_in_path(binaries[1]) : NULL;
+	bool native = arch == caps->arch;
 	struct hv_probe_result r = { 0 };
 
 	(void)err;
-	if (arch != HV_ARCH_X86_64 || arch != caps->arch) {
-		g_snprintf(r.reason, sizeof(r.reason), "%s guests are not supported yet", hv_arch_name(arch));
-		goto out;
-	}
-	if (want != HV_ACCEL_TCG && caps->kvm_usable && (slim || full)) {
+	if (native && want != HV_ACCEL_TCG && caps->kvm_usable && (slim || full)) {
 		/* The slim microvm build supports KVM only, and starts faster and smaller. */
 		r.accel = HV_ACCEL_KVM;
 		r.binary = slim ? binaries[1] : binaries[0];
 		g_snprintf(r.reason, sizeof(r.reason), "KVM: %s", caps->kvm_reason);
 		r.usable = true;
 	} else if (want == HV_ACCEL_KVM) {
-		g_snprintf(r.reason, sizeof(r.reason), "KVM asked for but unusable: %s", caps->kvm_reason);
+		if (native)
+			g_snprintf(r.reason, sizeof(r.reason), "KVM asked for but unusable: %s", caps->kvm_reason);
+		else
+			g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host", hv_arch_name(arch),
+				   hv_arch_name(caps->arch));
 	} else if (!full) {
-		g_snprintf(r.reason, sizeof(r.reason), "`%s` not found in PATH (apt-get install qemu-system-x86)",
-			   binaries[0] ? binaries[0] : "qemu-system-x86_64");
+		g_snprintf(r.reason, sizeof(r.reason), "`%s` not found in PATH (apt-get install %s)",
+			   binaries[0] ? binaries[0] : "qemu-system", qemu_package(arch));
 	} else {
 		r.accel = HV_ACCEL_TCG;
 		r.binary = binaries[0];
-		if (want == HV_ACCEL_TCG)
+		if (!native)
+			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation of %s on this %s host",
+				   hv_arch_name(arch), hv_arch_name(caps->arch));
+		else if (want == HV_ACCEL_TCG)
 			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation, as configured");
 		else
 			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation, because %s", caps->kvm_reason);
 		r.usable = true;
 	}
-out:
 	*ret = r;
 	return 0;
 }
@@ -92,6 +101,7 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	bool kvm = cfg->accel == HV_ACCEL_KVM;
+	bool aarch64 = cfg->arch == HV_ARCH_AARCH64;
 	g_autofree char *kernel = opt_escape(cfg->kernel);
 	g_autofree char *initrd = opt_escape(cfg->initrd);
 
@@ -99,11 +109,18 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 	ADD("-nodefaults"); ADD("-no-user-config"); ADD("-display"); ADD("none");
 	/* The agent ends the guest with reboot(2): -no-reboot turns that into QEMU exiting. */
 	ADD("-no-reboot");
-	/* acpi=off: QEMU then lists the virtio-mmio devices on the kernel command line, which our
-	 * ACPI-less kernel needs. Under TCG the PIT and PIC must stay on or the guest hangs. The
-	 * RTC stays on: without one the kernel polls the missing CMOS for a full second at boot. */
 	ADD("-M");
-	ADD("microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off");
+	if (aarch64) {
+		/* virt: GICv3 (the host's own with KVM), virtio-mmio slots described in its device
+		 * tree, a PL011 UART, PSCI for the agent's reboot. */
+		ADD(kvm ? "virt,gic-version=host" : "virt,gic-version=3");
+	} else {
+		/* acpi=off: QEMU then lists the virtio-mmio devices on the kernel command line, which
+		 * our ACPI-less kernel needs. Under TCG the PIT and PIC must stay on or the guest
+		 * hangs. The RTC stays on: without one the kernel polls the missing CMOS for a full
+		 * second at boot. */
+		ADD("microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off");
+	}
 	ADD("-accel");
 	/* A small translation cache bounds QEMU's RSS; the guest runs little code. */
 	ADD(kvm ? "kvm" : "tcg,tb-size=32");
@@ -119,8 +136,8 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 	 * kernel would spend ~0.3 s calibrating the local APIC timer against the PIT; the PIT
 	 * serves as the clock event device instead. */
 	ADD("-append");
-	ADD("console=ttyS0 reboot=t%s%s%s", kvm ? "" : " noapictimer", cfg->cmdline && *cfg->cmdline ? " " : "",
-	    cfg->cmdline ? cfg->cmdline : "");
+	ADD("%s%s%s", aarch64 ? "console=ttyAMA0" : kvm ? "console=ttyS0 reboot=t" : "console=ttyS0 reboot=t noapictimer",
+	    cfg->cmdline && *cfg->cmdline ? " " : "", cfg->cmdline ? cfg->cmdline : "");
 	if (cfg->console_log) {
 		g_autofree char *log = opt_escape(cfg->console_log);
 

@@ -61,29 +61,27 @@ int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_er
 	printf("%-18s %s\n", "tdx", yes_no(caps.tdx));
 	printf("%-18s %s\n", "sev", yes_no(caps.sev));
 	printf("%-18s %s\n", "sev-snp", yes_no(caps.sev_snp));
-	print_file("kernel", config->kernel);
-	print_file("initrd", config->initrd);
+	/* Each guest architecture: what would run it, and its kernel and initramfs. */
+	r = 1;
+	for (enum hv_arch a = 0; a < _HV_ARCH_MAX; a++) {
+		const char *kernel, *initrd;
+		g_autofree char *name = g_strdup_printf("%s guest", hv_arch_name(a));
 
-	for (size_t i = 0; hv_backends[i]; i++) {
-		const char *const bins[2] = { config->qemu_binary, config->qemu_microvm_binary };
-		struct hv_probe_result one = { 0 };
-
-		if (hv_backends[i]->probe(&caps, caps.arch, HV_ACCEL_AUTO, bins, &one, err) < 0)
-			goto fail;
-		printf("backend %-10s %s: %s\n", hv_backends[i]->name, one.usable ? "usable" : "unusable", one.reason);
+		rt_guest_files(config, &caps, a, &kernel, &initrd);
+		if (rt_backend_choose(config, &caps, a, g->backend, &ops, &pr, err) < 0) {
+			printf("%-18s none: %s\n", name, (*err)->msg);
+			rt_error_free(err);
+			continue;
+		}
+		printf("%-18s backend %s, accelerator %s: %s\n", name, ops->name, hv_accel_name(pr.accel), pr.reason);
+		print_file("  kernel", kernel);
+		print_file("  initrd", initrd);
+		if (a == caps.arch) {
+			printf("%-18s backend %s, accelerator %s, %s guest\n", "run would use", ops->name,
+			       hv_accel_name(pr.accel), hv_arch_name(a));
+			r = 0;
+		}
 	}
-	r = rt_backend_choose(config, &caps, g->backend, &ops, &pr, err);
-	if (r < 0) {
-		printf("%-18s none: %s\n", "run would use", (*err)->msg);
-		rt_error_free(err);
-		rt_config_free(config);
-		return 1;
-	}
-	printf("%-18s backend %s, accelerator %s, %s guest\n", "run would use", ops->name, hv_accel_name(pr.accel),
-	       hv_arch_name(caps.arch));
 	rt_config_free(config);
-	return 0;
-fail:
-	rt_config_free(config);
-	return -1;
+	return r;
 }

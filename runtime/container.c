@@ -200,7 +200,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		c->vs.cfg.nic = true;
 		c->vs.cfg.tap_fd = c->tap_fd;
 	}
-	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
+	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, c->vs.cfg.arch, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
 	/* Before QEMU starts, so that it is born in the container's cgroup too. */
 	if (c->spec->cgroups_path && !rt_cgroup_path_supported(c->spec->cgroups_path))

@@ -11,23 +11,43 @@
 #include "../protocol/agent-proto.h"
 #include "lib/config.h"
 #include "lib/error.h"
+#include "lib/log.h"
 #include "lib/spec.h"
+#include "arch.h"
 #include "vmconfig.h"
 
-int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, const char *backend_override,
-		      const struct hv_backend_ops **ret_ops, struct hv_probe_result *ret_probe, struct rt_error **err)
+void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+		       const char *ret[2])
 {
-	const char *const binaries[2] = { config->qemu_binary, config->qemu_microvm_binary };
+	ret[0] = arch == caps->arch ? config->qemu_binary : config->qemu_foreign_binary[arch];
+	ret[1] = arch == caps->arch ? config->qemu_microvm_binary : NULL;
+}
 
-	return hv_backend_select(caps, backend_override ? backend_override : config->backend, config->accel, caps->arch,
+void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+		    const char **ret_kernel, const char **ret_initrd)
+{
+	*ret_kernel = arch == caps->arch ? config->kernel : config->foreign_kernel[arch];
+	*ret_initrd = arch == caps->arch ? config->initrd : config->foreign_initrd[arch];
+}
+
+int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+		      const char *backend_override, const struct hv_backend_ops **ret_ops,
+		      struct hv_probe_result *ret_probe, struct rt_error **err)
+{
+	const char *binaries[2];
+
+	rt_guest_binaries(config, caps, arch, binaries);
+	return hv_backend_select(caps, backend_override ? backend_override : config->backend, config->accel, arch,
 				 binaries, ret_ops, ret_probe, err);
 }
 
-static int check_file(const char *what, const char *path, const struct rt_config *config, struct rt_error **err)
+static int check_file(const char *what, enum hv_arch arch, bool foreign, const char *path,
+		      const struct rt_config *config, struct rt_error **err)
 {
 	if (access(path, R_OK) == 0)
 		return 0;
-	return rt_make_error(err, errno, "guest %s `%s` (build it with `make`, or set %s= in %s)", what, path, what,
+	return rt_make_error(err, errno, "%s guest %s `%s` (build it with `make`, or set %s%s%s= in %s)", hv_arch_name(arch),
+			     what, path, what, foreign ? "_" : "", foreign ? hv_arch_name(arch) : "",
 			     config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 }
 
@@ -55,10 +75,17 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		       const struct hv_backend_ops **ret_ops, struct hv_probe_result *ret_probe, struct rt_error **err)
 {
 	struct rt_vm_spec vs = { 0 };
+	const char *kernel, *initrd, *why;
+	enum hv_arch arch;
 	int n;
 
-	if (rt_backend_choose(config, caps, backend_override, ret_ops, ret_probe, err) < 0 ||
-	    check_file("kernel", config->kernel, config, err) < 0 || check_file("initrd", config->initrd, config, err) < 0)
+	if (rt_guest_arch(config, spec, &arch, &why, err) < 0)
+		return -1;
+	rt_debug("%s guest, from %s", hv_arch_name(arch), why);
+	rt_guest_files(config, caps, arch, &kernel, &initrd);
+	if (rt_backend_choose(config, caps, arch, backend_override, ret_ops, ret_probe, err) < 0 ||
+	    check_file("kernel", arch, arch != caps->arch, kernel, config, err) < 0 ||
+	    check_file("initrd", arch, arch != caps->arch, initrd, config, err) < 0)
 		return -1;
 	/* quiet: under TCG every console line costs boot time; --debug wants to see them. */
 	n = snprintf(vs.cmdline, sizeof(vs.cmdline), "%spanic=-1 %s", debug ? "" : "quiet ", config->kernel_cmdline);
@@ -68,10 +95,10 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	*ret = vs;
 	ret->shares[0] = (struct hv_share){ .tag = RV_ROOTFS_TAG, .host_path = spec->rootfs, .readonly = spec->rootfs_readonly };
 	ret->cfg = (struct hv_vm_config){
-		.arch = caps->arch,
+		.arch = arch,
 		.accel = ret_probe->accel,
-		.kernel = config->kernel,
-		.initrd = config->initrd,
+		.kernel = kernel,
+		.initrd = initrd,
 		.cmdline = ret->cmdline,
 		.shares = ret->shares,
 		.n_shares = 1,

@@ -19,8 +19,14 @@ void rt_config_free(struct rt_config *c)
 	g_free(c->path);
 	g_free(c->backend);
 	g_free(c->accel);
+	g_free(c->arch);
 	g_free(c->kernel);
 	g_free(c->initrd);
+	for (int a = 0; a < _HV_ARCH_MAX; a++) {
+		g_free(c->foreign_kernel[a]);
+		g_free(c->foreign_initrd[a]);
+		g_free(c->qemu_foreign_binary[a]);
+	}
 	g_free(c->kernel_cmdline);
 	g_free(c->qemu_binary);
 	g_free(c->qemu_microvm_binary);
@@ -42,14 +48,21 @@ struct key_desc {
 static const struct key_desc keys[] = {
 	STR("runvm", "backend", backend),
 	STR("runvm", "accel", accel),
+	STR("runvm", "arch", arch),
 	STR("runvm", "kernel", kernel),
 	STR("runvm", "initrd", initrd),
+	STR("runvm", "kernel_x86_64", foreign_kernel[HV_ARCH_X86_64]),
+	STR("runvm", "initrd_x86_64", foreign_initrd[HV_ARCH_X86_64]),
+	STR("runvm", "kernel_aarch64", foreign_kernel[HV_ARCH_AARCH64]),
+	STR("runvm", "initrd_aarch64", foreign_initrd[HV_ARCH_AARCH64]),
 	STR("runvm", "kernel_cmdline", kernel_cmdline),
 	UINT("runvm", "vcpus", vcpus, 1, 256),
 	UINT("runvm", "memory_mib", memory_mib, 64, 1u << 20),
 	UINT("runvm", "boot_timeout_s", boot_timeout_s, 1, 3600),
 	STR("qemu", "binary", qemu_binary),
 	STR("qemu", "microvm_binary", qemu_microvm_binary),
+	STR("qemu", "binary_x86_64", qemu_foreign_binary[HV_ARCH_X86_64]),
+	STR("qemu", "binary_aarch64", qemu_foreign_binary[HV_ARCH_AARCH64]),
 };
 
 static struct rt_config *config_defaults(void)
@@ -58,14 +71,21 @@ static struct rt_config *config_defaults(void)
 
 	c->backend = g_strdup("auto");
 	c->accel = g_strdup("auto");
+	c->arch = g_strdup("auto");
 	c->kernel = g_strdup(RUNVM_DATADIR "/vmlinux");
 	c->initrd = g_strdup(RUNVM_DATADIR "/initramfs.cpio");
+	c->foreign_kernel[HV_ARCH_X86_64] = g_strdup(RUNVM_DATADIR "/x86_64/vmlinux");
+	c->foreign_initrd[HV_ARCH_X86_64] = g_strdup(RUNVM_DATADIR "/x86_64/initramfs.cpio");
+	c->foreign_kernel[HV_ARCH_AARCH64] = g_strdup(RUNVM_DATADIR "/aarch64/Image");
+	c->foreign_initrd[HV_ARCH_AARCH64] = g_strdup(RUNVM_DATADIR "/aarch64/initramfs.cpio");
 	c->kernel_cmdline = g_strdup("");
 	c->vcpus = 1;
 	c->memory_mib = 256;
 	/* TCG boots in about 1.5 s here; the margin covers a loaded CI machine. */
 	c->boot_timeout_s = 60;
-	c->qemu_binary = g_strdup("qemu-system-x86_64");
+	c->qemu_binary = g_strdup(hv_arch_host() == HV_ARCH_AARCH64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
+	c->qemu_foreign_binary[HV_ARCH_X86_64] = g_strdup("qemu-system-x86_64");
+	c->qemu_foreign_binary[HV_ARCH_AARCH64] = g_strdup("qemu-system-aarch64");
 	c->qemu_microvm_binary = g_strdup("qemu-system-x86_64-microvm");
 	return c;
 }
@@ -116,6 +136,8 @@ int rt_config_parse(const char *data, const char *origin, struct rt_config **ret
 			G_STRUCT_MEMBER(unsigned, c, k->offset) = (unsigned)u;
 		}
 	}
+	if (strcmp(c->arch, "auto") && hv_arch_from_name(c->arch) < 0)
+		return rt_make_error(err, 0, "config `%s`: [runvm] arch must be auto, x86_64 or aarch64, not `%s`", origin, c->arch);
 	if (strcmp(c->accel, "auto") && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
 		return rt_make_error(err, 0, "config `%s`: [runvm] accel must be auto, kvm or tcg, not `%s`", origin, c->accel);
 	c->path = g_strdup(origin);

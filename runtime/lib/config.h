@@ -7,20 +7,27 @@
 #ifndef RUNVM_CONFIG_H
 #define RUNVM_CONFIG_H
 
+#include "../../hypervisor-backends/backend.h"
+
 struct rt_error;
 
 struct rt_config {
 	char *path;         /* file it came from, or NULL for built-in defaults */
 	char *backend;      /* "auto" or a backend name */
 	char *accel;        /* "auto", "kvm" or "tcg" */
-	char *kernel;
+	char *arch;         /* guest architecture: "auto" (from the container's program) or a name */
+	char *kernel;       /* guest kernel and initramfs for the host's architecture */
 	char *initrd;
+	/* ...and for foreign architectures' guests (TCG), by enum hv_arch */
+	char *foreign_kernel[_HV_ARCH_MAX];
+	char *foreign_initrd[_HV_ARCH_MAX];
 	char *kernel_cmdline; /* appended to the backend's command line */
 	unsigned vcpus;
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
 	char *qemu_binary;  /* full QEMU, used for TCG */
 	char *qemu_microvm_binary; /* slim KVM-only QEMU */
+	char *qemu_foreign_binary[_HV_ARCH_MAX]; /* full QEMU for a foreign architecture's guests */
 };
 
 #define RT_CONFIG_DEFAULT_PATH "/etc/runvm/runvm.conf"

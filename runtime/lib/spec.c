@@ -75,6 +75,7 @@ void rt_spec_free(struct rt_spec *s)
 	rt_process_clear(&s->process);
 	g_free(s->rootfs);
 	g_free(s->hostname);
+	g_free(s->arch);
 	g_free(s);
 }
 typedef struct rt_spec rt_spec;
@@ -582,6 +583,16 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	return 0;
 }
 
+/* Annotations are free-form strings; runvm reads its own. */
+static int parse_annotations(JsonObject *obj, struct rt_spec *s, struct rt_error **err)
+{
+	JsonNode *n;
+
+	if (get_member(obj, "", "annotations", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	return n ? get_string(json_node_get_object(n), "annotations.", "io.runvm.arch", &s->arch, err) : 0;
+}
+
 int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret, struct rt_error **err)
 {
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -602,7 +613,7 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
 	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, &s->process, err) < 0 ||
 	    parse_root(obj, bundle, s, err) < 0 || parse_hooks(obj, s, err) < 0 || parse_linux(obj, s, err) < 0 ||
-	    parse_mounts(obj, s, err) < 0)
+	    parse_mounts(obj, s, err) < 0 || parse_annotations(obj, s, err) < 0)
 		return -1;
 	*ret = g_steal_pointer(&s);
 	return 0;

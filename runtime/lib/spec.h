@@ -85,6 +85,7 @@ struct rt_spec {
 	unsigned cpuset_count; /* CPUs in linux.resources.cpu.cpus, 0 when unset */
 	bool netns;         /* linux.namespaces has a network namespace */
 	char *netns_path;   /* ...to join, or NULL for a new one */
+	char *arch;         /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
 };
 
 /* config.json's name of a hook kind ("prestart", "createRuntime", ...). */

@@ -54,5 +54,17 @@ int main(void)
 
 		ok(has_pair(kvm, "-accel", "kvm") && has_pair(kvm, "-cpu", "host"), "KVM with -cpu host");
 	}
+	cfg.arch = HV_ARCH_AARCH64;
+	cfg.accel = HV_ACCEL_TCG;
+	cfg.binary = "qemu-system-aarch64";
+	{
+		g_auto(GStrv) arm = qemu_lite_build_argv(&cfg, 3, 4, 5);
+
+		ok(has_pair(arm, "-M", "virt,gic-version=3") && has_pair(arm, "-cpu", "max"), "aarch64: virt, GICv3, -cpu max");
+		ok(has_pair(arm, "-append", "console=ttyAMA0 quiet"), "aarch64: PL011 console, no x86 arguments");
+		ok(has_pair(arm, "-device", "virtio-net-device,netdev=net0") &&
+			   has_pair(arm, "-device", "virtserialport,chardev=agent,name=runvm.agent"),
+		   "aarch64: the same virtio-mmio devices");
+	}
 	return tap_done();
 }

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The guest architecture from the container's program: ELF headers, PATH search, symlinks that
+ * must stay inside the rootfs, scripts, and the annotation and configuration overrides. */
+#include <elf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "../../runtime/arch.h"
+#include "../../runtime/lib/config.h"
+#include "../../runtime/lib/error.h"
+#include "../../runtime/lib/spec.h"
+#include "tap.h"
+
+/* A file holding just the start of an ELF header for @machine. */
+static void elf(const char *path, unsigned machine)
+{
+	unsigned char h[64] = { ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT };
+
+	h[EI_NIDENT] = ET_EXEC;
+	h[EI_NIDENT + 2] = (unsigned char)machine;
+	h[EI_NIDENT + 3] = (unsigned char)(machine >> 8);
+	g_file_set_contents(path, (const char *)h, sizeof(h), NULL);
+}
+
+static int arch_of(const char *root, const char *prog, const char *path_env, const char *annotation,
+		   const char *config_arch, const char **why)
+{
+	char *args[] = { (char *)prog, NULL };
+	g_autofree char *pe = path_env ? g_strdup_printf("PATH=%s", path_env) : NULL;
+	char *env[] = { pe, NULL };
+	struct rt_spec spec = { .rootfs = (char *)root, .arch = (char *)annotation,
+				.process = { .args = args, .env = env, .cwd = "/" } };
+	struct rt_config config = { .arch = (char *)(config_arch ? config_arch : "auto") };
+	struct rt_error *err = NULL;
+	enum hv_arch a;
+
+	if (rt_guest_arch(&config, &spec, &a, why, &err) < 0) {
+		rt_error_free(&err);
+		return -2;
+	}
+	return (int)a;
+}
+
+int main(void)
+{
+	g_autofree char *root = g_dir_make_tmp("runvm-arch-XXXXXX", NULL);
+	g_autofree char *outside = g_dir_make_tmp("runvm-arch-out-XXXXXX", NULL);
+	const int host = hv_arch_host(), other = host == HV_ARCH_X86_64 ? HV_ARCH_AARCH64 : HV_ARCH_X86_64;
+	const char *why = NULL;
+	char p[4096];
+
+#define AT(rel) (snprintf(p, sizeof(p), "%s/%s", root, rel), p)
+	g_mkdir_with_parents(AT("bin"), 0755);
+	g_mkdir_with_parents(AT("usr/local/bin"), 0755);
+	elf(AT("bin/busybox"), EM_AARCH64);
+	elf(AT("bin/amd"), EM_X86_64);
+	elf(AT("bin/riscv"), EM_RISCV);
+	symlink("/bin/busybox", AT("bin/sh"));          /* absolute: inside the rootfs */
+	symlink("../../../../../../bin/amd", AT("bin/up")); /* climbs, stays at the rootfs's / */
+	g_file_set_contents(AT("bin/script"), "#!/bin/sh\necho hi\n", -1, NULL);
+	snprintf(p, sizeof(p), "%s/prog", outside);
+	elf(p, EM_AARCH64);
+	symlink(p, AT("bin/escape"));                     /* points out of the rootfs */
+
+	ok(rt_elf_arch(root, "/bin/busybox") == HV_ARCH_AARCH64, "aarch64 ELF");
+	ok(rt_elf_arch(root, "/bin/amd") == HV_ARCH_X86_64, "x86_64 ELF");
+	ok(rt_elf_arch(root, "/bin/riscv") == -1, "an architecture runvm has no guest for");
+	ok(rt_elf_arch(root, "/bin/sh") == HV_ARCH_AARCH64, "an absolute symlink resolves inside the rootfs");
+	ok(rt_elf_arch(root, "/bin/up") == HV_ARCH_X86_64, "`..` beyond the rootfs stays at its root");
+	ok(rt_elf_arch(root, "/bin/escape") == -1, "a symlink to a host path is not followed out");
+	ok(rt_elf_arch(root, "/bin/script") == -1 && rt_elf_arch(root, "/nope") == -1, "a script, a missing file: none");
+
+	ok(arch_of(root, "sh", "/usr/local/bin:/bin", NULL, NULL, &why) == HV_ARCH_AARCH64 &&
+		   strstr(why, "program"), "args[0] found through PATH");
+	ok(arch_of(root, "/bin/amd", NULL, NULL, NULL, &why) == HV_ARCH_X86_64, "an absolute args[0]");
+	ok(arch_of(root, "script", "/bin", NULL, NULL, &why) == host && strstr(why, "host"), "a script: the host's");
+	ok(arch_of(root, "nothing", "/bin", NULL, NULL, &why) == host, "not found: the host's");
+	ok(arch_of(root, "sh", "/bin", hv_arch_name(other), NULL, &why) == other && strstr(why, "annotation"),
+	   "the io.runvm.arch annotation wins");
+	ok(arch_of(root, "sh", "/bin", NULL, "x86_64", &why) == HV_ARCH_X86_64 && strstr(why, "configuration"),
+	   "then the configuration's arch");
+	ok(arch_of(root, "sh", "/bin", "arm64", NULL, &why) == HV_ARCH_AARCH64, "Debian's name arm64");
+	ok(arch_of(root, "sh", "/bin", "sparc", NULL, &why) == -2, "an unknown annotation is an error");
+
+	snprintf(p, sizeof(p), "rm -rf '%s' '%s'", root, outside);
+	return system(p) == 0 ? tap_done() : 1;
+}
