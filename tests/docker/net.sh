@@ -5,19 +5,19 @@
 # network with Docker's embedded DNS, runvm <-> runc traffic, the address/MAC/MTU/gateway docker
 # assigned as the guest sees them, and the refusal of --network container:<runvm container>.
 # dockerd changes the host's networking: this suite saves iptables/ip6tables, the forwarding
-# sysctls and the link list first, and puts them back after itself (a trap, also on failure);
-# the last checks say the host is as it was. One run at a time (a lock). Prints TAP and a
-# closing "docker-net: N passed, N failed" line. Needs RUNVM and RUNVM_CONFIG, and root.
+# sysctls and the link list first, and puts them back after itself (tests/lib/hostnet.sh, a
+# trap, also on failure); the last checks say the host is as it was. One run at a time (a lock,
+# shared with bench/net.sh). Prints TAP and a closing "docker-net: N passed, N failed" line.
+# Needs RUNVM and RUNVM_CONFIG, and root.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/bundle.sh"
 : "${RUNVM:?set RUNVM to the runvm binary}"
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
 . "$here/../lib/dockerd.sh"
+. "$here/../lib/hostnet.sh"
 
-BR=${RVNET_BRIDGE:-rvnet0}
-BR_ADDR=${RVNET_ADDR:-10.213.0.1/24}
-GW=${BR_ADDR%/*}
+BR=$hostnet_bridge BR_ADDR=$hostnet_addr GW=$hostnet_gw   # RVNET_BRIDGE, RVNET_ADDR
 HOST_PORT=18090                    # the host's TCP server on the bridge address
 PUB_VM=18091 PUB_RC=18092          # published ports of the runvm and runc servers
 NET=rvtestnet NET_MTU=1400         # the user-defined network, a non-default MTU,
@@ -37,77 +37,26 @@ for tool in dockerd iptables-save ip6tables-save iptables-restore ip python3 bus
 done
 
 # Two runs at once would restore each other's host state: take turns.
-exec 9>/tmp/runvm-docker-net.lock
-flock -w 900 9 || { not_ok "the networking suite's lock (another run holds it)"; finish; }
+hostnet_lock || { not_ok "the networking suite's lock (another run holds it)"; finish; }
 
 work=$(mktemp -d /tmp/runvm-dn-XXXXXX)
-saved=$(mktemp -d /tmp/runvm-dn-host-XXXXXX)   # beside $work: dockerd_stop removes $work
-
-# A bridge of ours left by a run that was killed outright: it is not part of the host's state.
-ip link show "$BR" >/dev/null 2>&1 && { echo "# deleting $BR left by an earlier run"; ip link del "$BR"; }
-
-# ---- The host's networking state, to put back ---------------------------------------------
-sysctls="net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables"
-save_state() { # DIR
-	ip -br link | sed 's/@[^ ]*//' | sort > "$1/links"
-	iptables-save > "$1/iptables"
-	ip6tables-save > "$1/ip6tables"
-	: > "$1/sysctl"
-	local k
-	for k in $sysctls; do
-		[ -e "/proc/sys/${k//.//}" ] && echo "$k=$(cat "/proc/sys/${k//.//}")" >> "$1/sysctl"
-	done
-}
-# The rules without comments and counters.
-rules() { sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' -e 's/^\[[0-9]*:[0-9]*\] //' "$1"; }
-save_state "$saved"
-
-# restore_tables iptables|ip6tables ip|ip6 SAVED: the tables saved are restored as they were;
-# a table that was not there before is emptied and, with the nf_tables backend and nft at
-# hand, deleted (iptables-nft cannot delete a table).
-restore_tables() {
-	local cmd=$1 family=$2 saved=$3 t
-	[ -s "$saved" ] && "$cmd-restore" < "$saved"
-	for t in $("$cmd-save" | sed -n 's/^\*//p'); do
-		grep -qx "\*$t" "$saved" && continue
-		{ echo "*$t"; "$cmd-save" -t "$t" | awk '/^:/ && $2 != "-" {print $1, "ACCEPT"}'; echo COMMIT; } | "$cmd-restore"
-		if "$cmd" --version | grep -q nf_tables && command -v nft >/dev/null; then
-			nft delete table "$family" "$t"
-		fi
-	done
-}
-
 server_pid=
-cleaned=
 cleanup() {
-	[ -n "$cleaned" ] && return
-	cleaned=1
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-	dockerd_stop          # containers, user networks, the daemon; removes $work
+	server_pid=
+	hostnet_stop          # containers, user networks, the daemon, $work; the host's networking
 	mkdir -p "$work"
-	ip link del "$BR" 2>/dev/null
-	local l k v
-	for l in $(ip -br link show type bridge | awk '{print $1}'); do
-		[[ "$l" == br-* ]] && ! grep -q "^$l " "$saved/links" && ip link del "$l"
-	done
-	restore_tables iptables ip "$saved/iptables"
-	restore_tables ip6tables ip6 "$saved/ip6tables"
-	while IFS== read -r k v; do
-		[ "$(cat "/proc/sys/${k//.//}")" = "$v" ] || echo "$v" > "/proc/sys/${k//.//}"
-	done < "$saved/sysctl"
 }
-trap 'cleanup; rm -rf "$saved" "$work"' EXIT
+trap 'cleanup; rm -rf "$hostnet_saved" "$work"' EXIT
 trap 'exit 130' INT TERM
 
 # ---- dockerd on a bridge of its own -------------------------------------------------------
-if ip -4 route | grep -q "^${GW%.*}\.\|^${NET_SUBNET%.*}\."; then
-	not_ok "$BR_ADDR and $NET_SUBNET are free on the host" "$(ip -4 route)"
+if ip -4 route | grep -q "^${NET_SUBNET%.*}\."; then
+	not_ok "$NET_SUBNET is free on the host" "$(ip -4 route)"
 	finish
 fi
-ip link add "$BR" type bridge && ip addr add "$BR_ADDR" dev "$BR" && ip link set "$BR" up
-# (9>&-: the daemon, its shims and the servers below must not hold the lock past this run.)
-if ! dockerd_start "$work" --bridge="$BR" --iptables=true --ip-masq=true --ip6tables=false 2>"$work/last" 9>&-; then
-	not_ok "dockerd started with --bridge=$BR" "$(cat "$work/last")"
+if ! hostnet_start "$work" 2>"$work/last"; then
+	not_ok "dockerd started with --bridge=$BR ($BR_ADDR)" "$(cat "$work/last")"
 	finish
 fi
 echo "# docker $("$D" version --format '{{.Server.Version}}'), $(runc --version | head -1), $(iptables --version)"
@@ -264,7 +213,8 @@ check "runc: --network container:<a runc container> shares its eth0" test -n "$m
 
 # ---- the host as it was ---------------------------------------------------------------------
 cleanup
-save_state "$work"
+saved=$hostnet_saved
+hostnet_save "$work"
 # A link changed, or one of the kinds this run makes or deletes (docker's veths and br-*, docker0,
 # our bridge) come or gone, fails; other links come or gone belong to tests running alongside.
 kinds="^(veth|br-|docker|$BR)"
@@ -277,8 +227,8 @@ others=$(printf '%s\n' $came $went | grep -vE "$kinds")
 bad=$(printf '%s\n' $changed $(printf '%s\n' $came $went | grep -E "$kinds"))
 { echo "before:"; cat "$saved/links"; echo "after:"; cat "$work/links"; } > "$work/last"
 check "the host's links are as before (ip -br link)${bad:+: $(echo $bad)}" test -z "${bad//[[:space:]]/}"
-diff <(rules "$saved/iptables") <(rules "$work/iptables") > "$work/last"
-diff <(rules "$saved/ip6tables") <(rules "$work/ip6tables") >> "$work/last"
+diff <(hostnet_rules "$saved/iptables") <(hostnet_rules "$work/iptables") > "$work/last"
+diff <(hostnet_rules "$saved/ip6tables") <(hostnet_rules "$work/ip6tables") >> "$work/last"
 check "iptables and ip6tables rules are as before" test ! -s "$work/last"
 diff "$saved/sysctl" "$work/sysctl" > "$work/last"
 check "forwarding and bridge-netfilter sysctls are as before ($(tr '\n' ' ' < "$saved/sysctl"))" test ! -s "$work/last"
