@@ -3,6 +3,7 @@
 
 ARCH ?= $(shell uname -m | sed -e 's/aarch64.*/arm64/' -e 's/amd64/x86_64/')
 KARCH_x86_64 := x86_64
+KARCH_arm64 := arm64
 KARCH := $(KARCH_$(ARCH))
 
 PREFIX ?= /usr/local
@@ -36,9 +37,28 @@ AGENT_SRCS := guest/agent.c protocol/agent-proto.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
+# Guest artifacts per guest architecture (kernel ARCH names): a kernel in build/kernel-A/ and
+# the static agent alone in an initramfs; the x86_64 ones keep their original names. The host's
+# own architecture is compiled with $(CC), a foreign one cross-compiled. On an x86_64 host `make`
+# also cross-builds the arm64 ones (`make guest-arm64` builds only those): linux/arm64
+# containers run in an arm64 TCG guest. An arm64 host builds its own only.
+GUEST_ARCHES_x86_64 := x86_64 arm64
+GUEST_ARCHES_arm64 := arm64
+GUEST_ARCHES ?= $(GUEST_ARCHES_$(KARCH))
+GUEST_CC_x86_64 := $(if $(filter x86_64,$(KARCH)),$(CC),x86_64-linux-gnu-gcc)
+GUEST_CC_arm64 := $(if $(filter arm64,$(KARCH)),$(CC),aarch64-linux-gnu-gcc)
+# x86_64: vmlinux with the PVH entry; arm64: the uncompressed Image QEMU -M virt boots.
+GUEST_KERNEL_x86_64 := $(BUILD)/kernel-x86_64/vmlinux
+GUEST_KERNEL_arm64 := $(BUILD)/kernel-arm64/Image
+GUEST_AGENT_x86_64 := $(BUILD)/runvm-agent
+GUEST_AGENT_arm64 := $(BUILD)/runvm-agent-arm64
+GUEST_INITRD_x86_64 := $(BUILD)/initramfs.cpio
+GUEST_INITRD_arm64 := $(BUILD)/initramfs-arm64.cpio
+
+# The host architecture's guest.
 KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
-KERNEL := $(KERNEL_DIR)/vmlinux
-INITRD := $(BUILD)/initramfs.cpio
+KERNEL := $(GUEST_KERNEL_$(KARCH))
+INITRD := $(GUEST_INITRD_$(KARCH))
 
 .PHONY: all runtime agent kernel deps check check-unit check-integration check-fuzz check-docker check-podman demo bench fuzz install \
 	clean format format-check help
@@ -47,7 +67,9 @@ all: runtime agent kernel $(BUILD)/runvm.conf
 
 help:
 	@echo "make deps               install build and test dependencies (Debian, as root)"
-	@echo "make                    runvm, the guest agent, the initramfs, the guest kernel (cached)"
+	@echo "make                    runvm, the guest agent, the initramfs, the guest kernel (cached);"
+	@echo "                        on x86_64 also the arm64 guest kernel and initramfs (cross-built)"
+	@echo "make guest-arm64        only the arm64 guest kernel and initramfs"
 	@echo "make demo               deps + build + run a busybox container in a VM"
 	@echo "make check              deps + build + unit and integration tests"
 	@echo "make bench              start-time and memory figures against runc and bare QEMU"
@@ -55,7 +77,7 @@ help:
 	@echo "make install            install to PREFIX=$(PREFIX)"
 
 runtime: $(BUILD)/runvm
-agent: $(INITRD)
+agent: $(foreach a,$(GUEST_ARCHES),$(GUEST_INITRD_$(a)))
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -69,30 +91,51 @@ $(BUILD)/runvm: $(BUILD)/obj/runtime/cli.o $(BUILD)/libruntime.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The agent is PID 1 of an initramfs that holds nothing else: static, no GLib.
-$(BUILD)/runvm-agent: $(AGENT_SRCS) protocol/agent-proto.h $(wildcard guest/*.h)
+$(GUEST_AGENT_x86_64): $(AGENT_SRCS) protocol/agent-proto.h $(wildcard guest/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -O2 -static -Iprotocol -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -Iprotocol -o $@ $(AGENT_SRCS)
+
+$(GUEST_AGENT_arm64): $(AGENT_SRCS) protocol/agent-proto.h $(wildcard guest/*.h)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -Iprotocol -o $@ $(AGENT_SRCS)
 
 # Uncompressed: unpacking a gzip initramfs costs ~0.3 s of boot under TCG.
-$(INITRD): $(BUILD)/runvm-agent
+$(GUEST_INITRD_x86_64): $(GUEST_AGENT_x86_64)
 	rm -rf $(BUILD)/initramfs && mkdir -p $(BUILD)/initramfs
 	cp $< $(BUILD)/initramfs/init
 	cd $(BUILD)/initramfs && echo init | cpio --quiet -o -H newc -R 0:0 > ../initramfs.cpio.tmp
 	mv $(BUILD)/initramfs.cpio.tmp $@
 
+$(GUEST_INITRD_arm64): $(GUEST_AGENT_arm64)
+	rm -rf $(BUILD)/initramfs-arm64 && mkdir -p $(BUILD)/initramfs-arm64
+	cp $< $(BUILD)/initramfs-arm64/init
+	cd $(BUILD)/initramfs-arm64 && echo init | cpio --quiet -o -H newc -R 0:0 > ../initramfs-arm64.cpio.tmp
+	mv $(BUILD)/initramfs-arm64.cpio.tmp $@
+
 # The kernel build is cached outside the tree (guest/build-kernel.sh); this only links it.
-kernel:
-	guest/build-kernel.sh $(KARCH) configs/kernel-$(KARCH).config $(KERNEL_DIR)
+# kernel-A builds (or links) one architecture's, cross-compiling a foreign one.
+.PHONY: kernel-x86_64 kernel-arm64 guest-x86_64 guest-arm64
+kernel: $(foreach a,$(GUEST_ARCHES),kernel-$(a))
+kernel-x86_64 kernel-arm64:
+	guest/build-kernel.sh $(@:kernel-%=%) configs/$@.config $(BUILD)/$@
+
+guest-x86_64: kernel-x86_64 $(GUEST_INITRD_x86_64)
+guest-arm64: kernel-arm64 $(GUEST_INITRD_arm64)
 
 # A configuration pointing at this build tree, for the demo and the tests.
 $(BUILD)/runvm.conf: configs/runvm.conf
 	@mkdir -p $(dir $@)
 	sed -e 's|^#kernel = .*|kernel = $(abspath $(KERNEL))|' \
-	    -e 's|^#initrd = .*|initrd = $(abspath $(INITRD))|' $< > $@
+	    -e 's|^#initrd = .*|initrd = $(abspath $(INITRD))|' \
+	    $(if $(filter arm64,$(GUEST_ARCHES)),-e 's|^#kernel_aarch64 = .*|kernel_aarch64 = $(abspath $(GUEST_KERNEL_arm64))|' \
+	    -e 's|^#initrd_aarch64 = .*|initrd_aarch64 = $(abspath $(GUEST_INITRD_arm64))|') $< > $@
 
+# The cross toolchain for the arm64 guest kernel and agent on x86_64 hosts.
+DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
-	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables
+	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables \
+	qemu-system-arm $(DEB_PKGS_$(KARCH))
 deps:
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \
@@ -141,6 +184,7 @@ bench: all $(BUILD)/bench/bare.cpio
 	bench/start.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --kernel $(KERNEL) \
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS)
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/docker.sh $(BENCH_ROUNDS)
+	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/net.sh $(BENCH_ROUNDS)
 
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c
@@ -160,6 +204,8 @@ install: all
 	install -D -m 0755 $(BUILD)/runvm $(DESTDIR)$(PREFIX)/bin/runvm
 	install -D -m 0644 $(INITRD) $(DESTDIR)$(DATADIR)/initramfs.cpio
 	install -D -m 0644 $(KERNEL) $(DESTDIR)$(DATADIR)/vmlinux
+	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_KERNEL_arm64) $(DESTDIR)$(DATADIR)/aarch64/Image)
+	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_INITRD_arm64) $(DESTDIR)$(DATADIR)/aarch64/initramfs.cpio)
 	install -D -m 0644 configs/runvm.conf $(DESTDIR)$(DATADIR)/runvm.conf.example
 
 format:

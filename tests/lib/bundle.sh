@@ -1,15 +1,37 @@
 # Shared by tests, demo and bench: make an OCI bundle around a busybox rootfs.
 # Source it; needs python3 (for JSON) and busybox-static.
 
-# make_rootfs DIR: a busybox rootfs from Debian's busybox-static.
+# arm64_busybox: the path of Debian's busybox-static for arm64, downloaded once (apt-get
+# download, after `dpkg --add-architecture arm64`, which `make deps` does) into the cache.
+arm64_busybox() {
+	local cache=${RUNVM_CACHE:-/var/cache/runvm}/busybox-arm64
+	if [ ! -x "$cache/bin/busybox" ]; then
+		local tmp
+		tmp=$(mktemp -d) || return 1
+		(cd "$tmp" && apt-get download -q busybox-static:arm64 >/dev/null 2>&1) &&
+			dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/x" && mkdir -p "$cache/bin" &&
+			cp "$tmp/x/bin/busybox" "$cache/bin/busybox.new" && mv "$cache/bin/busybox.new" "$cache/bin/busybox"
+		rm -rf "$tmp"
+		[ -x "$cache/bin/busybox" ] || { echo "cannot download busybox-static:arm64 (make deps adds the architecture)" >&2; return 1; }
+	fi
+	echo "$cache/bin/busybox"
+}
+
+# make_rootfs DIR [arm64]: a busybox rootfs from Debian's busybox-static, of the host's
+# architecture or arm64.
 make_rootfs() {
 	local root=$1 bb
 	bb=$(command -v busybox) || { echo "busybox not found (apt-get install busybox-static)" >&2; return 1; }
 	mkdir -p "$root"/{bin,etc,tmp,proc,sys,dev,root}
 	chmod 1777 "$root/tmp"
-	cp "$bb" "$root/bin/busybox"
+	if [ "${2:-}" = arm64 ]; then
+		cp "$(arm64_busybox)" "$root/bin/busybox" || return 1
+	else
+		cp "$bb" "$root/bin/busybox"
+	fi
 	local app
-	for app in $("$root/bin/busybox" --list); do
+	# The host's busybox lists the applets: the same Debian build, which this host can run.
+	for app in $("$bb" --list); do
 		[ -e "$root/bin/$app" ] || ln -s busybox "$root/bin/$app"
 	done
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
