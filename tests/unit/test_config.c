@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "../../runtime/lib/config.h"
 #include "../../runtime/lib/error.h"
+
 #include "tap.h"
 
 static void expect_error(const char *data, const char *needle)
@@ -40,6 +43,25 @@ int main(void)
 	expect_error("[runvm]\nmemory_mib = lots\n", "memory_mib");
 	expect_error("[runvm]\naccel = hvf\n", "accel");
 	expect_error("not a key file", "test.conf");
+	expect_error("[runvm]\narch = sparc\n", "arch");
+
+	/* Every key configs/runvm.conf documents is one runvm knows, with a valid default. */
+	{
+		g_autofree char *dir = g_path_get_dirname(__FILE__);
+		g_autofree char *path = g_build_filename(dir, "../../configs/runvm.conf", NULL);
+		g_autofree char *doc = NULL;
+		g_autoptr(GRegex) re = g_regex_new("^#([a-z_0-9]+ =)", G_REGEX_MULTILINE, 0, NULL);
+		g_autofree char *active = NULL;
+
+		ok(g_file_get_contents(path, &doc, NULL, NULL), "configs/runvm.conf is readable");
+		active = g_regex_replace(re, doc ? doc : "", -1, 0, "\\1", 0, NULL);
+		ok(active && strstr(active, "\nbinary_aarch64 =") && rt_config_parse(active, path, &c, &err) == 0 &&
+			   strcmp(c->arch, "auto") == 0 &&
+			   strcmp(c->foreign_kernel[HV_ARCH_AARCH64], "/usr/local/share/runvm/aarch64/Image") == 0,
+		   "configs/runvm.conf with every documented key set parses");
+		rt_config_free(c);
+		c = NULL;
+	}
 
 	setenv("RUNVM_CONFIG", "/nonexistent/runvm.conf", 1);
 	ok(rt_config_load(&c, &err) < 0 && err, "an explicit config file that is missing is an error");
