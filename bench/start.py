@@ -3,7 +3,10 @@
 init and exit, and against `runc run` of the same bundle. The three are run alternately, round
 after round, so that machine load affects them alike. Prints medians, ratios and peak RSS.
 
-usage: start.py --runvm BIN --config CONF --kernel VMLINUX --bare-initrd CPIO [--rounds N]
+With --arm64, also `runvm run true` of an arm64 busybox bundle (an aarch64 guest under TCG),
+and its ratio to the x86_64 one.
+
+usage: start.py --runvm BIN --config CONF --kernel VMLINUX --bare-initrd CPIO [--rounds N] [--arm64]
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -21,10 +24,10 @@ def timed(cmd, **kw):
             sys.exit(f"bench: {cmd[0]} failed with {p.returncode}: {errf.read().decode(errors='replace').strip()}")
     return dt, ru.ru_maxrss
 
-def make_bundle(work):
+def make_bundle(work, arch=""):
     here = os.path.dirname(os.path.abspath(__file__))
-    subprocess.run(["bash", "-c", f'. "{here}/../tests/lib/bundle.sh" && make_rootfs "$1" && make_config "$2" \'["true"]\'',
-                    "_", f"{work}/rootfs", work], check=True)
+    subprocess.run(["bash", "-c", f'. "{here}/../tests/lib/bundle.sh" && make_rootfs "$1" $3 && make_config "$2" \'["true"]\'',
+                    "_", f"{work}/rootfs", work, arch], check=True)
 
 def main():
     ap = argparse.ArgumentParser()
@@ -34,11 +37,14 @@ def main():
     ap.add_argument("--bare-initrd", required=True)
     ap.add_argument("--qemu", default="qemu-system-x86_64")
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--arm64", action="store_true")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="runvm-bench-")
     try:
         make_bundle(work)
+        if a.arm64:
+            make_bundle(f"{work}/arm64", "arm64")
         env = dict(os.environ, RUNVM_CONFIG=a.config)
         # The same machine and accelerator runvm uses under TCG, minus the container's devices.
         bare = [a.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -47,11 +53,14 @@ def main():
                 "-kernel", a.kernel, "-initrd", a.bare_initrd,
                 "-append", "console=ttyS0 reboot=t noapictimer panic=-1 quiet", "-serial", "null"]
         runc = shutil.which("runc")
-        res = {"runvm": [], "bare": [], "runc": [], "create": [], "start": []}
+        res = {"runvm": [], "bare": [], "runc": [], "create": [], "start": [], "arm64": []}
         rss = {"runvm": [], "bare": []}
         for i in range(a.rounds):
             dt, r = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", work, f"bench{i}"], env=env)
             res["runvm"].append(dt); rss["runvm"].append(r)
+            if a.arm64:
+                dt, _ = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", f"{work}/arm64", f"arm{i}"], env=env)
+                res["arm64"].append(dt)
             dt, r = timed(bare)
             res["bare"].append(dt); rss["bare"].append(r)
             if runc:
@@ -70,10 +79,14 @@ def main():
         print(f"bare QEMU boot to init  median {med['bare']*1000:7.0f} ms   (min {min(res['bare'])*1000:.0f}, max {max(res['bare'])*1000:.0f})")
         if "runc" in med:
             print(f"runc run true           median {med['runc']*1000:7.0f} ms   (min {min(res['runc'])*1000:.0f}, max {max(res['runc'])*1000:.0f})")
+        if "arm64" in med:
+            print(f"runvm run true, arm64   median {med['arm64']*1000:7.0f} ms   (min {min(res['arm64'])*1000:.0f}, max {max(res['arm64'])*1000:.0f}; aarch64 guest, TCG)")
         print(f"runvm create            median {med['create']*1000:7.0f} ms   (VM booted, agent ready)")
         print(f"runvm start             median {med['start']*1000:7.0f} ms   (until the process runs)")
         print(f"create to start return  median {(med['create'] + med['start'])*1000:7.0f} ms")
         print(f"ratio runvm / bare QEMU  {med['runvm']/med['bare']:.2f}")
+        if "arm64" in med:
+            print(f"ratio arm64 / x86_64     {med['arm64']/med['runvm']:.2f}  (runvm run true, both TCG)")
         if "runc" in med:
             print(f"ratio runvm / runc       {med['runvm']/med['runc']:.1f}")
         else:

@@ -49,6 +49,16 @@
  * slot is reused, and a generation in the ID's upper bits keeps a stale answer from a new
  * client); each answer goes back to its client under the client's own ID.
  *
+ * Memory, as runc with a memory cgroup: the guest's RAM is sized from the container's limit,
+ * and at RUN the agent makes a cgroup v2 memory cgroup whose memory.max is what the guest then
+ * has available less a small reserve (see cgroup_setup()). Proc 0 and every EXEC'd process
+ * join it first thing after fork (then proc 0 makes a cgroup namespace rooted there, which
+ * EXEC'd processes enter, so the container's own cgroup mount shows that cgroup as its root).
+ * A process that fills memory meets the memcg OOM killer, which kills it alone (status 137),
+ * long before the guest as a whole runs short. The hierarchy is mounted only while the agent
+ * sets it up: it keeps the cgroup.procs fd, nothing shows in the container's mounts. Without
+ * it (any failure, logged) the container runs on, under the global OOM killer only.
+ *
  * Every byte from the host is bounded by rv_frame_parse()/rv_attr_next(); no input can make
  * the agent exit, and PID 1 must never exit (the kernel would panic), so every way out ends in
  * reboot(). Every fd is O_CLOEXEC but those dup2()ed onto a child's 0..2, and every fd in the
@@ -116,6 +126,13 @@
 #define ROOTFS "/rootfs"
 /* Where the agent mounts the RV_MOUNTS_TAG share, the sources of bind mounts. */
 #define MOUNTS_DIR "/run/runvm-mounts"
+/* Where the agent mounts the cgroup2 hierarchy while it sets up the container's cgroup. */
+#define CGROUP_DIR "/run/runvm-cgroup"
+#define CGROUP_NAME "container"
+/* What the container's memory.max leaves of the guest's MemAvailable at RUN (see
+ * cgroup_setup()), and the least memory.max worth setting. */
+#define CGROUP_RESERVE_KIB (4 << 10)
+#define CGROUP_MIN_KIB (8 << 10)
 /* Bounds of what RUN and EXEC may carry. */
 #define SECCOMP_MAX_INSNS 4096
 #define RLIMIT_ATTR_LEN 20
@@ -247,6 +264,8 @@ struct agent {
 	int64_t ending_at;
 	int own_pidns;		/* the agent's PID namespace, to return to after an EXEC fork */
 	int pidns;		/* the container's (proc 0's) PID namespace; -1 before it exists */
+	int cg_procs;		/* the container cgroup's cgroup.procs; -1: no cgroup */
+	int cgns;		/* the container's cgroup namespace; -1 before it exists */
 	struct proc procs[MAX_PROCS]; /* [0] is proc 0 */
 	int dns_fd;		/* the DNS proxy's UDP socket; -1: no proxy */
 	unsigned dns_next;	/* the slot of the next query */
@@ -1403,8 +1422,12 @@ static int configure_nic(struct proc *p0, const struct run_config *run, const ch
 			return r;
 	}
 	/* The kernel marks the link operational (IFF_RUNNING) a little after IFF_UP, from a
-	 * workqueue, and only then does IPv6 configure it (link-local address): let the
-	 * container find it as a veth is, running. */
+	 * workqueue that runs at most once a second, and only then does IPv6 configure it
+	 * (link-local address). IPv4 does not wait for it (frames flow as soon as the NIC is up,
+	 * its carrier is on from probe), so only a container with IPv6 addresses waits, to find
+	 * the link as a veth would be, running. Measured: up to ~300 ms under TCG. */
+	if (fd6 < 0)
+		return 0;
 	for (i = 0; i < LINK_WAIT_MS / 5; i++, sleep_ms(5)) {
 		ifr_set_name(&ifr, run->ifname);
 		if (ioctl(fd4, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags & IFF_RUNNING))
@@ -1491,6 +1514,112 @@ static void mkdir_p(const char *path)
 		*p = '/';
 	}
 	mkdir(buf, 0755);
+}
+
+/* Write @s to @path (a cgroup file). Returns 0 or -errno. */
+static int write_file(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n != (ssize_t)len)
+		r = n < 0 ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+/*
+ * The container's memory cgroup, made at RUN (see the top of the file). Returns its
+ * cgroup.procs, O_CLOEXEC (each child writes "0" to it after fork), or -1 after logging why not.
+ *
+ * memory.max is the guest's MemAvailable now, less CGROUP_RESERVE_KIB. MemAvailable already
+ * leaves out what the kernel and the agent hold and the kernel's free-page watermarks; the
+ * reserve is for what grows outside the cgroup while the container runs: the agent's relay
+ * queues, and the kernel memory the container uses but this kernel does not charge to its
+ * cgroup (SLOB, so no CONFIG_MEMCG_KMEM: page tables, kernel stacks, pipe and socket buffers,
+ * 9p requests). So the cgroup runs out, and the memcg OOM killer acts, while the guest still
+ * has free memory: global reclaim (which thrashes every 9p-backed text page in the guest under
+ * TCG) and the global OOM killer are not needed. (Measured: a 64 MiB limit, so 80 MiB of guest
+ * RAM, gives ~54 MiB MemAvailable, so a memory.max of ~50 MiB; this kernel keeps ~10 MiB of
+ * slab for itself, more than the 16 MiB of overhead in runtime/vmconfig.c allows for.)
+ *
+ * memory.high stays unset (max): throttling a process that fills memory only delays its kill.
+ * memory.swap.max 0: the guest has no swap, and should it ever get some, the limit holds.
+ * memory.oom.group stays 0: the OOM killer kills only the process it picks, as under runc.
+ * vm.overcommit_* stay as they are: allocations succeed and the process is killed when it
+ * touches too much (137), as under runc, rather than seeing malloc() fail.
+ */
+static int cgroup_setup(void)
+{
+	char buf[4096], val[32];
+	const char *what, *s;
+	unsigned long long avail;
+	int fd = -1, r;
+
+	r = read_small_file("/proc/meminfo", buf, sizeof(buf));
+	if (r < 0) {
+		logmsg("container cgroup: /proc/meminfo: %s (running without)", strerror(-r));
+		return -1;
+	}
+	s = strstr(buf, "\nMemAvailable:");
+	if (!s || sscanf(s, "\nMemAvailable: %llu", &avail) != 1 || avail < CGROUP_RESERVE_KIB + CGROUP_MIN_KIB) {
+		logmsg("container cgroup: too little memory available (running without)");
+		return -1;
+	}
+	snprintf(val, sizeof(val), "%llu", (avail - CGROUP_RESERVE_KIB) * 1024);
+	mkdir_p(CGROUP_DIR);
+	what = "mounting cgroup2";
+	if (mount("cgroup2", CGROUP_DIR, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		r = -errno;
+		goto out;
+	}
+	what = "enabling the memory controller";
+	if ((r = write_file(CGROUP_DIR "/cgroup.subtree_control", "+memory")) < 0)
+		goto out;
+	what = "mkdir";
+	if (mkdir(CGROUP_DIR "/" CGROUP_NAME, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto out;
+	}
+	what = "memory.max";
+	if ((r = write_file(CGROUP_DIR "/" CGROUP_NAME "/memory.max", val)) < 0)
+		goto out;
+	what = "memory.swap.max";
+	r = write_file(CGROUP_DIR "/" CGROUP_NAME "/memory.swap.max", "0");
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	what = "cgroup.procs";
+	fd = open(CGROUP_DIR "/" CGROUP_NAME "/cgroup.procs", O_WRONLY | O_CLOEXEC);
+	r = fd < 0 ? -errno : 0;
+out:
+	if (r < 0)
+		logmsg("container cgroup: %s: %s (running without)", what, strerror(-r));
+	/* The open fd is all the agent needs: nothing of this shows in the container's mounts. */
+	umount2(CGROUP_DIR, MNT_DETACH);
+	rmdir(CGROUP_DIR);
+	return fd;
+}
+
+/*
+ * In a child of the agent, first thing: join the container's cgroup, then its cgroup namespace
+ * (@init, proc 0: a new one, rooted at the cgroup just joined, so the container sees that
+ * cgroup as / in /proc/self/cgroup and in a cgroup2 mount of its own, as with runc and a
+ * private cgroupns; an EXEC'd process: proc 0's). A failure is logged, the process runs on.
+ */
+static void join_cgroup(const struct agent *a, bool init)
+{
+	if (a->cg_procs < 0)
+		return;
+	if (write(a->cg_procs, "0", 1) != 1) {
+		logmsg("joining the container's cgroup: %m");
+		return;
+	}
+	if (init ? unshare(CLONE_NEWCGROUP) < 0 : a->cgns >= 0 && setns(a->cgns, CLONE_NEWCGROUP) < 0)
+		logmsg("entering the container's cgroup namespace: %m");
 }
 
 static void __attribute__((noreturn)) child_fail(int fd, const char *stage)
@@ -2404,6 +2533,7 @@ static void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
+		join_cgroup(a, run != NULL);
 		if (run) {
 			close(sp[0]);
 			container_init(run, c, fds, sp[1], ep[1]);
@@ -2430,6 +2560,13 @@ static void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 		close_fd(&sp[0]);
 		if (r < 0)
 			logmsg("waiting for the container's init: %s", strerror(-r));
+		/* Its cgroup namespace, made by now, for EXEC'd processes to enter. */
+		if (r > 0 && a->cg_procs >= 0) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", (int)pid);
+			a->cgns = open(path, O_RDONLY | O_CLOEXEC);
+			if (a->cgns < 0)
+				logmsg("%s: %m", path);
+		}
 		if (c->terminal && fd >= 0) {
 			out[0] = fd;
 			in[1] = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
@@ -3034,6 +3171,8 @@ int main(void)
 	a.chan = -1;
 	a.sfd = -1;
 	a.pidns = -1;
+	a.cg_procs = -1;
+	a.cgns = -1;
 	a.dns_fd = -1;
 	proc_init(&a.procs[0], 0);
 	r = early_setup();
@@ -3063,6 +3202,8 @@ int main(void)
 	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
 	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
+	/* Last before proc 0: memory.max comes from what is left after the agent's setup. */
+	a.cg_procs = cgroup_setup();
 	spawn(&a, &a.procs[0], &run);
 	relay(&a);
 	finish(&a);

@@ -524,11 +524,14 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 			return rt_make_error(err, 0, "agent protocol error: second STARTED for process %u", f->proc);
 		p->started = true;
 		if (p == &m->procs[0]) {
+			/* state.json says running (and poststart hooks have run, as with runc) before
+			 * `start` returns: an exec right after it must find the container running. */
+			int r = m->cfg && m->cfg->on_status ? m->cfg->on_status(m->cfg->ctx, "running", err) : 0;
+
 			if (m->start_client >= 0)
 				reply(m, m->start_client, "{\"ok\":true}");
 			m->start_client = -1;
-			if (m->cfg && m->cfg->on_status)
-				return m->cfg->on_status(m->cfg->ctx, "running", err);
+			return r;
 		} else {
 			reply(m, p->client, "{\"ok\":true}");
 		}
