@@ -13,8 +13,12 @@ BUILD ?= build
 WERROR ?= 1
 
 PKGS := glib-2.0 json-glib-1.0 libseccomp libcap libnl-route-3.0
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# A cross compiler (CC=aarch64-linux-gnu-gcc) brings its triplet's pkg-config, which finds
+# that architecture's -dev packages (Debian's pkgconf:arm64 has aarch64-linux-gnu-pkg-config).
+CROSS := $(patsubst %gcc,%,$(filter %-gcc,$(notdir $(CC))))
+PKG_CONFIG ?= $(CROSS)pkg-config
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 CFLAGS ?= -O2 -g
@@ -60,7 +64,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps check check-unit check-integration check-fuzz check-docker check-podman demo bench fuzz install \
+.PHONY: all runtime agent kernel deps check check-unit check-cross check-integration check-fuzz check-docker check-podman demo bench fuzz install \
 	clean format format-check help
 
 all: runtime agent kernel $(BUILD)/runvm.conf
@@ -130,13 +134,17 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 	    $(if $(filter arm64,$(GUEST_ARCHES)),-e 's|^#kernel_aarch64 = .*|kernel_aarch64 = $(abspath $(GUEST_KERNEL_arm64))|' \
 	    -e 's|^#initrd_aarch64 = .*|initrd_aarch64 = $(abspath $(GUEST_INITRD_arm64))|') $< > $@
 
-# The cross toolchain for the arm64 guest kernel and agent on x86_64 hosts.
-DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+# The cross toolchain for the arm64 guest kernel and agent on x86_64 hosts, and for
+# check-cross the arm64 -dev packages of the runtime's libraries with their pkg-config
+# (co-installed with the amd64 ones; deps adds the arm64 architecture to dpkg first).
+DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 libglib2.0-dev:arm64 \
+	libjson-glib-dev:arm64 libseccomp-dev:arm64 libcap-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
-	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables \
+	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables file \
 	qemu-system-arm $(DEB_PKGS_$(KARCH))
 deps:
+	$(if $(filter x86_64,$(KARCH)),@dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64)
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS); \
@@ -149,10 +157,17 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libruntime.a
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-fuzz check-integration check-docker check-podman
+	$(MAKE) check-unit check-cross check-fuzz check-integration check-docker check-podman
 
 check-unit: $(UNIT_TESTS)
 	tests/unit/run.sh $(UNIT_TESTS)
+
+# runvm itself cross-compiled for arm64: the runtime binary only (an arm64 host builds its
+# own guest artifacts), checked to be an aarch64 executable.
+check-cross:
+	$(MAKE) BUILD=$(BUILD)/cross-arm64 ARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config runtime
+	file $(BUILD)/cross-arm64/runvm
+	file $(BUILD)/cross-arm64/runvm | grep -q 'ELF 64-bit LSB .*ARM aarch64'
 
 check-integration: all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/integration/run.sh
@@ -182,7 +197,7 @@ $(BUILD)/bench/bare.cpio: bench/bare-init.c
 BENCH_ROUNDS ?= 10
 bench: all $(BUILD)/bench/bare.cpio
 	bench/start.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --kernel $(KERNEL) \
-		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS)
+		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS) $(if $(filter arm64,$(GUEST_ARCHES)),--arm64)
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/docker.sh $(BENCH_ROUNDS)
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/net.sh $(BENCH_ROUNDS)
 

@@ -76,6 +76,47 @@ out=$(script -qc "stty rows 40 cols 100; $D run --rm -t --runtime=runvm --networ
 echo "$out" > "$work/last"
 check "run -t: a pty of the caller's size" eval '[[ "$out" == */dev/pts/* ]] && [[ "$out" == *"40 100"* ]]'
 
+# A linux/arm64 image (Debian's busybox-static:arm64) runs in an aarch64 TCG guest that runvm
+# picks from the image's binary: no flag beyond --runtime. runc has nothing to compare here (no
+# binfmt emulation on this host), so the expected results are written out. Two VM starts only.
+# rvtest-arm64 comes from `docker import --platform linux/arm64`, which before docker 23.0
+# records the daemon's own architecture whatever the flag says (moby#42813); rvtest-arm64-img,
+# whose image config says linux/arm64 as a pulled image's does, comes from `docker load`.
+# arm64_image ROOTFS TAG: docker load a one-layer image of ROOTFS with an arm64 config.
+arm64_image() {
+	local d=$work/arm64-image
+	mkdir -p "$d" && tar -C "$1" -cf "$d/layer.tar" . || return 1
+	printf '{"architecture":"arm64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+		"$(sha256sum "$d/layer.tar" | cut -d' ' -f1)" > "$d/config.json"
+	printf '[{"Config":"config.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$2" > "$d/manifest.json"
+	tar -C "$d" -c config.json manifest.json layer.tar | "$D" load
+}
+if make_rootfs "$work/rootfs-arm64" arm64 2>"$work/last" &&
+	tar -C "$work/rootfs-arm64" -c . | "$D" import --platform linux/arm64 - rvtest-arm64 >>"$work/last" 2>&1 &&
+	arm64_image "$work/rootfs-arm64" rvtest-arm64-img:latest >>"$work/last" 2>&1; then
+	echo "# docker import --platform linux/arm64 recorded $("$D" image inspect -f '{{.Os}}/{{.Architecture}}' rvtest-arm64)"
+	arch=$("$D" image inspect -f '{{.Os}}/{{.Architecture}}' rvtest-arm64-img 2>"$work/last")
+	check "docker load with an arm64 image config: the image is $arch" test "$arch" = linux/arm64
+	out=$(printf 'piped in\n' | "$D" run --rm -i --runtime=runvm --network none rvtest-arm64 \
+		sh -c 'uname -m; cat; echo to-stderr >&2; exit 3' 2>"$work/err"); rc=$?
+	# Docker itself warns on stderr when the image's platform is not the host's.
+	err=$(grep -v "WARNING: The requested image's platform" "$work/err")
+	printf 'exit %s\nout=%s\nerr=%s\n' "$rc" "$out" "$(cat "$work/err")" > "$work/last"
+	check "imported arm64 image, no flag: uname -m is aarch64" eval '[ "$(head -1 <<<"$out")" = aarch64 ]'
+	check "... stdin, stdout, stderr and exit 3" eval '[ "$rc" = 3 ] && [ "$out" = "aarch64
+piped in" ] && [ "$err" = to-stderr ]'
+	cid=$("$D" run -d --runtime=runvm --network none rvtest-arm64-img sleep 600 2>"$work/last")
+	out=$("$D" exec "$cid" uname -m 2>>"$work/last")
+	check "exec into a running linux/arm64 container: uname -m is aarch64" test "$out" = aarch64
+	out=$("$D" exec "$cid" sh -c 'echo in-exec; exit 4' 2>>"$work/last"); rc=$?
+	echo "exit $rc out=$out" >> "$work/last"
+	check "... exec: output and exit code 4" eval '[ "$rc" = 4 ] && [ "$out" = in-exec ]'
+	"$D" rm -f "$cid" >>"$work/last" 2>&1
+	check "rm -f of the running arm64 container: it and its VM are gone" eval '! "$D" inspect "$cid" >/dev/null 2>&1 && ! pgrep -f "$cid.*qemu" >/dev/null'
+else
+	not_ok "arm64 busybox images (docker import --platform linux/arm64, docker load)" "$(head -c 600 "$work/last")"
+fi
+
 # A Debian image (debootstrap, cached): dynamic binaries, bash, NSS, dpkg.
 if deb=$("$here/../lib/debian-rootfs.sh" 2>"$work/last"); then
 	"$D" import - rvdebian <"$deb" >/dev/null
