@@ -148,6 +148,9 @@ echo "MemTotal $mem kB" >> "$work/last"
 check "--memory 256m: the guest shows about 256 MiB ($((mem / 1024)) MiB)" eval '[ "${mem:-0}" -gt $((240 * 1024)) ] && [ "$mem" -lt $((272 * 1024)) ]'
 out=$("$D" run --rm --runtime=runvm --network none --cpus 2 rvtest nproc 2>"$work/last")
 check "--cpus 2: the guest has 2 CPUs" test "$out" = 2
+# A process filling its memory is OOM-killed and its shell goes on, as under runc's memcg.
+both "--memory 64m: a memory hog is OOM-killed (137), the container goes on" \
+	run --rm RUNTIME --network none --memory 64m rvtest sh -c 'tail /dev/zero; echo status $?'
 
 # The host cgroup: docker stats reads the VM's cost there, and it goes with the container.
 cid=$("$D" run -d --runtime=runvm --network none --memory 128m rvtest sleep 600 2>"$work/last")
