@@ -3,12 +3,16 @@
 
 #include <glib.h>
 
+#include "../kvm/kvm-backend.h"
 #include "../qemu-lite/qemu-lite.h"
 #include "../runtime/lib/error.h"
 #include "registry.h"
 
 const struct hv_backend_ops *const hv_backends[] = {
 	&hv_qemu_lite_ops,
+	/* After qemu for now: automatic selection keeps QEMU until the kvm backend has passed the
+	 * integration suite in the nested host VM. */
+	&hv_kvm_ops,
 	NULL,
 };
 

@@ -46,13 +46,13 @@ static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_acc
 		 const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err)
 {
 	g_autofree char *full = binaries[0] ? g_find_program_in_path(binaries[0]) : NULL;
-	g_autofree char *slim = binaries[1] ? g_find_program_in_path(binaries[1]) : NULL;
+	g_autofree char *slim = binaries[1] && *binaries[1] ? g_find_program_in_path(binaries[1]) : NULL;
 	bool native = arch == caps->arch;
 	struct hv_probe_result r = { 0 };
 
 	(void)err;
 	if (native && want != HV_ACCEL_TCG && caps->kvm_usable && (slim || full)) {
-		/* The slim microvm build supports KVM only, and starts faster and smaller. */
+		/* A slim microvm build (configured) supports KVM only, and starts faster and smaller. */
 		r.accel = HV_ACCEL_KVM;
 		r.binary = slim ? binaries[1] : binaries[0];
 		g_snprintf(r.reason, sizeof(r.reason), "KVM: %s", caps->kvm_reason);

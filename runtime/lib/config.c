@@ -86,7 +86,9 @@ static struct rt_config *config_defaults(void)
 	c->qemu_binary = g_strdup(hv_arch_host() == HV_ARCH_AARCH64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
 	c->qemu_foreign_binary[HV_ARCH_X86_64] = g_strdup("qemu-system-x86_64");
 	c->qemu_foreign_binary[HV_ARCH_AARCH64] = g_strdup("qemu-system-aarch64");
-	c->qemu_microvm_binary = g_strdup("qemu-system-x86_64-microvm");
+	/* Unset: Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the
+	 * rootfs share needs, so KVM uses the full binary too. */
+	c->qemu_microvm_binary = g_strdup("");
 	return c;
 }
 

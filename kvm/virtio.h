@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio 1.x over MMIO for the VMM (kvm/vmm.h): the transport (kvm/virtio-mmio.c), the split
+ * virtqueue (kvm/virtqueue.c), and the devices runvm's guests use. Each device is one
+ * virtio-mmio region and one edge-triggered IRQ; the guest finds them through
+ * "virtio_mmio.device=" on the kernel command line, which virtio_mmio_add() appends.
+ *
+ * Every descriptor, length and index the guest writes is validated: a chain that points
+ * outside guest RAM, loops, is longer than the queue, or has a write-only descriptor where a
+ * readable one is required fails the device (DEVICE_NEEDS_RESET), never the VMM.
+ */
+#ifndef RUNVM_KVM_VIRTIO_H
+#define RUNVM_KVM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct vmm;
+struct rt_error;
+
+/* --- the split virtqueue --------------------------------------------------------------- */
+
+struct virtq;
+
+/* The most iovecs of a chain in each direction. No queue is longer (virtio_mmio_add refuses a
+ * larger queue_max), so every chain the spec allows fits: a chain has at most queue-size
+ * descriptors (virtio 1.1 2.6.5.3.1), and buffers adjacent in guest memory share an iovec.
+ * Linux's 9p with msize=256K needs more than 64 (one per page of a zero-copy read). */
+#define VIRTQ_CHAIN_MAX 256
+
+/* One descriptor chain popped from the available ring, as host iovecs into guest memory:
+ * the device-readable part first (out), then the device-writable part (in). */
+struct virtq_chain {
+	uint16_t head;
+	struct iovec out[VIRTQ_CHAIN_MAX];
+	unsigned n_out;
+	size_t out_len;
+	struct iovec in[VIRTQ_CHAIN_MAX];
+	unsigned n_in;
+	size_t in_len;
+};
+
+/* 1: a chain was popped into @c; 0: the ring is empty; -EBADMSG: the guest's ring or chain is
+ * malformed (the caller fails the device). */
+int virtq_pop(struct virtq *q, struct virtq_chain *c);
+/* Return a chain to the used ring with @written bytes written into its in part. */
+void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written);
+
+/* --- the transport ---------------------------------------------------------------------- */
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	uint32_t device_id;          /* VIRTIO_ID_* */
+	uint64_t features;           /* device features; VERSION_1 and RING_F_INDIRECT_DESC are added */
+	unsigned num_queues;
+	uint16_t queue_max;          /* largest queue size the device accepts (power of two, <= VIRTQ_CHAIN_MAX) */
+	/* The device's config space (little-endian), read by the guest at @off. */
+	void (*config_read)(void *opaque, uint64_t off, void *data, unsigned len);
+	void (*config_write)(void *opaque, uint64_t off, const void *data, unsigned len); /* may be NULL */
+	/* The guest notified queue @q (called from a vCPU thread). */
+	void (*notify)(void *opaque, unsigned q);
+	/* DRIVER_OK was set (queues are live) or the device was reset: start or stop work. On
+	 * stop, return only once no thread of the device touches a queue any more: the queues
+	 * are reset next (the transport itself waits for notify calls in flight). May be NULL
+	 * for a device that uses its queues only from notify. */
+	void (*status)(void *opaque, bool running);
+};
+
+/* Add a device at the next free MMIO slot and append it to the command line. */
+int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaque, struct virtio_dev **ret);
+/* Queue @q of a running device, or NULL. */
+struct virtq *virtio_queue(struct virtio_dev *d, unsigned q);
+/* Raise the used-buffer interrupt (after virtq_push), unless the driver asked for none
+ * (VIRTQ_AVAIL_F_NO_INTERRUPT) on every queue pushed to since the last call. */
+void virtio_notify_used(struct virtio_dev *d);
+/* The features the driver accepted (valid once FEATURES_OK is set; 0 before). */
+uint64_t virtio_driver_features(struct virtio_dev *d);
+/* The guest broke the device's rules: DEVICE_NEEDS_RESET, config-change interrupt, one log line. */
+void virtio_fail(struct virtio_dev *d, const char *why);
+
+/* --- the devices ------------------------------------------------------------------------ */
+
+/* Each returns 0, or < 0 with @err set. The fds given stay the caller's: a device uses them for
+ * the VM's life and never closes them. */
+
+/* virtio-console with multiport: port 0 is the console (its output appended to @log_fd, or
+ * dropped when -1), port 1 is named @port_name and connected to the stream socket @fd (the
+ * agent channel; the caller keeps its own end; an fd that is not a socket is made O_NONBLOCK). */
+int virtio_console_add(struct vmm *vm, int log_fd, const char *port_name, int fd, struct rt_error **err);
+/* virtio-net on a tap fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), which is made O_NONBLOCK. */
+int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err);
+/* virtio-rng fed from getrandom(). */
+int virtio_rng_add(struct vmm *vm, struct rt_error **err);
+/* virtio-blk on a file or block device. */
+int virtio_blk_add(struct vmm *vm, const char *path, bool readonly, struct rt_error **err);
+/* virtio-9p exporting @dir (kvm/p9.h) under mount tag @tag. */
+int virtio_9p_add(struct vmm *vm, const char *tag, const char *dir, bool readonly, struct rt_error **err);
+
+#endif

@@ -1,0 +1,842 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The VMM core (kvmtool's kvm.c + kvm-cpu.c shape): the VM on /dev/kvm, guest RAM as one memfd,
+ * one thread per vCPU running KVM_RUN and dispatching port and MMIO exits to the registered
+ * handlers, an I/O thread polling the devices' host fds, pause/resume, and an eventfd that
+ * tells the owner the VM has ended. Architecture specifics are hooks (kvm/arch.h).
+ *
+ * Stopping a vCPU: the owner sets a flag, sets run->immediate_exit and sends the vCPU thread
+ * SIGVCPU_KICK. The vCPU clears immediate_exit *before* it reads the flags, so a kick that
+ * races with the check still makes the next KVM_RUN return -EINTR at once (KVM's documented
+ * use of immediate_exit), and a kick while in the guest forces an exit with -EINTR.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "../runtime/lib/error.h"
+#include "../runtime/lib/log.h"
+#include "arch.h"
+#include "vmm.h"
+
+/* RAM is one slot from 0; above this it would run into the 32-bit MMIO hole (VMM_MMIO_BASE,
+ * IOAPIC, LAPIC) and need a second slot above 4 GiB. */
+#define VMM_MAX_RAM (3ULL << 30)
+/* 8-bit xAPIC ids, and one id left for the IOAPIC. */
+#define VMM_MAX_VCPUS 254
+#define VMM_MAX_MMIO (VMM_MAX_MMIO_DEVS + 8)
+#define VMM_MAX_PIO 16
+#define VMM_MAX_WATCHES 64
+#define VMM_MAX_ON_FREE 64
+
+/* Not one of the signals the monitor forwards to the container (runtime/monitor.c). */
+#define SIGVCPU_KICK (SIGRTMIN + 4)
+
+enum { VMM_F_EXIT = 1, VMM_F_PAUSE = 2 };
+
+struct vmm_region {
+	uint64_t base, len;
+	const struct vmm_mmio_ops *ops;
+	void *opaque;
+};
+
+struct vmm_watch {
+	int fd;
+	short events;
+	void (*fn)(void *opaque, short revents);
+	void *opaque;
+};
+
+struct vcpu {
+	struct vmm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+struct vmm {
+	int kvm_fd, vm_fd, mem_fd, exit_fd, wake_fd, console_fd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	size_t run_size;
+	unsigned n_vcpus;
+	struct vcpu *vcpus;
+	void *arch;
+
+	/* Fixed once vmm_start() has run: the vCPUs read them without a lock. */
+	struct vmm_region mmio[VMM_MAX_MMIO], pio[VMM_MAX_PIO];
+	unsigned n_mmio, n_pio;
+	uint8_t pio_logged[65536 / 8];
+	unsigned mmio_logged;
+
+	/* Everything below is under @lock; @flags is also read without it (atomics). */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int flags;
+	bool started, ended;
+	unsigned n_live, n_paused;
+	int status;
+	char reason[256];
+	GString *cmdline;
+	struct vmm_watch watches[VMM_MAX_WATCHES];
+	unsigned n_watches;
+	pthread_t io_thread;
+	bool io_started;
+	struct {
+		void (*fn)(void *opaque);
+		void *opaque;
+	} on_free[VMM_MAX_ON_FREE];
+	unsigned n_on_free;
+};
+
+/* --- errors and exit -------------------------------------------------------------------- */
+
+static int vm_flags(struct vmm *vm)
+{
+	return __atomic_load_n(&vm->flags, __ATOMIC_SEQ_CST);
+}
+
+/* Lock held. Only threads that have not been joined are signalled: joining waits until
+ * n_live is 0, and every kick happens under the lock from a live thread or the owner. */
+static void kick_vcpus(struct vmm *vm)
+{
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		if (!c->started)
+			continue;
+		__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(c->thread, SIGVCPU_KICK);
+	}
+}
+
+static void wake_io(struct vmm *vm)
+{
+	uint64_t one = 1;
+
+	if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the I/O thread wakes anyway. */
+	}
+}
+
+static void exit_v(struct vmm *vm, int status, const char *fmt, va_list ap)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->ended) {
+		vm->ended = true;
+		vm->status = status;
+		vsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
+		rt_debug("kvm: VM ended (status %d): %s", status, vm->reason);
+		/* When a VM ends unexpectedly the runtime shows the console's last line: make a
+		 * VMM failure that line. */
+		if (status != 0 && vm->console_fd >= 0)
+			dprintf(vm->console_fd, "\nrunvm: the VM ended: %s\n", vm->reason);
+		__atomic_or_fetch(&vm->flags, VMM_F_EXIT, __ATOMIC_SEQ_CST);
+		if (vm->exit_fd >= 0 && write(vm->exit_fd, &one, sizeof(one)) < 0)
+			rt_debug("kvm: exit eventfd: %s, ignoring", strerror(errno));
+		kick_vcpus(vm);
+		wake_io(vm);
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vmm_exit_with(struct vmm *vm, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	exit_v(vm, status, fmt, ap);
+	va_end(ap);
+}
+
+void vmm_request_exit(struct vmm *vm, int status)
+{
+	vmm_exit_with(vm, status, "ended by a device (status %d)", status);
+}
+
+int vmm_exit_fd(struct vmm *vm)
+{
+	return vm->exit_fd;
+}
+
+bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
+{
+	bool ended;
+
+	pthread_mutex_lock(&vm->lock);
+	ended = vm->ended;
+	if (ended) {
+		if (ret_status)
+			*ret_status = vm->status;
+		if (ret_reason)
+			*ret_reason = vm->reason;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ended;
+}
+
+/* --- creation --------------------------------------------------------------------------- */
+
+int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, struct rt_error **err)
+{
+	uint64_t size = (uint64_t)mem_mib << 20;
+	struct kvm_userspace_memory_region region;
+	struct vmm *vm;
+	int r;
+
+	if (vcpus < 1 || vcpus > VMM_MAX_VCPUS)
+		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %d", vcpus, VMM_MAX_VCPUS);
+	/* TODO: a second memory slot above 4 GiB for bigger guests. */
+	if (size < (1 << 20) || size > VMM_MAX_RAM)
+		return rt_make_error(err, EINVAL, "%u MiB of guest memory asked for, the VMM supports 1 to %llu MiB",
+				     mem_mib, VMM_MAX_RAM >> 20);
+
+	vm = g_new0(struct vmm, 1);
+	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->exit_fd = vm->wake_fd = -1;
+	vm->console_fd = console_fd;
+	vm->ram = MAP_FAILED;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	vm->cmdline = g_string_new(NULL);
+	vm->n_vcpus = vcpus;
+	vm->vcpus = g_new0(struct vcpu, vcpus);
+	for (unsigned i = 0; i < vcpus; i++)
+		vm->vcpus[i] = (struct vcpu){ .vm = vm, .id = i, .fd = -1, .run = MAP_FAILED };
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		r = rt_make_error(err, errno, "open `/dev/kvm`");
+		goto fail;
+	}
+	r = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (r != KVM_API_VERSION) {
+		r = rt_make_error(err, r < 0 ? errno : 0, "KVM_GET_API_VERSION: %d, expected %d", r, KVM_API_VERSION);
+		goto fail;
+	}
+	/* The kick protocol above needs it (Linux 4.11). */
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+		r = rt_make_error(err, 0, "KVM lacks KVM_CAP_IMMEDIATE_EXIT (host kernel older than 4.11)");
+		goto fail;
+	}
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		r = rt_make_error(err, errno, "KVM_CREATE_VM");
+		goto fail;
+	}
+	r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (r > 0 && vcpus > (unsigned)r) {
+		r = rt_make_error(err, EINVAL, "%u vCPUs asked for, KVM runs at most %d", vcpus, r);
+		goto fail;
+	}
+	r = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (r < (int)sizeof(struct kvm_run)) {
+		r = rt_make_error(err, r < 0 ? errno : 0, "KVM_GET_VCPU_MMAP_SIZE");
+		goto fail;
+	}
+	vm->run_size = (size_t)r;
+
+	/* One memfd: shareable with another process (vhost-user) and snapshottable later. Fresh
+	 * pages read as zero, so nothing is touched that the guest does not use. */
+	vm->mem_fd = memfd_create("runvm-guest-ram", MFD_CLOEXEC);
+	if (vm->mem_fd < 0) {
+		r = rt_make_error(err, errno, "memfd_create");
+		goto fail;
+	}
+	if (ftruncate(vm->mem_fd, (off_t)size) < 0) {
+		r = rt_make_error(err, errno, "ftruncate guest memory to %u MiB", mem_mib);
+		goto fail;
+	}
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
+	if (vm->ram == MAP_FAILED) {
+		r = rt_make_error(err, errno, "mmap %u MiB of guest memory", mem_mib);
+		goto fail;
+	}
+	vm->ram_size = size;
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0, .guest_phys_addr = 0, .memory_size = size, .userspace_addr = (uintptr_t)vm->ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%u MiB at 0)", mem_mib);
+		goto fail;
+	}
+	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_fd < 0 || vm->wake_fd < 0) {
+		r = rt_make_error(err, errno, "eventfd");
+		goto fail;
+	}
+
+	/* The irqchip must exist before the vCPUs (their LAPICs are created with them). */
+	r = vmm_arch_init(vm, err);
+	if (r < 0)
+		goto fail;
+	for (unsigned i = 0; i < vcpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (c->fd < 0) {
+			r = rt_make_error(err, errno, "KVM_CREATE_VCPU %u", i);
+			goto fail;
+		}
+		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+		if (c->run == MAP_FAILED) {
+			r = rt_make_error(err, errno, "mmap kvm_run of vCPU %u", i);
+			goto fail;
+		}
+		r = vmm_arch_vcpu_init(vm, i, c->fd, err);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = vm;
+	return 0;
+fail:
+	vmm_free(vm);
+	return r < 0 ? r : -1;
+}
+
+/* --- registration ----------------------------------------------------------------------- */
+
+static int region_add(struct vmm *vm, struct vmm_region *regions, unsigned *n, unsigned max, uint64_t base,
+		      uint64_t len, const struct vmm_mmio_ops *ops, void *opaque)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->started)
+		r = -EBUSY;
+	else if (*n >= max)
+		r = -ENOSPC;
+	for (unsigned i = 0; r == 0 && i < *n; i++)
+		if (base < regions[i].base + regions[i].len && regions[i].base < base + len)
+			r = -EEXIST;
+	if (r == 0)
+		regions[(*n)++] = (struct vmm_region){ .base = base, .len = len, .ops = ops, .opaque = opaque };
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct vmm_mmio_ops *ops, void *opaque)
+{
+	/* Inside RAM an access never exits to us. */
+	if (len == 0 || base + len < base || base < vm->ram_size)
+		return -EINVAL;
+	return region_add(vm, vm->mmio, &vm->n_mmio, VMM_MAX_MMIO, base, len, ops, opaque);
+}
+
+int vmm_pio_register(struct vmm *vm, uint16_t base, uint16_t len, const struct vmm_mmio_ops *ops, void *opaque)
+{
+	if (len == 0 || (uint32_t)base + len > 0x10000)
+		return -EINVAL;
+	return region_add(vm, vm->pio, &vm->n_pio, VMM_MAX_PIO, base, len, ops, opaque);
+}
+
+int vmm_io_watch(struct vmm *vm, int fd, short events, void (*fn)(void *opaque, short revents), void *opaque)
+{
+	unsigned i;
+	int r = 0;
+
+	if (fd < 0 || (events && !fn))
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	for (i = 0; i < vm->n_watches && vm->watches[i].fd != fd; i++)
+		;
+	if (events == 0) {
+		if (i < vm->n_watches)
+			vm->watches[i] = vm->watches[--vm->n_watches];
+	} else if (i == vm->n_watches && i == VMM_MAX_WATCHES) {
+		r = -ENOSPC;
+	} else {
+		vm->watches[i] = (struct vmm_watch){ .fd = fd, .events = events, .fn = fn, .opaque = opaque };
+		if (i == vm->n_watches)
+			vm->n_watches++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	/* poll() in the I/O thread still waits on the old set. */
+	wake_io(vm);
+	return r;
+}
+
+int vmm_on_free(struct vmm *vm, void (*fn)(void *opaque), void *opaque)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->n_on_free == VMM_MAX_ON_FREE)
+		r = -ENOSPC;
+	else
+		vm->on_free[vm->n_on_free++] = (typeof(vm->on_free[0])){ .fn = fn, .opaque = opaque };
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&vm->lock);
+	va_start(ap, fmt);
+	g_string_append_vprintf(vm->cmdline, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* --- guest memory and interrupts -------------------------------------------------------- */
+
+void *vmm_guest_ptr(struct vmm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
+		return NULL;
+	return vm->ram + gpa;
+}
+
+void vmm_irq_pulse(struct vmm *vm, unsigned gsi)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = 1 };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		rt_debug("kvm: KVM_IRQ_LINE %u: %s, ignoring", gsi, strerror(errno));
+	l.level = 0;
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+/* --- the vCPU threads ------------------------------------------------------------------- */
+
+static const struct vmm_region *region_find(const struct vmm_region *regions, unsigned n, uint64_t addr,
+					    unsigned len)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (addr >= regions[i].base && addr - regions[i].base < regions[i].len &&
+		    len <= regions[i].len - (addr - regions[i].base))
+			return &regions[i];
+	return NULL;
+}
+
+static void region_access(const struct vmm_region *r, uint64_t addr, bool write, void *data, unsigned len)
+{
+	if (write) {
+		if (r->ops->write)
+			r->ops->write(r->opaque, addr - r->base, data, len);
+	} else if (r->ops->read) {
+		r->ops->read(r->opaque, addr - r->base, data, len);
+	} else {
+		memset(data, 0, len);
+	}
+}
+
+static void vcpu_pio(struct vmm *vm, struct kvm_run *run)
+{
+	bool write = run->io.direction == KVM_EXIT_IO_OUT;
+	unsigned size = run->io.size;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	const struct vmm_region *r = region_find(vm->pio, vm->n_pio, run->io.port, size);
+
+	if (run->io.data_offset + (uint64_t)size * run->io.count > vm->run_size)
+		return;
+	/* count > 1 for the string instructions (rep outsb and the like). */
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		if (r) {
+			region_access(r, run->io.port, write, data, size);
+			continue;
+		}
+		/* The kernel probes ports of hardware it does not find (other UARTs, PCI
+		 * configuration): reads as zero, said once. */
+		if (!write)
+			memset(data, 0, size);
+		if (!(vm->pio_logged[run->io.port / 8] & (1 << run->io.port % 8))) {
+			__atomic_or_fetch(&vm->pio_logged[run->io.port / 8], 1 << run->io.port % 8, __ATOMIC_RELAXED);
+			rt_debug("kvm: unhandled port %s 0x%x (size %u), ignoring", write ? "write" : "read",
+				 run->io.port, size);
+		}
+	}
+}
+
+static void vcpu_mmio(struct vmm *vm, struct kvm_run *run)
+{
+	unsigned len = run->mmio.len;
+	const struct vmm_region *r;
+
+	if (len > sizeof(run->mmio.data))
+		return;
+	r = region_find(vm->mmio, vm->n_mmio, run->mmio.phys_addr, len);
+	if (r) {
+		region_access(r, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, len);
+		return;
+	}
+	if (!run->mmio.is_write)
+		memset(run->mmio.data, 0, len);
+	if (__atomic_fetch_add(&vm->mmio_logged, 1, __ATOMIC_RELAXED) < 16)
+		rt_debug("kvm: unhandled MMIO %s 0x%llx (size %u), ignoring", run->mmio.is_write ? "write" : "read",
+			 (unsigned long long)run->mmio.phys_addr, len);
+}
+
+/* Returns false when the vCPU is done: the VM has ended. */
+static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_pio(vm, run);
+		return true;
+	case KVM_EXIT_MMIO:
+		vcpu_mmio(vm, run);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		/* A triple fault: how `reboot=t` resets the machine, and how a wrecked guest ends. */
+		vmm_exit_with(vm, 0, "the guest reset the machine (triple fault, vCPU %u)", c->id);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vmm_exit_with(vm, 0, "the guest powered off");
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			vmm_exit_with(vm, 0, "the guest rebooted");
+			break;
+		case KVM_SYSTEM_EVENT_CRASH:
+			vmm_exit_with(vm, 1, "the guest crashed");
+			break;
+		default:
+			vmm_exit_with(vm, 1, "vCPU %u: unknown system event %u", c->id, run->system_event.type);
+		}
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		vmm_exit_with(vm, 1, "vCPU %u: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx)",
+			      c->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vmm_exit_with(vm, 1, "vCPU %u: KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u)", c->id,
+			      run->internal.suberror);
+		return false;
+	default:
+		if (vmm_arch_exit(vm, c->id, c->fd, run))
+			return true;
+		/* No-op when the hook ended the VM itself. */
+		vmm_exit_with(vm, 1, "vCPU %u: unexpected KVM exit reason %u", c->id, run->exit_reason);
+		return false;
+	}
+}
+
+/* Park at a safe point until resumed or ended. */
+static void vcpu_park(struct vmm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->n_paused++;
+	pthread_cond_broadcast(&vm->cond);
+	while ((vm_flags(vm) & (VMM_F_PAUSE | VMM_F_EXIT)) == VMM_F_PAUSE)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	vm->n_paused--;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *c = arg;
+	struct vmm *vm = c->vm;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGVCPU_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	for (;;) {
+		int f;
+
+		/* Clear first, then look: see the comment at the top of the file. */
+		__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		f = vm_flags(vm);
+		if (f & VMM_F_EXIT)
+			break;
+		if (f & VMM_F_PAUSE) {
+			vcpu_park(vm);
+			continue;
+		}
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vmm_exit_with(vm, 1, "vCPU %u: KVM_RUN: %s", c->id, strerror(errno));
+			break;
+		}
+		if (!vcpu_exit(vm, c))
+			break;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->n_live--;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+/* --- the I/O thread --------------------------------------------------------------------- */
+
+static void *io_thread(void *arg)
+{
+	struct vmm *vm = arg;
+	struct vmm_watch w[VMM_MAX_WATCHES];
+	struct pollfd p[1 + VMM_MAX_WATCHES];
+
+	for (;;) {
+		unsigned n;
+		uint64_t v;
+
+		pthread_mutex_lock(&vm->lock);
+		n = vm->n_watches;
+		memcpy(w, vm->watches, n * sizeof(w[0]));
+		pthread_mutex_unlock(&vm->lock);
+		if (vm_flags(vm) & VMM_F_EXIT)
+			break;
+		p[0] = (struct pollfd){ .fd = vm->wake_fd, .events = POLLIN };
+		for (unsigned i = 0; i < n; i++)
+			p[1 + i] = (struct pollfd){ .fd = w[i].fd, .events = w[i].events };
+		if (poll(p, 1 + n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vmm_exit_with(vm, 1, "I/O thread: poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents && read(vm->wake_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: another wake-up drained it. */
+		}
+		for (unsigned i = 0; i < n; i++) {
+			bool current = false;
+
+			if (!p[1 + i].revents)
+				continue;
+			/* A callback may have changed or dropped a later watch since the copy. */
+			pthread_mutex_lock(&vm->lock);
+			for (unsigned j = 0; j < vm->n_watches; j++)
+				if (vm->watches[j].fd == w[i].fd && vm->watches[j].fn == w[i].fn &&
+				    vm->watches[j].opaque == w[i].opaque)
+					current = true;
+			pthread_mutex_unlock(&vm->lock);
+			if (!current)
+				continue;
+			if (p[1 + i].revents & POLLNVAL) {
+				/* Closed without unwatching: drop it rather than spin. */
+				rt_debug("kvm: watched fd %d is not open, unwatching it", w[i].fd);
+				vmm_io_watch(vm, w[i].fd, 0, NULL, NULL);
+				continue;
+			}
+			w[i].fn(w[i].opaque, p[1 + i].revents);
+		}
+	}
+	return NULL;
+}
+
+/* --- lifecycle -------------------------------------------------------------------------- */
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only there to interrupt KVM_RUN */
+}
+
+static void install_kick_handler(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGVCPU_KICK, &sa, NULL);
+}
+
+int vmm_load_kernel(struct vmm *vm, const char *kernel, const char *initrd, struct rt_error **err)
+{
+	g_autofree char *cmdline = NULL;
+
+	pthread_mutex_lock(&vm->lock);
+	cmdline = g_strdup(vm->cmdline->str);
+	pthread_mutex_unlock(&vm->lock);
+	if (vm->started)
+		return rt_make_error(err, EBUSY, "load the kernel: the VM is already running");
+	return vmm_arch_load(vm, kernel, initrd, cmdline, err);
+}
+
+int vmm_start(struct vmm *vm, struct rt_error **err)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	sigset_t all, old;
+	int r = 0, e;
+
+	pthread_once(&once, install_kick_handler);
+	pthread_mutex_lock(&vm->lock);
+	if (vm->started || vm->ended) {
+		pthread_mutex_unlock(&vm->lock);
+		return rt_make_error(err, EBUSY, "start the VM: it has already run");
+	}
+	vm->started = true;
+	pthread_mutex_unlock(&vm->lock);
+
+	/* The threads start with every signal blocked: the monitor's signals belong to its
+	 * signalfd, and a stray signal would only interrupt KVM_RUN. vCPUs unblock the kick. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&vm->io_thread, NULL, io_thread, vm);
+	if (e) {
+		r = rt_make_error(err, e, "create the VMM's I/O thread");
+		goto out;
+	}
+	vm->io_started = true;
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		/* Created and marked under the lock, so that no kick (always under the lock) can
+		 * miss a thread that already runs. */
+		pthread_mutex_lock(&vm->lock);
+		e = pthread_create(&c->thread, NULL, vcpu_thread, c);
+		if (e == 0) {
+			vm->n_live++;
+			c->started = true;
+		}
+		pthread_mutex_unlock(&vm->lock);
+		if (e) {
+			r = rt_make_error(err, e, "create the thread of vCPU %u", i);
+			vmm_exit_with(vm, 1, "could not start vCPU %u", i);
+			goto out;
+		}
+	}
+out:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+int vmm_pause(struct vmm *vm, struct rt_error **err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->ended) {
+		__atomic_or_fetch(&vm->flags, VMM_F_PAUSE, __ATOMIC_SEQ_CST);
+		kick_vcpus(vm);
+		while (vm->n_paused < vm->n_live && !vm->ended)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	if (vm->ended)
+		r = rt_make_error(err, ESRCH, "pause the VM: it has ended (%s)", vm->reason);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vmm_resume(struct vmm *vm, struct rt_error **err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->ended)
+		r = rt_make_error(err, ESRCH, "resume the VM: it has ended (%s)", vm->reason);
+	__atomic_and_fetch(&vm->flags, ~VMM_F_PAUSE, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+void vmm_stop(struct vmm *vm)
+{
+	if (!vm)
+		return;
+	vmm_exit_with(vm, 0, "stopped by the runtime");
+	pthread_mutex_lock(&vm->lock);
+	/* Every kick happens under the lock while a vCPU is live (see kick_vcpus). */
+	while (vm->n_live > 0)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		if (vm->vcpus[i].started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].started = false;
+		}
+	if (vm->io_started) {
+		pthread_join(vm->io_thread, NULL);
+		vm->io_started = false;
+	}
+}
+
+struct vmm *vmm_free(struct vmm *vm)
+{
+	if (!vm)
+		return NULL;
+	vmm_stop(vm);
+	while (vm->n_on_free > 0) {
+		vm->n_on_free--;
+		vm->on_free[vm->n_on_free].fn(vm->on_free[vm->n_on_free].opaque);
+	}
+	vmm_arch_free(vm);
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		if (vm->vcpus[i].run != MAP_FAILED)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	g_free(vm->vcpus);
+	if (vm->ram != MAP_FAILED)
+		munmap(vm->ram, vm->ram_size);
+	for (int *fd[] = { &vm->mem_fd, &vm->vm_fd, &vm->kvm_fd, &vm->exit_fd, &vm->wake_fd }, i = 0; i < 5; i++)
+		if (*fd[i] >= 0)
+			close(*fd[i]);
+	g_string_free(vm->cmdline, TRUE);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	g_free(vm);
+	return NULL;
+}
+
+/* --- for the architecture hooks --------------------------------------------------------- */
+
+int vmm_kvm_fd(struct vmm *vm)
+{
+	return vm->kvm_fd;
+}
+
+int vmm_vm_fd(struct vmm *vm)
+{
+	return vm->vm_fd;
+}
+
+int vmm_vcpu_fd(struct vmm *vm, unsigned id)
+{
+	return id < vm->n_vcpus ? vm->vcpus[id].fd : -1;
+}
+
+unsigned vmm_nr_vcpus(struct vmm *vm)
+{
+	return vm->n_vcpus;
+}
+
+uint64_t vmm_ram_size(struct vmm *vm)
+{
+	return vm->ram_size;
+}
+
+int vmm_console_fd(struct vmm *vm)
+{
+	return vm->console_fd;
+}
+
+void *vmm_arch_state(struct vmm *vm)
+{
+	return vm->arch;
+}
+
+void vmm_set_arch_state(struct vmm *vm, void *state)
+{
+	vm->arch = state;
+}

@@ -1,0 +1,272 @@
+#!/bin/bash
+# Nested KVM tests: runvm under real KVM, inside an x86_64 QEMU-TCG "host VM" (-M pc -cpu max,
+# which emulates AMD SVM) that boots Debian's cloud kernel with kvm-amd loaded. These machines'
+# own /dev/kvm is PVM and cannot run standard guests; this is how they exercise the `kvm`
+# backend (our own VMM) and the `qemu` backend with KVM. `make check-nested` runs it.
+#
+# 1. Downloads Debian's cloud kernel once (apt-get download of the linux-image-*-cloud-amd64
+#    that linux-image-cloud-amd64 depends on) into $RUNVM_CACHE/nested/kernel: its vmlinuz and
+#    the modules irqbypass, kvm, kvm-amd, tun (runvm's tap), veth.
+# 2. Builds the host VM's initramfs (cpio newc, cached under $RUNVM_CACHE/nested by a hash of
+#    its inputs): busybox, the modules, runvm with its libraries, the guest kernel and
+#    initramfs, a runvm.conf pointing at them, a busybox OCI bundle, QEMU with its libraries
+#    and firmware (for --backend qemu), kvmtest (a /dev/kvm smoke test) and tests/nested/init
+#    and tests.sh, which run inside.
+# 3. Boots it, streams the TAP lines the tests print on the serial console, and prints the
+#    outer boot time, the time of every inner `runvm run` (L2 boot to exit) and the total.
+#
+# Prints TAP and a closing "nested: N passed, N failed" line; exits non-zero on failures.
+# Prints "1..0 # SKIP reason" and exits 0 where the machine cannot do this (not x86_64, no
+# QEMU, the kernel cannot be downloaded, no svm in the TCG CPU).
+#
+# Env: RUNVM (default build/runvm), NESTED_KERNEL / NESTED_INITRD (the L2 guest's; default
+# build/kernel-x86_64/vmlinux, build/initramfs.cpio), RUNVM_CACHE (/var/cache/runvm),
+# NESTED_TIMEOUT (the whole host VM, s; 900), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
+# 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 3), NESTED_BACKENDS
+# ("kvm qemu"), NESTED_MEM (MiB; 2048), NESTED_SMP (2), NESTED_LOG (keep the host VM's console
+# log at this path; by default it is removed, and its tail shown on failure).
+set -u
+export LC_ALL=C
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/tests/lib/bundle.sh"
+
+RUNVM=${RUNVM:-$top/build/runvm}
+NESTED_KERNEL=${NESTED_KERNEL:-$top/build/kernel-x86_64/vmlinux}
+NESTED_INITRD=${NESTED_INITRD:-$top/build/initramfs.cpio}
+CACHE=${RUNVM_CACHE:-/var/cache/runvm}/nested
+NESTED_TIMEOUT=${NESTED_TIMEOUT:-900}
+NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-300}
+NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-3}
+NESTED_BACKENDS=${NESTED_BACKENDS:-kvm qemu}
+NESTED_MEM=${NESTED_MEM:-2048}
+NESTED_SMP=${NESTED_SMP:-2}
+NESTED_LOG=${NESTED_LOG:-}
+QEMU=qemu-system-x86_64
+# The modules the host VM loads, in this order (each after what it depends on).
+MODULES="irqbypass kvm kvm-amd tun veth"
+# QEMU's firmware for -M microvm and the option ROMs it may look for.
+QEMU_DATA="bios-microvm.bin qboot.rom pvh.bin linuxboot.bin linuxboot_dma.bin multiboot.bin multiboot_dma.bin kvmvapic.bin"
+
+skip() {
+	echo "1..0 # SKIP $*"
+	echo "nested: 0 passed, 0 failed"
+	exit 0
+}
+
+tmp='' qpid=''
+cleanup() {
+	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+		kill -KILL "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null
+	fi
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ "$(uname -m)" = x86_64 ] || skip "the nested host VM is x86_64 (this is $(uname -m))"
+for t in "$QEMU" cpio busybox apt-get apt-cache dpkg-deb python3 sha256sum; do
+	command -v "$t" >/dev/null || skip "$t not found (make deps installs it)"
+done
+for f in "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD"; do
+	[ -e "$f" ] || { echo "$f missing: run make first" >&2; exit 1; }
+done
+mkdir -p "$CACHE" || skip "cannot create $CACHE"
+tmp=$(mktemp -d "$CACHE/.tmp.XXXXXX") || exit 1
+
+# --- 1. Debian's cloud kernel and its KVM modules (cached) ---------------------------------
+kdir=$CACHE/kernel
+fetch_kernel() {
+	local kpkg kv f m d=$tmp/kernel
+	kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	if [ -z "$kpkg" ]; then
+		apt-get update -qq >/dev/null 2>&1
+		kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	fi
+	[ -n "$kpkg" ] || { echo "no linux-image-cloud-amd64 in the apt lists"; return 1; }
+	mkdir -p "$d/deb" "$d/out/modules"
+	# The download runs as root into a root-owned directory; apt warns about _apt, harmlessly.
+	(cd "$d/deb" && apt-get download -q "$kpkg" >/dev/null 2>&1) || { echo "apt-get download $kpkg failed"; return 1; }
+	dpkg-deb -x "$d"/deb/"$kpkg"_*.deb "$d/x" || { echo "dpkg-deb -x $kpkg failed"; return 1; }
+	kv=${kpkg#linux-image-}
+	cp "$d/x/boot/vmlinuz-$kv" "$d/out/vmlinuz" || return 1
+	for m in $MODULES; do
+		f=$(find "$d/x/lib/modules" -name "$m.ko*" | head -n 1)
+		case $f in
+		'') echo "$kpkg has no $m module"; return 1 ;;
+		*.ko) cp "$f" "$d/out/modules/$m.ko" ;;
+		*.ko.xz) xz -dc "$f" >"$d/out/modules/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$f" >"$d/out/modules/$m.ko" ;;
+		*) echo "$f: unknown module compression"; return 1 ;;
+		esac || return 1
+	done
+	echo "$kv" >"$d/out/version"
+	rm -rf "$kdir" && mv "$d/out" "$kdir" && rm -rf "$d"
+}
+if [ ! -s "$kdir/vmlinuz" ] || [ ! -s "$kdir/version" ]; then
+	why=$(fetch_kernel) || skip "cannot get Debian's cloud kernel: $why"
+fi
+echo "# host VM kernel: Debian $(cat "$kdir/version")"
+
+# --- 2. the host VM's initramfs (cached by the hash of its inputs) --------------------------
+qemu_bin=$(command -v "$QEMU")
+libs() { ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}'; }
+libs_all=$( { libs "$RUNVM"; libs "$qemu_bin"; } | sort -u)
+data_files=
+for f in $QEMU_DATA; do [ -e "/usr/share/qemu/$f" ] && data_files="$data_files /usr/share/qemu/$f"; done
+conf="[runvm]
+kernel = /guest/vmlinux
+initrd = /guest/initramfs.cpio
+# KVM or nothing: a TCG fallback inside TCG would only be slow, never a test of KVM.
+accel = kvm
+
+[qemu]
+# Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the qemu backend
+# shares the rootfs with: use the full build for both.
+binary = $QEMU
+microvm_binary = $QEMU
+"
+# sha256sum follows links: the guest kernel is a link into the kernel cache.
+# shellcheck disable=SC2086
+key=$( {
+	sha256sum "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD" "$qemu_bin" $libs_all $data_files "$(command -v busybox)" \
+		"$kdir"/vmlinuz "$kdir"/modules/*.ko "$here"/init "$here"/tests.sh "$here"/kvmtest.c "$here"/run.sh \
+		"$top/tests/lib/bundle.sh"
+	echo "$conf" "$MODULES"
+} | sha256sum | cut -c1-16)
+initrd=$CACHE/initrd-$key.cpio
+
+build_initrd() {
+	local ir=$tmp/ir b f m
+	mkdir -p "$ir"/{bin,sbin,usr/bin,usr/sbin,usr/share/qemu,etc/runvm,lib/modules/nested,nested,guest,dev,proc,sys,run,tmp,root}
+	cp "$(command -v busybox)" "$ir/bin/busybox"
+	ln -s busybox "$ir/bin/sh"
+	cp "$here/init" "$ir/init"
+	cp "$here/tests.sh" "$ir/nested/tests.sh"
+	chmod 755 "$ir/init"
+	for m in $MODULES; do cp "$kdir/modules/$m.ko" "$ir/lib/modules/nested/"; done
+	echo "$MODULES" | tr ' ' '\n' >"$ir/nested/modules"
+	if command -v gcc >/dev/null; then
+		gcc -O2 -static -o "$ir/nested/kvmtest" "$here/kvmtest.c" || return 1
+	else
+		printf '#!/bin/sh\necho "kvmtest: gcc was missing on the host"\nexit 1\n' >"$ir/nested/kvmtest"
+		chmod 755 "$ir/nested/kvmtest"
+	fi
+	cp "$RUNVM" "$ir/usr/bin/runvm"
+	cp "$qemu_bin" "$ir/usr/bin/$QEMU"
+	for f in $libs_all; do
+		mkdir -p "$ir$(dirname "$f")" && cp -L "$f" "$ir$f" || return 1
+	done
+	# shellcheck disable=SC2086
+	[ -z "$data_files" ] || cp $data_files "$ir/usr/share/qemu/"
+	cp -L "$NESTED_KERNEL" "$ir/guest/vmlinux"
+	cp -L "$NESTED_INITRD" "$ir/guest/initramfs.cpio"
+	printf '%s' "$conf" >"$ir/etc/runvm/runvm.conf"
+	# The L2 containers' bundle; tests.sh fills in process.args.
+	mkdir -p "$ir/bundle"
+	make_rootfs "$ir/bundle/rootfs" || return 1
+	make_config "$ir/bundle" '["@ARGS@"]' || return 1
+	mv "$ir/bundle/config.json" "$ir/bundle/config.json.in"
+	# The kernel opens /dev/console for init before anything is mounted.
+	# (Without it, as non-root, init opens it itself once devtmpfs is mounted.)
+	mknod -m 600 "$ir/dev/console" c 5 1 2>/dev/null
+	(cd "$ir" && find . | cpio --quiet -o -H newc -R 0:0) >"$initrd.tmp" || return 1
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$ir"
+}
+if [ ! -s "$initrd" ]; then
+	rm -f "$CACHE"/initrd-*.cpio "$CACHE"/initrd-*.cpio.tmp
+	build_initrd || { rm -f "$initrd.tmp"; echo "building the host VM's initramfs failed" >&2; exit 1; }
+	echo "# host VM initramfs: built $(basename "$initrd") ($(($(stat -c %s "$initrd") / 1048576)) MiB)"
+else
+	echo "# host VM initramfs: cached $(basename "$initrd")"
+fi
+
+# --- 3. boot it and collect the TAP -------------------------------------------------------
+log=${NESTED_LOG:-$tmp/console.log}
+: >"$log"
+now() { echo "${EPOCHREALTIME/[,.]/}"; } # microseconds
+t0=$(now)
+"$QEMU" -M pc -accel tcg -cpu max -m "$NESTED_MEM" -smp "$NESTED_SMP" -nodefaults -no-user-config -nographic \
+	-serial stdio -kernel "$kdir/vmlinuz" -initrd "$initrd" -no-reboot \
+	-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS" \
+	</dev/null >"$log" 2>&1 &
+qpid=$!
+
+secs() { awk -v us="$1" 'BEGIN{printf "%.1f", us / 1e6}'; }
+printed=0 outer_boot='' done='' timed_out='' skip_reason=''
+tap=()
+while :; do
+	alive=1
+	kill -0 "$qpid" 2>/dev/null || alive=0
+	mapfile -t lines < <(tr -d '\r' <"$log")
+	# A last line without its newline yet is read again next time.
+	[ -z "$(tail -c 1 "$log")" ] || unset 'lines[${#lines[@]}-1]'
+	tap=() times=()
+	for l in "${lines[@]}"; do
+		case $l in
+		*NESTED-TAP:\ *) tap+=("${l#*NESTED-TAP: }") ;;
+		*NESTED-TIME:\ *) times+=("${l#*NESTED-TIME: }") ;;
+		*NESTED-UP:*) [ -n "$outer_boot" ] || outer_boot="$(secs $(($(now) - t0))) s (host VM's own uptime at init: ${l#*uptime })" ;;
+		*NESTED-SKIP:\ *) skip_reason=${l#*NESTED-SKIP: } ;;
+		*NESTED-DONE:*) done=1 ;;
+		esac
+	done
+	for ((i = printed; i < ${#tap[@]}; i++)); do echo "${tap[i]}"; done
+	printed=${#tap[@]}
+	[ -n "$done" ] || [ "$alive" = 0 ] && break
+	if [ $(($(now) - t0)) -gt $((NESTED_TIMEOUT * 1000000)) ]; then
+		timed_out=1
+		break
+	fi
+	sleep 0.5
+done
+total=$(($(now) - t0))
+# poweroff -f ends QEMU a moment after the last line; a timed-out one is stopped at once.
+[ -n "$timed_out" ] || for _ in $(seq 20); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$qpid" 2>/dev/null; then kill -KILL "$qpid" 2>/dev/null; fi
+wait "$qpid" 2>/dev/null
+qpid=
+
+if [ -n "$skip_reason" ]; then
+	[ -z "$NESTED_LOG" ] || echo "# console log: $NESTED_LOG"
+	skip "$skip_reason"
+fi
+
+pass=0 fail=0 todo=0 last=0
+for l in "${tap[@]}"; do
+	case $l in
+	"not ok "*"# TODO"*) todo=$((todo + 1)) ;;
+	"not ok "*) fail=$((fail + 1)) ;;
+	"ok "*) pass=$((pass + 1)) ;;
+	esac
+	[[ $l =~ ^(not\ )?ok\ ([0-9]+) ]] && last=${BASH_REMATCH[2]}
+done
+if [ -z "$done" ]; then
+	fail=$((fail + 1)) last=$((last + 1))
+	if [ -n "$timed_out" ]; then
+		echo "not ok $last - the host VM finished # timed out after $NESTED_TIMEOUT s (NESTED_TIMEOUT)"
+	else
+		echo "not ok $last - the host VM finished # QEMU exited before the tests ended"
+	fi
+	echo "# the console's last lines (TAP left out):"
+	tr -d '\r\033' <"$log" | grep -av 'NESTED-TAP: \|NESTED-TIME: ' | tail -n 40 | sed 's/^/#   /'
+	echo "1..$last"
+fi
+
+echo "# outer boot (QEMU start to the host VM's init): ${outer_boot:-never}"
+declare -A runs=()
+for t in "${times[@]}"; do
+	read -r b name ms <<<"$t"
+	if [ "$b $name" = "all tests" ]; then
+		echo "# inner tests, all: $(secs $((ms * 1000))) s"
+		continue
+	fi
+	runs[$b]+="${runs[$b]:+, }$name $(secs $((ms * 1000))) s"
+done
+for b in "${!runs[@]}"; do echo "# inner runvm run, L2 boot to exit, $b: ${runs[$b]}"; done
+echo "# total (host VM start to power-off): $(secs "$total") s"
+[ -z "$NESTED_LOG" ] || echo "# console log: $NESTED_LOG"
+echo "nested: $pass passed, $fail failed$([ "$todo" = 0 ] || echo ", $todo todo (not counted)")"
+[ "$fail" = 0 ]
