@@ -151,7 +151,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 libglib2.0-dev:arm64 \
 	libjson-glib-dev:arm64 libseccomp-dev:arm64 libcap-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
-	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps bsdutils bc clang \
+	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps iproute2 bsdutils bc clang \
 	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables file \
 	qemu-system-arm $(DEB_PKGS_$(KARCH))
 deps:
@@ -178,7 +178,7 @@ $(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/fa
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-cross check-fuzz check-integration check-docker check-podman
+	$(MAKE) check-unit check-cross check-fuzz check-integration check-docker check-podman check-nested
 
 check-unit: $(UNIT_TESTS)
 	tests/unit/run.sh $(UNIT_TESTS)
@@ -206,8 +206,9 @@ check-podman: all
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/podman/run.sh
 
 # runvm under real KVM (both backends) inside an x86_64 QEMU-TCG host VM with emulated SVM: the
-# only way these machines (PVM /dev/kvm) run the kvm backend. Downloads Debian's cloud kernel
-# once (into RUNVM_CACHE); takes several minutes; skips where it cannot run.
+# only way these machines (PVM /dev/kvm) run the kvm backend. Quick checks and the bench, then
+# the integration suite with --backend kvm (NESTED_IT=kvm; empty: without it). Downloads
+# Debian's cloud kernel once (into RUNVM_CACHE); takes about 5 minutes; skips where it cannot run.
 check-nested: all
 	RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
 	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) tests/nested/run.sh

@@ -8,11 +8,12 @@
 #include "../runtime/lib/error.h"
 #include "registry.h"
 
+/* In the order `auto` tries them: our own VMM where KVM runs standard guests (it passes the
+ * integration suite in the nested host VM), else QEMU (KVM, or TCG: other architectures,
+ * PVM hosts, no /dev/kvm). */
 const struct hv_backend_ops *const hv_backends[] = {
-	&hv_qemu_lite_ops,
-	/* After qemu for now: automatic selection keeps QEMU until the kvm backend has passed the
-	 * integration suite in the nested host VM. */
 	&hv_kvm_ops,
+	&hv_qemu_lite_ops,
 	NULL,
 };
 

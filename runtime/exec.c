@@ -140,6 +140,31 @@ static int parse_reply(const char *msg, int *ret_exit, struct rt_error **err)
 	return 0;
 }
 
+/* Every signal but the unblockable ones, which the representative forwards. Blocked from before
+ * the exec starts, so that none (a SIGWINCH from the caller's first resize) is lost before
+ * the signalfd exists: they wait as pending. */
+static void block_signals(sigset_t *ret)
+{
+	sigfillset(ret);
+	sigdelset(ret, SIGKILL);
+	sigdelset(ret, SIGSTOP);
+	sigprocmask(SIG_BLOCK, ret, NULL);
+}
+
+/* The terminal's size to the guest process, if it has one. */
+static void send_size(int sock, int tty_fd)
+{
+	struct winsize ws;
+	g_autofree char *msg = NULL;
+	struct rt_error *err = NULL;
+
+	if (tty_fd < 0 || ioctl(tty_fd, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+		return;
+	msg = g_strdup_printf("{\"op\":\"resize\",\"rows\":%u,\"cols\":%u}", ws.ws_row, ws.ws_col);
+	if (rt_ctl_send(sock, msg, NULL, 0, &err) < 0)
+		rt_error_free(&err);
+}
+
 /* The representative: wait for the process's end, forwarding signals and window sizes.
  * Returns its exit status. */
 static int represent(int sock, int tty_fd)
@@ -147,11 +172,11 @@ static int represent(int sock, int tty_fd)
 	sigset_t all;
 	_cleanup_close_ int sfd = -EBADF;
 
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	sigprocmask(SIG_BLOCK, &all, NULL);
+	block_signals(&all);
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	/* The caller may have sized the pty before we were listening; its SIGWINCH is pending, but
+	 * it may also have sized it before the pty was ours to be signalled about. */
+	send_size(sock, tty_fd);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
 		struct signalfd_siginfo si;
@@ -177,16 +202,12 @@ static int represent(int sock, int tty_fd)
 			struct rt_error *err = NULL;
 
 			if (si.ssi_signo == SIGWINCH) {
-				struct winsize ws;
-
-				if (tty_fd < 0 || ioctl(tty_fd, TIOCGWINSZ, &ws) < 0)
-					continue;
-				msg = g_strdup_printf("{\"op\":\"resize\",\"rows\":%u,\"cols\":%u}", ws.ws_row, ws.ws_col);
-			} else if (si.ssi_signo == SIGCHLD) {
+				send_size(sock, tty_fd);
 				continue;
-			} else {
-				msg = g_strdup_printf("{\"op\":\"signal\",\"signal\":%u}", si.ssi_signo);
 			}
+			if (si.ssi_signo == SIGCHLD)
+				continue;
+			msg = g_strdup_printf("{\"op\":\"signal\",\"signal\":%u}", si.ssi_signo);
 			if (rt_ctl_send(sock, msg, NULL, 0, &err) < 0)
 				rt_error_free(&err);
 		}
@@ -304,7 +325,11 @@ int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_err
 	sock_path = g_build_filename(dir, "ctl.sock", NULL);
 
 	if (!o.detach) {
-		int r = start_exec(sock_path, process_json, pr, slave, &sock, &status, err);
+		sigset_t blocked;
+		int r;
+
+		block_signals(&blocked);
+		r = start_exec(sock_path, process_json, pr, slave, &sock, &status, err);
 
 		if (r == 0 && master >= 0)
 			r = rt_send_console(o.console, master, err);
@@ -330,8 +355,10 @@ int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_err
 	}
 	if (pid == 0) {
 		struct rt_error *cerr = NULL;
+		sigset_t blocked;
 		int devnull;
 
+		block_signals(&blocked);
 		close(ready[0]);
 		setsid();
 		if (slave >= 0)

@@ -6,14 +6,19 @@
 #
 # 1. Downloads Debian's cloud kernel once (apt-get download of the linux-image-*-cloud-amd64
 #    that linux-image-cloud-amd64 depends on) into $RUNVM_CACHE/nested/kernel: its vmlinuz and
-#    the modules irqbypass, kvm, kvm-amd, tun (runvm's tap), veth.
+#    the modules irqbypass, kvm, kvm-amd, tun (runvm's tap), veth, and the traffic control
+#    ones runvm's network takeover uses (sch_ingress, cls_u32, act_mirred).
 # 2. Builds the host VM's initramfs (cpio newc, cached under $RUNVM_CACHE/nested by a hash of
 #    its inputs): busybox, the modules, runvm with its libraries, the guest kernel and
 #    initramfs, a runvm.conf pointing at them, a busybox OCI bundle, QEMU with its libraries
 #    and firmware (for --backend qemu), kvmtest (a /dev/kvm smoke test) and tests/nested/init
-#    and tests.sh, which run inside.
+#    and tests.sh, which run inside. For the integration suite (tests/integration, run inside
+#    with every runvm call given --backend $NESTED_IT): bash, python3 and the part of its
+#    standard library a test could want, iproute2's ip and tc, procps' pgrep and pkill, with
+#    their libraries; busybox is the rest of the userland.
 # 3. Boots it, streams the TAP lines the tests print on the serial console, and prints the
-#    outer boot time, the time of every inner `runvm run` (L2 boot to exit) and the total.
+#    outer boot time, the time of every inner `runvm run` (L2 boot to exit), the integration
+#    suite's and the total. About 5 minutes in all (2 cores, the suite 3.5 of them).
 #
 # Prints TAP and a closing "nested: N passed, N failed" line; exits non-zero on failures.
 # Prints "1..0 # SKIP reason" and exits 0 where the machine cannot do this (not x86_64, no
@@ -21,9 +26,12 @@
 #
 # Env: RUNVM (default build/runvm), NESTED_KERNEL / NESTED_INITRD (the L2 guest's; default
 # build/kernel-x86_64/vmlinux, build/initramfs.cpio), RUNVM_CACHE (/var/cache/runvm),
-# NESTED_TIMEOUT (the whole host VM, s; 900), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
+# NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
 # 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 3), NESTED_BACKENDS
-# ("kvm qemu"), NESTED_MEM (MiB; 2048), NESTED_SMP (2), NESTED_LOG (keep the host VM's console
+# ("kvm qemu"), NESTED_IT (the backend the integration suite runs with, kvm; empty: the quick
+# tests only), NESTED_IT_ONLY (IT_ONLY for the suite: one t_*.sh), NESTED_IT_STALL (s without a
+# new test result before the suite's runvm processes are shown and killed; 240), NESTED_MEM
+# (MiB; 2048), NESTED_SMP (2), NESTED_LOG (keep the host VM's console
 # log at this path; by default it is removed, and its tail shown on failure).
 set -u
 export LC_ALL=C
@@ -35,18 +43,27 @@ RUNVM=${RUNVM:-$top/build/runvm}
 NESTED_KERNEL=${NESTED_KERNEL:-$top/build/kernel-x86_64/vmlinux}
 NESTED_INITRD=${NESTED_INITRD:-$top/build/initramfs.cpio}
 CACHE=${RUNVM_CACHE:-/var/cache/runvm}/nested
-NESTED_TIMEOUT=${NESTED_TIMEOUT:-900}
+NESTED_TIMEOUT=${NESTED_TIMEOUT:-1800}
 NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-300}
 NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-3}
 NESTED_BACKENDS=${NESTED_BACKENDS:-kvm qemu}
+NESTED_IT=${NESTED_IT-kvm}
+NESTED_IT_ONLY=${NESTED_IT_ONLY:-}
+NESTED_IT_STALL=${NESTED_IT_STALL:-240}
 NESTED_MEM=${NESTED_MEM:-2048}
 NESTED_SMP=${NESTED_SMP:-2}
 NESTED_LOG=${NESTED_LOG:-}
 QEMU=qemu-system-x86_64
 # The modules the host VM loads, in this order (each after what it depends on).
-MODULES="irqbypass kvm kvm-amd tun veth"
+MODULES="irqbypass kvm kvm-amd tun veth sch_ingress cls_u32 act_mirred"
 # QEMU's firmware for -M microvm and the option ROMs it may look for.
 QEMU_DATA="bios-microvm.bin qboot.rom pvh.bin linuxboot.bin linuxboot_dma.bin multiboot.bin multiboot_dma.bin kvmvapic.bin"
+# The integration suite's tools beyond busybox (bash apart): they go to /usr/sbin, first on
+# the host VM's PATH, ahead of busybox's own ip and tc.
+IT_TOOLS="ip tc pgrep pkill"
+# Left out of the host VM's copy of python3's standard library: big and of no use to a test.
+PY_EXCLUDE=(test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data distutils 'config-*' site-packages
+	dist-packages '*.opt-1.pyc' '*.opt-2.pyc' '_test*.so' '_ctypes_test*.so' 'xxlimited*.so' '_xx*.so')
 
 skip() {
 	echo "1..0 # SKIP $*"
@@ -66,7 +83,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ "$(uname -m)" = x86_64 ] || skip "the nested host VM is x86_64 (this is $(uname -m))"
-for t in "$QEMU" cpio busybox apt-get apt-cache dpkg-deb python3 sha256sum; do
+for t in "$QEMU" cpio busybox apt-get apt-cache dpkg-deb python3 sha256sum bash $IT_TOOLS; do
 	command -v "$t" >/dev/null || skip "$t not found (make deps installs it)"
 done
 for f in "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD"; do
@@ -104,7 +121,12 @@ fetch_kernel() {
 	echo "$kv" >"$d/out/version"
 	rm -rf "$kdir" && mv "$d/out" "$kdir" && rm -rf "$d"
 }
-if [ ! -s "$kdir/vmlinuz" ] || [ ! -s "$kdir/version" ]; then
+have_kernel() {
+	local m
+	[ -s "$kdir/vmlinuz" ] && [ -s "$kdir/version" ] || return 1
+	for m in $MODULES; do [ -s "$kdir/modules/$m.ko" ] || return 1; done
+}
+if ! have_kernel; then
 	why=$(fetch_kernel) || skip "cannot get Debian's cloud kernel: $why"
 fi
 echo "# host VM kernel: Debian $(cat "$kdir/version")"
@@ -112,7 +134,16 @@ echo "# host VM kernel: Debian $(cat "$kdir/version")"
 # --- 2. the host VM's initramfs (cached by the hash of its inputs) --------------------------
 qemu_bin=$(command -v "$QEMU")
 libs() { ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}'; }
-libs_all=$( { libs "$RUNVM"; libs "$qemu_bin"; } | sort -u)
+# python3 itself (Debian's /usr/bin/python3 when there is one: a pyenv shim first on PATH is a
+# script), and its standard library.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+py_exe=$("$py" -c 'import os, sys; print(os.path.realpath(sys.executable))') || skip "python3 does not run"
+py_lib=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') || skip "python3 does not run"
+py_dynload=$(find "$py_lib/lib-dynload" -name '*.so' 2>/dev/null)
+it_tools=$(for t in bash $IT_TOOLS; do command -v "$t"; done)
+# shellcheck disable=SC2086
+libs_all=$( { for f in "$RUNVM" "$qemu_bin" "$py_exe" $it_tools $py_dynload; do libs "$f"; done; } | sort -u)
 data_files=
 for f in $QEMU_DATA; do [ -e "/usr/share/qemu/$f" ] && data_files="$data_files /usr/share/qemu/$f"; done
 conf="[runvm]
@@ -122,17 +153,17 @@ initrd = /guest/initramfs.cpio
 accel = kvm
 
 [qemu]
-# Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the qemu backend
-# shares the rootfs with: use the full build for both.
-binary = $QEMU
-microvm_binary = $QEMU
+# The defaults: $QEMU, for KVM too (Debian's slim qemu-system-x86_64-microvm has no
+# virtio-9p-device, which the qemu backend shares the rootfs with). No keys here: t_run.sh's
+# QEMU-missing test drops this section's header line and appends its own.
 "
 # sha256sum follows links: the guest kernel is a link into the kernel cache.
 # shellcheck disable=SC2086
 key=$( {
 	sha256sum "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD" "$qemu_bin" $libs_all $data_files "$(command -v busybox)" \
 		"$kdir"/vmlinuz "$kdir"/modules/*.ko "$here"/init "$here"/tests.sh "$here"/kvmtest.c "$here"/run.sh \
-		"$top/tests/lib/bundle.sh"
+		"$top/tests/lib/bundle.sh" "$top"/tests/integration/* "$py_exe" $it_tools
+	echo "$py_lib"
 	echo "$conf" "$MODULES"
 } | sha256sum | cut -c1-16)
 initrd=$CACHE/initrd-$key.cpio
@@ -145,7 +176,7 @@ build_initrd() {
 	cp "$here/init" "$ir/init"
 	cp "$here/tests.sh" "$ir/nested/tests.sh"
 	chmod 755 "$ir/init"
-	for m in $MODULES; do cp "$kdir/modules/$m.ko" "$ir/lib/modules/nested/"; done
+	for m in $MODULES; do cp "$kdir/modules/$m.ko" "$ir/lib/modules/nested/" || return 1; done
 	echo "$MODULES" | tr ' ' '\n' >"$ir/nested/modules"
 	if command -v gcc >/dev/null; then
 		gcc -O2 -static -o "$ir/nested/kvmtest" "$here/kvmtest.c" || return 1
@@ -163,6 +194,20 @@ build_initrd() {
 	cp -L "$NESTED_KERNEL" "$ir/guest/vmlinux"
 	cp -L "$NESTED_INITRD" "$ir/guest/initramfs.cpio"
 	printf '%s' "$conf" >"$ir/etc/runvm/runvm.conf"
+	# The integration suite, at /it/tests (run.sh finds ../lib/bundle.sh), and its tools.
+	mkdir -p "$ir/it/tests/lib" "$ir/var" "$ir/etc/iproute2" "$ir$(dirname "$py_exe")"
+	cp -r "$top/tests/integration" "$ir/it/tests/"
+	cp "$top/tests/lib/bundle.sh" "$ir/it/tests/lib/"
+	cp -L "$(command -v bash)" "$ir/bin/bash"
+	for f in $IT_TOOLS; do cp -L "$(command -v "$f")" "$ir/usr/sbin/$f" || return 1; done
+	[ ! -d /etc/iproute2 ] || cp -rL /etc/iproute2/. "$ir/etc/iproute2/"
+	ln -s ../run "$ir/var/run" # ip netns: /var/run/netns
+	echo runvm-nested >"$ir/etc/hostname" # t_run.sh's bad kernel and initrd
+	cp -L "$py_exe" "$ir$py_exe"
+	[ "$py_exe" = /usr/bin/python3 ] || ln -sf "$py_exe" "$ir/usr/bin/python3"
+	mkdir -p "$ir$py_lib"
+	tar -C "$py_lib" -cf - "${PY_EXCLUDE[@]/#/--exclude=}" . |
+		tar -C "$ir$py_lib" -xf - || return 1
 	# The L2 containers' bundle; tests.sh fills in process.args.
 	mkdir -p "$ir/bundle"
 	make_rootfs "$ir/bundle/rootfs" || return 1
@@ -190,7 +235,7 @@ now() { echo "${EPOCHREALTIME/[,.]/}"; } # microseconds
 t0=$(now)
 "$QEMU" -M pc -accel tcg -cpu max -m "$NESTED_MEM" -smp "$NESTED_SMP" -nodefaults -no-user-config -nographic \
 	-serial stdio -kernel "$kdir/vmlinuz" -initrd "$initrd" -no-reboot \
-	-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS" \
+	-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL" \
 	</dev/null >"$log" 2>&1 &
 qpid=$!
 
@@ -200,9 +245,11 @@ tap=()
 while :; do
 	alive=1
 	kill -0 "$qpid" 2>/dev/null || alive=0
-	mapfile -t lines < <(tr -d '\r' <"$log")
+	# One snapshot for both reads: QEMU goes on writing.
+	cp "$log" "$tmp/snap"
+	mapfile -t lines < <(tr -d '\r' <"$tmp/snap")
 	# A last line without its newline yet is read again next time.
-	[ -z "$(tail -c 1 "$log")" ] || unset 'lines[${#lines[@]}-1]'
+	[ -z "$(tail -c 1 "$tmp/snap")" ] || unset 'lines[${#lines[@]}-1]'
 	tap=() times=()
 	for l in "${lines[@]}"; do
 		case $l in
@@ -234,10 +281,11 @@ if [ -n "$skip_reason" ]; then
 	skip "$skip_reason"
 fi
 
-pass=0 fail=0 todo=0 last=0
+pass=0 fail=0 todo=0 skipped=0 last=0
 for l in "${tap[@]}"; do
 	case $l in
 	"not ok "*"# TODO"*) todo=$((todo + 1)) ;;
+	"ok "*"# SKIP"*) skipped=$((skipped + 1)) ;;
 	"not ok "*) fail=$((fail + 1)) ;;
 	"ok "*) pass=$((pass + 1)) ;;
 	esac
@@ -263,10 +311,14 @@ for t in "${times[@]}"; do
 		echo "# inner tests, all: $(secs $((ms * 1000))) s"
 		continue
 	fi
+	if [ "$b" = integration ]; then
+		echo "# inner integration suite, --backend $name: $(secs $((ms * 1000))) s"
+		continue
+	fi
 	runs[$b]+="${runs[$b]:+, }$name $(secs $((ms * 1000))) s"
 done
 for b in "${!runs[@]}"; do echo "# inner runvm run, L2 boot to exit, $b: ${runs[$b]}"; done
 echo "# total (host VM start to power-off): $(secs "$total") s"
 [ -z "$NESTED_LOG" ] || echo "# console log: $NESTED_LOG"
-echo "nested: $pass passed, $fail failed$([ "$todo" = 0 ] || echo ", $todo todo (not counted)")"
+echo "nested: $pass passed, $fail failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")$([ "$todo" = 0 ] || echo ", $todo todo (not counted)")"
 [ "$fail" = 0 ]

@@ -6,16 +6,29 @@
 # which TAP does not count as failures. Other lines for run.sh: "NESTED-SKIP: reason",
 # "NESTED-TIME: BACKEND TEST MS" (wall time of one `runvm run`: L2 boot, workload, shutdown).
 #
+# Then the integration suite (tests/integration/run.sh, copied to /it/tests) with every runvm call
+# given --backend B (nested_it=B): its TAP lines join this stream, renumbered, and a summary per
+# t_*.sh file follows them.
+#
 # Settings from the kernel command line: nested_backends=kvm,qemu, nested_run_timeout=SECONDS
-# (one `runvm run`) and nested_bench_rounds=N (runs of true per backend for the bench).
+# (one `runvm run`), nested_bench_rounds=N (runs of true per backend for the bench),
+# nested_it=BACKEND (empty: no integration suite), nested_it_only=NAME (its IT_ONLY) and
+# nested_it_stall=SECONDS (no new test result for that long: the watchdog shows what runs and the
+# guests' consoles, then kills the suite's runvm processes so that it goes on; 240).
 
 P='NESTED-TAP: '
 n=0
 backends="kvm qemu"
 run_timeout=300
 bench_rounds=3
+it_backend=kvm
+it_only=
+it_stall=240
 for arg in $(cat /proc/cmdline); do
 	case $arg in
+	nested_it=*) it_backend=${arg#*=} ;;
+	nested_it_only=*) it_only=${arg#*=} ;;
+	nested_it_stall=*) it_stall=${arg#*=} ;;
 	nested_backends=*) backends=$(echo "${arg#*=}" | tr , ' ') ;;
 	nested_run_timeout=*) run_timeout=${arg#*=} ;;
 	nested_bench_rounds=*) bench_rounds=${arg#*=} ;;
@@ -241,5 +254,117 @@ if [ -n "$k_ms" ] && [ -n "$q_ms" ]; then
 		"host memory VmHWM $(awk -v a="$k_mem" -v b="$q_mem" 'BEGIN{printf "%.2f", a / b}')x," \
 		"Pss $(awk -v a="$k_pss" -v b="$q_pss" 'BEGIN{printf "%.2f", a / b}')x (goal: <= 0.5x start, <= 0.1x memory)"
 fi
+# --- the integration suite ---------------------------------------------------------------
+# it_watchdog: while the suite runs, every 10 s: has /tmp/it.tap grown? After it_stall seconds
+# without: the processes, the kernel stacks of runvm's threads, the last lines of every guest
+# console of the suite, then SIGKILL to the suite's runvm processes (the test fails, the suite
+# goes on).
+it_watchdog() {
+	local last=-1 size idle=0 p t f
+	while sleep 10; do
+		size=$(wc -c </tmp/it.tap 2>/dev/null || echo 0)
+		if [ "$size" != "$last" ]; then
+			last=$size idle=0
+			continue
+		fi
+		idle=$((idle + 10))
+		[ "$idle" -ge "$it_stall" ] || continue
+		tap "# watchdog: no test result for $idle s (nested_it_stall); processes (no kernel threads):"
+		ps -o pid,ppid,stat,args 2>/dev/null | awk '$1 != 2 && $2 != 2' | while IFS= read -r l; do tap "#   $l"; done
+		for p in $(pgrep -f '^runvm --backend'); do
+			for t in /proc/$p/task/*; do
+				tap "# watchdog: runvm $p thread ${t##*/} ($(cut -d' ' -f3 "$t/stat" 2>/dev/null), wchan $(cat "$t/wchan" 2>/dev/null)):"
+				while IFS= read -r l; do tap "#   $l"; done <"$t/stack"
+			done
+		done
+		for f in /tmp/runvm-it-*/state/*/console.log; do
+			[ -e "$f" ] || continue
+			tap "# watchdog: $f, last lines:"
+			tail -n 25 "$f" | tr -d '\r' | while IFS= read -r l; do tap "#   $l"; done
+		done
+		tap "# watchdog: killing the suite's runvm processes: $(echo $(pgrep -f '^runvm --backend'))"
+		pkill -KILL -f '^runvm --backend'
+		idle=0
+	done
+}
+
+# tests/integration/run.sh as on a host, with RUNVM a wrapper that puts --backend B before the
+# test's own arguments (a later --backend, as in the "unknown backend" test, still wins).
+# Left out, with the reason printed as a TAP comment:
+# - t_arm64.sh: aarch64 guests are the qemu backend's, under TCG, and the host VM has no
+#   qemu-system-aarch64 (nor the arm64 busybox download); check-integration covers them.
+# Run, but reported as "ok ... # SKIP" with their outcome as a comment, on a backend other than
+# qemu (it_qemu_only, one test name per line, matched at the start of the name):
+# - t_run.sh's "QEMU missing": a configuration naming a QEMU binary that is not there must
+#   fail; other backends need no QEMU, and run the container.
+# What the suite expects of its host: cgroup v1 hierarchies under /sys/fs/cgroup (t_lifecycle
+# checks memory:PATH, as on these machines), /run writable for `ip netns`, tmpfs /tmp.
+it_qemu_only='QEMU missing'
+
+it_suite() {
+	local b=$1 t0 f wd na=
+	[ "$b" = qemu ] || na=$it_qemu_only
+	mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+	for f in memory cpu,cpuacct pids; do
+		mkdir -p "/sys/fs/cgroup/$f"
+		mount -t cgroup -o "$f" cgroup "/sys/fs/cgroup/$f" || tap "# cannot mount the cgroup v1 hierarchy $f"
+	done
+	printf '#!/bin/sh\nexec runvm --backend %s "$@"\n' "$b" >/tmp/runvm-$b
+	chmod 755 /tmp/runvm-$b
+	if [ -e /it/tests/integration/t_arm64.sh ]; then
+		rm /it/tests/integration/t_arm64.sh
+		tap "# SKIP t_arm64.sh: aarch64 guests run on the qemu backend under TCG (check-integration); the host VM has no qemu-system-aarch64"
+	fi
+	tap "# integration suite, every runvm call with --backend $b${it_only:+ (IT_ONLY=$it_only)}"
+	t0=$(now_ms)
+	: >/tmp/it.tap
+	it_watchdog &
+	wd=$!
+	# The suite's own plan line is dropped; its tests are numbered on from ours. Other output
+	# (stderr) becomes comments.
+	env RUNVM=/tmp/runvm-$b RUNVM_CONFIG=/etc/runvm/runvm.conf RUNVM_CACHE=/tmp/runvm-cache \
+		${it_only:+IT_ONLY=$it_only} bash /it/tests/integration/run.sh </dev/null 2>&1 |
+		awk -v base="$n" -v P="$P" -v count=/tmp/it.count -v na="$na" -v b="$b" '
+		BEGIN { nna = split(na, naname, "\n") }
+		function emit(s) { print P s; fflush(); print s >>"/tmp/it.tap"; fflush("/tmp/it.tap") }
+		/^(not )?ok [0-9]+/ {
+			bad = $1 == "not"
+			num = bad ? $3 : $2
+			rest = substr($0, index($0, num) + length(num))
+			if (rest ~ /^ - no process of this run is left behind/) file = "run.sh"
+			if (!(file in seen)) { seen[file] = 1; files[++nf] = file }
+			k++
+			skip = 0
+			for (i = 1; i <= nna; i++)
+				if (index(rest, " - " naname[i]) == 1) skip = 1
+			if (skip) {
+				skipped[file]++
+				emit("ok " (base + k) rest " # SKIP the qemu backend'"'"'s test, not --backend " b "'"'"'s")
+				emit("#   (it ran: " (bad ? "not ok" : "ok") ")")
+				next
+			}
+			if (bad) fail[file]++; else pass[file]++
+			emit((bad ? "not ok " : "ok ") (base + k) rest)
+			next
+		}
+		/^1\.\.[0-9]+$/ { next }
+		/^# t_.*\.sh$/ { file = $2; emit($0); next }
+		/^#/ { emit($0); next }
+		/^integration: / { next }
+		{ emit("#   " $0) }
+		END {
+			for (i = 1; i <= nf; i++) { tp += pass[files[i]]; tf += fail[files[i]]; ts += skipped[files[i]] }
+			emit(sprintf("# integration suite, --backend %s: %d passed, %d failed, %d skipped", b, tp, tf, ts))
+			for (i = 1; i <= nf; i++)
+				emit(sprintf("# integration %s: %d passed, %d failed%s", files[i], pass[files[i]], fail[files[i]],
+					skipped[files[i]] ? ", " skipped[files[i]] " skipped" : ""))
+			print k + 0 > count
+		}'
+	kill "$wd"
+	n=$((n + $(cat /tmp/it.count 2>/dev/null || echo 0)))
+	echo "NESTED-TIME: integration $b $(($(now_ms) - t0))"
+}
+[ -z "$it_backend" ] || it_suite "$it_backend"
+
 echo "NESTED-TIME: all tests $(($(now_ms) - t_start))"
 tap "1..$n"
