@@ -52,54 +52,38 @@ static bool grow(uint8_t **buf, size_t *cap, size_t want)
 	return true;
 }
 
-/* One request; false when the guest broke the transport's rules. */
-static bool request(struct v9p *s, struct virtq *q, const struct virtq_chain *ch)
+/* One request: the reply's length, or -1 when the guest broke the transport's rules. */
+static ssize_t request(void *opaque, const struct virtq_chain *ch)
 {
+	struct v9p *s = opaque;
 	size_t resp_len = ch->in_len < P9_MSG_MAX ? ch->in_len : P9_MSG_MAX;
 	size_t n;
 
 	if (ch->out_len == 0 || ch->out_len > P9_MSG_MAX || ch->in_len == 0) {
 		virtio_fail(s->dev, "9p request or reply buffer missing or too large");
-		return false;
+		return -1;
 	}
 	if (!grow(&s->req, &s->req_cap, ch->out_len) || !grow(&s->resp, &s->resp_cap, resp_len)) {
 		virtio_fail(s->dev, "9p: out of memory");
-		return false;
+		return -1;
 	}
 	iov_to_buf(ch->out, ch->n_out, 0, s->req, ch->out_len);
 	n = p9_handle(s->srv, s->req, ch->out_len, s->resp, resp_len);
 	if (n == 0) {
 		/* Not even an Rlerror fits: Linux would wait for this tag forever. */
 		virtio_fail(s->dev, "9p reply buffer too small");
-		return false;
+		return -1;
 	}
 	iov_from_buf(ch->in, ch->n_in, 0, s->resp, n);
-	virtq_push(q, ch, n);
-	return true;
+	return (ssize_t)n;
 }
 
 static void v9p_notify(void *opaque, unsigned qi)
 {
 	struct v9p *s = opaque;
-	struct virtq_chain ch;
-	struct virtq *q;
-	bool pushed = false;
 
 	pthread_mutex_lock(&s->lock);
-	q = virtio_queue(s->dev, qi);
-	while (q) {
-		int r = virtq_pop(q, &ch);
-
-		if (r < 0) {
-			virtio_fail(s->dev, "malformed chain");
-			break;
-		}
-		if (r == 0 || !request(s, q, &ch))
-			break;
-		pushed = true;
-	}
-	if (pushed)
-		virtio_notify_used(s->dev);
+	virtio_serve(s->dev, qi, request, s);
 	pthread_mutex_unlock(&s->lock);
 }
 

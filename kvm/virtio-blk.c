@@ -117,37 +117,28 @@ static uint8_t blk_request(struct blk *b, const struct virtq_chain *ch, size_t *
 	}
 }
 
+/* One request: its data, then the status byte in the last byte of the in part. */
+static ssize_t blk_serve(void *opaque, const struct virtq_chain *ch)
+{
+	struct blk *b = opaque;
+	size_t written;
+	uint8_t status;
+
+	if (ch->in_len == 0) {
+		virtio_fail(b->dev, "request without a status byte");
+		return -1;
+	}
+	status = blk_request(b, ch, &written);
+	iov_from_buf(ch->in, ch->n_in, ch->in_len - 1, &status, 1);
+	return (ssize_t)(written + 1);
+}
+
 static void blk_notify(void *opaque, unsigned qi)
 {
 	struct blk *b = opaque;
-	struct virtq_chain ch;
-	struct virtq *q;
-	bool pushed = false;
 
 	pthread_mutex_lock(&b->lock);
-	q = virtio_queue(b->dev, qi);
-	while (q) {
-		size_t written;
-		uint8_t status;
-		int r = virtq_pop(q, &ch);
-
-		if (r < 0) {
-			virtio_fail(b->dev, "malformed chain");
-			break;
-		}
-		if (r == 0)
-			break;
-		if (ch.in_len == 0) {
-			virtio_fail(b->dev, "request without a status byte");
-			break;
-		}
-		status = blk_request(b, &ch, &written);
-		iov_from_buf(ch.in, ch.n_in, ch.in_len - 1, &status, 1);
-		virtq_push(q, &ch, written + 1);
-		pushed = true;
-	}
-	if (pushed)
-		virtio_notify_used(b->dev);
+	virtio_serve(b->dev, qi, blk_serve, b);
 	pthread_mutex_unlock(&b->lock);
 }
 

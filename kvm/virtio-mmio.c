@@ -95,6 +95,30 @@ void virtio_notify_used(struct virtio_dev *d)
 		raise_irq(d, VIRTIO_MMIO_INT_VRING);
 }
 
+void virtio_serve(struct virtio_dev *d, unsigned qi, ssize_t (*handle)(void *opaque, const struct virtq_chain *c),
+		  void *opaque)
+{
+	struct virtq *q = virtio_queue(d, qi);
+	struct virtq_chain ch;
+	bool pushed = false;
+	ssize_t n;
+	int r;
+
+	while (q && (r = virtq_pop(q, &ch)) != 0) {
+		if (r < 0) {
+			virtio_fail(d, "malformed chain");
+			break;
+		}
+		n = handle(opaque, &ch);
+		if (n < 0)
+			break;
+		virtq_push(q, &ch, (uint32_t)n);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_notify_used(d);
+}
+
 uint64_t virtio_driver_features(struct virtio_dev *d)
 {
 	return __atomic_load_n(&d->features, __ATOMIC_ACQUIRE);

@@ -46,29 +46,18 @@ static size_t fill(const struct iovec *iov, unsigned n, size_t len)
 	return done;
 }
 
+static ssize_t rng_request(void *opaque, const struct virtq_chain *ch)
+{
+	(void)opaque;
+	return (ssize_t)fill(ch->in, ch->n_in, RNG_CHUNK);
+}
+
 static void rng_notify(void *opaque, unsigned qi)
 {
 	struct rng *s = opaque;
-	struct virtq_chain ch;
-	struct virtq *q;
-	bool pushed = false;
 
 	pthread_mutex_lock(&s->lock);
-	q = virtio_queue(s->dev, qi);
-	while (q) {
-		int r = virtq_pop(q, &ch);
-
-		if (r < 0) {
-			virtio_fail(s->dev, "malformed chain");
-			break;
-		}
-		if (r == 0)
-			break;
-		virtq_push(q, &ch, fill(ch.in, ch.n_in, RNG_CHUNK));
-		pushed = true;
-	}
-	if (pushed)
-		virtio_notify_used(s->dev);
+	virtio_serve(s->dev, qi, rng_request, s);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -76,6 +76,11 @@ struct virtq *virtio_queue(struct virtio_dev *d, unsigned q);
 /* Raise the used-buffer interrupt (after virtq_push), unless the driver asked for none
  * (VIRTQ_AVAIL_F_NO_INTERRUPT) on every queue pushed to since the last call. */
 void virtio_notify_used(struct virtio_dev *d);
+/* Serve a request/response queue: pop every chain of queue @q, let @handle answer it (the bytes
+ * it wrote into the chain's in part, or < 0 after it called virtio_fail()), push it, and raise
+ * the interrupt once. A malformed chain fails the device. Called with the device's lock held. */
+void virtio_serve(struct virtio_dev *d, unsigned q, ssize_t (*handle)(void *opaque, const struct virtq_chain *c),
+		  void *opaque);
 /* The features the driver accepted (valid once FEATURES_OK is set; 0 before). */
 uint64_t virtio_driver_features(struct virtio_dev *d);
 /* The guest broke the device's rules: DEVICE_NEEDS_RESET, config-change interrupt, one log line. */

@@ -227,7 +227,8 @@ void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
 		__atomic_store_n(&q->signal, true, __ATOMIC_RELEASE);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copy between @buf and the iovecs from byte @off of theirs: into the iovecs when @to_iov. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len, bool to_iov)
 {
 	size_t done = 0;
 
@@ -241,32 +242,24 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
 		step = iov[i].iov_len - off;
 		if (step > len - done)
 			step = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, step);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, (uint8_t *)buf + done, step);
+		else
+			memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, step);
 		done += step;
 		off = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t step;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		step = iov[i].iov_len - off;
-		if (step > len - done)
-			step = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, step);
-		done += step;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, n, off, (void *)buf, len, true);
 }
 
 unsigned iov_slice(struct iovec *dst, unsigned max, const struct iovec *iov, unsigned n, size_t off, size_t len)
