@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/kvm.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -41,6 +43,7 @@
 #define VMM_MAX_PIO 16
 #define VMM_MAX_WATCHES 64
 #define VMM_MAX_ON_FREE 64
+#define VMM_THREAD_STACK (256 << 10)
 
 /* Not one of the signals the monitor forwards to the container (runtime/monitor.c). */
 #define SIGVCPU_KICK (SIGRTMIN + 4)
@@ -67,6 +70,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	unsigned long pio_exits, mmio_exits; /* the ones that came to us, for the debug log */
 };
 
 struct vmm {
@@ -195,6 +199,36 @@ bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
 
 /* --- creation --------------------------------------------------------------------------- */
 
+/*
+ * Guest RAM is one file: shareable with another process (vhost-user) and snapshottable later.
+ * Fresh pages read as zero, so nothing is touched that the guest does not use.
+ *
+ * The file comes from a tmpfs of our own mounted with huge=always, so that it is backed by
+ * 2 MiB pages where the host has transparent huge pages: one fault per 2 MiB the guest touches
+ * instead of per 4 KiB, and KVM maps it with large EPT/NPT entries. That is what QEMU gets from
+ * anonymous memory with MADV_HUGEPAGE, and a memfd would not (shmem_enabled is "never" by
+ * default). fsmount() leaves the tmpfs attached to no mount namespace: nobody can see it, and it
+ * goes away with the file. Where that is refused (no CAP_SYS_ADMIN, no THP), a plain memfd.
+ */
+static int ram_file(void)
+{
+	int fs, mnt, fd = -1;
+
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs >= 0) {
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "huge", "always", 0) == 0 &&
+		    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
+			mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+			if (mnt >= 0) {
+				fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+				close(mnt);
+			}
+		}
+		close(fs);
+	}
+	return fd >= 0 ? fd : memfd_create("runvm-guest-ram", MFD_CLOEXEC);
+}
+
 int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, struct rt_error **err)
 {
 	uint64_t size = (uint64_t)mem_mib << 20;
@@ -255,9 +289,7 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 	}
 	vm->run_size = (size_t)r;
 
-	/* One memfd: shareable with another process (vhost-user) and snapshottable later. Fresh
-	 * pages read as zero, so nothing is touched that the guest does not use. */
-	vm->mem_fd = memfd_create("runvm-guest-ram", MFD_CLOEXEC);
+	vm->mem_fd = ram_file();
 	if (vm->mem_fd < 0) {
 		r = rt_make_error(err, errno, "memfd_create");
 		goto fail;
@@ -272,6 +304,8 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 		goto fail;
 	}
 	vm->ram_size = size;
+	/* For a memfd: huge pages too where shmem_enabled is "advise". */
+	madvise(vm->ram, size, MADV_HUGEPAGE);
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0, .guest_phys_addr = 0, .memory_size = size, .userspace_addr = (uintptr_t)vm->ram,
 	};
@@ -496,9 +530,11 @@ static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		c->pio_exits++;
 		vcpu_pio(vm, run);
 		return true;
 	case KVM_EXIT_MMIO:
+		c->mmio_exits++;
 		vcpu_mmio(vm, run);
 		return true;
 	case KVM_EXIT_INTR:
@@ -537,6 +573,47 @@ static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
 		vmm_exit_with(vm, 1, "vCPU %u: unexpected KVM exit reason %u", c->id, run->exit_reason);
 		return false;
 	}
+}
+
+/*
+ * With --debug, where the vCPU's time went: the exits that reached us, and KVM's own counters
+ * (the binary stats of KVM_GET_STATS_FD, Linux 5.14) for the exits it handled in the kernel.
+ * Every exit is costly under nested virtualisation; this is how the boot's were counted.
+ */
+static void vcpu_log_stats(struct vcpu *c)
+{
+	static const char *const wanted[] = { "exits", "halt_exits", "irq_exits", "io_exits", "mmio_exits",
+					      "pf_taken", "pf_fixed", "irq_injections", "insn_emulation" };
+	struct kvm_stats_header h;
+	g_autoptr(GString) line = g_string_new(NULL);
+	g_autofree uint8_t *descs = NULL;
+	size_t dsize;
+	int fd;
+
+	if (!rt_log_debug_enabled())
+		return;
+	g_string_printf(line, "kvm: vCPU %u: %lu port and %lu MMIO exits to the VMM", c->id, c->pio_exits, c->mmio_exits);
+	fd = ioctl(c->fd, KVM_GET_STATS_FD, NULL);
+	if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == sizeof(h) && h.num_desc < 1024 && h.name_size > 0 && h.name_size < 256) {
+		dsize = sizeof(struct kvm_stats_desc) + h.name_size;
+		descs = g_malloc((size_t)h.num_desc * dsize);
+		if (pread(fd, descs, h.num_desc * dsize, h.desc_offset) == (ssize_t)(h.num_desc * dsize)) {
+			g_string_append(line, "; KVM:");
+			for (unsigned i = 0; i < h.num_desc; i++) {
+				struct kvm_stats_desc *d = (void *)(descs + i * dsize);
+				uint64_t v;
+
+				d->name[h.name_size - 1] = 0;
+				for (size_t k = 0; k < G_N_ELEMENTS(wanted); k++)
+					if (strcmp(d->name, wanted[k]) == 0 &&
+					    pread(fd, &v, sizeof(v), h.data_offset + d->offset) == sizeof(v))
+						g_string_append_printf(line, " %s %" PRIu64, d->name, v);
+			}
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	rt_debug("%s", line->str);
 }
 
 /* Park at a safe point until resumed or ended. */
@@ -581,6 +658,7 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_exit(vm, c))
 			break;
 	}
+	vcpu_log_stats(c);
 	pthread_mutex_lock(&vm->lock);
 	vm->n_live--;
 	pthread_cond_broadcast(&vm->cond);
@@ -674,6 +752,7 @@ int vmm_load_kernel(struct vmm *vm, const char *kernel, const char *initrd, stru
 int vmm_start(struct vmm *vm, struct rt_error **err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_attr_t attr;
 	sigset_t all, old;
 	int r = 0, e;
 
@@ -690,7 +769,12 @@ int vmm_start(struct vmm *vm, struct rt_error **err)
 	 * signalfd, and a stray signal would only interrupt KVM_RUN. vCPUs unblock the kick. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&vm->io_thread, NULL, io_thread, vm);
+	/* Small stacks: the default 8 MiB mapping gets a transparent huge page on hosts where THP
+	 * is "always", 2 MiB of host memory per thread for a few KiB of frames (the deepest: a 9p
+	 * request with a PATH_MAX buffer and a chain's iovec array). */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, VMM_THREAD_STACK);
+	e = pthread_create(&vm->io_thread, &attr, io_thread, vm);
 	if (e) {
 		r = rt_make_error(err, e, "create the VMM's I/O thread");
 		goto out;
@@ -702,7 +786,7 @@ int vmm_start(struct vmm *vm, struct rt_error **err)
 		/* Created and marked under the lock, so that no kick (always under the lock) can
 		 * miss a thread that already runs. */
 		pthread_mutex_lock(&vm->lock);
-		e = pthread_create(&c->thread, NULL, vcpu_thread, c);
+		e = pthread_create(&c->thread, &attr, vcpu_thread, c);
 		if (e == 0) {
 			vm->n_live++;
 			c->started = true;
@@ -715,6 +799,7 @@ int vmm_start(struct vmm *vm, struct rt_error **err)
 		}
 	}
 out:
+	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

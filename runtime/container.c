@@ -88,6 +88,7 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		.cgroups_path = c->cgroup_joined ? c->spec->cgroups_path : NULL,
 	};
 
+	rt_debug("container %s", status);
 	/* The network first: the namespace is complete once the prestart hooks have run (Docker
 	 * 20.10) or once create has returned (Docker 26+ configures it in between). */
 	if (strcmp(status, "starting") == 0)
@@ -238,6 +239,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	close(sp[1]);
 	if (r < 0)
 		return rt_error_wrap(err, "start the VM");
+	rt_debug("VM launched");
 
 	mc = (struct rt_monitor_config){
 		.ops = c->ops, .vm = c->vm, .spec = c->spec, .agent_fd = c->agent_fd, .signal_fd = c->signal_fd,
@@ -248,12 +250,14 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	};
 	if (rt_monitor_run(&mc, ret_status, ret_agent_error, err) < 0)
 		return -1;
+	rt_debug("container exited");
 	/* Hanging up tells the agent it may end the guest now (see agent-proto.h). */
 	close(c->agent_fd);
 	c->agent_fd = -1;
 	/* The agent ends the guest right after EXIT; stop() covers a guest that does not. */
 	if (c->ops->wait(c->vm, 2000, &vm_status, err) < 0 || c->ops->stop(c->vm, 500, err) < 0)
 		return -1;
+	rt_debug("VM ended");
 	return 0;
 }
 

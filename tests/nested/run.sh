@@ -27,11 +27,12 @@
 # Env: RUNVM (default build/runvm), NESTED_KERNEL / NESTED_INITRD (the L2 guest's; default
 # build/kernel-x86_64/vmlinux, build/initramfs.cpio), RUNVM_CACHE (/var/cache/runvm),
 # NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
-# 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 3), NESTED_BACKENDS
+# 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 5), NESTED_BACKENDS
 # ("kvm qemu"), NESTED_IT (the backend the integration suite runs with, kvm; empty: the quick
 # tests only), NESTED_IT_ONLY (IT_ONLY for the suite: one t_*.sh), NESTED_IT_STALL (s without a
 # new test result before the suite's runvm processes are shown and killed; 240), NESTED_MEM
-# (MiB; 2048), NESTED_SMP (2), NESTED_LOG (keep the host VM's console
+# (MiB; 2048), NESTED_SMP (2), NESTED_TRACE (1: the guest kernel's boot log per backend, see
+# tests.sh; read it in the console log), NESTED_LOG (keep the host VM's console
 # log at this path; by default it is removed, and its tail shown on failure).
 set -u
 export LC_ALL=C
@@ -45,7 +46,7 @@ NESTED_INITRD=${NESTED_INITRD:-$top/build/initramfs.cpio}
 CACHE=${RUNVM_CACHE:-/var/cache/runvm}/nested
 NESTED_TIMEOUT=${NESTED_TIMEOUT:-1800}
 NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-300}
-NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-3}
+NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-5}
 NESTED_BACKENDS=${NESTED_BACKENDS:-kvm qemu}
 NESTED_IT=${NESTED_IT-kvm}
 NESTED_IT_ONLY=${NESTED_IT_ONLY:-}
@@ -53,6 +54,7 @@ NESTED_IT_STALL=${NESTED_IT_STALL:-240}
 NESTED_MEM=${NESTED_MEM:-2048}
 NESTED_SMP=${NESTED_SMP:-2}
 NESTED_LOG=${NESTED_LOG:-}
+NESTED_TRACE=${NESTED_TRACE:-}
 QEMU=qemu-system-x86_64
 # The modules the host VM loads, in this order (each after what it depends on).
 MODULES="irqbypass kvm kvm-amd tun veth sch_ingress cls_u32 act_mirred"
@@ -235,7 +237,7 @@ now() { echo "${EPOCHREALTIME/[,.]/}"; } # microseconds
 t0=$(now)
 "$QEMU" -M pc -accel tcg -cpu max -m "$NESTED_MEM" -smp "$NESTED_SMP" -nodefaults -no-user-config -nographic \
 	-serial stdio -kernel "$kdir/vmlinuz" -initrd "$initrd" -no-reboot \
-	-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL" \
+	-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL nested_trace=$NESTED_TRACE" \
 	</dev/null >"$log" 2>&1 &
 qpid=$!
 

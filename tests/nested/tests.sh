@@ -12,6 +12,8 @@
 #
 # Settings from the kernel command line: nested_backends=kvm,qemu, nested_run_timeout=SECONDS
 # (one `runvm run`), nested_bench_rounds=N (runs of true per backend for the bench),
+# nested_trace=1 (first, per backend: a container that prints the guest kernel's log, booted
+# with initcall_debug, as "NESTED-TRACE: " lines: where the guest's boot time goes),
 # nested_it=BACKEND (empty: no integration suite), nested_it_only=NAME (its IT_ONLY) and
 # nested_it_stall=SECONDS (no new test result for that long: the watchdog shows what runs and the
 # guests' consoles, then kills the suite's runvm processes so that it goes on; 240).
@@ -20,7 +22,7 @@ P='NESTED-TAP: '
 n=0
 backends="kvm qemu"
 run_timeout=300
-bench_rounds=3
+bench_rounds=5
 it_backend=kvm
 it_only=
 it_stall=240
@@ -32,6 +34,7 @@ for arg in $(cat /proc/cmdline); do
 	nested_backends=*) backends=$(echo "${arg#*=}" | tr , ' ') ;;
 	nested_run_timeout=*) run_timeout=${arg#*=} ;;
 	nested_bench_rounds=*) bench_rounds=${arg#*=} ;;
+	nested_trace=*) trace=${arg#*=} ;;
 	esac
 done
 
@@ -138,107 +141,118 @@ check() {
 	fi
 }
 
-# mem PID: R_HWM and R_PSS, the process's VmHWM and Pss in kB (0 once it is gone), and R_RAM,
-# the resident part of its guest RAM mapping (the one mapping as large as the guest's 256 MiB:
-# the kvm backend's memfd, QEMU's RAM block), so that Pss - R_RAM is the VMM's own overhead.
-# Shell builtins only, not even $(...): a fork costs a lot under TCG, and the sampler must not
-# slow down what it measures.
-mem() {
-	local k v size=
-	R_HWM=0 R_PSS=0 R_RAM=0
-	while read -r k v _; do [ "$k" = VmHWM: ] && R_HWM=$v; done 2>/dev/null <"/proc/$1/status"
-	while read -r k v _; do [ "$k" = Pss: ] && R_PSS=$v; done 2>/dev/null <"/proc/$1/smaps_rollup"
-	while read -r k v _; do
-		case $k in
-		Size:) size=$v ;;
-		Rss:) [ "$size" = 262144 ] && R_RAM=$((R_RAM + v)) ;;
-		esac
-	done 2>/dev/null <"/proc/$1/smaps"
-}
-
-# kids PID: R_KIDS, the process's children (/proc/PID/task/*/children, else a scan of /proc).
-kids() {
-	local f c p
-	R_KIDS=
-	if [ -e "/proc/$1/task/$1/children" ]; then
-		# No newline at the end: read fails, but sets c.
-		for f in /proc/$1/task/*/children; do
-			c=
-			read -r c 2>/dev/null <"$f"
-			R_KIDS="$R_KIDS $c"
-		done
-		return
-	fi
-	for f in /proc/[0-9]*/stat; do
-		read -r c _ _ p _ 2>/dev/null <"$f" && [ "$p" = "$1" ] && R_KIDS="$R_KIDS $c"
-	done
-}
-
-# bench_once BACKEND ROUND: a timed `runvm run` of true, sampling the monitor's memory (and its
-# children's: the QEMU process of the qemu backend) every 0.2 s while it runs; the highest
-# values seen accumulate in mon_hwm, mon_pss, kid_hwm, kid_pss and kid_name over the rounds.
+# bench_once BACKEND: one timed `runvm run` of true (ms, rc, out, err), with nothing else running.
 bench_once() {
-	local b=$1 round=$2 pid st c t0 i=0
+	local t0
 	mkcfg '"true"'
 	t0=$(now_ms)
-	runvm --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-bench$round" </dev/null >/tmp/out 2>/tmp/err &
-	pid=$!
-	while :; do
-		st=
-		read -r _ _ st _ 2>/dev/null <"/proc/$pid/stat"
-		case $st in '' | Z | X) break ;; esac
-		i=$((i + 1))
-		if [ $i -gt $((run_timeout * 5)) ]; then
-			kill -KILL "$pid"
-			break
-		fi
-		mem "$pid"
-		[ "$R_HWM" -gt $mon_hwm ] && mon_hwm=$R_HWM
-		[ "$R_PSS" -gt $mon_pss ] && mon_pss=$R_PSS
-		ovh=$((R_PSS - R_RAM))
-		kids "$pid"
-		for c in $R_KIDS; do
-			mem "$c"
-			[ "$R_HWM" -gt $kid_hwm ] && kid_hwm=$R_HWM && read -r kid_name 2>/dev/null <"/proc/$c/comm"
-			[ "$R_PSS" -gt $kid_pss ] && kid_pss=$R_PSS
-			ovh=$((ovh + R_PSS - R_RAM))
-		done
-		[ "$ovh" -gt $ovh_max ] && ovh_max=$ovh
-		usleep 200000
-	done
-	wait "$pid"
+	timeout -s KILL "$run_timeout" runvm --backend "$1" --root $ROOT run --bundle $BUNDLE "$1-bench" \
+		</dev/null >/tmp/out 2>/tmp/err
 	rc=$?
 	ms=$(($(now_ms) - t0))
 	out=$(cat /tmp/out)
 	err=$(cat /tmp/err)
-	echo "NESTED-TIME: $b bench-true$round $ms"
+	echo "NESTED-TIME: $1 bench-true $ms"
 }
 
-# bench BACKEND: bench_rounds runs of true; one test that all succeed, then the median time and
-# the highest memory figures.
+# pss_of PID: "PSS RAM ANON" in kB: the process's Pss, the part of it in the guest-RAM mapping
+# (the one mapping of exactly the guest's 256 MiB: the kvm backend's file, QEMU's RAM block) and
+# the part in other anonymous mappings (no file behind them: heap, stacks, malloc arenas).
+pss_of() {
+	awk -v ram=262144 '
+		/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 ~ /^\[(heap|stack)/) }
+		/^Size:/ { size = $2 }
+		/^Pss:/ { p += $2; if (size == ram) r += $2; else if (anon) a += $2 }
+		END { printf "%d %d %d\n", p, r, a }' "/proc/$1/smaps" 2>/dev/null
+}
+
+# bench_mem BACKEND: the host memory of a container that runs (sleep), once it runs: the
+# monitor's and its children's (QEMU's) Pss, sampled once with nothing else starting. Sets
+# mem_pss, mem_ram, mem_anon (sums, kB) and mem_procs (what was counted).
+bench_mem() {
+	local b=$1 pid c st i
+	mem_pss=0 mem_ram=0 mem_anon=0 mem_procs=
+	mkcfg '"sleep", "600"'
+	runvm --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-mem" </dev/null >/tmp/out 2>/tmp/err &
+	pid=$!
+	for i in $(seq $((run_timeout * 5))); do
+		st=$(runvm --root $ROOT state "$b-mem" 2>/dev/null | grep -o '"status" *: *"[a-z]*"')
+		case $st in *running*) break ;; esac
+		kill -0 $pid 2>/dev/null || break
+		usleep 200000
+	done
+	case $st in *running*) ;; *)
+		kill -0 $pid 2>/dev/null && c="still there" || c="ended"
+		mem_procs="not running after $i polls (state: ${st:-none}; runvm run $c): $(head -c 300 /tmp/err)"
+		kill -KILL $pid 2>/dev/null
+		wait $pid
+		return 1
+		;;
+	esac
+	# Settle: the guest's agent has just started the process.
+	sleep 1
+	for c in $pid $(cat /proc/$pid/task/*/children 2>/dev/null); do
+		set -- $(pss_of "$c")
+		mem_pss=$((mem_pss + $1)) mem_ram=$((mem_ram + $2)) mem_anon=$((mem_anon + $3))
+		mem_procs="$mem_procs $(cat /proc/$c/comm) $1/$2/$3"
+	done
+	runvm --root $ROOT kill "$b-mem" KILL
+	wait $pid
+	return 0
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# bench: bench_rounds rounds, each a run of true with every backend in turn (so that a slow
+# stretch of the host VM falls on all of them alike); the median per backend; then each
+# backend's memory. One test per backend: every run succeeded.
 bench() {
-	local b=$1 r all='' bad='' med
-	mon_hwm=0 mon_pss=0 kid_hwm=0 kid_pss=0 kid_name='' ovh_max=0
+	local r b all med bad
+	for b in $backends; do eval "times_$b="; rm -f /tmp/bad.$b; done
 	for r in $(seq "$bench_rounds"); do
-		bench_once "$b" "$r"
-		all="$all $ms"
-		if ! [ "$rc" = 0 ] || [ -n "$out" ]; then
-			bad="round $r: rc=$rc stdout=$(printf '%s' "$out" | head -c 200) stderr=$(printf '%s' "$err" | head -c 400)"
-			break
+		for b in $backends; do
+			bench_once "$b"
+			eval "times_$b=\"\$times_$b $ms\""
+			if ! [ "$rc" = 0 ] || [ -n "$out" ]; then
+				printf 'round %s: rc=%s stdout=%.200s stderr=%.400s\n' "$r" "$rc" "$out" "$err" >>/tmp/bad.$b
+			fi
+		done
+	done
+	for b in $backends; do
+		eval "all=\$times_$b"
+		bad=$(head -c 1000 /tmp/bad.$b 2>/dev/null)
+		med=$(echo "$all" | tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}')
+		if [ -z "$bad" ] && bench_mem "$b"; then
+			ok "$b: bench: $bench_rounds runs of true, and the memory of a running container"
+			tap "# bench $b: runvm run true, median ${med} ms of ${bench_rounds} (${all# }); running container:" \
+				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB, overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
+				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon:${mem_procs})"
+			eval "bench_ms_$b=$med bench_ovh_$b=$((mem_pss - mem_ram)) bench_anon_$b=$mem_anon"
+		else
+			not_ok "$b: bench: $bench_rounds runs of true, and the memory of a running container" \
+				"${bad:-memory: $mem_procs}"
 		fi
 	done
-	med=$(echo "$all" | tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}')
-	ms="median $med of$all"
-	check "$b" "bench: $bench_rounds runs of true" '[ -z "$bad" ]'
-	if [ -z "$bad" ]; then
-		tap "# bench $b: runvm run true, median ${med} ms of ${bench_rounds} (${all# });" \
-			"monitor VmHWM ${mon_hwm} kB, Pss ${mon_pss} kB;" \
-			"${kid_name:-no child process}${kid_name:+ VmHWM ${kid_hwm} kB, Pss ${kid_pss} kB};" \
-			"host overhead (Pss without the guest's RAM) ${ovh_max} kB"
-		eval "bench_ms_$b=$med bench_mem_$b=$((mon_hwm + kid_hwm)) bench_pss_$b=$((mon_pss + kid_pss)) bench_ovh_$b=$ovh_max"
-	fi
+	eval "k_ms=\${bench_ms_kvm:-} q_ms=\${bench_ms_qemu:-} k_ovh=\${bench_ovh_kvm:-} q_ovh=\${bench_ovh_qemu:-}"
+	eval "k_anon=\${bench_anon_kvm:-} q_anon=\${bench_anon_qemu:-}"
+	[ -n "$k_ms" ] && [ -n "$q_ms" ] || return 0
+	tap "# bench kvm/qemu: start $(ratio "$k_ms" "$q_ms")x, host memory overhead $(ratio "$k_ovh" "$q_ovh")x" \
+		"(anonymous: $(ratio "$k_anon" "$q_anon")x) (goal: <= 0.5x start, <= 0.1x memory)"
 }
 
+# The trace (nested_trace=1): initcall_debug through a configuration of its own; quiet keeps the
+# messages off the serial console (each byte an exit), dmesg reads them from the kernel's buffer.
+if [ -n "${trace:-}" ]; then
+	sed -e '/^kernel_cmdline/d' -e '/^\[runvm\]/a kernel_cmdline = initcall_debug' /etc/runvm/runvm.conf >/tmp/trace.conf
+	for b in $backends; do
+		mkcfg '"dmesg"'
+		echo "NESTED-TRACE: $b start $(now_ms)"
+		RUNVM_CONFIG=/tmp/trace.conf runvm --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-trace" </dev/null >/tmp/out 2>/tmp/err
+		echo "NESTED-TRACE: $b end $(now_ms) rc=$?"
+		sed 's/^/NESTED-TRACE: /' /tmp/err
+		sed 's/^/NESTED-TRACE: /' /tmp/out
+	done
+fi
 for b in $backends; do
 	rv "$b" echo '"echo", "hello from L2"'
 	check "$b" "echo: stdout relayed, exit 0, no state left" \
@@ -255,18 +269,9 @@ for b in $backends; do
 	check "$b" "a file written in the container is in the rootfs afterwards" \
 		'[ "$rc" = 0 ] && [ "$(cat $BUNDLE/rootfs/written-by-guest 2>/dev/null)" = "written inside" ]'
 	rm -f $BUNDLE/rootfs/written-by-guest
-
-	bench "$b"
 done
+bench
 
-eval "k_ms=\${bench_ms_kvm:-} q_ms=\${bench_ms_qemu:-} k_mem=\${bench_mem_kvm:-} q_mem=\${bench_mem_qemu:-}"
-eval "k_pss=\${bench_pss_kvm:-} q_pss=\${bench_pss_qemu:-} k_ovh=\${bench_ovh_kvm:-} q_ovh=\${bench_ovh_qemu:-}"
-if [ -n "$k_ms" ] && [ -n "$q_ms" ]; then
-	tap "# bench kvm/qemu: start $(awk -v a="$k_ms" -v b="$q_ms" 'BEGIN{printf "%.2f", a / b}')x," \
-		"host memory VmHWM $(awk -v a="$k_mem" -v b="$q_mem" 'BEGIN{printf "%.2f", a / b}')x," \
-		"Pss $(awk -v a="$k_pss" -v b="$q_pss" 'BEGIN{printf "%.2f", a / b}')x," \
-		"overhead without guest RAM $(awk -v a="$k_ovh" -v b="$q_ovh" 'BEGIN{printf "%.2f", a / b}')x (goal: <= 0.5x start, <= 0.1x memory)"
-fi
 # --- the integration suite ---------------------------------------------------------------
 # it_watchdog: while the suite runs, every 10 s: has /tmp/it.tap grown? After it_stall seconds
 # without: the processes, the kernel stacks of runvm's threads, the last lines of every guest

@@ -400,6 +400,52 @@ static void test_errors(const char *dir, const char *kernel)
 	vmm_free(vm);
 }
 
+/* The kB of the mapping holding ADDR that huge pages map, from /proc/self/smaps. */
+static long huge_kb(const void *addr)
+{
+	g_autofree char *smaps = NULL;
+	g_auto(GStrv) lines = NULL;
+	bool in = false;
+
+	if (!g_file_get_contents("/proc/self/smaps", &smaps, NULL, NULL))
+		return -1;
+	lines = g_strsplit(smaps, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		unsigned long lo, hi;
+		long kb;
+
+		if (sscanf(*l, "%lx-%lx ", &lo, &hi) == 2)
+			in = lo <= (uintptr_t)addr && (uintptr_t)addr < hi;
+		else if (in && sscanf(*l, "ShmemPmdMapped: %ld kB", &kb) == 1)
+			return kb;
+	}
+	return -1;
+}
+
+/* Guest RAM comes from a tmpfs of the VMM's own with huge=always: a write maps 2 MiB at once. */
+static void test_huge_pages(void)
+{
+	g_autofree char *thp = NULL;
+	struct rt_error *err = NULL;
+	struct vmm *vm = NULL;
+	uint8_t *p;
+
+	if (!g_file_get_contents("/sys/kernel/mm/transparent_hugepage/shmem_enabled", &thp, NULL, NULL) ||
+	    strstr(thp, "[deny]")) {
+		printf("ok %d - guest RAM in huge pages # SKIP no shmem transparent huge pages on this host\n", ++tap_n);
+		return;
+	}
+	if (vmm_new(1, RAM_MIB, -1, &vm, &err) < 0) {
+		ok(0, "vmm_new: %s", err->msg);
+		rt_error_free(&err);
+		return;
+	}
+	p = vmm_guest_ptr(vm, 4 << 20, 1);
+	*(volatile uint8_t *)p = 1;
+	ok(huge_kb(p) >= 2048, "guest RAM: one write maps a 2 MiB huge page (ShmemPmdMapped %ld kB)", huge_kb(p));
+	vmm_free(vm);
+}
+
 int main(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("test-kvm-run-XXXXXX", NULL);
@@ -426,6 +472,7 @@ int main(void)
 	test_triple_fault(kernel);
 	test_stop_running(kernel);
 	test_errors(dir, kernel);
+	test_huge_pages();
 
 	for (const char *const *f = (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", NULL }; *f; f++) {
 		g_autofree char *path = g_build_filename(dir, *f, NULL);
