@@ -16,6 +16,7 @@
 #include "../hypervisor-backends/hostcaps.h"
 #include "../protocol/agent-proto.h"
 #include "../runtime/lib/error.h"
+#include "../runtime/lib/log.h"
 #include "kvm-backend.h"
 #include "virtio.h"
 #include "vmm.h"
@@ -64,9 +65,18 @@ static void destroy(struct hv_vm *vm)
 	g_free(vm);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
 	struct hv_vm *vm = g_new0(struct hv_vm, 1);
+	long long t0, t1, t2, t3;
 
 	vm->console_fd = vm->agent_fd = -1;
 	if (cfg->console_log) {
@@ -83,8 +93,10 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		rt_make_error(err, errno, "dup the agent channel");
 		goto fail;
 	}
+	t0 = now_ms();
 	if (vmm_new(cfg->vcpus, cfg->memory_mib, vm->console_fd, &vm->vmm, err) < 0)
 		goto fail;
+	t1 = now_ms();
 	/* reboot=t: no keyboard controller to wait for; the triple fault ends the VM at once
 	 * (KVM_EXIT_SHUTDOWN). Devices append their virtio_mmio.device= as they are added. */
 	vmm_cmdline_append(vm->vmm, "console=ttyS0 reboot=t%s%s", cfg->cmdline && *cfg->cmdline ? " " : "",
@@ -106,8 +118,14 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		rt_error_wrap(err, "virtio-rng");
 		goto fail;
 	}
-	if (vmm_load_kernel(vm->vmm, cfg->kernel, cfg->initrd, err) < 0 || vmm_start(vm->vmm, err) < 0)
+	t2 = now_ms();
+	if (vmm_load_kernel(vm->vmm, cfg->kernel, cfg->initrd, err) < 0)
 		goto fail;
+	t3 = now_ms();
+	if (vmm_start(vm->vmm, err) < 0)
+		goto fail;
+	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms, vCPUs started in %lld ms",
+		 t1 - t0, t2 - t1, t3 - t2, now_ms() - t3);
 	*ret_vm = vm;
 	return 0;
 fail:
@@ -118,14 +136,6 @@ fail:
 static int exit_fd(struct hv_vm *vm)
 {
 	return vmm_exit_fd(vm->vmm);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static int vm_wait(struct hv_vm *vm, int timeout_ms, int *ret_status, struct rt_error **err)

@@ -209,8 +209,9 @@ bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
  * anonymous memory with MADV_HUGEPAGE, and a memfd would not (shmem_enabled is "never" by
  * default). fsmount() leaves the tmpfs attached to no mount namespace: nobody can see it, and it
  * goes away with the file. Where that is refused (no CAP_SYS_ADMIN, no THP), a plain memfd.
+ * Sets *huge_fs for the tmpfs.
  */
-static int ram_file(void)
+static int ram_file(bool *huge_fs)
 {
 	int fs, mnt, fd = -1;
 
@@ -226,6 +227,7 @@ static int ram_file(void)
 		}
 		close(fs);
 	}
+	*huge_fs = fd >= 0;
 	return fd >= 0 ? fd : memfd_create("runvm-guest-ram", MFD_CLOEXEC);
 }
 
@@ -234,6 +236,7 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 	uint64_t size = (uint64_t)mem_mib << 20;
 	struct kvm_userspace_memory_region region;
 	struct vmm *vm;
+	bool huge_fs;
 	int r;
 
 	if (vcpus < 1 || vcpus > VMM_MAX_VCPUS)
@@ -289,7 +292,7 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 	}
 	vm->run_size = (size_t)r;
 
-	vm->mem_fd = ram_file();
+	vm->mem_fd = ram_file(&huge_fs);
 	if (vm->mem_fd < 0) {
 		r = rt_make_error(err, errno, "memfd_create");
 		goto fail;
@@ -304,8 +307,11 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 		goto fail;
 	}
 	vm->ram_size = size;
-	/* For a memfd: huge pages too where shmem_enabled is "advise". */
-	madvise(vm->ram, size, MADV_HUGEPAGE);
+	/* A memfd gets huge pages too where shmem_enabled is "advise". Not the tmpfs: there the
+	 * advice would only add direct compaction to a fault that finds no free huge page (defrag
+	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
+	if (!huge_fs)
+		madvise(vm->ram, size, MADV_HUGEPAGE);
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0, .guest_phys_addr = 0, .memory_size = size, .userspace_addr = (uintptr_t)vm->ram,
 	};

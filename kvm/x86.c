@@ -453,10 +453,11 @@ static int load_elf(struct vmm *vm, const char *path, uint64_t *ret_entry, uint6
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	g_autofree Elf64_Phdr *ph = NULL;
 	uint64_t entry = 0, end = 0;
+	struct stat st;
 	Elf64_Ehdr eh;
 	int r;
 
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return rt_make_error(err, errno, "open kernel `%s`", path);
 	r = pread_full(fd, &eh, sizeof(eh), 0);
 	if (r < 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
@@ -476,6 +477,9 @@ static int load_elf(struct vmm *vm, const char *path, uint64_t *ret_entry, uint6
 
 			/* Below 1 MiB live the boot structures; the rest of RAM starts zeroed, so
 			 * the part beyond p_filesz (bss) needs no clearing. */
+			if (p->p_offset > (uint64_t)st.st_size || p->p_filesz > (uint64_t)st.st_size - p->p_offset)
+				return rt_make_error(err, 0, "kernel `%s` is truncated: a segment ends past the end of the file",
+						     path);
 			if (!dst || p->p_paddr < X86_HIMEM_START || p->p_filesz > p->p_memsz)
 				return rt_make_error(err, 0,
 						     "kernel `%s`: segment at 0x%llx (%llu bytes) does not fit in %llu MiB of guest RAM",

@@ -240,17 +240,22 @@ bench() {
 		"(anonymous: $(ratio "$k_anon" "$q_anon")x) (goal: <= 0.5x start, <= 0.1x memory)"
 }
 
-# The trace (nested_trace=1): initcall_debug through a configuration of its own; quiet keeps the
-# messages off the serial console (each byte an exit), dmesg reads them from the kernel's buffer.
+# The trace (nested_trace=1), 3 rounds per backend: --debug (the monitor's timeline, the kvm
+# backend's setup times and exit counts) and initcall_debug through a configuration of its own,
+# loglevel=4 keeping the kernel's messages off the serial console (each byte an exit); the
+# container, dmesg, prints them from the kernel's buffer. The host VM's free memory comes first.
 if [ -n "${trace:-}" ]; then
-	sed -e '/^kernel_cmdline/d' -e '/^\[runvm\]/a kernel_cmdline = initcall_debug' /etc/runvm/runvm.conf >/tmp/trace.conf
-	for b in $backends; do
-		mkcfg '"dmesg"'
-		echo "NESTED-TRACE: $b start $(now_ms)"
-		RUNVM_CONFIG=/tmp/trace.conf runvm --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-trace" </dev/null >/tmp/out 2>/tmp/err
-		echo "NESTED-TRACE: $b end $(now_ms) rc=$?"
-		sed 's/^/NESTED-TRACE: /' /tmp/err
-		sed 's/^/NESTED-TRACE: /' /tmp/out
+	sed -e '/^kernel_cmdline/d' -e '/^\[runvm\]/a kernel_cmdline = loglevel=4 initcall_debug' /etc/runvm/runvm.conf >/tmp/trace.conf
+	mkcfg '"dmesg"'
+	for r in 1 2 3; do
+		for b in $backends; do
+			echo "NESTED-TRACE: $(grep -E '^(MemFree|AnonHugePages|ShmemHugePages):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
+			echo "NESTED-TRACE: $b start $(now_ms)"
+			RUNVM_CONFIG=/tmp/trace.conf runvm --debug --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-trace" \
+				</dev/null >/tmp/out 2>/tmp/err
+			echo "NESTED-TRACE: $b end $(now_ms) rc=$?"
+			sed 's/^/NESTED-TRACE: /' /tmp/err /tmp/out
+		done
 	done
 fi
 for b in $backends; do

@@ -369,10 +369,11 @@ static void test_errors(const char *dir, const char *kernel)
 	g_autofree char *junk = g_build_filename(dir, "junk", NULL);
 	g_autofree char *nonote = g_build_filename(dir, "nonote", NULL);
 	g_autofree char *missing = g_build_filename(dir, "missing", NULL);
+	g_autofree char *trunc = g_build_filename(dir, "trunc", NULL);
 	g_autoptr(GBytes) elf = make_elf(false);
+	g_autoptr(GBytes) full = make_elf(true);
 	struct rt_error *err = NULL;
 	struct vmm *vm = NULL;
-
 	bool r;
 
 	r = vmm_new(0, 64, -1, &vm, &err) < 0 && vm == NULL;
@@ -392,6 +393,11 @@ static void test_errors(const char *dir, const char *kernel)
 	ok(r, "%s", err ? err->msg : "");
 	rt_error_free(&err);
 	r = vmm_load_kernel(vm, nonote, NULL, &err) < 0 && strstr(err->msg, "no PVH entry");
+	ok(r, "%s", err ? err->msg : "");
+	rt_error_free(&err);
+	/* A segment past the end of the file: named as such. */
+	g_file_set_contents(trunc, g_bytes_get_data(full, NULL), (gssize)g_bytes_get_size(full) - 10, NULL);
+	r = vmm_load_kernel(vm, trunc, NULL, &err) < 0 && strstr(err->msg, "truncated");
 	ok(r, "%s", err ? err->msg : "");
 	rt_error_free(&err);
 	r = vmm_load_kernel(vm, kernel, missing, &err) < 0 && err;
@@ -474,7 +480,7 @@ int main(void)
 	test_errors(dir, kernel);
 	test_huge_pages();
 
-	for (const char *const *f = (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", NULL }; *f; f++) {
+	for (const char *const *f = (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", "trunc", NULL }; *f; f++) {
 		g_autofree char *path = g_build_filename(dir, *f, NULL);
 
 		unlink(path);
