@@ -34,9 +34,10 @@
 #include "arch.h"
 #include "vmm.h"
 
-/* RAM is one slot from 0; above this it would run into the 32-bit MMIO hole (VMM_MMIO_BASE,
- * IOAPIC, LAPIC) and need a second slot above 4 GiB. */
-#define VMM_MAX_RAM (3ULL << 30)
+/* RAM is one file in two slots: up to VMM_RAM_LOW_MAX from 0, below the 32-bit MMIO hole
+ * (VMM_MMIO_BASE, IOAPIC, LAPIC), the rest from VMM_RAM_HIGH_BASE. 1 TiB is what the
+ * configuration allows (memory_mib). */
+#define VMM_MAX_RAM (1ULL << 40)
 /* 8-bit xAPIC ids, and one id left for the IOAPIC. */
 #define VMM_MAX_VCPUS 254
 #define VMM_MAX_MMIO (VMM_MAX_MMIO_DEVS + 8)
@@ -76,7 +77,7 @@ struct vcpu {
 struct vmm {
 	int kvm_fd, vm_fd, mem_fd, exit_fd, wake_fd, console_fd;
 	uint8_t *ram;
-	uint64_t ram_size;
+	uint64_t ram_size, ram_low; /* ram_low: the part below the hole, the rest above 4 GiB */
 	size_t run_size;
 	unsigned n_vcpus;
 	struct vcpu *vcpus;
@@ -241,7 +242,6 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 
 	if (vcpus < 1 || vcpus > VMM_MAX_VCPUS)
 		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %d", vcpus, VMM_MAX_VCPUS);
-	/* TODO: a second memory slot above 4 GiB for bigger guests. */
 	if (size < (1 << 20) || size > VMM_MAX_RAM)
 		return rt_make_error(err, EINVAL, "%u MiB of guest memory asked for, the VMM supports 1 to %llu MiB",
 				     mem_mib, VMM_MAX_RAM >> 20);
@@ -307,17 +307,30 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 		goto fail;
 	}
 	vm->ram_size = size;
+	vm->ram_low = MIN(size, VMM_RAM_LOW_MAX);
 	/* A memfd gets huge pages too where shmem_enabled is "advise". Not the tmpfs: there the
 	 * advice would only add direct compaction to a fault that finds no free huge page (defrag
 	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
 	if (!huge_fs)
 		madvise(vm->ram, size, MADV_HUGEPAGE);
 	region = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = 0, .memory_size = size, .userspace_addr = (uintptr_t)vm->ram,
+		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->ram_low, .userspace_addr = (uintptr_t)vm->ram,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%u MiB at 0)", mem_mib);
+		r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 0)",
+				  (unsigned long long)(vm->ram_low >> 20));
 		goto fail;
+	}
+	if (size > vm->ram_low) {
+		region = (struct kvm_userspace_memory_region){
+			.slot = 1, .guest_phys_addr = VMM_RAM_HIGH_BASE, .memory_size = size - vm->ram_low,
+			.userspace_addr = (uintptr_t)(vm->ram + vm->ram_low),
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+			r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 4 GiB)",
+					  (unsigned long long)((size - vm->ram_low) >> 20));
+			goto fail;
+		}
 	}
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -378,7 +391,8 @@ static int region_add(struct vmm *vm, struct vmm_region *regions, unsigned *n, u
 int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct vmm_mmio_ops *ops, void *opaque)
 {
 	/* Inside RAM an access never exits to us. */
-	if (len == 0 || base + len < base || base < vm->ram_size)
+	if (len == 0 || base + len < base || base < vm->ram_low ||
+	    (vm->ram_size > vm->ram_low && base + len > VMM_RAM_HIGH_BASE))
 		return -EINVAL;
 	return region_add(vm, vm->mmio, &vm->n_mmio, VMM_MAX_MMIO, base, len, ops, opaque);
 }
@@ -444,9 +458,15 @@ void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...)
 
 void *vmm_guest_ptr(struct vmm *vm, uint64_t gpa, uint64_t len)
 {
-	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
-		return NULL;
-	return vm->ram + gpa;
+	uint64_t high = vm->ram_size - vm->ram_low;
+
+	/* A range is in one part or the other: nothing the guest owns spans the hole. */
+	if (gpa <= vm->ram_low && len <= vm->ram_low - gpa)
+		return vm->ram + gpa;
+	if (high && gpa >= VMM_RAM_HIGH_BASE && gpa - VMM_RAM_HIGH_BASE <= high &&
+	    len <= high - (gpa - VMM_RAM_HIGH_BASE))
+		return vm->ram + vm->ram_low + (gpa - VMM_RAM_HIGH_BASE);
+	return NULL;
 }
 
 void vmm_irq_pulse(struct vmm *vm, unsigned gsi)
@@ -915,6 +935,11 @@ unsigned vmm_nr_vcpus(struct vmm *vm)
 uint64_t vmm_ram_size(struct vmm *vm)
 {
 	return vm->ram_size;
+}
+
+uint64_t vmm_ram_low(struct vmm *vm)
+{
+	return vm->ram_low;
 }
 
 int vmm_console_fd(struct vmm *vm)

@@ -23,6 +23,8 @@ struct vmm;
 /* Guest physical layout (x86_64): RAM from 0 up to the 32-bit MMIO hole, the rest above 4 GiB.
  * virtio-mmio devices sit in the hole, one page each, from VMM_MMIO_BASE; their IRQs are GSIs
  * from VMM_MMIO_IRQ_BASE (IOAPIC pins, edge-triggered). */
+#define VMM_RAM_LOW_MAX (3ULL << 30)  /* RAM below the hole: up to 3 GiB */
+#define VMM_RAM_HIGH_BASE (4ULL << 30) /* the rest, from 4 GiB */
 #define VMM_MMIO_BASE 0xd0000000ULL
 #define VMM_MMIO_SIZE 0x1000ULL
 #define VMM_MMIO_IRQ_BASE 5
@@ -118,6 +120,9 @@ int vmm_vm_fd(struct vmm *vm);
 int vmm_vcpu_fd(struct vmm *vm, unsigned id);
 unsigned vmm_nr_vcpus(struct vmm *vm);
 uint64_t vmm_ram_size(struct vmm *vm);
+/* The part of it below the hole, at 0; the rest (vmm_ram_size() minus this) is at
+ * VMM_RAM_HIGH_BASE. */
+uint64_t vmm_ram_low(struct vmm *vm);
 int vmm_console_fd(struct vmm *vm);
 /* The architecture's own state, set by vmm_arch_init(). */
 void *vmm_arch_state(struct vmm *vm);

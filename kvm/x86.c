@@ -484,7 +484,7 @@ static int load_elf(struct vmm *vm, const char *path, uint64_t *ret_entry, uint6
 				return rt_make_error(err, 0,
 						     "kernel `%s`: segment at 0x%llx (%llu bytes) does not fit in %llu MiB of guest RAM",
 						     path, (unsigned long long)p->p_paddr, (unsigned long long)p->p_memsz,
-						     (unsigned long long)(vmm_ram_size(vm) >> 20));
+						     (unsigned long long)(vmm_ram_low(vm) >> 20));
 			r = pread_full(fd, dst, p->p_filesz, p->p_offset);
 			if (r < 0)
 				return rt_make_error(err, -r, "read kernel `%s`", path);
@@ -514,7 +514,7 @@ static int load_initrd(struct vmm *vm, const char *path, uint64_t kernel_end, ui
 		       struct rt_error **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint64_t ram = vmm_ram_size(vm), addr, size;
+	uint64_t ram = vmm_ram_low(vm), addr, size;
 	struct stat st;
 	int r;
 
@@ -643,7 +643,8 @@ int vmm_arch_load(struct vmm *vm, const char *kernel, const char *initrd, const 
 {
 	struct x86_state *s = vmm_arch_state(vm);
 	size_t cmdline_len = strlen(cmdline);
-	uint64_t ram = vmm_ram_size(vm), entry = 0, kernel_end = 0, initrd_addr = 0, initrd_size = 0;
+	uint64_t ram = vmm_ram_low(vm), high = vmm_ram_size(vm) - ram, entry = 0, kernel_end = 0, initrd_addr = 0,
+		 initrd_size = 0;
 	struct hvm_start_info *si;
 	struct hvm_memmap_table_entry *mm;
 	unsigned n = 0;
@@ -672,6 +673,9 @@ int vmm_arch_load(struct vmm *vm, const char *kernel, const char *initrd, const 
 						   .type = XEN_HVM_MEMMAP_TYPE_RESERVED };
 	mm[n++] = (struct hvm_memmap_table_entry){ .addr = X86_HIMEM_START, .size = ram - X86_HIMEM_START,
 						   .type = XEN_HVM_MEMMAP_TYPE_RAM };
+	if (high)
+		mm[n++] = (struct hvm_memmap_table_entry){ .addr = VMM_RAM_HIGH_BASE, .size = high,
+							   .type = XEN_HVM_MEMMAP_TYPE_RAM };
 
 	si = vmm_guest_ptr(vm, X86_START_INFO_ADDR, sizeof(*si));
 	*si = (struct hvm_start_info){

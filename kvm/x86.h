@@ -15,8 +15,10 @@
  *   0x20000  kernel command line
  *   0x9fc00  - 0x100000 reserved (EBDA and BIOS area by PC convention)
  *   0xf0000  MP table (Linux scans 0xf0000-0xfffff for it)
- *   1 MiB    RAM; vmlinux at its own physical addresses (16 MiB), initrd at the top of RAM
+ *   1 MiB    RAM; vmlinux at its own physical addresses (16 MiB), initrd at the top of the
+ *            RAM below the hole (at most 3 GiB, VMM_RAM_LOW_MAX)
  *   3.25 GiB VMM_MMIO_BASE (virtio-mmio), 0xfec00000 IOAPIC, 0xfee00000 LAPIC
+ *   4 GiB    the rest of RAM, if any (VMM_RAM_HIGH_BASE)
  */
 #ifndef RUNVM_KVM_X86_H
 #define RUNVM_KVM_X86_H

@@ -113,13 +113,13 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 	if (aarch64) {
 		/* virt: GICv3 (the host's own with KVM), virtio-mmio slots described in its device
 		 * tree, a PL011 UART, PSCI for the agent's reboot. */
-		ADD(kvm ? "virt,gic-version=host" : "virt,gic-version=3");
+		ADD(kvm ? "virt,gic-version=host,memory-backend=ram" : "virt,gic-version=3,memory-backend=ram");
 	} else {
 		/* acpi=off: QEMU then lists the virtio-mmio devices on the kernel command line, which
 		 * our ACPI-less kernel needs. Under TCG the PIT and PIC must stay on or the guest
 		 * hangs. The RTC stays on: without one the kernel polls the missing CMOS for a full
 		 * second at boot. */
-		ADD("microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off");
+		ADD("microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off,memory-backend=ram");
 	}
 	ADD("-accel");
 	/* A small translation cache bounds QEMU's RSS; the guest runs little code. */
@@ -127,6 +127,10 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 	ADD("-cpu"); ADD(kvm ? "host" : "max");
 	ADD("-smp"); ADD("%u", cfg->vcpus);
 	ADD("-m"); ADD("%u", cfg->memory_mib);
+	/* reserve=off (MAP_NORESERVE): guest RAM is committed as the guest touches it, as with the
+	 * kvm backend. Otherwise the kernel's overcommit check refuses a guest bigger than the
+	 * host's free memory and swap, though it would touch little of it. */
+	ADD("-object"); ADD("memory-backend-ram,id=ram,size=%uM,reserve=off", cfg->memory_mib);
 	/* virtio 1.x transport; legacy mmio lacks features later devices (virtio-fs) need. */
 	ADD("-global"); ADD("virtio-mmio.force-legacy=false");
 	ADD("-kernel"); ADD("%s", kernel);

@@ -364,6 +364,43 @@ static void test_stop_running(const char *kernel)
 	ok(now_ms() - t < 2000, "vmm_free stops running vCPUs at once (%lld ms for both)", now_ms() - t);
 }
 
+/* More RAM than fits below the 32-bit MMIO hole: 3 GiB at 0, the rest at 4 GiB, in the memory
+ * map the guest gets, and nothing in the hole. The guest boots and resets as usual. */
+static void test_high_ram(const char *kernel)
+{
+	const unsigned mib = 3072 + 64;
+	const struct hvm_memmap_table_entry *mm;
+	const struct hvm_start_info *si;
+	struct rt_error *err = NULL;
+	struct vmm *vm = NULL;
+	uint8_t *low, *high;
+
+	if (vmm_new(1, mib, -1, &vm, &err) < 0 || vmm_load_kernel(vm, kernel, NULL, &err) < 0) {
+		ok(0, "a %u MiB VM: %s", mib, err->msg);
+		rt_error_free(&err);
+		vmm_free(vm);
+		return;
+	}
+	low = vmm_guest_ptr(vm, 0, 1);
+	high = vmm_guest_ptr(vm, 4ULL << 30, 1);
+	ok(vmm_ram_size(vm) == (uint64_t)mib << 20 && vmm_ram_low(vm) == 3ULL << 30, "%u MiB: 3072 below the hole", mib);
+	ok(vmm_guest_ptr(vm, (3ULL << 30) - 4096, 4096) == low + (3ULL << 30) - 4096 &&
+		   !vmm_guest_ptr(vm, (3ULL << 30) - 4096, 8192) && !vmm_guest_ptr(vm, 3ULL << 30, 1) &&
+		   !vmm_guest_ptr(vm, (4ULL << 30) - 1, 2),
+	   "the hole from 3 GiB is not RAM, and no range spans it");
+	ok(high == low + (3ULL << 30) && vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20) - 1, 1) &&
+		   !vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20) - 1, 2) && !vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20), 1),
+	   "64 MiB at 4 GiB, backed by the same file after the low part");
+	si = vmm_guest_ptr(vm, X86_START_INFO_ADDR, sizeof(*si));
+	mm = vmm_guest_ptr(vm, si->memmap_paddr, si->memmap_entries * sizeof(*mm));
+	ok(si->memmap_entries == 4 && mm[2].addr + mm[2].size == 3ULL << 30 && mm[3].addr == 4ULL << 30 &&
+		   mm[3].size == 64 << 20 && mm[3].type == XEN_HVM_MEMMAP_TYPE_RAM,
+	   "the memory map: RAM up to 3 GiB and 64 MiB from 4 GiB");
+	((volatile uint32_t *)vmm_guest_ptr(vm, GUEST_COUNTER, 8))[1] = 1;
+	ok(vmm_start(vm, &err) == 0 && ended_within(vm, 5000), "it boots and resets");
+	vmm_free(vm);
+}
+
 static void test_errors(const char *dir, const char *kernel)
 {
 	g_autofree char *junk = g_build_filename(dir, "junk", NULL);
@@ -379,8 +416,8 @@ static void test_errors(const char *dir, const char *kernel)
 	r = vmm_new(0, 64, -1, &vm, &err) < 0 && vm == NULL;
 	ok(r, "0 vCPUs: %s", err ? err->msg : "");
 	rt_error_free(&err);
-	r = vmm_new(1, 4096, -1, &vm, &err) < 0 && vm == NULL;
-	ok(r, "4 GiB: %s", err ? err->msg : "");
+	r = vmm_new(1, 2u << 20, -1, &vm, &err) < 0 && vm == NULL;
+	ok(r, "2 TiB: %s", err ? err->msg : "");
 	rt_error_free(&err);
 	g_file_set_contents(junk, "not an ELF", -1, NULL);
 	g_file_set_contents(nonote, g_bytes_get_data(elf, NULL), (gssize)g_bytes_get_size(elf), NULL);
@@ -476,6 +513,7 @@ int main(void)
 
 	test_boot_and_run(dir, kernel, initrd, initrd_data);
 	test_triple_fault(kernel);
+	test_high_ram(kernel);
 	test_stop_running(kernel);
 	test_errors(dir, kernel);
 	test_huge_pages();

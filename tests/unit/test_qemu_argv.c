@@ -28,7 +28,9 @@ int main(void)
 	ok(strcmp(argv[0], "qemu-system-x86_64") == 0, "binary first");
 	ok(has_pair(argv, "-accel", "tcg,tb-size=32") && has_pair(argv, "-cpu", "max"), "TCG with -cpu max");
 	ok(has_pair(argv, "-smp", "2") && has_pair(argv, "-m", "300"), "vCPUs and memory");
-	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off"), "microvm without ACPI");
+	ok(has_pair(argv, "-object", "memory-backend-ram,id=ram,size=300M,reserve=off"),
+	   "guest RAM without a reservation (MAP_NORESERVE)");
+	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off,memory-backend=ram"), "microvm without ACPI");
 	ok(has_pair(argv, "-append", "console=ttyS0 reboot=t noapictimer quiet"), "kernel command line");
 	ok(has_pair(argv, "-fsdev", "local,id=fs0,path=/b/root,,fs,security_model=passthrough,readonly=on"),
 	   "9p share, comma escaped, read-only");
@@ -60,7 +62,7 @@ int main(void)
 	{
 		g_auto(GStrv) arm = qemu_lite_build_argv(&cfg, 3, 4, 5);
 
-		ok(has_pair(arm, "-M", "virt,gic-version=3") && has_pair(arm, "-cpu", "max"), "aarch64: virt, GICv3, -cpu max");
+		ok(has_pair(arm, "-M", "virt,gic-version=3,memory-backend=ram") && has_pair(arm, "-cpu", "max"), "aarch64: virt, GICv3, -cpu max");
 		ok(has_pair(arm, "-append", "console=ttyAMA0 quiet"), "aarch64: PL011 console, no x86 arguments");
 		ok(has_pair(arm, "-device", "virtio-net-device,netdev=net0") &&
 			   has_pair(arm, "-device", "virtserialport,chardev=agent,name=runvm.agent"),
