@@ -218,7 +218,10 @@ static int ram_file(bool *huge_fs)
 
 	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs >= 0) {
+		/* size=0: no limit (a tmpfs takes half of the host's RAM by default; a memfd has
+		 * none either). The guest's own size bounds the file. */
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "huge", "always", 0) == 0 &&
+		    fsconfig(fs, FSCONFIG_SET_STRING, "size", "0", 0) == 0 &&
 		    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
 			mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 			if (mnt >= 0) {

@@ -113,7 +113,7 @@ BUNDLE=/bundle
 printf 'line one\nline two\n' >/tmp/in.txt
 
 # A configuration for big guests.
-sed -e '/^memory_mib/d' -e '/^vcpus/d' -e '/^\[runvm\]/a memory_mib = 4608' -e '/^\[runvm\]/a vcpus = 4' \
+sed -e '/^memory_mib/d' -e '/^vcpus/d' -e '/^\[runvm\]/a memory_mib = 4608' -e '/^\[runvm\]/a vcpus = 2' \
 	/etc/runvm/runvm.conf >/tmp/big.conf
 
 # mkcfg JSON_ARGS: the bundle's config.json with process.args = [JSON_ARGS] (no | or & in them: sed).
@@ -280,14 +280,15 @@ for b in $backends; do
 	rm -f $BUNDLE/rootfs/written-by-guest
 
 	# More RAM than fits below the 32-bit MMIO hole (the kvm backend's second memory slot, at
-	# 4 GiB) and 4 vCPUs on the host VM's 2: the guest sees them all and can use its memory.
+	# 4 GiB) and 2 vCPUs: the guest sees them all and can use its memory. (4 vCPUs on the host
+	# VM's 2 passed too, but once the whole host VM stopped making progress; see the notes.)
 	export RUNVM_CONFIG=/tmp/big.conf
 	rv "$b" big '"sh", "-c", "grep MemTotal /proc/meminfo; nproc; dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $?"'
 	unset RUNVM_CONFIG
 	set -- $out
 	mem_kb=${2:-0} ncpu=${4:-} dd_rc=${5:-}
-	check "$b" "4608 MiB and 4 vCPUs: MemTotal $mem_kb kB, nproc $ncpu, a 64 MiB buffer" \
-		'[ "$rc" = 0 ] && [ "$mem_kb" -gt 4400000 ] && [ "$ncpu" = 4 ] && [ "$dd_rc" = 0 ]'
+	check "$b" "4608 MiB and 2 vCPUs: MemTotal $mem_kb kB, nproc $ncpu, a 64 MiB buffer" \
+		'[ "$rc" = 0 ] && [ "$mem_kb" -gt 4400000 ] && [ "$ncpu" = 2 ] && [ "$dd_rc" = 0 ]'
 done
 bench
 
