@@ -75,7 +75,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps check check-unit check-cross check-integration check-fuzz check-docker check-podman check-nested demo bench fuzz install \
+.PHONY: all runtime agent kernel deps check check-unit check-cross check-integration check-fuzz check-docker check-podman check-nested demo bench bench-nested fuzz install \
 	clean format format-check help
 
 all: runtime agent kernel $(BUILD)/runvm.conf
@@ -87,7 +87,8 @@ help:
 	@echo "make guest-arm64        only the arm64 guest kernel and initramfs"
 	@echo "make demo               deps + build + run a busybox container in a VM"
 	@echo "make check              deps + build + unit and integration tests"
-	@echo "make bench              start-time and memory figures against runc and bare QEMU"
+	@echo "make bench              start-time and memory figures against runc and bare QEMU, and"
+	@echo "                        bench-nested: the kvm backend against QEMU in the nested host VM"
 	@echo "make fuzz               run the fuzz targets (agent protocol, 9p, virtqueue) for a while (clang)"
 	@echo "make install            install to PREFIX=$(PREFIX)"
 
@@ -229,6 +230,13 @@ bench: all $(BUILD)/bench/bare.cpio
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS) $(if $(filter arm64,$(GUEST_ARCHES)),--arm64)
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/docker.sh $(BENCH_ROUNDS)
 	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/net.sh $(BENCH_ROUNDS)
+	$(MAKE) bench-nested
+
+# The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
+# checks and the bench of tests/nested, without the integration suite.
+bench-nested: all
+	RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
+	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) NESTED_IT= NESTED_BENCH_ROUNDS=$(BENCH_ROUNDS) tests/nested/run.sh
 
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c
