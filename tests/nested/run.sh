@@ -26,7 +26,9 @@
 #
 # Env: RUNVM (default build/runvm), NESTED_KERNEL / NESTED_INITRD (the L2 guest's; default
 # build/kernel-x86_64/vmlinux, build/initramfs.cpio), RUNVM_CACHE (/var/cache/runvm),
-# NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
+# NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_STALL (s without a byte on its console:
+# it is stuck, its CPUs' registers are shown and it is stopped; 900, above the longest silence
+# the tests inside allow), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
 # 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 5), NESTED_BACKENDS
 # ("kvm qemu"), NESTED_IT (the backend the integration suite runs with, kvm; empty: the quick
 # tests only), NESTED_IT_ONLY (IT_ONLY for the suite: one t_*.sh), NESTED_IT_STALL (s without a
@@ -45,6 +47,7 @@ NESTED_KERNEL=${NESTED_KERNEL:-$top/build/kernel-x86_64/vmlinux}
 NESTED_INITRD=${NESTED_INITRD:-$top/build/initramfs.cpio}
 CACHE=${RUNVM_CACHE:-/var/cache/runvm}/nested
 NESTED_TIMEOUT=${NESTED_TIMEOUT:-1800}
+NESTED_STALL=${NESTED_STALL:-900}
 NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-300}
 NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-5}
 NESTED_BACKENDS=${NESTED_BACKENDS:-kvm qemu}
@@ -238,15 +241,48 @@ t0=$(now)
 "$QEMU" -M pc -accel tcg -cpu max -m "$NESTED_MEM" -smp "$NESTED_SMP" -nodefaults -no-user-config -nographic \
 	-serial stdio -kernel "$kdir/vmlinuz" -initrd "$initrd" -no-reboot \
 	-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL nested_trace=$NESTED_TRACE" \
-	</dev/null >"$log" 2>&1 &
+	-monitor "unix:$tmp/monitor.sock,server=on,wait=off" </dev/null >"$log" 2>&1 &
 qpid=$!
 
+# monitor_cmd CMD: a QEMU monitor command's output (the host VM's CPUs, when it is stuck).
+monitor_cmd() {
+	python3 - "$tmp/monitor.sock" "$1" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(1)
+def read():
+    out = b''
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    return out.decode(errors='replace')
+read()
+s.sendall(sys.argv[2].encode() + b'\n')
+time.sleep(1)
+print(read())
+EOF
+}
+
 secs() { awk -v us="$1" 'BEGIN{printf "%.1f", us / 1e6}'; }
-printed=0 outer_boot='' done='' timed_out='' skip_reason=''
+printed=0 outer_boot='' done='' timed_out='' stalled='' skip_reason=''
+last_size=-1 last_change=$t0
 tap=()
 while :; do
 	alive=1
 	kill -0 "$qpid" 2>/dev/null || alive=0
+	size=$(stat -c %s "$log")
+	if [ "$size" != "$last_size" ]; then
+		last_size=$size last_change=$(now)
+	elif [ $(($(now) - last_change)) -gt $((NESTED_STALL * 1000000)) ]; then
+		stalled=1
+		break
+	fi
 	# One snapshot for both reads: QEMU goes on writing.
 	cp "$log" "$tmp/snap"
 	mapfile -t lines < <(tr -d '\r' <"$tmp/snap")
@@ -272,8 +308,11 @@ while :; do
 	sleep 0.5
 done
 total=$(($(now) - t0))
+# A host VM that went silent: where its CPUs are (in its kernel, or in a guest: SVM's guest
+# mode shows in the registers), for the log, before it is stopped.
+[ -z "$stalled" ] || cpus=$(monitor_cmd "info registers -a" 2>&1 | grep -E '^(CPU#|RIP=|CS =|EFER=)')
 # poweroff -f ends QEMU a moment after the last line; a timed-out one is stopped at once.
-[ -n "$timed_out" ] || for _ in $(seq 20); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.5; done
+[ -n "$timed_out$stalled" ] || for _ in $(seq 20); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.5; done
 if kill -0 "$qpid" 2>/dev/null; then kill -KILL "$qpid" 2>/dev/null; fi
 wait "$qpid" 2>/dev/null
 qpid=
@@ -295,7 +334,11 @@ for l in "${tap[@]}"; do
 done
 if [ -z "$done" ]; then
 	fail=$((fail + 1)) last=$((last + 1))
-	if [ -n "$timed_out" ]; then
+	if [ -n "$stalled" ]; then
+		echo "not ok $last - the host VM finished # no console output for $NESTED_STALL s (NESTED_STALL): stuck"
+		echo "# its CPUs when it was stopped:"
+		printf '%s\n' "${cpus:-(the QEMU monitor did not answer)}" | sed 's/^/#   /'
+	elif [ -n "$timed_out" ]; then
 		echo "not ok $last - the host VM finished # timed out after $NESTED_TIMEOUT s (NESTED_TIMEOUT)"
 	else
 		echo "not ok $last - the host VM finished # QEMU exited before the tests ended"
