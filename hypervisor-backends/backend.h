@@ -44,6 +44,7 @@ struct hv_vm_config {
 	int tap_fd;
 	const char *console_log;   /* file that receives the guest console */
 	const char *binary;        /* the hypervisor binary to run, when the backend runs one */
+	bool huge_pages;           /* kvm: guest RAM in transparent huge pages */
 };
 
 /* What probe found: whether the backend can run a guest of the asked architecture here, with

@@ -94,7 +94,7 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		goto fail;
 	}
 	t0 = now_ms();
-	if (vmm_new(cfg->vcpus, cfg->memory_mib, vm->console_fd, &vm->vmm, err) < 0)
+	if (vmm_new(cfg->vcpus, cfg->memory_mib, cfg->huge_pages, vm->console_fd, &vm->vmm, err) < 0)
 		goto fail;
 	t1 = now_ms();
 	/* reboot=t: no keyboard controller to wait for; the triple fault ends the VM at once

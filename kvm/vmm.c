@@ -204,19 +204,20 @@ bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
  * Guest RAM is one file: shareable with another process (vhost-user) and snapshottable later.
  * Fresh pages read as zero, so nothing is touched that the guest does not use.
  *
- * The file comes from a tmpfs of our own mounted with huge=always, so that it is backed by
- * 2 MiB pages where the host has transparent huge pages: one fault per 2 MiB the guest touches
- * instead of per 4 KiB, and KVM maps it with large EPT/NPT entries. That is what QEMU gets from
- * anonymous memory with MADV_HUGEPAGE, and a memfd would not (shmem_enabled is "never" by
- * default). fsmount() leaves the tmpfs attached to no mount namespace: nobody can see it, and it
- * goes away with the file. Where that is refused (no CAP_SYS_ADMIN, no THP), a plain memfd.
+ * With @huge_pages the file comes from a tmpfs of our own mounted with huge=always, so that it
+ * is backed by 2 MiB pages where the host has transparent huge pages: one fault per 2 MiB the
+ * guest touches instead of per 4 KiB, and KVM maps it with large EPT/NPT entries. That is what
+ * QEMU gets from anonymous memory with MADV_HUGEPAGE, and a memfd would not (shmem_enabled is
+ * "never" by default). The price is memory: what the guest touches is rounded up to 2 MiB.
+ * fsmount() leaves the tmpfs attached to no mount namespace: nobody can see it, and it goes away
+ * with the file. Otherwise, or where that is refused (no CAP_SYS_ADMIN, no THP), a plain memfd.
  * Sets *huge_fs for the tmpfs.
  */
-static int ram_file(bool *huge_fs)
+static int ram_file(bool huge_pages, bool *huge_fs)
 {
 	int fs, mnt, fd = -1;
 
-	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	fs = huge_pages ? fsopen("tmpfs", FSOPEN_CLOEXEC) : -1;
 	if (fs >= 0) {
 		/* size=0: no limit (a tmpfs takes half of the host's RAM by default; a memfd has
 		 * none either). The guest's own size bounds the file. */
@@ -235,7 +236,8 @@ static int ram_file(bool *huge_fs)
 	return fd >= 0 ? fd : memfd_create("runvm-guest-ram", MFD_CLOEXEC);
 }
 
-int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, struct rt_error **err)
+int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret,
+	    struct rt_error **err)
 {
 	uint64_t size = (uint64_t)mem_mib << 20;
 	struct kvm_userspace_memory_region region;
@@ -295,7 +297,7 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 	}
 	vm->run_size = (size_t)r;
 
-	vm->mem_fd = ram_file(&huge_fs);
+	vm->mem_fd = ram_file(huge_pages, &huge_fs);
 	if (vm->mem_fd < 0) {
 		r = rt_make_error(err, errno, "memfd_create");
 		goto fail;
@@ -314,7 +316,7 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, 
 	/* A memfd gets huge pages too where shmem_enabled is "advise". Not the tmpfs: there the
 	 * advice would only add direct compaction to a fault that finds no free huge page (defrag
 	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
-	if (!huge_fs)
+	if (huge_pages && !huge_fs)
 		madvise(vm->ram, size, MADV_HUGEPAGE);
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->ram_low, .userspace_addr = (uintptr_t)vm->ram,

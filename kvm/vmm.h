@@ -69,7 +69,8 @@ struct rt_error;
  * from guest-physical 0; at most 3 GiB for now, below the MMIO hole), then the architecture's
  * platform (x86: irqchip, PIT, UART on @console_fd, i8042, CMOS). @console_fd (or -1) stays
  * the caller's and must outlive the VM. Nothing runs until vmm_start(). */
-int vmm_new(unsigned vcpus, unsigned mem_mib, int console_fd, struct vmm **ret, struct rt_error **err);
+int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret,
+	    struct rt_error **err);
 
 /* Load @kernel (x86: a vmlinux ELF with a PVH entry) and @initrd (NULL for none), pass the
  * command line built with vmm_cmdline_append() and set the boot vCPU's entry state. Call after

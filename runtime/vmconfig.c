@@ -104,6 +104,7 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.n_shares = 1,
 		.agent_fd = -1,
 		.binary = ret_probe->binary,
+		.huge_pages = config->kvm_huge_pages,
 	};
 	size_vm(config, spec, &ret->cfg.memory_mib, &ret->cfg.vcpus);
 	return 0;

@@ -35,7 +35,7 @@ void rt_config_free(struct rt_config *c)
 typedef struct rt_config rt_config;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(rt_config, rt_config_free)
 
-enum key_kind { KEY_STR, KEY_UINT };
+enum key_kind { KEY_STR, KEY_UINT, KEY_BOOL };
 struct key_desc {
 	const char *group, *name;
 	enum key_kind kind;
@@ -45,6 +45,7 @@ struct key_desc {
 
 #define STR(g, n, f) { g, n, KEY_STR, offsetof(struct rt_config, f), 0, 0 }
 #define UINT(g, n, f, lo, hi) { g, n, KEY_UINT, offsetof(struct rt_config, f), lo, hi }
+#define BOOL(g, n, f) { g, n, KEY_BOOL, offsetof(struct rt_config, f), 0, 0 }
 static const struct key_desc keys[] = {
 	STR("runvm", "backend", backend),
 	STR("runvm", "accel", accel),
@@ -63,6 +64,7 @@ static const struct key_desc keys[] = {
 	STR("qemu", "microvm_binary", qemu_microvm_binary),
 	STR("qemu", "binary_x86_64", qemu_foreign_binary[HV_ARCH_X86_64]),
 	STR("qemu", "binary_aarch64", qemu_foreign_binary[HV_ARCH_AARCH64]),
+	BOOL("kvm", "huge_pages", kvm_huge_pages),
 };
 
 static struct rt_config *config_defaults(void)
@@ -89,6 +91,7 @@ static struct rt_config *config_defaults(void)
 	/* Unset: Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the
 	 * rootfs share needs, so KVM uses the full binary too. */
 	c->qemu_microvm_binary = g_strdup("");
+	c->kvm_huge_pages = true;
 	return c;
 }
 
@@ -128,6 +131,13 @@ int rt_config_parse(const char *data, const char *origin, struct rt_config **ret
 
 				g_free(*field);
 				*field = g_steal_pointer(&v);
+				continue;
+			}
+			if (k->kind == KEY_BOOL) {
+				if (strcmp(v, "true") && strcmp(v, "false"))
+					return rt_make_error(err, 0, "config `%s`: [%s] %s must be true or false, not `%s`",
+							     origin, *g, *n, v);
+				G_STRUCT_MEMBER(bool, c, k->offset) = strcmp(v, "true") == 0;
 				continue;
 			}
 			errno = 0;

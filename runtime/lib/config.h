@@ -7,6 +7,8 @@
 #ifndef RUNVM_CONFIG_H
 #define RUNVM_CONFIG_H
 
+#include <stdbool.h>
+
 #include "../../hypervisor-backends/backend.h"
 
 struct rt_error;
@@ -28,6 +30,7 @@ struct rt_config {
 	char *qemu_binary;  /* full QEMU, used for TCG */
 	char *qemu_microvm_binary; /* slim KVM-only QEMU */
 	char *qemu_foreign_binary[_HV_ARCH_MAX]; /* full QEMU for a foreign architecture's guests */
+	bool kvm_huge_pages; /* the kvm backend's guest RAM in transparent huge pages */
 };
 
 #define RT_CONFIG_DEFAULT_PATH "/etc/runvm/runvm.conf"

@@ -27,17 +27,18 @@ int main(void)
 	struct rt_error *err = NULL;
 
 	ok(rt_config_parse("", "empty", &c, &err) == 0 && c->vcpus == 1 && c->memory_mib == 256 &&
-		   strcmp(c->backend, "auto") == 0,
+		   strcmp(c->backend, "auto") == 0 && c->kvm_huge_pages,
 	   "empty file gives the defaults");
 	rt_config_free(c);
-	ok(rt_config_parse("[runvm]\nbackend = qemu\nvcpus = 2\nmemory_mib=512\nkernel=/k\n[qemu]\nbinary=/q\n", "t", &c,
-			   &err) == 0 &&
-		   strcmp(c->backend, "qemu") == 0 && c->vcpus == 2 && c->memory_mib == 512 &&
+	ok(rt_config_parse("[runvm]\nbackend = qemu\nvcpus = 2\nmemory_mib=512\nkernel=/k\n[qemu]\nbinary=/q\n"
+			   "[kvm]\nhuge_pages = false\n", "t", &c, &err) == 0 &&
+		   strcmp(c->backend, "qemu") == 0 && c->vcpus == 2 && c->memory_mib == 512 && !c->kvm_huge_pages &&
 		   strcmp(c->kernel, "/k") == 0 && strcmp(c->qemu_binary, "/q") == 0,
 	   "values override the defaults");
 	rt_config_free(c);
 
 	expect_error("[runvm]\nvcpu = 2\n", "unknown key `vcpu`");
+	expect_error("[kvm]\nhuge_pages = yes\n", "must be true or false");
 	expect_error("[nope]\nx = 1\n", "[nope]");
 	expect_error("[runvm]\nvcpus = 0\n", "vcpus");
 	expect_error("[runvm]\nmemory_mib = lots\n", "memory_mib");

@@ -180,7 +180,7 @@ static struct vmm *new_vm(int console_fd, const char *kernel, const char *initrd
 	struct rt_error *err = NULL;
 	struct vmm *vm = NULL;
 
-	if (vmm_new(2, RAM_MIB, console_fd, &vm, &err) < 0) {
+	if (vmm_new(2, RAM_MIB, false, console_fd, &vm, &err) < 0) {
 		ok(0, "vmm_new: %s", err->msg);
 		rt_error_free(&err);
 		return NULL;
@@ -375,7 +375,7 @@ static void test_high_ram(const char *kernel)
 	struct vmm *vm = NULL;
 	uint8_t *low, *high;
 
-	if (vmm_new(1, mib, -1, &vm, &err) < 0 || vmm_load_kernel(vm, kernel, NULL, &err) < 0) {
+	if (vmm_new(1, mib, true, -1, &vm, &err) < 0 || vmm_load_kernel(vm, kernel, NULL, &err) < 0) {
 		ok(0, "a %u MiB VM: %s", mib, err->msg);
 		rt_error_free(&err);
 		vmm_free(vm);
@@ -413,15 +413,15 @@ static void test_errors(const char *dir, const char *kernel)
 	struct vmm *vm = NULL;
 	bool r;
 
-	r = vmm_new(0, 64, -1, &vm, &err) < 0 && vm == NULL;
+	r = vmm_new(0, 64, false, -1, &vm, &err) < 0 && vm == NULL;
 	ok(r, "0 vCPUs: %s", err ? err->msg : "");
 	rt_error_free(&err);
-	r = vmm_new(1, 2u << 20, -1, &vm, &err) < 0 && vm == NULL;
+	r = vmm_new(1, 2u << 20, false, -1, &vm, &err) < 0 && vm == NULL;
 	ok(r, "2 TiB: %s", err ? err->msg : "");
 	rt_error_free(&err);
 	g_file_set_contents(junk, "not an ELF", -1, NULL);
 	g_file_set_contents(nonote, g_bytes_get_data(elf, NULL), (gssize)g_bytes_get_size(elf), NULL);
-	if (vmm_new(1, RAM_MIB, -1, &vm, &err) < 0) {
+	if (vmm_new(1, RAM_MIB, true, -1, &vm, &err) < 0) {
 		ok(0, "vmm_new: %s", err->msg);
 		rt_error_free(&err);
 		return;
@@ -465,28 +465,37 @@ static long huge_kb(const void *addr)
 	return -1;
 }
 
-/* Guest RAM comes from a tmpfs of the VMM's own with huge=always: a write maps 2 MiB at once. */
+/* With huge_pages, guest RAM comes from a tmpfs of the VMM's own with huge=always: a write maps
+ * 2 MiB at once. Without, a memfd, which the host's default shmem_enabled ("never") leaves in
+ * 4 KiB pages. */
 static void test_huge_pages(void)
 {
 	g_autofree char *thp = NULL;
 	struct rt_error *err = NULL;
-	struct vmm *vm = NULL;
-	uint8_t *p;
 
 	if (!g_file_get_contents("/sys/kernel/mm/transparent_hugepage/shmem_enabled", &thp, NULL, NULL) ||
 	    strstr(thp, "[deny]")) {
 		printf("ok %d - guest RAM in huge pages # SKIP no shmem transparent huge pages on this host\n", ++tap_n);
 		return;
 	}
-	if (vmm_new(1, RAM_MIB, -1, &vm, &err) < 0) {
-		ok(0, "vmm_new: %s", err->msg);
-		rt_error_free(&err);
-		return;
+	for (int huge = 1; huge >= 0; huge--) {
+		struct vmm *vm = NULL;
+		uint8_t *p;
+
+		if (vmm_new(1, RAM_MIB, huge, -1, &vm, &err) < 0) {
+			ok(0, "vmm_new: %s", err->msg);
+			rt_error_free(&err);
+			return;
+		}
+		p = vmm_guest_ptr(vm, 4 << 20, 1);
+		*(volatile uint8_t *)p = 1;
+		if (huge)
+			ok(huge_kb(p) >= 2048, "huge_pages: one write maps a 2 MiB huge page (ShmemPmdMapped %ld kB)",
+			   huge_kb(p));
+		else if (strstr(thp, "[never]"))
+			ok(huge_kb(p) == 0, "no huge_pages: 4 KiB pages (ShmemPmdMapped %ld kB)", huge_kb(p));
+		vmm_free(vm);
 	}
-	p = vmm_guest_ptr(vm, 4 << 20, 1);
-	*(volatile uint8_t *)p = 1;
-	ok(huge_kb(p) >= 2048, "guest RAM: one write maps a 2 MiB huge page (ShmemPmdMapped %ld kB)", huge_kb(p));
-	vmm_free(vm);
 }
 
 int main(void)
