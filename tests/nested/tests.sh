@@ -145,20 +145,6 @@ check() {
 	fi
 }
 
-# bench_once BACKEND: one timed `runvm run` of true (ms, rc, out, err), with nothing else running.
-bench_once() {
-	local t0
-	mkcfg '"true"'
-	t0=$(now_ms)
-	timeout -s KILL "$run_timeout" runvm --backend "$1" --root $ROOT run --bundle $BUNDLE "$1-bench" \
-		</dev/null >/tmp/out 2>/tmp/err
-	rc=$?
-	ms=$(($(now_ms) - t0))
-	out=$(cat /tmp/out)
-	err=$(cat /tmp/err)
-	echo "NESTED-TIME: $1 bench-true $ms"
-}
-
 # pss_of PID: "PSS RAM ANON" in kB: the process's Pss, the part of it in the guest-RAM mapping
 # (the one mapping of exactly the guest's 256 MiB: the kvm backend's file, QEMU's RAM block) and
 # the part in other anonymous mappings (no file behind them: heap, stacks, malloc arenas).
@@ -215,7 +201,7 @@ bench() {
 	for b in $backends; do eval "times_$b="; rm -f /tmp/bad.$b; done
 	for r in $(seq "$bench_rounds"); do
 		for b in $backends; do
-			bench_once "$b"
+			rv "$b" bench-true '"true"'
 			eval "times_$b=\"\$times_$b $ms\""
 			if ! [ "$rc" = 0 ] || [ -n "$out" ]; then
 				printf 'round %s: rc=%s stdout=%.200s stderr=%.400s\n' "$r" "$rc" "$out" "$err" >>/tmp/bad.$b

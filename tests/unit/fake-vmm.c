@@ -278,6 +278,16 @@ int fake_dev_start(struct fake_dev *d, struct vmm *vm, unsigned slot, uint64_t w
 	return 0;
 }
 
+bool fake_dev_started(struct fake_dev *d, struct vmm *vm, unsigned slot, uint64_t want, unsigned nq, uint16_t qsize)
+{
+	const char *why = "";
+
+	if (fake_dev_start(d, vm, slot, want, nq, qsize, &why) == 0)
+		return true;
+	printf("# device start failed: %s\n", why);
+	return false;
+}
+
 uint16_t fake_add(struct fake_dev *d, unsigned q, const struct fake_buf *b, unsigned n)
 {
 	struct fake_vq *v = &d->vq[q];

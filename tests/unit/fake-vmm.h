@@ -61,6 +61,8 @@ struct fake_buf {
  * failed in *@why. */
 int fake_dev_start(struct fake_dev *d, struct vmm *vm, unsigned slot, uint64_t want, unsigned nq, uint16_t qsize,
 		   const char **why);
+/* fake_dev_start, saying why on stdout (a TAP comment) when it fails. */
+bool fake_dev_started(struct fake_dev *d, struct vmm *vm, unsigned slot, uint64_t want, unsigned nq, uint16_t qsize);
 /* Put a chain of @n buffers on queue @q's available ring (not notified); returns the head. */
 uint16_t fake_add(struct fake_dev *d, unsigned q, const struct fake_buf *b, unsigned n);
 void fake_kick(struct fake_dev *d, unsigned q);

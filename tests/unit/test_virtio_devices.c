@@ -47,16 +47,6 @@ static void fresh(void)
 
 static void *ram(uint64_t gpa) { return fake_ram(vm, gpa); }
 
-/* fake_dev_start, saying why when it fails. */
-static bool started(struct fake_dev *d, unsigned slot, uint64_t want, unsigned nq, uint16_t qsize)
-{
-	const char *why = "";
-
-	if (fake_dev_start(d, vm, slot, want, nq, qsize, &why) == 0)
-		return true;
-	printf("# device start failed: %s\n", why);
-	return false;
-}
 
 /* --- rng ------------------------------------------------------------------------------------ */
 
@@ -71,7 +61,7 @@ static void test_rng(void)
 	fresh();
 	ok(virtio_rng_add(vm, &err) == 0, "rng: added");
 	ok(fake_read32(vm, 0, VIRTIO_MMIO_DEVICE_ID) == 4, "rng: device id 4");
-	ok(started(&d, 0, ALL_FEATURES, 1, 64), "rng: started");
+	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 1, 64), "rng: started");
 	a = fake_alloc(vm, 64, 8);
 	b = fake_alloc(vm, 64, 8);
 	fake_add(&d, 0, (struct fake_buf[]){ { a, 64, true } }, 1);
@@ -138,7 +128,7 @@ static void test_blk(void)
 	fake_read(vm, 0, 0x100, cfg, 8);
 	memcpy(&cap, cfg, 8);
 	ok(le64toh(cap) == 2048, "blk: capacity 2048 sectors");
-	ok(started(&d, 0, ALL_FEATURES, 1, 128), "blk: started");
+	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 1, 128), "blk: started");
 	ok(!(d.features & (1ULL << VIRTIO_BLK_F_RO)) && (d.features & (1ULL << VIRTIO_BLK_F_FLUSH)), "blk: writable, flush");
 	r.hdr = fake_alloc(vm, 16, 8);
 	r.data = fake_alloc(vm, 8192, 4096);
@@ -176,7 +166,7 @@ static void test_blk(void)
 	/* Read-only. */
 	fresh();
 	ok(virtio_blk_add(vm, path, true, &err) == 0, "blk: added read-only");
-	ok(started(&d, 0, ALL_FEATURES, 1, 128) && (d.features & (1ULL << VIRTIO_BLK_F_RO)),
+	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 1, 128) && (d.features & (1ULL << VIRTIO_BLK_F_RO)),
 	   "blk: read-only feature offered");
 	r.hdr = fake_alloc(vm, 16, 8);
 	r.data = fake_alloc(vm, 4096, 4096);
@@ -281,7 +271,7 @@ static void test_console(void)
 		fake_read(vm, 0, 0x100 + 4, &ports, 4);
 		ok(le32toh(ports) == 2, "console: max_nr_ports 2");
 	}
-	ok(started(&d, 0, ALL_FEATURES, 6, 16), "console: started");
+	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 6, 16), "console: started");
 	ok(d.features & (1ULL << VIRTIO_CONSOLE_F_MULTIPORT), "console: multiport negotiated");
 
 	/* Linux's probe: control receive buffers first, then DEVICE_READY. */
@@ -457,7 +447,7 @@ static void test_net(void)
 	ok((cfg.mac[0] & 3) == 2, "net: MAC %02x:%02x:%02x:%02x:%02x:%02x is locally administered unicast", cfg.mac[0],
 	   cfg.mac[1], cfg.mac[2], cfg.mac[3], cfg.mac[4], cfg.mac[5]);
 	ok(le16toh(cfg.status) == VIRTIO_NET_S_LINK_UP, "net: link up");
-	ok(started(&d, 0, ALL_FEATURES, 2, 256), "net: started");
+	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 2, 256), "net: started");
 	ok((d.features & (1ULL << VIRTIO_NET_F_GUEST_TSO4)) && (d.features & (1ULL << VIRTIO_NET_F_HOST_TSO6)) &&
 	   (d.features & (1ULL << VIRTIO_NET_F_CSUM)) && !(d.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)),
 	   "net: checksum and TSO offloads offered, no mergeable buffers");
@@ -545,7 +535,7 @@ static void test_9p(void)
 	ok(virtio_9p_add(vm, "rootfs", dir, false, &err) == 0, "9p: added");
 	fake_read(vm, 0, 0x100, cfg, 8);
 	ok(cfg[0] == 6 && cfg[1] == 0 && !memcmp(cfg + 2, "rootfs", 6), "9p: mount tag in config");
-	ok(started(&d, 0, ALL_FEATURES, 1, 128) && (d.features & (1ULL << VIRTIO_9P_MOUNT_TAG)),
+	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 1, 128) && (d.features & (1ULL << VIRTIO_9P_MOUNT_TAG)),
 	   "9p: started with MOUNT_TAG");
 	req = fake_alloc(vm, sizeof(tversion), 8);
 	resp = fake_alloc(vm, 8192, 4096);

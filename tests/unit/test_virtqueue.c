@@ -32,16 +32,6 @@ struct ring {
 
 static void *ram(uint64_t gpa) { return fake_ram(vm, gpa); }
 
-/* fake_dev_start, saying why when it fails. */
-static bool started(struct fake_dev *d, unsigned slot, uint64_t want, unsigned nq, uint16_t qsize)
-{
-	const char *why = "";
-
-	if (fake_dev_start(d, vm, slot, want, nq, qsize, &why) == 0)
-		return true;
-	printf("# device start failed: %s\n", why);
-	return false;
-}
 
 static int ring_setup(struct ring *r, uint16_t num, bool indirect)
 {
@@ -416,7 +406,7 @@ static void test_transport(void)
 	ok(t.running != 1, "... and does not start it");
 
 	/* A good start. */
-	ok(started(&d, 0, ~0ULL, 2, 16), "device started");
+	ok(fake_dev_started(&d, vm, 0, ~0ULL, 2, 16), "device started");
 	ok(d.features == (VERSION_1 | INDIRECT | (1ULL << 3)), "all offered features negotiated");
 	ok(t.running == 1, "status callback: running");
 	fake_write32(vm, 0, VIRTIO_MMIO_QUEUE_SEL, 2);
@@ -469,7 +459,7 @@ static void test_transport(void)
 	fake_write32(vm, 0, VIRTIO_MMIO_QUEUE_SEL, 1);
 	ok(fake_read32(vm, 0, VIRTIO_MMIO_QUEUE_READY) == 0 && fake_read32(vm, 0, VIRTIO_MMIO_QUEUE_DESC_LOW) == 0,
 	   "reset: queues back to their initial state");
-	ok(started(&d, 0, ~0ULL, 2, 16), "restarted");
+	ok(fake_dev_started(&d, vm, 0, ~0ULL, 2, 16), "restarted");
 	fake_add(&d, 1, (struct fake_buf[]){ { buf, 8, false }, { buf + 8, 8, true } }, 2);
 	fake_kick(&d, 1);
 	ok(fake_used(&d, 1, &id, &len) && id == 0 && len == 8, "after reset the queue starts again from index 0");
@@ -531,7 +521,7 @@ static void test_reset_race(void)
 	for (unsigned i = 0; i < 2000; i++) {
 		uint64_t buf;
 
-		if (!started(&d, 0, ~0ULL, 2, 2))
+		if (!fake_dev_started(&d, vm, 0, ~0ULL, 2, 2))
 			break;
 		buf = fake_alloc(vm, 16, 8);
 		fake_add(&d, 1, (struct fake_buf[]){ { buf, 8, false }, { buf + 8, 8, true } }, 2);
