@@ -22,11 +22,17 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DRUNVM_DATADIR='"$(DATADIR)"'
+# Includes are written from the repository root (-I.); header dependencies come from the
+# compiler (-MMD -MP: a .d file beside each object).
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -DRUNVM_DATADIR='"$(DATADIR)"'
+DEPFLAGS = -MMD -MP
 
 # Everything of the host side but main(): tests link it too.
-LIB_SRCS := \
-	runtime/lib/error.c runtime/lib/log.c runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c \
+# The ground floor (base/): error object, logging, cleanup, monotonic time, architectures.
+# It includes nothing else of ours; every other folder may include it.
+BASE_SRCS := base/error.c base/log.c base/arch.c
+LIB_SRCS := $(BASE_SRCS) \
+	runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
 	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
 	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
@@ -46,7 +52,7 @@ VIRTIO_SRCS := kvm/virtqueue.c kvm/virtio-mmio.c kvm/virtio-console.c kvm/virtio
 	kvm/virtio-blk.c kvm/virtio-9p.c
 LIB_SRCS += $(VIRTIO_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-HEADERS := $(wildcard runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
+HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
 
 AGENT_SRCS := guest/agent.c protocol/agent-proto.c
 
@@ -95,9 +101,9 @@ help:
 runtime: $(BUILD)/runvm
 agent: $(foreach a,$(GUEST_ARCHES),$(GUEST_INITRD_$(a)))
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libruntime.a: $(LIB_OBJS)
 	rm -f $@
@@ -107,13 +113,13 @@ $(BUILD)/runvm: $(BUILD)/obj/runtime/cli.o $(BUILD)/libruntime.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The agent is PID 1 of an initramfs that holds nothing else: static, no GLib.
-$(GUEST_AGENT_x86_64): $(AGENT_SRCS) protocol/agent-proto.h $(wildcard guest/*.h)
+$(GUEST_AGENT_x86_64): $(AGENT_SRCS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -Iprotocol -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -I. $(DEPFLAGS) -o $@ $(AGENT_SRCS)
 
-$(GUEST_AGENT_arm64): $(AGENT_SRCS) protocol/agent-proto.h $(wildcard guest/*.h)
+$(GUEST_AGENT_arm64): $(AGENT_SRCS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -Iprotocol -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -I. $(DEPFLAGS) -o $@ $(AGENT_SRCS)
 
 # Uncompressed: unpacking a gzip initramfs costs ~0.3 s of boot under TCG.
 $(GUEST_INITRD_x86_64): $(GUEST_AGENT_x86_64)
@@ -162,19 +168,18 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS); \
 	else echo "deps: all installed"; fi
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libruntime.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libruntime.a $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libruntime.a $(PKG_LIBS)
 
 # The virtio devices run in their tests against a test double of the VMM core
 # (tests/unit/fake-vmm.c: guest RAM is a buffer), without KVM, so the objects given here win over
 # libruntime.a's vmm.o.
 VIRTIO_TEST_SRCS := tests/unit/fake-vmm.c $(VIRTIO_SRCS) kvm/p9.c
 VIRTIO_TESTS := $(BUILD)/tests/test_virtqueue $(BUILD)/tests/test_virtio_devices
-$(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/fake-vmm.h $(VIRTIO_TEST_SRCS) \
-		$(wildcard kvm/*.h) $(BUILD)/libruntime.a
+$(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a $(PKG_LIBS) -lpthread
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a $(PKG_LIBS) -lpthread
 
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
@@ -239,20 +244,21 @@ bench-nested: all
 	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) NESTED_IT= NESTED_BENCH_ROUNDS=$(BENCH_ROUNDS) tests/nested/run.sh
 
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c runtime/lib/error.c runtime/lib/log.c protocol/agent-proto.c
-$(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS) $(HEADERS)
+FUZZ_CC = clang -std=gnu11 -g -O1 -I. $(DEPFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c base/error.c base/log.c protocol/agent-proto.c
+$(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
+	$(FUZZ_CC) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
 
 # The 9P server (kvm/p9.c) against a scratch export; UB aborts too, so it counts as a crash.
-$(BUILD)/fuzz/fuzz_p9: tests/fuzz/fuzz_p9.c kvm/p9.c kvm/p9.h
+$(BUILD)/fuzz/fuzz_p9: tests/fuzz/fuzz_p9.c kvm/p9.c
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -o $@ $< kvm/p9.c
+	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/p9.c
 
 # The split virtqueue parser (kvm/virtqueue.c) over guest memory and ring layout from the input.
-$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtqueue.c kvm/virtqueue.h kvm/virtio.h kvm/vmm.h
+$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtqueue.c
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -o $@ $< kvm/virtqueue.c
+	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtqueue.c
 
 fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue
 	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-p9 $(BUILD)/fuzz/corpus-virtqueue
@@ -280,3 +286,6 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# The header dependencies the compiler wrote (-MMD).
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -103,7 +103,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent-proto.h"
+#include "base/time.h"
+#include "protocol/agent-proto.h"
 
 /* Stop reading a source while this much is queued for its sink (backpressure). */
 #define QUEUE_LIMIT (1u << 20)
@@ -299,14 +300,6 @@ static void logmsg(const char *fmt, ...)
 	if (write(STDERR_FILENO, line, n) < 0) {
 		/* nowhere left to complain */
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(long ms)
@@ -2440,7 +2433,7 @@ static void container_end(struct agent *a)
 {
 	if (!a->ending) {
 		a->ending = true;
-		a->ending_at = now_ms();
+		a->ending_at = rv_now_ms();
 	}
 	kill(-1, SIGKILL);
 }
@@ -2450,7 +2443,7 @@ static void proc_exited(struct agent *a, struct proc *p, uint32_t status)
 	if (p->exited)
 		return;
 	p->exited = true;
-	p->exited_at = now_ms();
+	p->exited_at = rv_now_ms();
 	if (!p->err[0])
 		p->status = status;
 	close_stdin(p);
@@ -3002,7 +2995,7 @@ static void relay(struct agent *a)
 			rv_buf_consume(&a->rx, used);
 		}
 
-		now = now_ms();
+		now = rv_now_ms();
 		force = a->ending && now - a->ending_at >= END_GRACE_MS;
 		timeout = -1;
 		others = 0;
@@ -3146,10 +3139,10 @@ static void __attribute__((noreturn)) finish(struct agent *a)
 			channel_failed(-EPIPE);
 	}
 	/* Give QEMU time to take the queued buffers; the host hanging up ends the wait. */
-	deadline = now_ms() + EXIT_LINGER_MS;
+	deadline = rv_now_ms() + EXIT_LINGER_MS;
 	for (;;) {
 		struct pollfd p = { .fd = a->chan, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - rv_now_ms();
 
 		if (left <= 0 || poll(&p, 1, (int)left) == 0)
 			break;

@@ -3,7 +3,7 @@
  * The hypervisor driver interface. The runtime builds a plain-data struct hv_vm_config and
  * hands it to a backend; backends never read config.json and the runtime never builds a
  * hypervisor command line. Fallible members take `struct rt_error **err` last and return < 0
- * on failure (see runtime/lib/error.h).
+ * on failure (see base/error.h).
  */
 #ifndef RUNVM_BACKEND_H
 #define RUNVM_BACKEND_H
@@ -11,11 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/arch.h"
+
 struct rt_error;
 struct hv_vm;
 struct hv_host_caps;
 
-enum hv_arch { HV_ARCH_X86_64, HV_ARCH_AARCH64, _HV_ARCH_MAX };
 enum hv_accel { HV_ACCEL_AUTO, HV_ACCEL_KVM, HV_ACCEL_TCG, _HV_ACCEL_MAX };
 
 /* A host directory shared into the guest under @tag. */
@@ -26,7 +27,7 @@ struct hv_share {
 };
 
 struct hv_vm_config {
-	enum hv_arch arch;
+	enum rv_arch arch;
 	enum hv_accel accel;       /* what probe chose (never AUTO at launch) */
 	unsigned vcpus;
 	unsigned memory_mib;
@@ -66,7 +67,7 @@ struct hv_backend_ops {
 	 * (full, then KVM-only; either may be NULL).
 	 * Returns: 0 with @ret filled (usable or not, always with a reason), < 0 on error.
 	 */
-	int (*probe)(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_accel want,
+	int (*probe)(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
 		     const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err);
 
 	/*
@@ -100,18 +101,6 @@ struct hv_backend_ops {
 	void (*destroy)(struct hv_vm *vm);
 };
 
-const char *hv_arch_name(enum hv_arch arch);
-/* "x86_64"/"amd64", "aarch64"/"arm64" (kernel, Debian and OCI spellings); -1 for others. */
-int hv_arch_from_name(const char *name);
-/* The architecture runvm itself was built for: the host's. */
-static inline enum hv_arch hv_arch_host(void)
-{
-#if defined(__aarch64__)
-	return HV_ARCH_AARCH64;
-#else
-	return HV_ARCH_X86_64;
-#endif
-}
 const char *hv_accel_name(enum hv_accel accel);
 
 #endif

@@ -9,8 +9,8 @@
 #include <glib.h>
 #include <linux/kvm.h>
 
-#include "../runtime/lib/cleanup.h"
-#include "hostcaps.h"
+#include "base/cleanup.h"
+#include "hypervisor-backends/hostcaps.h"
 
 static bool path_exists(const char *root, const char *path)
 {
@@ -68,7 +68,7 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	struct hv_host_caps c = { 0 };
 	struct utsname u;
 
-	c.arch = uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 ? HV_ARCH_AARCH64 : HV_ARCH_X86_64;
+	c.arch = uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 ? RV_ARCH_AARCH64 : RV_ARCH_X86_64;
 	if (cpuinfo_has_flag(root, "vmx"))
 		c.cpu_virt_flag = "vmx";
 	else if (cpuinfo_has_flag(root, "svm"))
@@ -90,7 +90,7 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	else if (c.kvm_pvm)
 		g_strlcpy(c.kvm_reason, "/dev/kvm is the PVM hypervisor (kvm_pvm), which runs only PVM guest kernels",
 			  sizeof(c.kvm_reason));
-	else if (c.arch == HV_ARCH_X86_64 && !c.kvm_module)
+	else if (c.arch == RV_ARCH_X86_64 && !c.kvm_module)
 		g_strlcpy(c.kvm_reason, "/dev/kvm is not backed by kvm_intel or kvm_amd", sizeof(c.kvm_reason));
 	else {
 		c.kvm_usable = true;

@@ -8,10 +8,10 @@
 
 #include <stdbool.h>
 
-#include "backend.h"
+#include "hypervisor-backends/backend.h"
 
 struct hv_host_caps {
-	enum hv_arch arch;     /* the host's own */
+	enum rv_arch arch;     /* the host's own */
 	bool cpu_virt;         /* vmx/svm flag (x86) */
 	const char *cpu_virt_flag;
 	bool kvm_dev;          /* /dev/kvm opens and answers KVM_GET_API_VERSION */

@@ -3,10 +3,10 @@
 
 #include <glib.h>
 
-#include "../kvm/kvm-backend.h"
-#include "../qemu-lite/qemu-lite.h"
-#include "../runtime/lib/error.h"
-#include "registry.h"
+#include "kvm/kvm-backend.h"
+#include "qemu-lite/qemu-lite.h"
+#include "base/error.h"
+#include "hypervisor-backends/registry.h"
 
 /* In the order `auto` tries them: our own VMM where KVM runs standard guests (it passes the
  * integration suite in the nested host VM), else QEMU (KVM, or TCG: other architectures,
@@ -16,20 +16,6 @@ const struct hv_backend_ops *const hv_backends[] = {
 	&hv_qemu_lite_ops,
 	NULL,
 };
-
-const char *hv_arch_name(enum hv_arch arch)
-{
-	return arch == HV_ARCH_AARCH64 ? "aarch64" : "x86_64";
-}
-
-int hv_arch_from_name(const char *name)
-{
-	if (strcmp(name, "x86_64") == 0 || strcmp(name, "amd64") == 0)
-		return HV_ARCH_X86_64;
-	if (strcmp(name, "aarch64") == 0 || strcmp(name, "arm64") == 0)
-		return HV_ARCH_AARCH64;
-	return -1;
-}
 
 const char *hv_accel_name(enum hv_accel accel)
 {
@@ -56,7 +42,7 @@ const struct hv_backend_ops *hv_backend_find(const char *name)
 	return NULL;
 }
 
-int hv_backend_select(const struct hv_host_caps *caps, const char *name, const char *accel, enum hv_arch arch,
+int hv_backend_select(const struct hv_host_caps *caps, const char *name, const char *accel, enum rv_arch arch,
 		      const char *const binaries[2], const struct hv_backend_ops **ret_ops,
 		      struct hv_probe_result *ret_probe, struct rt_error **err)
 {
@@ -80,7 +66,7 @@ int hv_backend_select(const struct hv_host_caps *caps, const char *name, const c
 			return -1;
 		if (!pr.usable)
 			return rt_make_error(err, 0, "backend `%s` cannot run a %s guest here: %s", name,
-					     hv_arch_name(arch), pr.reason);
+					     rv_arch_name(arch), pr.reason);
 		*ret_ops = ops;
 		*ret_probe = pr;
 		return 0;
@@ -97,5 +83,5 @@ int hv_backend_select(const struct hv_host_caps *caps, const char *name, const c
 		}
 		g_string_append_printf(reasons, "; %s: %s", hv_backends[i]->name, pr.reason);
 	}
-	return rt_make_error(err, 0, "no backend can run a %s guest here%s", hv_arch_name(arch), reasons->str);
+	return rt_make_error(err, 0, "no backend can run a %s guest here%s", rv_arch_name(arch), reasons->str);
 }

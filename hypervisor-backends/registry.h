@@ -3,7 +3,7 @@
 #ifndef RUNVM_REGISTRY_H
 #define RUNVM_REGISTRY_H
 
-#include "backend.h"
+#include "hypervisor-backends/backend.h"
 
 /* NULL-terminated, in order of preference for automatic selection. */
 extern const struct hv_backend_ops *const hv_backends[];
@@ -16,7 +16,7 @@ const struct hv_backend_ops *hv_backend_find(const char *name);
  * ("auto", "kvm", "tcg") come from the command line or configuration. Fails with the probe's
  * reason when the named backend cannot run here, and with every backend's reason when none can.
  */
-int hv_backend_select(const struct hv_host_caps *caps, const char *name, const char *accel, enum hv_arch arch,
+int hv_backend_select(const struct hv_host_caps *caps, const char *name, const char *accel, enum rv_arch arch,
 		      const char *const binaries[2], const struct hv_backend_ops **ret_ops,
 		      struct hv_probe_result *ret_probe, struct rt_error **err);
 

@@ -3,8 +3,8 @@
  * cannot be created, with a clear error, and the kvm backend's probe says so first. */
 #include <errno.h>
 
-#include "../runtime/lib/error.h"
-#include "arch.h"
+#include "base/error.h"
+#include "kvm/arch.h"
 
 int vmm_arch_init(struct vmm *vm, struct rt_error **err)
 {

@@ -13,13 +13,14 @@
 
 #include <glib.h>
 
-#include "../hypervisor-backends/hostcaps.h"
-#include "../protocol/agent-proto.h"
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "kvm-backend.h"
-#include "virtio.h"
-#include "vmm.h"
+#include "base/time.h"
+#include "hypervisor-backends/hostcaps.h"
+#include "protocol/agent-proto.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/kvm-backend.h"
+#include "kvm/virtio.h"
+#include "kvm/vmm.h"
 
 struct hv_vm {
 	struct vmm *vmm;
@@ -27,7 +28,7 @@ struct hv_vm {
 	int agent_fd;
 };
 
-static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_accel want,
+static int probe(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
 		 const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err)
 {
 	struct hv_probe_result r = { 0 };
@@ -35,10 +36,10 @@ static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_acc
 	(void)binaries;
 	(void)err;
 	if (arch != caps->arch)
-		g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host", hv_arch_name(arch),
-			   hv_arch_name(caps->arch));
-	else if (arch != HV_ARCH_X86_64)
-		g_snprintf(r.reason, sizeof(r.reason), "runvm's own VMM has no %s port yet", hv_arch_name(arch));
+		g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host", rv_arch_name(arch),
+			   rv_arch_name(caps->arch));
+	else if (arch != RV_ARCH_X86_64)
+		g_snprintf(r.reason, sizeof(r.reason), "runvm's own VMM has no %s port yet", rv_arch_name(arch));
 	else if (want == HV_ACCEL_TCG)
 		g_snprintf(r.reason, sizeof(r.reason), "runvm's own VMM runs on KVM only, and TCG was asked for");
 	else if (!caps->kvm_usable)
@@ -65,14 +66,6 @@ static void destroy(struct hv_vm *vm)
 	g_free(vm);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
 	struct hv_vm *vm = g_new0(struct hv_vm, 1);
@@ -93,10 +86,10 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		rt_make_error(err, errno, "dup the agent channel");
 		goto fail;
 	}
-	t0 = now_ms();
+	t0 = rv_now_ms();
 	if (vmm_new(cfg->vcpus, cfg->memory_mib, cfg->huge_pages, vm->console_fd, &vm->vmm, err) < 0)
 		goto fail;
-	t1 = now_ms();
+	t1 = rv_now_ms();
 	/* reboot=t: no keyboard controller to wait for; the triple fault ends the VM at once
 	 * (KVM_EXIT_SHUTDOWN). Devices append their virtio_mmio.device= as they are added. */
 	vmm_cmdline_append(vm->vmm, "console=ttyS0 reboot=t%s%s", cfg->cmdline && *cfg->cmdline ? " " : "",
@@ -118,14 +111,14 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		rt_error_wrap(err, "virtio-rng");
 		goto fail;
 	}
-	t2 = now_ms();
+	t2 = rv_now_ms();
 	if (vmm_load_kernel(vm->vmm, cfg->kernel, cfg->initrd, err) < 0)
 		goto fail;
-	t3 = now_ms();
+	t3 = rv_now_ms();
 	if (vmm_start(vm->vmm, err) < 0)
 		goto fail;
 	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms, vCPUs started in %lld ms",
-		 t1 - t0, t2 - t1, t3 - t2, now_ms() - t3);
+		 t1 - t0, t2 - t1, t3 - t2, rv_now_ms() - t3);
 	*ret_vm = vm;
 	return 0;
 fail:
@@ -140,12 +133,12 @@ static int exit_fd(struct hv_vm *vm)
 
 static int vm_wait(struct hv_vm *vm, int timeout_ms, int *ret_status, struct rt_error **err)
 {
-	long long deadline = now_ms() + MAX(timeout_ms, 0);
+	long long deadline = rv_now_ms() + MAX(timeout_ms, 0);
 	int status;
 
 	while (!vmm_ended(vm->vmm, &status, NULL)) {
 		struct pollfd p = { .fd = vmm_exit_fd(vm->vmm), .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - rv_now_ms();
 
 		if (timeout_ms >= 0 && left <= 0)
 			return 0;

@@ -3,7 +3,7 @@
 #ifndef RUNVM_KVM_BACKEND_H
 #define RUNVM_KVM_BACKEND_H
 
-#include "../hypervisor-backends/backend.h"
+#include "hypervisor-backends/backend.h"
 
 extern const struct hv_backend_ops hv_kvm_ops;
 

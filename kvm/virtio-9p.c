@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "p9.h"
-#include "virtio.h"
-#include "virtqueue.h"
-#include "vmm.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/p9.h"
+#include "kvm/virtio.h"
+#include "kvm/virtqueue.h"
+#include "kvm/vmm.h"
 
 /* Far above any msize a guest mounts with (runvm's agent uses 256 KiB): a bigger request or
  * reply buffer is refused rather than allocated. */

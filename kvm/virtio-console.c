@@ -32,11 +32,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "virtio.h"
-#include "virtqueue.h"
-#include "vmm.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/virtio.h"
+#include "kvm/virtqueue.h"
+#include "kvm/vmm.h"
 
 enum { Q_CONS_RX, Q_CONS_TX, Q_CTRL_RX, Q_CTRL_TX, Q_PORT_RX, Q_PORT_TX, CONSOLE_QUEUES };
 

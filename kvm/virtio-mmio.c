@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/lib/log.h"
-#include "virtio.h"
-#include "virtqueue.h"
-#include "vmm.h"
+#include "base/log.h"
+#include "kvm/virtio.h"
+#include "kvm/virtqueue.h"
+#include "kvm/vmm.h"
 
 #define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x4d565552 /* "RUVM" */

@@ -24,11 +24,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "virtio.h"
-#include "virtqueue.h"
-#include "vmm.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/virtio.h"
+#include "kvm/virtqueue.h"
+#include "kvm/vmm.h"
 
 enum { Q_RX, Q_TX, NET_QUEUES };
 

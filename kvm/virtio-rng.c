@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "virtio.h"
-#include "virtqueue.h"
-#include "vmm.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/virtio.h"
+#include "kvm/virtqueue.h"
+#include "kvm/vmm.h"
 
 #define RNG_CHUNK 65536
 

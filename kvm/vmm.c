@@ -29,10 +29,10 @@
 
 #include <glib.h>
 
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "arch.h"
-#include "vmm.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/arch.h"
+#include "kvm/vmm.h"
 
 /* RAM is one file in two slots: up to VMM_RAM_LOW_MAX from 0, below the 32-bit MMIO hole
  * (VMM_MMIO_BASE, IOAPIC, LAPIC), the rest from VMM_RAM_HIGH_BASE. 1 TiB is what the

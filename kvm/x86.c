@@ -19,12 +19,12 @@
 
 #include <glib.h>
 
-#include "../runtime/lib/cleanup.h"
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "arch.h"
-#include "vmm.h"
-#include "x86.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kvm/arch.h"
+#include "kvm/vmm.h"
+#include "kvm/x86.h"
 
 #define X86_CR0_PE 0x1ULL
 #define X86_CR0_ET 0x10ULL

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent-proto.h"
+#include "protocol/agent-proto.h"
 
 #define RV_ATTR_HDR_LEN 8
 #define RV_ALIGN4(x) (((x) + 3u) & ~(size_t)3u)

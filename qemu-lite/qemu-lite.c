@@ -14,13 +14,13 @@
 
 #include <glib.h>
 
-#include "../hypervisor-backends/hostcaps.h"
-#include "../runtime/lib/cleanup.h"
-#include "../runtime/lib/error.h"
-#include "../runtime/lib/log.h"
-#include "../protocol/agent-proto.h"
-#include "qmp.h"
-#include "qemu-lite.h"
+#include "hypervisor-backends/hostcaps.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "protocol/agent-proto.h"
+#include "qemu-lite/qmp.h"
+#include "qemu-lite/qemu-lite.h"
 
 /* Where the inherited sockets sit in the QEMU process. */
 #define QEMU_AGENT_FD 3
@@ -37,12 +37,12 @@ struct hv_vm {
 };
 
 /* Debian's package for a guest architecture's QEMU. */
-static const char *qemu_package(enum hv_arch arch)
+static const char *qemu_package(enum rv_arch arch)
 {
-	return arch == HV_ARCH_AARCH64 ? "qemu-system-arm" : "qemu-system-x86";
+	return arch == RV_ARCH_AARCH64 ? "qemu-system-arm" : "qemu-system-x86";
 }
 
-static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_accel want,
+static int probe(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
 		 const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err)
 {
 	g_autofree char *full = binaries[0] ? g_find_program_in_path(binaries[0]) : NULL;
@@ -61,8 +61,8 @@ static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_acc
 		if (native)
 			g_snprintf(r.reason, sizeof(r.reason), "KVM asked for but unusable: %s", caps->kvm_reason);
 		else
-			g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host", hv_arch_name(arch),
-				   hv_arch_name(caps->arch));
+			g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host", rv_arch_name(arch),
+				   rv_arch_name(caps->arch));
 	} else if (!full) {
 		g_snprintf(r.reason, sizeof(r.reason), "`%s` not found in PATH (apt-get install %s)",
 			   binaries[0] ? binaries[0] : "qemu-system", qemu_package(arch));
@@ -71,7 +71,7 @@ static int probe(const struct hv_host_caps *caps, enum hv_arch arch, enum hv_acc
 		r.binary = binaries[0];
 		if (!native)
 			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation of %s on this %s host",
-				   hv_arch_name(arch), hv_arch_name(caps->arch));
+				   rv_arch_name(arch), rv_arch_name(caps->arch));
 		else if (want == HV_ACCEL_TCG)
 			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation, as configured");
 		else
@@ -101,7 +101,7 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	bool kvm = cfg->accel == HV_ACCEL_KVM;
-	bool aarch64 = cfg->arch == HV_ARCH_AARCH64;
+	bool aarch64 = cfg->arch == RV_ARCH_AARCH64;
 	g_autofree char *kernel = opt_escape(cfg->kernel);
 	g_autofree char *initrd = opt_escape(cfg->initrd);
 

@@ -4,7 +4,7 @@
 #ifndef RUNVM_QEMU_LITE_H
 #define RUNVM_QEMU_LITE_H
 
-#include "../hypervisor-backends/backend.h"
+#include "hypervisor-backends/backend.h"
 
 extern const struct hv_backend_ops hv_qemu_lite_ops;
 

@@ -9,32 +9,25 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "../runtime/lib/error.h"
-#include "qmp.h"
+#include "base/time.h"
+#include "base/error.h"
+#include "qemu-lite/qmp.h"
 
 #define QMP_TIMEOUT_MS 10000
 #define QMP_MAX_LINE (64 * 1024)
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* Read one '\n'-terminated JSON object. Byte-at-a-time keeps no state between calls; QMP
  * replies are short and rare. */
 static int read_line(int fd, JsonObject **ret, JsonParser *parser, struct rt_error **err)
 {
 	g_autoptr(GString) line = g_string_new(NULL);
-	long long deadline = now_ms() + QMP_TIMEOUT_MS;
+	long long deadline = rv_now_ms() + QMP_TIMEOUT_MS;
 	g_autoptr(GError) gerr = NULL;
 	JsonNode *root;
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - rv_now_ms();
 		char c;
 		ssize_t n;
 		int r;

@@ -9,11 +9,11 @@
 
 #include <glib.h>
 
-#include "arch.h"
-#include "lib/cleanup.h"
-#include "lib/config.h"
-#include "lib/error.h"
-#include "lib/spec.h"
+#include "runtime/arch.h"
+#include "base/cleanup.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
+#include "runtime/lib/spec.h"
 
 int rt_elf_arch(const char *rootfs, const char *path)
 {
@@ -35,9 +35,9 @@ int rt_elf_arch(const char *rootfs, const char *path)
 					    : (unsigned)h[EI_NIDENT + 3] << 8 | h[EI_NIDENT + 2];
 	switch (machine) {
 	case EM_X86_64:
-		return HV_ARCH_X86_64;
+		return RV_ARCH_X86_64;
 	case EM_AARCH64:
-		return HV_ARCH_AARCH64;
+		return RV_ARCH_AARCH64;
 	default:
 		return -1;
 	}
@@ -72,26 +72,26 @@ static int program_arch(const struct rt_spec *spec)
 	return -1;
 }
 
-int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum hv_arch *ret,
+int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret,
 		  const char **ret_why, struct rt_error **err)
 {
 	int a;
 
 	if (spec->arch) {
-		a = hv_arch_from_name(spec->arch);
+		a = rv_arch_from_name(spec->arch);
 		if (a < 0)
 			return rt_make_error(err, 0, "config.json: annotation io.runvm.arch `%s` is not x86_64 or aarch64",
 					     spec->arch);
 		*ret_why = "the io.runvm.arch annotation";
 	} else if (strcmp(config->arch, "auto") != 0) {
-		a = hv_arch_from_name(config->arch);
+		a = rv_arch_from_name(config->arch);
 		*ret_why = "the configuration";
 	} else if ((a = program_arch(spec)) >= 0) {
 		*ret_why = "the container's program";
 	} else {
-		a = hv_arch_host();
+		a = rv_arch_host();
 		*ret_why = "the host's (the program is a script or was not found)";
 	}
-	*ret = (enum hv_arch)a;
+	*ret = (enum rv_arch)a;
 	return 0;
 }

@@ -9,14 +9,14 @@
 #ifndef RUNVM_ARCH_H
 #define RUNVM_ARCH_H
 
-#include "../hypervisor-backends/backend.h"
+#include "base/arch.h"
 
 struct rt_config;
 struct rt_error;
 struct rt_spec;
 
 /* Fails only on a bad name in the annotation. @ret_why says how it was decided (static). */
-int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum hv_arch *ret,
+int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret,
 		  const char **ret_why, struct rt_error **err);
 
 /* The architecture of the ELF program at @path inside @rootfs: absolute symlinks and `..`

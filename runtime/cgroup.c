@@ -7,10 +7,10 @@
 
 #include <glib.h>
 
-#include "cgroup.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
+#include "runtime/cgroup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 

@@ -7,12 +7,12 @@
 
 #include <glib.h>
 
-#include "../hypervisor-backends/hostcaps.h"
-#include "../hypervisor-backends/registry.h"
-#include "cli.h"
-#include "lib/config.h"
-#include "lib/error.h"
-#include "vmconfig.h"
+#include "hypervisor-backends/hostcaps.h"
+#include "hypervisor-backends/registry.h"
+#include "runtime/cli.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
+#include "runtime/vmconfig.h"
 
 static const char *yes_no(bool b)
 {
@@ -43,7 +43,7 @@ int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_er
 		return -1;
 	hv_host_probe("", &caps);
 
-	printf("%-18s %s\n", "host architecture", hv_arch_name(caps.arch));
+	printf("%-18s %s\n", "host architecture", rv_arch_name(caps.arch));
 	printf("%-18s %s\n", "configuration", config->path ? config->path : "built-in defaults");
 	printf("%-18s %s\n", "cpu virtualisation", caps.cpu_virt ? caps.cpu_virt_flag : "none (no vmx/svm flag)");
 	printf("%-18s %s\n", "kvm module", caps.kvm_module ? caps.kvm_module : "none");
@@ -63,9 +63,9 @@ int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_er
 	printf("%-18s %s\n", "sev-snp", yes_no(caps.sev_snp));
 	/* Each guest architecture: what would run it, and its kernel and initramfs. */
 	r = 1;
-	for (enum hv_arch a = 0; a < _HV_ARCH_MAX; a++) {
+	for (enum rv_arch a = 0; a < _RV_ARCH_MAX; a++) {
 		const char *kernel, *initrd;
-		g_autofree char *name = g_strdup_printf("%s guest", hv_arch_name(a));
+		g_autofree char *name = g_strdup_printf("%s guest", rv_arch_name(a));
 
 		rt_guest_files(config, &caps, a, &kernel, &initrd);
 		if (rt_backend_choose(config, &caps, a, g->backend, &ops, &pr, err) < 0) {
@@ -78,7 +78,7 @@ int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_er
 		print_file("  initrd", initrd);
 		if (a == caps.arch) {
 			printf("%-18s backend %s, accelerator %s, %s guest\n", "run would use", ops->name,
-			       hv_accel_name(pr.accel), hv_arch_name(a));
+			       hv_accel_name(pr.accel), rv_arch_name(a));
 			r = 0;
 		}
 	}

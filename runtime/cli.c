@@ -8,10 +8,10 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/state.h"
 
 #ifndef RUNVM_VERSION
 #define RUNVM_VERSION "0.1.0"

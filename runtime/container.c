@@ -11,21 +11,21 @@
 
 #include <glib.h>
 
-#include "../hypervisor-backends/backend.h"
-#include "../hypervisor-backends/hostcaps.h"
-#include "../protocol/agent-proto.h"
-#include "cli.h"
-#include "container.h"
-#include "cgroup.h"
-#include "ctl.h"
-#include "hooks.h"
-#include "lib/config.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "lib/state.h"
-#include "monitor.h"
-#include "seccomp.h"
+#include "hypervisor-backends/backend.h"
+#include "hypervisor-backends/hostcaps.h"
+#include "protocol/agent-proto.h"
+#include "runtime/cli.h"
+#include "runtime/container.h"
+#include "runtime/cgroup.h"
+#include "runtime/ctl.h"
+#include "runtime/hooks.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/lib/state.h"
+#include "runtime/monitor.h"
+#include "runtime/seccomp.h"
 
 /* Would the container share the host's network stack? It would without a network namespace, or
  * with one that is ours (docker --network host names the host's: EXEC_ROOT/netns/default). A

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "network.h"
-#include "vmconfig.h"
+#include "runtime/network.h"
+#include "runtime/vmconfig.h"
 
 struct rt_globals;
 struct rt_spec;

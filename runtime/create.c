@@ -22,13 +22,13 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "container.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "lib/util.h"
+#include "runtime/cli.h"
+#include "runtime/container.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/lib/util.h"
 
 /* The forked monitor. Never returns. */
 static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int slave)

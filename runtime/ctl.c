@@ -10,9 +10,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "ctl.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
+#include "runtime/ctl.h"
+#include "base/cleanup.h"
+#include "base/error.h"
 
 /* sun_path holds 107 bytes, and docker's state paths (--root .../moby/<64 hex>/ctl.sock) come
  * close to or past that. A longer path is reached through an O_PATH fd of its directory:

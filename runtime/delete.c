@@ -12,15 +12,15 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "cgroup.h"
-#include "delete.h"
-#include "hooks.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "runtime/cgroup.h"
+#include "runtime/delete.h"
+#include "runtime/hooks.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/lib/state.h"
 
 /* SIGKILL the monitor (its QEMU dies with it) and wait up to 10 s for it to be gone or a
  * zombie: the caller that reaps it may be slow. */

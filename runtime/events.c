@@ -8,9 +8,9 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "lib/error.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
 
 /* VmRSS of @pid and its children, in bytes. */
 static unsigned long long rss_tree(pid_t pid, unsigned *ret_pids, int depth)

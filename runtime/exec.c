@@ -25,14 +25,14 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "cli.h"
-#include "ctl.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "lib/state.h"
-#include "lib/util.h"
+#include "runtime/cli.h"
+#include "runtime/ctl.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/lib/state.h"
+#include "runtime/lib/util.h"
 
 #define EXEC_FAILED 255
 

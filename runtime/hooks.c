@@ -12,9 +12,10 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "hooks.h"
-#include "lib/error.h"
-#include "lib/log.h"
+#include "base/time.h"
+#include "runtime/hooks.h"
+#include "base/error.h"
+#include "base/log.h"
 
 /* What a failing hook printed, quoted in the error: enough to explain, bounded. */
 #define HOOK_OUTPUT_MAX 2048
@@ -40,18 +41,10 @@ static char *state_json(const struct rt_spec *spec, const char *id, const char *
 	return json_to_string(root, FALSE);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *state, struct rt_error **err)
 {
 	g_autoptr(GString) output = g_string_new(NULL);
-	long long deadline = h->timeout_s ? now_ms() + h->timeout_s * 1000LL : 0;
+	long long deadline = h->timeout_s ? rv_now_ms() + h->timeout_s * 1000LL : 0;
 	int in[2], out[2], pidfd, st = 0;
 	bool timed_out = false;
 	pid_t pid;
@@ -101,7 +94,7 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = out[0], .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-		int timeout = deadline ? (int)MAX(0, deadline - now_ms()) : -1;
+		int timeout = deadline ? (int)MAX(0, deadline - rv_now_ms()) : -1;
 		char buf[512];
 		ssize_t n;
 

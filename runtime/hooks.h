@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-#include "lib/spec.h"
+#include "runtime/lib/spec.h"
 
 struct rt_error;
 

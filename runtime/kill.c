@@ -7,12 +7,12 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "ctl.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/state.h"
-#include "lib/util.h"
+#include "runtime/cli.h"
+#include "runtime/ctl.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
+#include "runtime/lib/util.h"
 
 int rt_cmd_kill(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {

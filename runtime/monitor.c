@@ -12,14 +12,15 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "../hypervisor-backends/backend.h"
-#include "../protocol/agent-proto.h"
-#include "ctl.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "monitor.h"
-#include "network.h"
+#include "base/time.h"
+#include "hypervisor-backends/backend.h"
+#include "protocol/agent-proto.h"
+#include "runtime/ctl.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/monitor.h"
+#include "runtime/network.h"
 
 /* Stop reading a process's input while this much is queued for the guest. */
 #define INPUT_HIGH_WATER (256 * 1024)
@@ -58,14 +59,6 @@ struct rt_monitor {
 	int start_client;          /* client waiting for the main process to start, or -1 */
 	long long kill_deadline;   /* when to end a SIGKILLed container by force (0: none) */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -597,7 +590,7 @@ static void ctl_kill(struct rt_monitor *m, int client, int sig)
 	}
 	/* SIGKILL must end the container even if the guest no longer listens. */
 	if (sig == SIGKILL && !m->kill_deadline)
-		m->kill_deadline = now_ms() + KILL_GRACE_MS;
+		m->kill_deadline = rv_now_ms() + KILL_GRACE_MS;
 	reply(m, client, "{\"ok\":true}");
 }
 
@@ -864,7 +857,7 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 	bool terminal = cfg->spec->process.terminal;
 	struct rt_monitor *m = monitor_new(cfg, cfg->stdin_fd, terminal ? cfg->stdin_fd : cfg->stdout_fd,
 					   terminal ? -1 : cfg->stderr_fd, terminal);
-	long long boot_deadline = now_ms() + cfg->boot_timeout_ms;
+	long long boot_deadline = rv_now_ms() + cfg->boot_timeout_ms;
 	uint8_t buf[64 * 1024];
 	struct pollfd p[P_MAX];
 	int r = -1;
@@ -874,7 +867,7 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 		int timeout = -1;
 
 		if (deadline) {
-			long long left = deadline - now_ms();
+			long long left = deadline - rv_now_ms();
 
 			if (left <= 0 && !m->hello) {
 				g_autofree char *tail = console_tail(cfg->console_log);

@@ -23,11 +23,11 @@
 #include <netlink/route/qdisc.h>
 #include <netlink/route/route.h>
 
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "network.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/network.h"
 
 /* libnl's types, for g_autoptr. */
 typedef struct nl_sock NlSock;

@@ -5,11 +5,11 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "ctl.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "runtime/ctl.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
 
 static int pause_resume(const struct rt_globals *g, int argc, char **argv, bool pause, struct rt_error **err)
 {

@@ -12,9 +12,9 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "lib/error.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
 
 /* @pid and its children (/proc/PID/task/TID/children), depth first. */
 static void collect(pid_t pid, GArray *pids, int depth)

@@ -6,13 +6,13 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "container.h"
-#include "hooks.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "lib/util.h"
+#include "runtime/cli.h"
+#include "runtime/container.h"
+#include "runtime/hooks.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/lib/util.h"
 
 enum { OPT_BUNDLE = 'b', OPT_DETACH = 'd', OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_IGNORED };
 

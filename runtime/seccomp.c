@@ -8,8 +8,8 @@
 #include <json-glib/json-glib.h>
 #include <seccomp.h>
 
-#include "lib/error.h"
-#include "seccomp.h"
+#include "base/error.h"
+#include "runtime/seccomp.h"
 
 /* The kernel's BPF_MAXINSNS: a longer program cannot be loaded anyway. */
 #define BPF_MAX_BYTES (4096 * 8)
@@ -95,7 +95,7 @@ static int add_rule(scmp_filter_ctx ctx, JsonObject *rule, uint32_t default_acti
 	return 0;
 }
 
-int rt_seccomp_compile(const char *json, enum hv_arch arch, uint8_t **ret_bpf, size_t *ret_len, struct rt_error **err)
+int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, size_t *ret_len, struct rt_error **err)
 {
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
 	scmp_filter_ctx ctx = NULL;
@@ -118,14 +118,14 @@ int rt_seccomp_compile(const char *json, enum hv_arch arch, uint8_t **ret_bpf, s
 		return rt_make_error(err, ENOMEM, "seccomp_init");
 	/* The filter is for the guest's architecture, which need not be ours. Rules name syscalls
 	 * by our numbers: libseccomp translates them by name, and drops those the guest lacks. */
-	if (arch != hv_arch_host() &&
+	if (arch != rv_arch_host() &&
 	    (seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE) < 0 ||
-	     seccomp_arch_add(ctx, arch == HV_ARCH_AARCH64 ? SCMP_ARCH_AARCH64 : SCMP_ARCH_X86_64) < 0)) {
-		rt_make_error(err, 0, "seccomp: cannot build a filter for %s", hv_arch_name(arch));
+	     seccomp_arch_add(ctx, arch == RV_ARCH_AARCH64 ? SCMP_ARCH_AARCH64 : SCMP_ARCH_X86_64) < 0)) {
+		rt_make_error(err, 0, "seccomp: cannot build a filter for %s", rv_arch_name(arch));
 		goto out;
 	}
 	/* An x86_64 guest also runs x86 and x32 code where the profile lists them. */
-	if (arch == HV_ARCH_X86_64 && json_object_has_member(o, "architectures") && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "architectures"))) {
+	if (arch == RV_ARCH_X86_64 && json_object_has_member(o, "architectures") && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "architectures"))) {
 		JsonArray *arches = json_object_get_array_member(o, "architectures");
 
 		for (guint i = 0; i < json_array_get_length(arches); i++) {

@@ -7,12 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../hypervisor-backends/backend.h"
+#include "base/arch.h"
 
 struct rt_error;
 
 /* Compile @json (an OCI LinuxSeccomp object) for a guest of @arch. *ret_bpf (g_free) holds
  * struct sock_filter[] of *ret_len bytes. */
-int rt_seccomp_compile(const char *json, enum hv_arch arch, uint8_t **ret_bpf, size_t *ret_len, struct rt_error **err);
+int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, size_t *ret_len, struct rt_error **err);
 
 #endif

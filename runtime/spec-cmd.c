@@ -8,10 +8,10 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/spec.h"
+#include "runtime/cli.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "runtime/lib/spec.h"
 
 int rt_cmd_spec(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {

@@ -5,13 +5,13 @@
 
 #include <glib.h>
 
-#include "cli.h"
-#include "ctl.h"
-#include "delete.h"
-#include "lib/cleanup.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "runtime/ctl.h"
+#include "runtime/delete.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/state.h"
 
 int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {

@@ -8,9 +8,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "cli.h"
-#include "lib/error.h"
-#include "lib/state.h"
+#include "runtime/cli.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
 
 int rt_cmd_state(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {

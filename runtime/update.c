@@ -12,11 +12,11 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "cli.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/state.h"
-#include "cgroup.h"
+#include "runtime/cli.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/state.h"
+#include "runtime/cgroup.h"
 
 int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {

@@ -6,31 +6,31 @@
 
 #include <glib.h>
 
-#include "../hypervisor-backends/hostcaps.h"
-#include "../hypervisor-backends/registry.h"
-#include "../protocol/agent-proto.h"
-#include "lib/config.h"
-#include "lib/error.h"
-#include "lib/log.h"
-#include "lib/spec.h"
-#include "arch.h"
-#include "vmconfig.h"
+#include "hypervisor-backends/hostcaps.h"
+#include "hypervisor-backends/registry.h"
+#include "protocol/agent-proto.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "runtime/lib/spec.h"
+#include "runtime/arch.h"
+#include "runtime/vmconfig.h"
 
-void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		       const char *ret[2])
 {
 	ret[0] = arch == caps->arch ? config->qemu_binary : config->qemu_foreign_binary[arch];
 	ret[1] = arch == caps->arch ? config->qemu_microvm_binary : NULL;
 }
 
-void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		    const char **ret_kernel, const char **ret_initrd)
 {
 	*ret_kernel = arch == caps->arch ? config->kernel : config->foreign_kernel[arch];
 	*ret_initrd = arch == caps->arch ? config->initrd : config->foreign_initrd[arch];
 }
 
-int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		      const char *backend_override, const struct hv_backend_ops **ret_ops,
 		      struct hv_probe_result *ret_probe, struct rt_error **err)
 {
@@ -41,13 +41,13 @@ int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps 
 				 binaries, ret_ops, ret_probe, err);
 }
 
-static int check_file(const char *what, enum hv_arch arch, bool foreign, const char *path,
+static int check_file(const char *what, enum rv_arch arch, bool foreign, const char *path,
 		      const struct rt_config *config, struct rt_error **err)
 {
 	if (access(path, R_OK) == 0)
 		return 0;
-	return rt_make_error(err, errno, "%s guest %s `%s` (build it with `make`, or set %s%s%s= in %s)", hv_arch_name(arch),
-			     what, path, what, foreign ? "_" : "", foreign ? hv_arch_name(arch) : "",
+	return rt_make_error(err, errno, "%s guest %s `%s` (build it with `make`, or set %s%s%s= in %s)", rv_arch_name(arch),
+			     what, path, what, foreign ? "_" : "", foreign ? rv_arch_name(arch) : "",
 			     config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 }
 
@@ -76,12 +76,12 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 {
 	struct rt_vm_spec vs = { 0 };
 	const char *kernel, *initrd, *why;
-	enum hv_arch arch;
+	enum rv_arch arch;
 	int n;
 
 	if (rt_guest_arch(config, spec, &arch, &why, err) < 0)
 		return -1;
-	rt_debug("%s guest, from %s", hv_arch_name(arch), why);
+	rt_debug("%s guest, from %s", rv_arch_name(arch), why);
 	rt_guest_files(config, caps, arch, &kernel, &initrd);
 	if (rt_backend_choose(config, caps, arch, backend_override, ret_ops, ret_probe, err) < 0 ||
 	    check_file("kernel", arch, arch != caps->arch, kernel, config, err) < 0 ||

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "../hypervisor-backends/backend.h"
+#include "hypervisor-backends/backend.h"
 
 struct rt_config;
 struct rt_spec;
@@ -24,14 +24,14 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		       const struct hv_backend_ops **ret_ops, struct hv_probe_result *ret_probe, struct rt_error **err);
 
 /* The backend and accelerator for a guest of @arch, without a bundle (for `runvm check`). */
-int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		      const char *backend_override, const struct hv_backend_ops **ret_ops,
 		      struct hv_probe_result *ret_probe, struct rt_error **err);
 /* The configured QEMU binaries (full, KVM-only or NULL) and guest files for a guest of @arch:
  * the plain keys for the host's architecture, the _ARCH ones for a foreign one. */
-void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		       const char *ret[2]);
-void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum hv_arch arch,
+void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		    const char **ret_kernel, const char **ret_initrd);
 
 #endif

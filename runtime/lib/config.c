@@ -5,8 +5,8 @@
 
 #include <glib.h>
 
-#include "config.h"
-#include "error.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
 
 #ifndef RUNVM_DATADIR
 #define RUNVM_DATADIR "/usr/local/share/runvm"
@@ -22,7 +22,7 @@ void rt_config_free(struct rt_config *c)
 	g_free(c->arch);
 	g_free(c->kernel);
 	g_free(c->initrd);
-	for (int a = 0; a < _HV_ARCH_MAX; a++) {
+	for (int a = 0; a < _RV_ARCH_MAX; a++) {
 		g_free(c->foreign_kernel[a]);
 		g_free(c->foreign_initrd[a]);
 		g_free(c->qemu_foreign_binary[a]);
@@ -52,18 +52,18 @@ static const struct key_desc keys[] = {
 	STR("runvm", "arch", arch),
 	STR("runvm", "kernel", kernel),
 	STR("runvm", "initrd", initrd),
-	STR("runvm", "kernel_x86_64", foreign_kernel[HV_ARCH_X86_64]),
-	STR("runvm", "initrd_x86_64", foreign_initrd[HV_ARCH_X86_64]),
-	STR("runvm", "kernel_aarch64", foreign_kernel[HV_ARCH_AARCH64]),
-	STR("runvm", "initrd_aarch64", foreign_initrd[HV_ARCH_AARCH64]),
+	STR("runvm", "kernel_x86_64", foreign_kernel[RV_ARCH_X86_64]),
+	STR("runvm", "initrd_x86_64", foreign_initrd[RV_ARCH_X86_64]),
+	STR("runvm", "kernel_aarch64", foreign_kernel[RV_ARCH_AARCH64]),
+	STR("runvm", "initrd_aarch64", foreign_initrd[RV_ARCH_AARCH64]),
 	STR("runvm", "kernel_cmdline", kernel_cmdline),
 	UINT("runvm", "vcpus", vcpus, 1, 256),
 	UINT("runvm", "memory_mib", memory_mib, 64, 1u << 20),
 	UINT("runvm", "boot_timeout_s", boot_timeout_s, 1, 3600),
 	STR("qemu", "binary", qemu_binary),
 	STR("qemu", "microvm_binary", qemu_microvm_binary),
-	STR("qemu", "binary_x86_64", qemu_foreign_binary[HV_ARCH_X86_64]),
-	STR("qemu", "binary_aarch64", qemu_foreign_binary[HV_ARCH_AARCH64]),
+	STR("qemu", "binary_x86_64", qemu_foreign_binary[RV_ARCH_X86_64]),
+	STR("qemu", "binary_aarch64", qemu_foreign_binary[RV_ARCH_AARCH64]),
 	BOOL("kvm", "huge_pages", kvm_huge_pages),
 };
 
@@ -76,18 +76,18 @@ static struct rt_config *config_defaults(void)
 	c->arch = g_strdup("auto");
 	c->kernel = g_strdup(RUNVM_DATADIR "/vmlinux");
 	c->initrd = g_strdup(RUNVM_DATADIR "/initramfs.cpio");
-	c->foreign_kernel[HV_ARCH_X86_64] = g_strdup(RUNVM_DATADIR "/x86_64/vmlinux");
-	c->foreign_initrd[HV_ARCH_X86_64] = g_strdup(RUNVM_DATADIR "/x86_64/initramfs.cpio");
-	c->foreign_kernel[HV_ARCH_AARCH64] = g_strdup(RUNVM_DATADIR "/aarch64/Image");
-	c->foreign_initrd[HV_ARCH_AARCH64] = g_strdup(RUNVM_DATADIR "/aarch64/initramfs.cpio");
+	c->foreign_kernel[RV_ARCH_X86_64] = g_strdup(RUNVM_DATADIR "/x86_64/vmlinux");
+	c->foreign_initrd[RV_ARCH_X86_64] = g_strdup(RUNVM_DATADIR "/x86_64/initramfs.cpio");
+	c->foreign_kernel[RV_ARCH_AARCH64] = g_strdup(RUNVM_DATADIR "/aarch64/Image");
+	c->foreign_initrd[RV_ARCH_AARCH64] = g_strdup(RUNVM_DATADIR "/aarch64/initramfs.cpio");
 	c->kernel_cmdline = g_strdup("");
 	c->vcpus = 1;
 	c->memory_mib = 256;
 	/* TCG boots in about 1.5 s here; the margin covers a loaded CI machine. */
 	c->boot_timeout_s = 60;
-	c->qemu_binary = g_strdup(hv_arch_host() == HV_ARCH_AARCH64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
-	c->qemu_foreign_binary[HV_ARCH_X86_64] = g_strdup("qemu-system-x86_64");
-	c->qemu_foreign_binary[HV_ARCH_AARCH64] = g_strdup("qemu-system-aarch64");
+	c->qemu_binary = g_strdup(rv_arch_host() == RV_ARCH_AARCH64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
+	c->qemu_foreign_binary[RV_ARCH_X86_64] = g_strdup("qemu-system-x86_64");
+	c->qemu_foreign_binary[RV_ARCH_AARCH64] = g_strdup("qemu-system-aarch64");
 	/* Unset: Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the
 	 * rootfs share needs, so KVM uses the full binary too. */
 	c->qemu_microvm_binary = g_strdup("");
@@ -148,7 +148,7 @@ int rt_config_parse(const char *data, const char *origin, struct rt_config **ret
 			G_STRUCT_MEMBER(unsigned, c, k->offset) = (unsigned)u;
 		}
 	}
-	if (strcmp(c->arch, "auto") && hv_arch_from_name(c->arch) < 0)
+	if (strcmp(c->arch, "auto") && rv_arch_from_name(c->arch) < 0)
 		return rt_make_error(err, 0, "config `%s`: [runvm] arch must be auto, x86_64 or aarch64, not `%s`", origin, c->arch);
 	if (strcmp(c->accel, "auto") && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
 		return rt_make_error(err, 0, "config `%s`: [runvm] accel must be auto, kvm or tcg, not `%s`", origin, c->accel);

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "../../hypervisor-backends/backend.h"
+#include "base/arch.h"
 
 struct rt_error;
 
@@ -20,16 +20,16 @@ struct rt_config {
 	char *arch;         /* guest architecture: "auto" (from the container's program) or a name */
 	char *kernel;       /* guest kernel and initramfs for the host's architecture */
 	char *initrd;
-	/* ...and for foreign architectures' guests (TCG), by enum hv_arch */
-	char *foreign_kernel[_HV_ARCH_MAX];
-	char *foreign_initrd[_HV_ARCH_MAX];
+	/* ...and for foreign architectures' guests (TCG), by enum rv_arch */
+	char *foreign_kernel[_RV_ARCH_MAX];
+	char *foreign_initrd[_RV_ARCH_MAX];
 	char *kernel_cmdline; /* appended to the backend's command line */
 	unsigned vcpus;
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
 	char *qemu_binary;  /* full QEMU, used for TCG */
 	char *qemu_microvm_binary; /* slim KVM-only QEMU */
-	char *qemu_foreign_binary[_HV_ARCH_MAX]; /* full QEMU for a foreign architecture's guests */
+	char *qemu_foreign_binary[_RV_ARCH_MAX]; /* full QEMU for a foreign architecture's guests */
 	bool kvm_huge_pages; /* the kvm backend's guest RAM in transparent huge pages */
 };
 

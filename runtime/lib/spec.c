@@ -9,8 +9,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "error.h"
-#include "spec.h"
+#include "base/error.h"
+#include "runtime/lib/spec.h"
 
 void rt_process_clear(struct rt_process *p)
 {

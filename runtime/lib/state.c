@@ -11,9 +11,9 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "cleanup.h"
-#include "error.h"
-#include "state.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
 
 int rt_check_id(const char *id, struct rt_error **err)
 {

@@ -10,9 +10,9 @@
 
 #include <glib.h>
 
-#include "cleanup.h"
-#include "error.h"
-#include "util.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "runtime/lib/util.h"
 
 int rt_write_pid_file(const char *path, pid_t pid, struct rt_error **err)
 {

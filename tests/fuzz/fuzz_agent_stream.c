@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "../../runtime/lib/error.h"
-#include "../../runtime/monitor.h"
+#include "base/error.h"
+#include "runtime/monitor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kvm/virtqueue.h"
-#include "../../kvm/vmm.h"
+#include "kvm/virtqueue.h"
+#include "kvm/vmm.h"
 
 struct vmm {
 	uint8_t *ram;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake-vmm.h"
+#include "tests/unit/fake-vmm.h"
 
 struct fake_mmio {
 	uint64_t base, len;

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../kvm/vmm.h"
+#include "kvm/vmm.h"
 
 struct vmm *fake_vmm_new(uint64_t ram_size);
 void fake_vmm_free(struct vmm *vm);

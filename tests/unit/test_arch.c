@@ -9,11 +9,11 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "../../runtime/arch.h"
-#include "../../runtime/lib/config.h"
-#include "../../runtime/lib/error.h"
-#include "../../runtime/lib/spec.h"
-#include "tap.h"
+#include "runtime/arch.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
+#include "runtime/lib/spec.h"
+#include "tests/unit/tap.h"
 
 /* A file holding just the start of an ELF header for @machine. */
 static void elf(const char *path, unsigned machine)
@@ -36,7 +36,7 @@ static int arch_of(const char *root, const char *prog, const char *path_env, con
 				.process = { .args = args, .env = env, .cwd = "/" } };
 	struct rt_config config = { .arch = (char *)(config_arch ? config_arch : "auto") };
 	struct rt_error *err = NULL;
-	enum hv_arch a;
+	enum rv_arch a;
 
 	if (rt_guest_arch(&config, &spec, &a, why, &err) < 0) {
 		rt_error_free(&err);
@@ -49,7 +49,7 @@ int main(void)
 {
 	g_autofree char *root = g_dir_make_tmp("runvm-arch-XXXXXX", NULL);
 	g_autofree char *outside = g_dir_make_tmp("runvm-arch-out-XXXXXX", NULL);
-	const int host = hv_arch_host(), other = host == HV_ARCH_X86_64 ? HV_ARCH_AARCH64 : HV_ARCH_X86_64;
+	const int host = rv_arch_host(), other = host == RV_ARCH_X86_64 ? RV_ARCH_AARCH64 : RV_ARCH_X86_64;
 	const char *why = NULL;
 	char p[4096];
 
@@ -66,24 +66,24 @@ int main(void)
 	elf(p, EM_AARCH64);
 	symlink(p, AT("bin/escape"));                     /* points out of the rootfs */
 
-	ok(rt_elf_arch(root, "/bin/busybox") == HV_ARCH_AARCH64, "aarch64 ELF");
-	ok(rt_elf_arch(root, "/bin/amd") == HV_ARCH_X86_64, "x86_64 ELF");
+	ok(rt_elf_arch(root, "/bin/busybox") == RV_ARCH_AARCH64, "aarch64 ELF");
+	ok(rt_elf_arch(root, "/bin/amd") == RV_ARCH_X86_64, "x86_64 ELF");
 	ok(rt_elf_arch(root, "/bin/riscv") == -1, "an architecture runvm has no guest for");
-	ok(rt_elf_arch(root, "/bin/sh") == HV_ARCH_AARCH64, "an absolute symlink resolves inside the rootfs");
-	ok(rt_elf_arch(root, "/bin/up") == HV_ARCH_X86_64, "`..` beyond the rootfs stays at its root");
+	ok(rt_elf_arch(root, "/bin/sh") == RV_ARCH_AARCH64, "an absolute symlink resolves inside the rootfs");
+	ok(rt_elf_arch(root, "/bin/up") == RV_ARCH_X86_64, "`..` beyond the rootfs stays at its root");
 	ok(rt_elf_arch(root, "/bin/escape") == -1, "a symlink to a host path is not followed out");
 	ok(rt_elf_arch(root, "/bin/script") == -1 && rt_elf_arch(root, "/nope") == -1, "a script, a missing file: none");
 
-	ok(arch_of(root, "sh", "/usr/local/bin:/bin", NULL, NULL, &why) == HV_ARCH_AARCH64 &&
+	ok(arch_of(root, "sh", "/usr/local/bin:/bin", NULL, NULL, &why) == RV_ARCH_AARCH64 &&
 		   strstr(why, "program"), "args[0] found through PATH");
-	ok(arch_of(root, "/bin/amd", NULL, NULL, NULL, &why) == HV_ARCH_X86_64, "an absolute args[0]");
+	ok(arch_of(root, "/bin/amd", NULL, NULL, NULL, &why) == RV_ARCH_X86_64, "an absolute args[0]");
 	ok(arch_of(root, "script", "/bin", NULL, NULL, &why) == host && strstr(why, "host"), "a script: the host's");
 	ok(arch_of(root, "nothing", "/bin", NULL, NULL, &why) == host, "not found: the host's");
-	ok(arch_of(root, "sh", "/bin", hv_arch_name(other), NULL, &why) == other && strstr(why, "annotation"),
+	ok(arch_of(root, "sh", "/bin", rv_arch_name(other), NULL, &why) == other && strstr(why, "annotation"),
 	   "the io.runvm.arch annotation wins");
-	ok(arch_of(root, "sh", "/bin", NULL, "x86_64", &why) == HV_ARCH_X86_64 && strstr(why, "configuration"),
+	ok(arch_of(root, "sh", "/bin", NULL, "x86_64", &why) == RV_ARCH_X86_64 && strstr(why, "configuration"),
 	   "then the configuration's arch");
-	ok(arch_of(root, "sh", "/bin", "arm64", NULL, &why) == HV_ARCH_AARCH64, "Debian's name arm64");
+	ok(arch_of(root, "sh", "/bin", "arm64", NULL, &why) == RV_ARCH_AARCH64, "Debian's name arm64");
 	ok(arch_of(root, "sh", "/bin", "sparc", NULL, &why) == -2, "an unknown annotation is an error");
 
 	snprintf(p, sizeof(p), "rm -rf '%s' '%s'", root, outside);

@@ -5,10 +5,10 @@
 
 #include <glib.h>
 
-#include "../../runtime/lib/config.h"
-#include "../../runtime/lib/error.h"
+#include "runtime/lib/config.h"
+#include "base/error.h"
 
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 static void expect_error(const char *data, const char *needle)
 {
@@ -58,7 +58,7 @@ int main(void)
 		active = g_regex_replace(re, doc ? doc : "", -1, 0, "\\1", 0, NULL);
 		ok(active && strstr(active, "\nbinary_aarch64 =") && rt_config_parse(active, path, &c, &err) == 0 &&
 			   strcmp(c->arch, "auto") == 0 &&
-			   strcmp(c->foreign_kernel[HV_ARCH_AARCH64], "/usr/local/share/runvm/aarch64/Image") == 0,
+			   strcmp(c->foreign_kernel[RV_ARCH_AARCH64], "/usr/local/share/runvm/aarch64/Image") == 0,
 		   "configs/runvm.conf with every documented key set parses");
 		rt_config_free(c);
 		c = NULL;

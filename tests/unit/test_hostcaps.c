@@ -5,10 +5,10 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "../../hypervisor-backends/hostcaps.h"
-#include "../../hypervisor-backends/registry.h"
-#include "../../runtime/lib/error.h"
-#include "tap.h"
+#include "hypervisor-backends/hostcaps.h"
+#include "hypervisor-backends/registry.h"
+#include "base/error.h"
+#include "tests/unit/tap.h"
 
 static void touch(const char *root, const char *path, const char *content)
 {
@@ -58,9 +58,9 @@ int main(void)
 	ok(c.kvm_dev && c.kvm_pvm && !c.kvm_usable && strstr(c.kvm_reason, "PVM"), "PVM host: KVM unusable: %s",
 	   c.kvm_reason);
 	ok(c.tun && !c.vhost_vsock, "tun present, vhost-vsock absent");
-	ok(hv_backend_select(&c, "auto", "auto", HV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
+	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
 	   "PVM host: auto picks TCG (%s)", pr.reason);
-	ok(hv_backend_select(&c, "qemu", "kvm", HV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
+	ok(hv_backend_select(&c, "qemu", "kvm", RV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
 		   strstr(err->msg, "PVM"),
 	   "PVM host: asking for KVM fails with the reason: %s", err ? err->msg : "");
 	rt_error_free(&err);
@@ -70,9 +70,9 @@ int main(void)
 	root = fake_host("svm", "kvm_amd", true);
 	hv_host_probe(root, &c);
 	ok(c.cpu_virt && c.kvm_usable && !c.kvm_pvm, "AMD host with kvm_amd: KVM usable (%s)", c.kvm_reason);
-	ok(hv_backend_select(&c, "auto", "auto", HV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_KVM,
+	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_KVM,
 	   "KVM host: auto picks KVM");
-	ok(hv_backend_select(&c, "auto", "tcg", HV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
+	ok(hv_backend_select(&c, "auto", "tcg", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
 	   "KVM host: accel=tcg is honoured");
 	rm_rf(root);
 	g_free(root);
@@ -86,14 +86,14 @@ int main(void)
 	rm_rf(root);
 	g_free(root);
 
-	ok(hv_backend_select(&c, "firecracker", "auto", HV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
+	ok(hv_backend_select(&c, "firecracker", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
 		   strstr(err->msg, "unknown backend"),
 	   "unknown backend: %s", err ? err->msg : "");
 	rt_error_free(&err);
 	{
 		const char *const missing[2] = { "qemu-system-does-not-exist", NULL };
 
-		ok(hv_backend_select(&c, "auto", "auto", HV_ARCH_X86_64, missing, &ops, &pr, &err) < 0 && err &&
+		ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, missing, &ops, &pr, &err) < 0 && err &&
 			   strstr(err->msg, "not found"),
 		   "QEMU missing: %s", err ? err->msg : "");
 		rt_error_free(&err);

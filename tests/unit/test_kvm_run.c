@@ -18,10 +18,11 @@
 
 #include <glib.h>
 
-#include "../../kvm/vmm.h"
-#include "../../kvm/x86.h"
-#include "../../runtime/lib/error.h"
-#include "tap.h"
+#include "base/time.h"
+#include "kvm/vmm.h"
+#include "kvm/x86.h"
+#include "base/error.h"
+#include "tests/unit/tap.h"
 
 #define GUEST_LOAD 0x100000
 #define GUEST_COUNTER 0x200000 /* u32 counter, u32 command: 1 reset, 2 triple fault */
@@ -45,14 +46,6 @@ static const uint8_t guest_code[] = {
 	0x00, 0x20, 0x00, 0xa1, 0x04, 0x00, 0x20, 0x00, 0x85, 0xc0, 0x74, 0xf1, 0x83, 0xf8, 0x02, 0x74, 0x05,
 	0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0x0f, 0x01, 0x1d, 0x08, 0x00, 0x20, 0x00, 0xcc,
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* What the guest's accesses delivered. Read after vmm_stop() has joined the vCPU threads. */
 static struct {
@@ -114,7 +107,7 @@ static void on_free(void *opaque)
 
 static bool io_calls_reach(int n)
 {
-	for (long long end = now_ms() + 5000; now_ms() < end; usleep(1000))
+	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(1000))
 		if (__atomic_load_n(&io_calls, __ATOMIC_SEQ_CST) >= n)
 			return true;
 	return false;
@@ -162,7 +155,7 @@ static GBytes *make_elf(bool pvh_note)
 /* Wait up to 5 s for the guest's counter to pass @above. */
 static bool counter_passes(volatile uint32_t *counter, uint32_t above)
 {
-	for (long long end = now_ms() + 5000; now_ms() < end; usleep(1000))
+	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(1000))
 		if (*counter > above)
 			return true;
 	return false;
@@ -350,7 +343,7 @@ static void test_stop_running(const char *kernel)
 	ok(r && counter_passes(vmm_guest_ptr(vm, GUEST_COUNTER, 4), *(volatile uint32_t *)vmm_guest_ptr(vm, GUEST_COUNTER, 4)),
 	   "200 pause/resume cycles, and the guest still runs");
 	ok(vmm_pause(vm, &err) == 0, "paused");
-	t = now_ms();
+	t = rv_now_ms();
 	vmm_stop(vm);
 	r = vmm_ended(vm, NULL, &reason) && strstr(reason, "stopped");
 	ok(r, "vmm_stop ends a paused VM: %s", reason);
@@ -361,7 +354,7 @@ static void test_stop_running(const char *kernel)
 	vmm_start(vm, &err);
 	counter_passes(vmm_guest_ptr(vm, GUEST_COUNTER, 4), 0);
 	vmm_free(vm);
-	ok(now_ms() - t < 2000, "vmm_free stops running vCPUs at once (%lld ms for both)", now_ms() - t);
+	ok(rv_now_ms() - t < 2000, "vmm_free stops running vCPUs at once (%lld ms for both)", rv_now_ms() - t);
 }
 
 /* More RAM than fits below the 32-bit MMIO hole: 3 GiB at 0, the rest at 4 GiB, in the memory

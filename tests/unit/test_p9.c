@@ -14,8 +14,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../../kvm/p9.h"
-#include "tap.h"
+#include "kvm/p9.h"
+#include "tests/unit/tap.h"
 
 enum {
 	TLERROR = 6, RLERROR = 7, TSTATFS = 8, TLOPEN = 12, TLCREATE = 14, TSYMLINK = 16, TMKNOD = 18,

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../protocol/agent-proto.h"
-#include "../../runtime/lib/error.h"
-#include "../../runtime/monitor.h"
-#include "tap.h"
+#include "protocol/agent-proto.h"
+#include "base/error.h"
+#include "runtime/monitor.h"
+#include "tests/unit/tap.h"
 
 static int devnull;
 

@@ -4,8 +4,8 @@
 
 #include <glib.h>
 
-#include "../../qemu-lite/qemu-lite.h"
-#include "tap.h"
+#include "qemu-lite/qemu-lite.h"
+#include "tests/unit/tap.h"
 
 static bool has_pair(char **argv, const char *opt, const char *val)
 {
@@ -19,7 +19,7 @@ int main(void)
 {
 	struct hv_share share = { .tag = "rootfs", .host_path = "/b/root,fs", .readonly = true };
 	struct hv_vm_config cfg = {
-		.arch = HV_ARCH_X86_64, .accel = HV_ACCEL_TCG, .vcpus = 2, .memory_mib = 300,
+		.arch = RV_ARCH_X86_64, .accel = HV_ACCEL_TCG, .vcpus = 2, .memory_mib = 300,
 		.kernel = "/k/vmlinux", .initrd = "/k/initrd", .cmdline = "quiet", .shares = &share, .n_shares = 1,
 		.console_log = "/s/console.log", .binary = "qemu-system-x86_64",
 	};
@@ -56,7 +56,7 @@ int main(void)
 
 		ok(has_pair(kvm, "-accel", "kvm") && has_pair(kvm, "-cpu", "host"), "KVM with -cpu host");
 	}
-	cfg.arch = HV_ARCH_AARCH64;
+	cfg.arch = RV_ARCH_AARCH64;
 	cfg.accel = HV_ACCEL_TCG;
 	cfg.binary = "qemu-system-aarch64";
 	{

@@ -5,9 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../qemu-lite/qmp.h"
-#include "../../runtime/lib/error.h"
-#include "tap.h"
+#include "qemu-lite/qmp.h"
+#include "base/error.h"
+#include "tests/unit/tap.h"
 
 /* Play QEMU: greet, then answer each command line with the next scripted reply. */
 static void fake_qemu(int fd, const char *const *replies)

@@ -6,9 +6,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "../../runtime/lib/error.h"
-#include "../../runtime/lib/spec.h"
-#include "tap.h"
+#include "base/error.h"
+#include "runtime/lib/spec.h"
+#include "tests/unit/tap.h"
 
 static char *bundle;
 

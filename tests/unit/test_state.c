@@ -6,10 +6,10 @@
 
 #include <glib.h>
 
-#include "../../runtime/lib/error.h"
-#include "../../runtime/lib/state.h"
-#include "../../runtime/lib/util.h"
-#include "tap.h"
+#include "base/error.h"
+#include "runtime/lib/state.h"
+#include "runtime/lib/util.h"
+#include "tests/unit/tap.h"
 
 int main(void)
 {

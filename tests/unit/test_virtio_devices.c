@@ -29,10 +29,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../kvm/virtio.h"
-#include "../../runtime/lib/error.h"
-#include "fake-vmm.h"
-#include "tap.h"
+#include "kvm/virtio.h"
+#include "base/error.h"
+#include "tests/unit/fake-vmm.h"
+#include "tests/unit/tap.h"
 
 #define RAM (8u << 20)
 #define ALL_FEATURES (~0ULL)

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kvm/virtio.h"
-#include "../../kvm/virtqueue.h"
-#include "fake-vmm.h"
-#include "tap.h"
+#include "kvm/virtio.h"
+#include "kvm/virtqueue.h"
+#include "tests/unit/fake-vmm.h"
+#include "tests/unit/tap.h"
 
 #define RAM (4u << 20)
 

@@ -9,8 +9,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "error.h"
-#include "log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 static struct {
 	int fd; /* -1: stderr, text */

@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-#include "error.h"
+#include "base/error.h"
 
 int rt_make_error(struct rt_error **err, int status, const char *fmt, ...)
 {
