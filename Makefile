@@ -196,32 +196,38 @@ check-cross:
 	file $(BUILD)/cross-arm64/runvm
 	file $(BUILD)/cross-arm64/runvm | grep -q 'ELF 64-bit LSB .*ARM aarch64'
 
+# What every test suite, the demo and the bench are told: the binary and a configuration that
+# points at this build tree's kernels and initramfs; the nested harness also gets the x86_64
+# guest it boots inside its host VM.
+TEST_ENV = RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf)
+NESTED_ENV = RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
+	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64))
+
 check-integration: all
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/integration/run.sh
+	$(TEST_ENV) tests/integration/run.sh
 
 # Docker end to end: starts its own dockerd (runvm registered as a runtime) and stops it.
 # run.sh with networking off, then net.sh with a bridge and iptables (it restores the host's
 # networking after itself); both run, and either failing fails the target.
 check-docker: all
 	rc=0; \
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/docker/run.sh || rc=1; \
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/docker/net.sh || rc=1; \
+	$(TEST_ENV) tests/docker/run.sh || rc=1; \
+	$(TEST_ENV) tests/docker/net.sh || rc=1; \
 	exit $$rc
 
 check-podman: all
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/podman/run.sh
+	$(TEST_ENV) tests/podman/run.sh
 
 # runvm under real KVM (both backends) inside an x86_64 QEMU-TCG host VM with emulated SVM: the
 # only way these machines (PVM /dev/kvm) run the kvm backend. Quick checks and the bench, then
 # the integration suite with --backend kvm (NESTED_IT=kvm; empty: without it). Downloads
 # Debian's cloud kernel once (into RUNVM_CACHE); takes about 5 minutes; skips where it cannot run.
 check-nested: all
-	RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
-	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) tests/nested/run.sh
+	$(NESTED_ENV) tests/nested/run.sh
 
 demo: deps
 	$(MAKE) all
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) tests/demo.sh
+	$(TEST_ENV) tests/demo.sh
 
 # The bare-boot baseline: the same kernel, with an init that ends the VM at once.
 $(BUILD)/bench/bare.cpio: bench/bare-init.c
@@ -233,15 +239,14 @@ BENCH_ROUNDS ?= 10
 bench: all $(BUILD)/bench/bare.cpio
 	bench/start.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --kernel $(KERNEL) \
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS) $(if $(filter arm64,$(GUEST_ARCHES)),--arm64)
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/docker.sh $(BENCH_ROUNDS)
-	RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf) bench/net.sh $(BENCH_ROUNDS)
+	$(TEST_ENV) bench/docker.sh $(BENCH_ROUNDS)
+	$(TEST_ENV) bench/net.sh $(BENCH_ROUNDS)
 	$(MAKE) bench-nested
 
 # The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
 # checks and the bench of tests/nested, without the integration suite.
 bench-nested: all
-	RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
-	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) NESTED_IT= NESTED_BENCH_ROUNDS=$(BENCH_ROUNDS) tests/nested/run.sh
+	$(NESTED_ENV) NESTED_IT= NESTED_BENCH_ROUNDS=$(BENCH_ROUNDS) tests/nested/run.sh
 
 FUZZ_SECONDS ?= 30
 FUZZ_CC = clang -std=gnu11 -g -O1 -I. $(DEPFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
