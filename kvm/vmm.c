@@ -3,7 +3,9 @@
  * The VMM core (kvmtool's kvm.c + kvm-cpu.c shape): the VM on /dev/kvm, guest RAM as one memfd,
  * one thread per vCPU running KVM_RUN and dispatching port and MMIO exits to the registered
  * handlers, an I/O thread polling the devices' host fds, pause/resume, and an eventfd that
- * tells the owner the VM has ended. Architecture specifics are hooks (kvm/arch.h).
+ * tells the owner the VM has ended. Architecture specifics are hooks (kvm/arch.h): where RAM
+ * and the devices go, how an interrupt line is raised, how the guest learns of a device, how a
+ * kernel boots; the core names no address, port or interrupt number of any architecture.
  *
  * Stopping a vCPU: the owner sets a flag, sets run->immediate_exit and sends the vCPU thread
  * SIGVCPU_KICK. The vCPU clears immediate_exit *before* it reads the flags, so a kick that
@@ -32,15 +34,14 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "kvm/arch.h"
+#include "kvm/device.h"
+#include "kvm/state.h"
 #include "kvm/vmm.h"
 
-/* RAM is one file in two slots: up to VMM_RAM_LOW_MAX from 0, below the 32-bit MMIO hole
- * (VMM_MMIO_BASE, IOAPIC, LAPIC), the rest from VMM_RAM_HIGH_BASE. 1 TiB is what the
- * configuration allows (memory_mib). */
+/* RAM is one file, in the slots the architecture's layout gives. 1 TiB is what the configuration allows (memory_mib). */
 #define VMM_MAX_RAM (1ULL << 40)
-/* 8-bit xAPIC ids, and one id left for the IOAPIC. */
-#define VMM_MAX_VCPUS 254
-#define VMM_MAX_MMIO (VMM_MAX_MMIO_DEVS + 8)
+/* MMIO regions: the virtio-mmio windows and a few more. */
+#define VMM_MAX_MMIO 32
 #define VMM_MAX_PIO 16
 #define VMM_MAX_WATCHES 64
 #define VMM_MAX_ON_FREE 64
@@ -77,7 +78,10 @@ struct vcpu {
 struct vmm {
 	int kvm_fd, vm_fd, mem_fd, exit_fd, wake_fd, console_fd;
 	uint8_t *ram;
-	uint64_t ram_size, ram_low; /* ram_low: the part below the hole, the rest above 4 GiB */
+	uint64_t ram_size;
+	struct vmm_ram_slot slots[VMM_RAM_SLOTS_MAX];
+	uint8_t *slot_ram[VMM_RAM_SLOTS_MAX]; /* where each slot starts in @ram */
+	unsigned n_slots;
 	size_t run_size;
 	unsigned n_vcpus;
 	struct vcpu *vcpus;
@@ -86,6 +90,7 @@ struct vmm {
 	/* Fixed once vmm_start() has run: the vCPUs read them without a lock. */
 	struct vmm_region mmio[VMM_MAX_MMIO], pio[VMM_MAX_PIO];
 	unsigned n_mmio, n_pio;
+	unsigned n_virtio_mmio; /* the windows vmm_virtio_mmio_add() has tried */
 	uint8_t pio_logged[65536 / 8];
 	unsigned mmio_logged;
 
@@ -172,11 +177,6 @@ void vmm_exit_with(struct vmm *vm, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-void vmm_request_exit(struct vmm *vm, int status)
-{
-	vmm_exit_with(vm, status, "ended by a device (status %d)", status);
-}
-
 int vmm_exit_fd(struct vmm *vm)
 {
 	return vm->exit_fd;
@@ -239,14 +239,13 @@ static int ram_file(bool huge_pages, bool *huge_fs)
 int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret,
 	    struct rt_error **err)
 {
-	uint64_t size = (uint64_t)mem_mib << 20;
-	struct kvm_userspace_memory_region region;
+	uint64_t size = (uint64_t)mem_mib << 20, off;
 	struct vmm *vm;
 	bool huge_fs;
 	int r;
 
-	if (vcpus < 1 || vcpus > VMM_MAX_VCPUS)
-		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %d", vcpus, VMM_MAX_VCPUS);
+	if (vcpus < 1 || vcpus > vmm_arch_max_vcpus())
+		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %u", vcpus, vmm_arch_max_vcpus());
 	if (size < (1 << 20) || size > VMM_MAX_RAM)
 		return rt_make_error(err, EINVAL, "%u MiB of guest memory asked for, the VMM supports 1 to %llu MiB",
 				     mem_mib, VMM_MAX_RAM >> 20);
@@ -312,28 +311,25 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, s
 		goto fail;
 	}
 	vm->ram_size = size;
-	vm->ram_low = MIN(size, VMM_RAM_LOW_MAX);
 	/* A memfd gets huge pages too where shmem_enabled is "advise". Not the tmpfs: there the
 	 * advice would only add direct compaction to a fault that finds no free huge page (defrag
 	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
 	if (huge_pages && !huge_fs)
 		madvise(vm->ram, size, MADV_HUGEPAGE);
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->ram_low, .userspace_addr = (uintptr_t)vm->ram,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 0)",
-				  (unsigned long long)(vm->ram_low >> 20));
-		goto fail;
-	}
-	if (size > vm->ram_low) {
-		region = (struct kvm_userspace_memory_region){
-			.slot = 1, .guest_phys_addr = VMM_RAM_HIGH_BASE, .memory_size = size - vm->ram_low,
-			.userspace_addr = (uintptr_t)(vm->ram + vm->ram_low),
+	vm->n_slots = vmm_arch_ram_layout(size, vm->slots);
+	off = 0;
+	for (unsigned i = 0; i < vm->n_slots; i++) {
+		struct kvm_userspace_memory_region region = {
+			.slot = i, .guest_phys_addr = vm->slots[i].gpa, .memory_size = vm->slots[i].size,
+			.userspace_addr = (uintptr_t)(vm->ram + off),
 		};
+
+		vm->slot_ram[i] = vm->ram + off;
+		off += vm->slots[i].size;
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-			r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 4 GiB)",
-					  (unsigned long long)((size - vm->ram_low) >> 20));
+			r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at %#llx)",
+					  (unsigned long long)(vm->slots[i].size >> 20),
+					  (unsigned long long)vm->slots[i].gpa);
 			goto fail;
 		}
 	}
@@ -395,11 +391,41 @@ static int region_add(struct vmm *vm, struct vmm_region *regions, unsigned *n, u
 
 int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct vmm_mmio_ops *ops, void *opaque)
 {
-	/* Inside RAM an access never exits to us. */
-	if (len == 0 || base + len < base || base < vm->ram_low ||
-	    (vm->ram_size > vm->ram_low && base + len > VMM_RAM_HIGH_BASE))
+	if (len == 0 || base + len < base)
 		return -EINVAL;
+	/* Inside RAM an access never exits to us. */
+	for (unsigned i = 0; i < vm->n_slots; i++)
+		if (base < vm->slots[i].gpa + vm->slots[i].size && vm->slots[i].gpa < base + len)
+			return -EINVAL;
 	return region_add(vm, vm->mmio, &vm->n_mmio, VMM_MAX_MMIO, base, len, ops, opaque);
+}
+
+int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *opaque, uint64_t *ret_base,
+			uint64_t *ret_size, unsigned *ret_irq)
+{
+	uint64_t base, size;
+	unsigned irq;
+	int r;
+
+	/* The next window: a taken one (a test's region) answers -EEXIST and is skipped, a full
+	 * table or a started VM ends the search. */
+	do {
+		pthread_mutex_lock(&vm->lock);
+		r = vmm_arch_virtio_mmio_slot(vm->n_virtio_mmio, &base, &size, &irq);
+		if (r == 0)
+			vm->n_virtio_mmio++;
+		pthread_mutex_unlock(&vm->lock);
+		if (r < 0)
+			return r;
+		r = vmm_mmio_register(vm, base, size, ops, opaque);
+	} while (r == -EEXIST || r == -EINVAL);
+	if (r < 0)
+		return r;
+	vmm_arch_virtio_mmio_announce(vm, base, size, irq);
+	*ret_base = base;
+	*ret_size = size;
+	*ret_irq = irq;
+	return 0;
 }
 
 int vmm_pio_register(struct vmm *vm, uint16_t base, uint16_t len, const struct vmm_mmio_ops *ops, void *opaque)
@@ -463,25 +489,23 @@ void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...)
 
 void *vmm_guest_ptr(struct vmm *vm, uint64_t gpa, uint64_t len)
 {
-	uint64_t high = vm->ram_size - vm->ram_low;
+	/* A range is in one slot: nothing the guest owns spans a hole between slots. */
+	for (unsigned i = 0; i < vm->n_slots; i++) {
+		const struct vmm_ram_slot *s = &vm->slots[i];
 
-	/* A range is in one part or the other: nothing the guest owns spans the hole. */
-	if (gpa <= vm->ram_low && len <= vm->ram_low - gpa)
-		return vm->ram + gpa;
-	if (high && gpa >= VMM_RAM_HIGH_BASE && gpa - VMM_RAM_HIGH_BASE <= high &&
-	    len <= high - (gpa - VMM_RAM_HIGH_BASE))
-		return vm->ram + vm->ram_low + (gpa - VMM_RAM_HIGH_BASE);
+		if (gpa >= s->gpa && gpa - s->gpa <= s->size && len <= s->size - (gpa - s->gpa))
+			return vm->slot_ram[i] + (gpa - s->gpa);
+	}
 	return NULL;
 }
 
-void vmm_irq_pulse(struct vmm *vm, unsigned gsi)
+void vmm_irq_pulse(struct vmm *vm, unsigned irq)
 {
-	struct kvm_irq_level l = { .irq = gsi, .level = 1 };
+	int r = vmm_arch_irq_line(vm, irq, true);
 
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
-		rt_debug("kvm: KVM_IRQ_LINE %u: %s, ignoring", gsi, strerror(errno));
-	l.level = 0;
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+	if (r < 0)
+		rt_debug("kvm: raise interrupt line %u: %s, ignoring", irq, strerror(-r));
+	vmm_arch_irq_line(vm, irq, false);
 }
 
 /* --- the vCPU threads ------------------------------------------------------------------- */
@@ -570,10 +594,6 @@ static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
 		return true;
 	case KVM_EXIT_INTR:
 		return true;
-	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: how `reboot=t` resets the machine, and how a wrecked guest ends. */
-		vmm_exit_with(vm, 0, "the guest reset the machine (triple fault, vCPU %u)", c->id);
-		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
@@ -865,6 +885,38 @@ int vmm_resume(struct vmm *vm, struct rt_error **err)
 	return r;
 }
 
+/* Under the lock, so that no vCPU leaves its park while its state is read: a vCPU's registers
+ * are only consistent while its thread is out of KVM_RUN. */
+int vmm_vcpu_save(struct vmm *vm, unsigned id, struct kvm_state_buf *out)
+{
+	int r;
+
+	if (id >= vm->n_vcpus)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->n_paused < vm->n_live)
+		r = -EBUSY;
+	else
+		r = vmm_arch_vcpu_save(vm, id, vm->vcpus[id].fd, out);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vmm_vcpu_load(struct vmm *vm, unsigned id, const void *buf, size_t len)
+{
+	int r;
+
+	if (id >= vm->n_vcpus)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->started)
+		r = -EBUSY;
+	else
+		r = vmm_arch_vcpu_load(vm, id, vm->vcpus[id].fd, buf, len);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
 void vmm_stop(struct vmm *vm)
 {
 	if (!vm)
@@ -937,14 +989,9 @@ unsigned vmm_nr_vcpus(struct vmm *vm)
 	return vm->n_vcpus;
 }
 
-uint64_t vmm_ram_size(struct vmm *vm)
+const struct vmm_ram_slot *vmm_ram_slot(struct vmm *vm, unsigned i)
 {
-	return vm->ram_size;
-}
-
-uint64_t vmm_ram_low(struct vmm *vm)
-{
-	return vm->ram_low;
+	return i < vm->n_slots ? &vm->slots[i] : NULL;
 }
 
 int vmm_console_fd(struct vmm *vm)

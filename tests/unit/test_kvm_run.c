@@ -18,10 +18,14 @@
 
 #include <glib.h>
 
-#include "base/time.h"
-#include "kvm/vmm.h"
-#include "kvm/x86.h"
 #include "base/error.h"
+#include "base/time.h"
+#include "kvm/arch.h"
+#include "kvm/device.h"
+#include "kvm/state.h"
+#include "kvm/vmm.h"
+#include "kvm/x86/boot.h"
+#include "kvm/x86/layout.h"
 #include "tests/unit/tap.h"
 
 #define GUEST_LOAD 0x100000
@@ -181,7 +185,7 @@ static struct vmm *new_vm(int console_fd, const char *kernel, const char *initrd
 	vmm_cmdline_append(vm, "console=ttyS0 reboot=t");
 	vmm_cmdline_append(vm, " test=%d", 1);
 	if (vmm_pio_register(vm, TEST_PORT, 8, &port_ops, NULL) < 0 ||
-	    vmm_mmio_register(vm, VMM_MMIO_BASE, VMM_MMIO_SIZE, &mmio_ops, NULL) < 0 ||
+	    vmm_mmio_register(vm, X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, &mmio_ops, NULL) < 0 ||
 	    vmm_load_kernel(vm, kernel, initrd, &err) < 0) {
 		ok(0, "set the VM up: %s", err ? err->msg : "register");
 		rt_error_free(&err);
@@ -376,7 +380,9 @@ static void test_high_ram(const char *kernel)
 	}
 	low = vmm_guest_ptr(vm, 0, 1);
 	high = vmm_guest_ptr(vm, 4ULL << 30, 1);
-	ok(vmm_ram_size(vm) == (uint64_t)mib << 20 && vmm_ram_low(vm) == 3ULL << 30, "%u MiB: 3072 below the hole", mib);
+	ok(vmm_ram_slot(vm, 0)->size + vmm_ram_slot(vm, 1)->size == (uint64_t)mib << 20 &&
+		   vmm_ram_slot(vm, 0)->size == 3ULL << 30,
+	   "%u MiB: 3072 below the hole", mib);
 	ok(vmm_guest_ptr(vm, (3ULL << 30) - 4096, 4096) == low + (3ULL << 30) - 4096 &&
 		   !vmm_guest_ptr(vm, (3ULL << 30) - 4096, 8192) && !vmm_guest_ptr(vm, 3ULL << 30, 1) &&
 		   !vmm_guest_ptr(vm, (4ULL << 30) - 1, 2),

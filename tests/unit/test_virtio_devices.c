@@ -29,7 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "kvm/virtio.h"
+#include "kvm/virtio/virtio.h"
 #include "base/error.h"
 #include "tests/unit/fake-vmm.h"
 #include "tests/unit/tap.h"

@@ -26,9 +26,9 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 enum { Q_RX, Q_TX, NET_QUEUES };
 

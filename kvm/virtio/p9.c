@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kvm/p9.h"
+#include "kvm/virtio/p9.h"
 
 /* Message types (9P2000.L and the 9P2000 ones it keeps). */
 enum {

@@ -18,10 +18,10 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "kvm/p9.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/virtio/p9.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 /* Far above any msize a guest mounts with (runvm's agent uses 256 KiB): a bigger request or
  * reply buffer is refused rather than allocated. */
