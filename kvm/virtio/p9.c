@@ -1817,6 +1817,16 @@ fail:
 	return NULL;
 }
 
+bool p9_server_fresh(struct p9_server *s)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&s->lock);
+	fresh = s->nfids == 0 && s->msize == P9_DEFAULT_MSIZE;
+	pthread_mutex_unlock(&s->lock);
+	return fresh;
+}
+
 void p9_server_free(struct p9_server *s)
 {
 	if (!s)
