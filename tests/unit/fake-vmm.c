@@ -174,6 +174,12 @@ uint64_t fake_alloc(struct vmm *vm, uint64_t size, uint64_t align)
 	return gpa;
 }
 
+void fake_ram_copy(struct vmm *dst, const struct vmm *src)
+{
+	memcpy(dst->ram, src->ram, dst->ram_size < src->ram_size ? dst->ram_size : src->ram_size);
+	dst->next = src->next;
+}
+
 short fake_watch_events(struct vmm *vm, int fd)
 {
 	for (unsigned i = 0; i < vm->n_watch; i++)

@@ -23,6 +23,9 @@ uint64_t fake_ram_size(struct vmm *vm);
 void *fake_mmio_opaque(struct vmm *vm, unsigned slot);
 /* Guest memory for rings and buffers, zeroed, from a bump allocator. */
 uint64_t fake_alloc(struct vmm *vm, uint64_t size, uint64_t align);
+/* Guest RAM and the allocator's position copied from @src: a saved VM's memory, for a device
+ * loaded from its saved state. */
+void fake_ram_copy(struct vmm *dst, const struct vmm *src);
 const char *fake_cmdline(struct vmm *vm);
 unsigned fake_irqs(struct vmm *vm, unsigned gsi);
 /* The events the watch on @fd asks for now (0 when paused or never watched). */
