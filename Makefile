@@ -46,7 +46,7 @@ LIB_SRCS := $(BASE_SRCS) \
 KVM_LAYOUT_SRCS_x86_64 := kvm/x86/layout.c
 KVM_ARCH_SRCS_x86_64 := kvm/x86/arch.c kvm/x86/boot.c kvm/x86/legacy.c $(KVM_LAYOUT_SRCS_x86_64)
 KVM_ARCH_SRCS_arm64 := kvm/arch-stub.c
-LIB_SRCS += kvm/vmm.c kvm/state.c kvm/kvm-backend.c $(KVM_ARCH_SRCS_$(KARCH))
+LIB_SRCS += kvm/vmm.c kvm/memory.c kvm/vcpu.c kvm/state.c kvm/kvm-backend.c $(KVM_ARCH_SRCS_$(KARCH))
 # The 9P2000.L server behind virtio-9p (arch-neutral).
 LIB_SRCS += kvm/virtio/p9.c
 # The virtio-mmio transport, the split virtqueue and the devices (arch-neutral).
