@@ -39,7 +39,7 @@ int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct 
  * the kernel command line, arm64: the device tree). Returns 0 with *ret_base and *ret_irq
  * set, or -errno (-ENOSPC: every window is taken). */
 int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *opaque, uint64_t *ret_base,
-			uint64_t *ret_size, unsigned *ret_irq);
+			unsigned *ret_irq);
 
 /* A host pointer to guest-physical [@gpa, @gpa + @len), or NULL when any of it is outside
  * guest RAM (or the sum overflows). The pointer stays valid for the VM's life. */

@@ -67,7 +67,8 @@ int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, struct rt_er
 	if (vm->mem_fd < 0)
 		return rt_make_error(err, errno, "memfd_create");
 	if (ftruncate(vm->mem_fd, (off_t)size) < 0)
-		return rt_make_error(err, errno, "ftruncate guest memory to %llu MiB", (unsigned long long)(size >> 20));
+		return rt_make_error(err, errno, "ftruncate guest memory to %llu MiB",
+				     (unsigned long long)(size >> 20));
 	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
 	if (vm->ram == MAP_FAILED)
 		return rt_make_error(err, errno, "mmap %llu MiB of guest memory", (unsigned long long)(size >> 20));

@@ -212,7 +212,7 @@ int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct 
 }
 
 int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *opaque, uint64_t *ret_base,
-			uint64_t *ret_size, unsigned *ret_irq)
+			unsigned *ret_irq)
 {
 	uint64_t base, size;
 	unsigned irq;
@@ -234,7 +234,6 @@ int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *op
 		return r;
 	vmm_arch_virtio_mmio_announce(vm, base, size, irq);
 	*ret_base = base;
-	*ret_size = size;
 	*ret_irq = irq;
 	return 0;
 }

@@ -375,7 +375,6 @@ static const struct vmm_mmio_ops virtio_mmio_ops = {
 int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaque, struct virtio_dev **ret)
 {
 	struct virtio_dev *d;
-	uint64_t size;
 	int r;
 
 	if (ops->num_queues == 0 || ops->queue_max == 0 || ops->queue_max > VIRTQ_CHAIN_MAX ||
@@ -400,7 +399,7 @@ int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaq
 	for (unsigned i = 0; i < ops->num_queues; i++)
 		virtq_init(&d->vqs[i], vm, ops->queue_max);
 
-	r = vmm_virtio_mmio_add(vm, &virtio_mmio_ops, d, &d->base, &size, &d->irq);
+	r = vmm_virtio_mmio_add(vm, &virtio_mmio_ops, d, &d->base, &d->irq);
 	if (r < 0) {
 		pthread_mutex_destroy(&d->lock);
 		pthread_rwlock_destroy(&d->queues);

@@ -63,7 +63,7 @@ int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct 
 /* The core's placement, without its retry past a window a test took: the windows and the
  * announcement are the architecture's own (kvm/x86/layout.c on x86). */
 int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *opaque, uint64_t *ret_base,
-			uint64_t *ret_size, unsigned *ret_irq)
+			unsigned *ret_irq)
 {
 	uint64_t base, size;
 	unsigned irq;
@@ -76,7 +76,6 @@ int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *op
 	vm->n_virtio_mmio++;
 	vmm_arch_virtio_mmio_announce(vm, base, size, irq);
 	*ret_base = base;
-	*ret_size = size;
 	*ret_irq = irq;
 	return 0;
 }
