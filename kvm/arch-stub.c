@@ -74,6 +74,18 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	return -ENOTSUP;
 }
 
+int vmm_arch_platform_save(struct vmm *vm, struct kvm_state_buf *out)
+{
+	(void)vm, (void)out;
+	return -ENOTSUP;
+}
+
+int vmm_arch_platform_load(struct vmm *vm, const void *buf, size_t len)
+{
+	(void)vm, (void)buf, (void)len;
+	return -ENOTSUP;
+}
+
 void vmm_arch_free(struct vmm *vm)
 {
 	(void)vm;

@@ -73,6 +73,10 @@ bool vmm_arch_exit(struct vmm *vm, unsigned id, int vcpu_fd, struct kvm_run *run
  * Return 0 or -errno. */
 int vmm_arch_vcpu_save(struct vmm *vm, unsigned id, int vcpu_fd, struct kvm_state_buf *out);
 int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf, size_t len);
+/* The VM's own platform state outside the vCPUs (x86: the in-kernel PIC, IOAPIC and PIT), the
+ * same way: saved with the vCPUs stopped, loaded into a VM that has not run. */
+int vmm_arch_platform_save(struct vmm *vm, struct kvm_state_buf *out);
+int vmm_arch_platform_load(struct vmm *vm, const void *buf, size_t len);
 /* All threads have stopped: flush and free the state vmm_arch_init() set. NULL-safe state. */
 void vmm_arch_free(struct vmm *vm);
 

@@ -312,7 +312,7 @@ int vmm_vcpu_save(struct vmm *vm, unsigned id, struct kvm_state_buf *out)
 	if (id >= vm->n_vcpus)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
-	if (vm->n_paused < vm->n_live)
+	if (!vm_stopped(vm))
 		r = -EBUSY;
 	else
 		r = vmm_arch_vcpu_save(vm, id, vm->vcpus[id].fd, out);

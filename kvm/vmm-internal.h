@@ -92,6 +92,13 @@ struct vmm {
 	unsigned n_on_free;
 };
 
+/* Lock held: no vCPU is in KVM_RUN or can get there (paused, not started, or ended), so that
+ * their state and the platform's can be read. */
+static inline bool vm_stopped(const struct vmm *vm)
+{
+	return vm->n_paused == vm->n_live;
+}
+
 static inline int vm_flags(struct vmm *vm)
 {
 	return __atomic_load_n(&vm->flags, __ATOMIC_SEQ_CST);

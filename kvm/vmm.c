@@ -461,6 +461,26 @@ int vmm_resume(struct vmm *vm, struct rt_error **err)
 	return r;
 }
 
+int vmm_platform_save(struct vmm *vm, struct kvm_state_buf *out)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	r = vm_stopped(vm) ? vmm_arch_platform_save(vm, out) : -EBUSY;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vmm_platform_load(struct vmm *vm, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	r = vm->started ? -EBUSY : vmm_arch_platform_load(vm, buf, len);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
 void vmm_stop(struct vmm *vm)
 {
 	if (!vm)

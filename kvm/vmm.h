@@ -58,6 +58,11 @@ int vmm_resume(struct vmm *vm, struct rt_error **err);
 int vmm_vcpu_save(struct vmm *vm, unsigned id, struct kvm_state_buf *out);
 int vmm_vcpu_load(struct vmm *vm, unsigned id, const void *buf, size_t len);
 
+/* The same for the VM's platform state outside the vCPUs (x86: the in-kernel interrupt
+ * controllers and the PIT), on the same conditions. */
+int vmm_platform_save(struct vmm *vm, struct kvm_state_buf *out);
+int vmm_platform_load(struct vmm *vm, const void *buf, size_t len);
+
 /* Readable (POLLIN) once the VM has ended, and from then on. Owned by the VM. */
 int vmm_exit_fd(struct vmm *vm);
 /* Whether the VM has ended; if so its status (0: the guest rebooted or powered off, > 0: a

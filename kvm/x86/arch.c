@@ -310,3 +310,59 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 		return -errno;
 	return 0;
 }
+
+/* --- the platform's state: the in-kernel PIC pair, IOAPIC and PIT ---------------------------- */
+
+#define X86_PLATFORM_STATE_MAGIC 0x50363878u /* "x86P" */
+#define X86_PLATFORM_STATE_VERSION 1
+
+/* KVM_GET_IRQCHIP's chips, in this order. */
+static const uint32_t irqchips[] = { KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC };
+#define N_IRQCHIPS (sizeof(irqchips) / sizeof(irqchips[0]))
+
+int vmm_arch_platform_save(struct vmm *vm, struct kvm_state_buf *out)
+{
+	int fd = vmm_vm_fd(vm);
+	struct kvm_irqchip chip[N_IRQCHIPS];
+	struct kvm_pit_state2 pit;
+
+	for (size_t i = 0; i < N_IRQCHIPS; i++) {
+		chip[i] = (struct kvm_irqchip){ .chip_id = irqchips[i] };
+		if (ioctl(fd, KVM_GET_IRQCHIP, &chip[i]) < 0)
+			return -errno;
+	}
+	if (ioctl(fd, KVM_GET_PIT2, &pit) < 0)
+		return -errno;
+	kvm_state_put_header(out, X86_PLATFORM_STATE_MAGIC, X86_PLATFORM_STATE_VERSION);
+	for (size_t i = 0; i < N_IRQCHIPS; i++)
+		put_raw(out, &chip[i], sizeof(chip[i]));
+	put_raw(out, &pit, sizeof(pit));
+	return kvm_state_buf_error(out);
+}
+
+int vmm_arch_platform_load(struct vmm *vm, const void *buf, size_t len)
+{
+	int fd = vmm_vm_fd(vm);
+	struct kvm_irqchip chip[N_IRQCHIPS];
+	struct kvm_pit_state2 pit;
+	struct kvm_state_reader r;
+	int e;
+
+	kvm_state_reader_init(&r, buf, len);
+	e = kvm_state_get_header(&r, X86_PLATFORM_STATE_MAGIC, X86_PLATFORM_STATE_VERSION);
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < N_IRQCHIPS; i++)
+		/* Each chip where it was saved from: the id picks the union member KVM reads. */
+		if (!get_raw(&r, &chip[i], sizeof(chip[i])) || chip[i].chip_id != irqchips[i])
+			return -EBADMSG;
+	if (!get_raw(&r, &pit, sizeof(pit)))
+		return -EBADMSG;
+	e = kvm_state_get_end(&r);
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < N_IRQCHIPS; i++)
+		if (ioctl(fd, KVM_SET_IRQCHIP, &chip[i]) < 0)
+			return -errno;
+	return ioctl(fd, KVM_SET_PIT2, &pit) < 0 ? -errno : 0;
+}

@@ -446,10 +446,13 @@ static void test_errors(const char *dir, const char *kernel)
 }
 
 /* A vCPU saved while the guest spins, loaded into a fresh VM given the same RAM: the registers
- * compare equal and the guest goes on counting from where it was, then resets when told to. */
+ * compare equal and the guest goes on counting from where it was, then resets when told to.
+ * The platform (PIC, IOAPIC, PIT) comes along. */
 static void test_vcpu_state(const char *kernel)
 {
-	struct kvm_state_buf rec = { 0 };
+	/* The platform record's interrupt controllers: its header, then three sized chips. */
+	const size_t chips_len = 6 + 3 * (4 + sizeof(struct kvm_irqchip));
+	struct kvm_state_buf rec = { 0 }, plat = { 0 }, plat2 = { 0 };
 	struct rt_error *err = NULL;
 	struct vmm *vm = new_vm(-1, kernel, NULL), *vm2 = NULL;
 	struct kvm_regs r1, r2;
@@ -470,6 +473,8 @@ static void test_vcpu_state(const char *kernel)
 	at = counter[0];
 	r = vmm_vcpu_save(vm, 0, &rec) == 0 && rec.len > 0;
 	ok(r, "vCPU state: vCPU 0 saved at iteration %u (%zu bytes)", at, rec.len);
+	r = vmm_platform_save(vm, &plat) == 0 && plat.len > chips_len;
+	ok(r, "vCPU state: the platform saved (%zu bytes)", plat.len);
 	r = ioctl(vmm_vcpu_fd(vm, 0), KVM_GET_REGS, &r1) == 0 && ioctl(vmm_vcpu_fd(vm, 0), KVM_GET_SREGS, &s1) == 0;
 	vm2 = new_vm(-1, kernel, NULL);
 	if (!r || !vm2) {
@@ -492,6 +497,13 @@ static void test_vcpu_state(const char *kernel)
 	r = vmm_vcpu_load(vm2, 0, bad, rec.len) == -EBADMSG;
 	ok(r, "vCPU state: an MSR that is not saved refused");
 	ok(vmm_vcpu_load(vm2, 0, rec.data, rec.len) == 0, "vCPU state: loaded into a fresh VM's vCPU 0");
+	r = true;
+	for (size_t n = 0; n < plat.len && r; n++)
+		r = vmm_platform_load(vm2, plat.data, n) == -EBADMSG;
+	ok(r, "vCPU state: every truncated platform record refused");
+	r = vmm_platform_load(vm2, plat.data, plat.len) == 0 && vmm_platform_save(vm2, &plat2) == 0 &&
+	    plat2.len == plat.len && !memcmp(plat.data, plat2.data, chips_len);
+	ok(r, "vCPU state: the platform loaded, its interrupt controllers compare equal");
 	r = ioctl(vmm_vcpu_fd(vm2, 0), KVM_GET_REGS, &r2) == 0 && ioctl(vmm_vcpu_fd(vm2, 0), KVM_GET_SREGS, &s2) == 0 &&
 	    !memcmp(&r1, &r2, sizeof(r1)) && !memcmp(&s1, &s2, sizeof(s1));
 	ok(r, "vCPU state: its registers and segments compare equal (rip 0x%llx, 0x%llx)", (unsigned long long)r1.rip,
@@ -506,6 +518,8 @@ out:
 	rt_error_free(&err);
 	g_free(bad);
 	kvm_state_buf_release(&rec);
+	kvm_state_buf_release(&plat);
+	kvm_state_buf_release(&plat2);
 	vmm_free(vm2);
 	vmm_free(vm);
 }
