@@ -199,6 +199,9 @@ struct x86_vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
+	bool has_xsave; /* the host has KVM_CAP_XSAVE and KVM_CAP_XCRS: AVX and later state too */
+	struct kvm_xsave xsave;
+	struct kvm_xcrs xcrs;
 	struct kvm_lapic_state lapic;
 	struct kvm_mp_state mp;
 	struct kvm_vcpu_events events;
@@ -219,11 +222,20 @@ static bool get_raw(struct kvm_state_reader *r, void *p, size_t len)
 	return kvm_state_get_u32(r) == len && kvm_state_get(r, p, len);
 }
 
+static bool has_xsave(struct vmm *vm)
+{
+	return ioctl(vmm_kvm_fd(vm), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0 &&
+	       ioctl(vmm_kvm_fd(vm), KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+}
+
 int vmm_arch_vcpu_save(struct vmm *vm, unsigned id, int vcpu_fd, struct kvm_state_buf *out)
 {
 	g_autofree struct x86_vcpu_state *s = g_new0(struct x86_vcpu_state, 1);
 
-	(void)vm, (void)id;
+	(void)id;
+	s->has_xsave = has_xsave(vm);
+	if (s->has_xsave && (ioctl(vcpu_fd, KVM_GET_XSAVE, &s->xsave) < 0 || ioctl(vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0))
+		return -errno;
 	if (ioctl(vcpu_fd, KVM_GET_REGS, &s->regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &s->sregs) < 0 ||
 	    ioctl(vcpu_fd, KVM_GET_FPU, &s->fpu) < 0 || ioctl(vcpu_fd, KVM_GET_LAPIC, &s->lapic) < 0 ||
 	    ioctl(vcpu_fd, KVM_GET_MP_STATE, &s->mp) < 0 || ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
@@ -242,6 +254,11 @@ int vmm_arch_vcpu_save(struct vmm *vm, unsigned id, int vcpu_fd, struct kvm_stat
 	put_raw(out, &s->regs, sizeof(s->regs));
 	put_raw(out, &s->sregs, sizeof(s->sregs));
 	put_raw(out, &s->fpu, sizeof(s->fpu));
+	kvm_state_put_u8(out, s->has_xsave);
+	if (s->has_xsave) {
+		put_raw(out, &s->xsave, sizeof(s->xsave));
+		put_raw(out, &s->xcrs, sizeof(s->xcrs));
+	}
 	put_raw(out, &s->lapic, sizeof(s->lapic));
 	put_raw(out, &s->mp, sizeof(s->mp));
 	put_raw(out, &s->events, sizeof(s->events));
@@ -268,14 +285,25 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	struct kvm_state_reader r;
 	int e;
 
-	(void)vm, (void)id;
+	(void)id;
 	kvm_state_reader_init(&r, buf, len);
 	e = kvm_state_get_header(&r, X86_VCPU_STATE_MAGIC, X86_VCPU_STATE_VERSION);
 	if (e < 0)
 		return e;
 	if (!get_raw(&r, &s->regs, sizeof(s->regs)) || !get_raw(&r, &s->sregs, sizeof(s->sregs)) ||
-	    !get_raw(&r, &s->fpu, sizeof(s->fpu)) || !get_raw(&r, &s->lapic, sizeof(s->lapic)) ||
-	    !get_raw(&r, &s->mp, sizeof(s->mp)) || !get_raw(&r, &s->events, sizeof(s->events)))
+	    !get_raw(&r, &s->fpu, sizeof(s->fpu)))
+		return -EBADMSG;
+	e = kvm_state_get_u8(&r);
+	/* A record with XSAVE state only where this host takes it: without, AVX state would be
+	 * lost silently. */
+	if (e > 1 || (e && !has_xsave(vm)))
+		return -EBADMSG;
+	s->has_xsave = e;
+	if (s->has_xsave && (!get_raw(&r, &s->xsave, sizeof(s->xsave)) || !get_raw(&r, &s->xcrs, sizeof(s->xcrs)) ||
+			     s->xcrs.nr_xcrs > KVM_MAX_XCRS))
+		return -EBADMSG;
+	if (!get_raw(&r, &s->lapic, sizeof(s->lapic)) || !get_raw(&r, &s->mp, sizeof(s->mp)) ||
+	    !get_raw(&r, &s->events, sizeof(s->events)))
 		return -EBADMSG;
 	s->n_msrs = kvm_state_get_u32(&r);
 	if (s->n_msrs > N_SAVED_MSRS)
@@ -297,8 +325,12 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	msrs = g_malloc0(sizeof(*msrs) + s->n_msrs * sizeof(msrs->entries[0]));
 	msrs->nmsrs = s->n_msrs;
 	memcpy(msrs->entries, s->msrs, s->n_msrs * sizeof(msrs->entries[0]));
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &s->regs) < 0 || ioctl(vcpu_fd, KVM_SET_FPU, &s->fpu) < 0 ||
-	    ioctl(vcpu_fd, KVM_SET_SREGS, &s->sregs) < 0)
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &s->regs) < 0 || ioctl(vcpu_fd, KVM_SET_FPU, &s->fpu) < 0)
+		return -errno;
+	/* XSAVE holds the FPU's state too, and more: after it. */
+	if (s->has_xsave && (ioctl(vcpu_fd, KVM_SET_XSAVE, &s->xsave) < 0 || ioctl(vcpu_fd, KVM_SET_XCRS, &s->xcrs) < 0))
+		return -errno;
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &s->sregs) < 0)
 		return -errno;
 	e = ioctl(vcpu_fd, KVM_SET_MSRS, msrs);
 	if (e < 0)
