@@ -40,16 +40,18 @@ LIB_SRCS := $(BASE_SRCS) \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c
-# runvm's own VMM (the kvm backend): the core, the backend glue, and the architecture hooks
-# (kvm/arch.h): x86_64's, or a stub that refuses where the VMM has no port yet.
-KVM_ARCH_SRCS_x86_64 := kvm/x86.c
+# runvm's own VMM (the kvm backend): the core, the saved-state format, the backend glue, and the
+# architecture hooks (kvm/arch.h): x86_64's (kvm/x86/), or a stub that refuses where the VMM has
+# no port yet. The layout hooks are apart: the virtio tests link them with the test double.
+KVM_LAYOUT_SRCS_x86_64 := kvm/x86/layout.c
+KVM_ARCH_SRCS_x86_64 := kvm/x86/arch.c kvm/x86/boot.c kvm/x86/legacy.c $(KVM_LAYOUT_SRCS_x86_64)
 KVM_ARCH_SRCS_arm64 := kvm/arch-stub.c
-LIB_SRCS += kvm/vmm.c kvm/kvm-backend.c $(KVM_ARCH_SRCS_$(KARCH))
+LIB_SRCS += kvm/vmm.c kvm/memory.c kvm/vcpu.c kvm/state.c kvm/kvm-backend.c $(KVM_ARCH_SRCS_$(KARCH))
 # The 9P2000.L server behind virtio-9p (arch-neutral).
-LIB_SRCS += kvm/p9.c
+LIB_SRCS += kvm/virtio/p9.c
 # The virtio-mmio transport, the split virtqueue and the devices (arch-neutral).
-VIRTIO_SRCS := kvm/virtqueue.c kvm/virtio-mmio.c kvm/virtio-console.c kvm/virtio-net.c kvm/virtio-rng.c \
-	kvm/virtio-blk.c kvm/virtio-9p.c
+VIRTIO_SRCS := kvm/virtio/virtqueue.c kvm/virtio/mmio.c kvm/virtio/console.c kvm/virtio/net.c kvm/virtio/rng.c \
+	kvm/virtio/blk.c kvm/virtio/9p.c
 LIB_SRCS += $(VIRTIO_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
@@ -175,7 +177,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libruntime.a
 # The virtio devices run in their tests against a test double of the VMM core
 # (tests/unit/fake-vmm.c: guest RAM is a buffer), without KVM, so the objects given here win over
 # libruntime.a's vmm.o.
-VIRTIO_TEST_SRCS := tests/unit/fake-vmm.c $(VIRTIO_SRCS) kvm/p9.c
+VIRTIO_TEST_SRCS := tests/unit/fake-vmm.c $(VIRTIO_SRCS) kvm/virtio/p9.c kvm/state.c $(KVM_LAYOUT_SRCS_$(KARCH))
 VIRTIO_TESTS := $(BUILD)/tests/test_virtqueue $(BUILD)/tests/test_virtio_devices
 $(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
@@ -255,15 +257,15 @@ $(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
 
-# The 9P server (kvm/p9.c) against a scratch export; UB aborts too, so it counts as a crash.
-$(BUILD)/fuzz/fuzz_p9: tests/fuzz/fuzz_p9.c kvm/p9.c
+# The 9P server (kvm/virtio/p9.c) against a scratch export; UB aborts too, so it counts as a crash.
+$(BUILD)/fuzz/fuzz_p9: tests/fuzz/fuzz_p9.c kvm/virtio/p9.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/p9.c
+	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtio/p9.c
 
-# The split virtqueue parser (kvm/virtqueue.c) over guest memory and ring layout from the input.
-$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtqueue.c
+# The split virtqueue parser (kvm/virtio/virtqueue.c) over guest memory and ring layout from the input.
+$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtio/virtqueue.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtqueue.c
+	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtio/virtqueue.c
 
 fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue
 	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-p9 $(BUILD)/fuzz/corpus-virtqueue

@@ -19,7 +19,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "kvm/kvm-backend.h"
-#include "kvm/virtio.h"
+#include "kvm/virtio/virtio.h"
 #include "kvm/vmm.h"
 
 struct hv_vm {

@@ -1,30 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The VMM core (kvmtool's kvm.c + kvm-cpu.c shape): the VM on /dev/kvm, guest RAM as one memfd,
- * one thread per vCPU running KVM_RUN and dispatching port and MMIO exits to the registered
- * handlers, an I/O thread polling the devices' host fds, pause/resume, and an eventfd that
- * tells the owner the VM has ended. Architecture specifics are hooks (kvm/arch.h).
- *
- * Stopping a vCPU: the owner sets a flag, sets run->immediate_exit and sends the vCPU thread
- * SIGVCPU_KICK. The vCPU clears immediate_exit *before* it reads the flags, so a kick that
- * races with the check still makes the next KVM_RUN return -EINTR at once (KVM's documented
- * use of immediate_exit), and a kick while in the guest forces an exit with -EINTR.
+ * The VMM core (kvmtool's kvm.c shape): the VM on /dev/kvm, its lifecycle, the registration of
+ * MMIO and port regions, an I/O thread polling the devices' host fds, pause/resume, and an
+ * eventfd that tells the owner the VM has ended. Guest RAM is kvm/memory.c's, the vCPU threads
+ * kvm/vcpu.c's. Architecture specifics are hooks (kvm/arch.h): where RAM and the devices go,
+ * how an interrupt line is raised, how the guest learns of a device, how a kernel boots; the
+ * core names no address, port or interrupt number of any architecture.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <linux/kvm.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -32,103 +25,13 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "kvm/arch.h"
+#include "kvm/device.h"
+#include "kvm/memory.h"
+#include "kvm/vcpu.h"
+#include "kvm/vmm-internal.h"
 #include "kvm/vmm.h"
 
-/* RAM is one file in two slots: up to VMM_RAM_LOW_MAX from 0, below the 32-bit MMIO hole
- * (VMM_MMIO_BASE, IOAPIC, LAPIC), the rest from VMM_RAM_HIGH_BASE. 1 TiB is what the
- * configuration allows (memory_mib). */
-#define VMM_MAX_RAM (1ULL << 40)
-/* 8-bit xAPIC ids, and one id left for the IOAPIC. */
-#define VMM_MAX_VCPUS 254
-#define VMM_MAX_MMIO (VMM_MAX_MMIO_DEVS + 8)
-#define VMM_MAX_PIO 16
-#define VMM_MAX_WATCHES 64
-#define VMM_MAX_ON_FREE 64
-#define VMM_THREAD_STACK (256 << 10)
-
-/* Not one of the signals the monitor forwards to the container (runtime/monitor.c). */
-#define SIGVCPU_KICK (SIGRTMIN + 4)
-
-enum { VMM_F_EXIT = 1, VMM_F_PAUSE = 2 };
-
-struct vmm_region {
-	uint64_t base, len;
-	const struct vmm_mmio_ops *ops;
-	void *opaque;
-};
-
-struct vmm_watch {
-	int fd;
-	short events;
-	void (*fn)(void *opaque, short revents);
-	void *opaque;
-};
-
-struct vcpu {
-	struct vmm *vm;
-	unsigned id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool started;
-	unsigned long pio_exits, mmio_exits; /* the ones that came to us, for the debug log */
-};
-
-struct vmm {
-	int kvm_fd, vm_fd, mem_fd, exit_fd, wake_fd, console_fd;
-	uint8_t *ram;
-	uint64_t ram_size, ram_low; /* ram_low: the part below the hole, the rest above 4 GiB */
-	size_t run_size;
-	unsigned n_vcpus;
-	struct vcpu *vcpus;
-	void *arch;
-
-	/* Fixed once vmm_start() has run: the vCPUs read them without a lock. */
-	struct vmm_region mmio[VMM_MAX_MMIO], pio[VMM_MAX_PIO];
-	unsigned n_mmio, n_pio;
-	uint8_t pio_logged[65536 / 8];
-	unsigned mmio_logged;
-
-	/* Everything below is under @lock; @flags is also read without it (atomics). */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int flags;
-	bool started, ended;
-	unsigned n_live, n_paused;
-	int status;
-	char reason[256];
-	GString *cmdline;
-	struct vmm_watch watches[VMM_MAX_WATCHES];
-	unsigned n_watches;
-	pthread_t io_thread;
-	bool io_started;
-	struct {
-		void (*fn)(void *opaque);
-		void *opaque;
-	} on_free[VMM_MAX_ON_FREE];
-	unsigned n_on_free;
-};
-
 /* --- errors and exit -------------------------------------------------------------------- */
-
-static int vm_flags(struct vmm *vm)
-{
-	return __atomic_load_n(&vm->flags, __ATOMIC_SEQ_CST);
-}
-
-/* Lock held. Only threads that have not been joined are signalled: joining waits until
- * n_live is 0, and every kick happens under the lock from a live thread or the owner. */
-static void kick_vcpus(struct vmm *vm)
-{
-	for (unsigned i = 0; i < vm->n_vcpus; i++) {
-		struct vcpu *c = &vm->vcpus[i];
-
-		if (!c->started)
-			continue;
-		__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(c->thread, SIGVCPU_KICK);
-	}
-}
 
 static void wake_io(struct vmm *vm)
 {
@@ -156,7 +59,7 @@ static void exit_v(struct vmm *vm, int status, const char *fmt, va_list ap)
 		__atomic_or_fetch(&vm->flags, VMM_F_EXIT, __ATOMIC_SEQ_CST);
 		if (vm->exit_fd >= 0 && write(vm->exit_fd, &one, sizeof(one)) < 0)
 			rt_debug("kvm: exit eventfd: %s, ignoring", strerror(errno));
-		kick_vcpus(vm);
+		vcpu_kick_all(vm);
 		wake_io(vm);
 		pthread_cond_broadcast(&vm->cond);
 	}
@@ -170,11 +73,6 @@ void vmm_exit_with(struct vmm *vm, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	exit_v(vm, status, fmt, ap);
 	va_end(ap);
-}
-
-void vmm_request_exit(struct vmm *vm, int status)
-{
-	vmm_exit_with(vm, status, "ended by a device (status %d)", status);
 }
 
 int vmm_exit_fd(struct vmm *vm)
@@ -200,68 +98,27 @@ bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
 
 /* --- creation --------------------------------------------------------------------------- */
 
-/*
- * Guest RAM is one file: shareable with another process (vhost-user) and snapshottable later.
- * Fresh pages read as zero, so nothing is touched that the guest does not use.
- *
- * With @huge_pages the file comes from a tmpfs of our own mounted with huge=always, so that it
- * is backed by 2 MiB pages where the host has transparent huge pages: one fault per 2 MiB the
- * guest touches instead of per 4 KiB, and KVM maps it with large EPT/NPT entries. That is what
- * QEMU gets from anonymous memory with MADV_HUGEPAGE, and a memfd would not (shmem_enabled is
- * "never" by default). The price is memory: what the guest touches is rounded up to 2 MiB.
- * fsmount() leaves the tmpfs attached to no mount namespace: nobody can see it, and it goes away
- * with the file. Otherwise, or where that is refused (no CAP_SYS_ADMIN, no THP), a plain memfd.
- * Sets *huge_fs for the tmpfs.
- */
-static int ram_file(bool huge_pages, bool *huge_fs)
-{
-	int fs, mnt, fd = -1;
-
-	fs = huge_pages ? fsopen("tmpfs", FSOPEN_CLOEXEC) : -1;
-	if (fs >= 0) {
-		/* size=0: no limit (a tmpfs takes half of the host's RAM by default; a memfd has
-		 * none either). The guest's own size bounds the file. */
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "huge", "always", 0) == 0 &&
-		    fsconfig(fs, FSCONFIG_SET_STRING, "size", "0", 0) == 0 &&
-		    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
-			mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-			if (mnt >= 0) {
-				fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-				close(mnt);
-			}
-		}
-		close(fs);
-	}
-	*huge_fs = fd >= 0;
-	return fd >= 0 ? fd : memfd_create("runvm-guest-ram", MFD_CLOEXEC);
-}
-
 int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret,
 	    struct rt_error **err)
 {
 	uint64_t size = (uint64_t)mem_mib << 20;
-	struct kvm_userspace_memory_region region;
 	struct vmm *vm;
-	bool huge_fs;
 	int r;
 
-	if (vcpus < 1 || vcpus > VMM_MAX_VCPUS)
-		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %d", vcpus, VMM_MAX_VCPUS);
+	if (vcpus < 1 || vcpus > vmm_arch_max_vcpus())
+		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %u", vcpus, vmm_arch_max_vcpus());
 	if (size < (1 << 20) || size > VMM_MAX_RAM)
 		return rt_make_error(err, EINVAL, "%u MiB of guest memory asked for, the VMM supports 1 to %llu MiB",
 				     mem_mib, VMM_MAX_RAM >> 20);
 
 	vm = g_new0(struct vmm, 1);
-	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->exit_fd = vm->wake_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->exit_fd = vm->wake_fd = -1;
 	vm->console_fd = console_fd;
-	vm->ram = MAP_FAILED;
+	vmm_memory_preinit(vm);
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	vm->cmdline = g_string_new(NULL);
-	vm->n_vcpus = vcpus;
-	vm->vcpus = g_new0(struct vcpu, vcpus);
-	for (unsigned i = 0; i < vcpus; i++)
-		vm->vcpus[i] = (struct vcpu){ .vm = vm, .id = i, .fd = -1, .run = MAP_FAILED };
+	vcpus_alloc(vm, vcpus);
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
@@ -297,46 +154,9 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, s
 	}
 	vm->run_size = (size_t)r;
 
-	vm->mem_fd = ram_file(huge_pages, &huge_fs);
-	if (vm->mem_fd < 0) {
-		r = rt_make_error(err, errno, "memfd_create");
+	r = vmm_memory_init(vm, size, huge_pages, err);
+	if (r < 0)
 		goto fail;
-	}
-	if (ftruncate(vm->mem_fd, (off_t)size) < 0) {
-		r = rt_make_error(err, errno, "ftruncate guest memory to %u MiB", mem_mib);
-		goto fail;
-	}
-	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
-	if (vm->ram == MAP_FAILED) {
-		r = rt_make_error(err, errno, "mmap %u MiB of guest memory", mem_mib);
-		goto fail;
-	}
-	vm->ram_size = size;
-	vm->ram_low = MIN(size, VMM_RAM_LOW_MAX);
-	/* A memfd gets huge pages too where shmem_enabled is "advise". Not the tmpfs: there the
-	 * advice would only add direct compaction to a fault that finds no free huge page (defrag
-	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
-	if (huge_pages && !huge_fs)
-		madvise(vm->ram, size, MADV_HUGEPAGE);
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->ram_low, .userspace_addr = (uintptr_t)vm->ram,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 0)",
-				  (unsigned long long)(vm->ram_low >> 20));
-		goto fail;
-	}
-	if (size > vm->ram_low) {
-		region = (struct kvm_userspace_memory_region){
-			.slot = 1, .guest_phys_addr = VMM_RAM_HIGH_BASE, .memory_size = size - vm->ram_low,
-			.userspace_addr = (uintptr_t)(vm->ram + vm->ram_low),
-		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-			r = rt_make_error(err, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 4 GiB)",
-					  (unsigned long long)((size - vm->ram_low) >> 20));
-			goto fail;
-		}
-	}
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_fd < 0 || vm->wake_fd < 0) {
@@ -344,27 +164,14 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, s
 		goto fail;
 	}
 
-	/* The irqchip must exist before the vCPUs (their LAPICs are created with them). */
+	/* The interrupt controller must exist before the vCPUs (the in-kernel irqchip creates each
+	 * vCPU's part of it with the vCPU). */
 	r = vmm_arch_init(vm, err);
 	if (r < 0)
 		goto fail;
-	for (unsigned i = 0; i < vcpus; i++) {
-		struct vcpu *c = &vm->vcpus[i];
-
-		c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
-		if (c->fd < 0) {
-			r = rt_make_error(err, errno, "KVM_CREATE_VCPU %u", i);
-			goto fail;
-		}
-		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
-		if (c->run == MAP_FAILED) {
-			r = rt_make_error(err, errno, "mmap kvm_run of vCPU %u", i);
-			goto fail;
-		}
-		r = vmm_arch_vcpu_init(vm, i, c->fd, err);
-		if (r < 0)
-			goto fail;
-	}
+	r = vcpus_create(vm, err);
+	if (r < 0)
+		goto fail;
 	*ret = vm;
 	return 0;
 fail:
@@ -395,11 +202,40 @@ static int region_add(struct vmm *vm, struct vmm_region *regions, unsigned *n, u
 
 int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct vmm_mmio_ops *ops, void *opaque)
 {
-	/* Inside RAM an access never exits to us. */
-	if (len == 0 || base + len < base || base < vm->ram_low ||
-	    (vm->ram_size > vm->ram_low && base + len > VMM_RAM_HIGH_BASE))
+	if (len == 0 || base + len < base)
 		return -EINVAL;
+	/* Inside RAM an access never exits to us. */
+	for (unsigned i = 0; i < vm->n_slots; i++)
+		if (base < vm->slots[i].gpa + vm->slots[i].size && vm->slots[i].gpa < base + len)
+			return -EINVAL;
 	return region_add(vm, vm->mmio, &vm->n_mmio, VMM_MAX_MMIO, base, len, ops, opaque);
+}
+
+int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *opaque, uint64_t *ret_base,
+			unsigned *ret_irq)
+{
+	uint64_t base, size;
+	unsigned irq;
+	int r;
+
+	/* The next window: a taken one (a test's region) answers -EEXIST and is skipped, a full
+	 * table or a started VM ends the search. */
+	do {
+		pthread_mutex_lock(&vm->lock);
+		r = vmm_arch_virtio_mmio_slot(vm->n_virtio_mmio, &base, &size, &irq);
+		if (r == 0)
+			vm->n_virtio_mmio++;
+		pthread_mutex_unlock(&vm->lock);
+		if (r < 0)
+			return r;
+		r = vmm_mmio_register(vm, base, size, ops, opaque);
+	} while (r == -EEXIST || r == -EINVAL);
+	if (r < 0)
+		return r;
+	vmm_arch_virtio_mmio_announce(vm, base, size, irq);
+	*ret_base = base;
+	*ret_irq = irq;
+	return 0;
 }
 
 int vmm_pio_register(struct vmm *vm, uint16_t base, uint16_t len, const struct vmm_mmio_ops *ops, void *opaque)
@@ -459,242 +295,15 @@ void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-/* --- guest memory and interrupts -------------------------------------------------------- */
+/* --- interrupts --------------------------------------------------------------------------- */
 
-void *vmm_guest_ptr(struct vmm *vm, uint64_t gpa, uint64_t len)
+void vmm_irq_pulse(struct vmm *vm, unsigned irq)
 {
-	uint64_t high = vm->ram_size - vm->ram_low;
+	int r = vmm_arch_irq_line(vm, irq, true);
 
-	/* A range is in one part or the other: nothing the guest owns spans the hole. */
-	if (gpa <= vm->ram_low && len <= vm->ram_low - gpa)
-		return vm->ram + gpa;
-	if (high && gpa >= VMM_RAM_HIGH_BASE && gpa - VMM_RAM_HIGH_BASE <= high &&
-	    len <= high - (gpa - VMM_RAM_HIGH_BASE))
-		return vm->ram + vm->ram_low + (gpa - VMM_RAM_HIGH_BASE);
-	return NULL;
-}
-
-void vmm_irq_pulse(struct vmm *vm, unsigned gsi)
-{
-	struct kvm_irq_level l = { .irq = gsi, .level = 1 };
-
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
-		rt_debug("kvm: KVM_IRQ_LINE %u: %s, ignoring", gsi, strerror(errno));
-	l.level = 0;
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
-}
-
-/* --- the vCPU threads ------------------------------------------------------------------- */
-
-static const struct vmm_region *region_find(const struct vmm_region *regions, unsigned n, uint64_t addr,
-					    unsigned len)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (addr >= regions[i].base && addr - regions[i].base < regions[i].len &&
-		    len <= regions[i].len - (addr - regions[i].base))
-			return &regions[i];
-	return NULL;
-}
-
-static void region_access(const struct vmm_region *r, uint64_t addr, bool write, void *data, unsigned len)
-{
-	if (write) {
-		if (r->ops->write)
-			r->ops->write(r->opaque, addr - r->base, data, len);
-	} else if (r->ops->read) {
-		r->ops->read(r->opaque, addr - r->base, data, len);
-	} else {
-		memset(data, 0, len);
-	}
-}
-
-static void vcpu_pio(struct vmm *vm, struct kvm_run *run)
-{
-	bool write = run->io.direction == KVM_EXIT_IO_OUT;
-	unsigned size = run->io.size;
-	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	const struct vmm_region *r = region_find(vm->pio, vm->n_pio, run->io.port, size);
-
-	if (run->io.data_offset + (uint64_t)size * run->io.count > vm->run_size)
-		return;
-	/* count > 1 for the string instructions (rep outsb and the like). */
-	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
-		if (r) {
-			region_access(r, run->io.port, write, data, size);
-			continue;
-		}
-		/* The kernel probes ports of hardware it does not find (other UARTs, PCI
-		 * configuration): reads as zero, said once. */
-		if (!write)
-			memset(data, 0, size);
-		if (!(vm->pio_logged[run->io.port / 8] & (1 << run->io.port % 8))) {
-			__atomic_or_fetch(&vm->pio_logged[run->io.port / 8], 1 << run->io.port % 8, __ATOMIC_RELAXED);
-			rt_debug("kvm: unhandled port %s 0x%x (size %u), ignoring", write ? "write" : "read",
-				 run->io.port, size);
-		}
-	}
-}
-
-static void vcpu_mmio(struct vmm *vm, struct kvm_run *run)
-{
-	unsigned len = run->mmio.len;
-	const struct vmm_region *r;
-
-	if (len > sizeof(run->mmio.data))
-		return;
-	r = region_find(vm->mmio, vm->n_mmio, run->mmio.phys_addr, len);
-	if (r) {
-		region_access(r, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, len);
-		return;
-	}
-	if (!run->mmio.is_write)
-		memset(run->mmio.data, 0, len);
-	if (__atomic_fetch_add(&vm->mmio_logged, 1, __ATOMIC_RELAXED) < 16)
-		rt_debug("kvm: unhandled MMIO %s 0x%llx (size %u), ignoring", run->mmio.is_write ? "write" : "read",
-			 (unsigned long long)run->mmio.phys_addr, len);
-}
-
-/* Returns false when the vCPU is done: the VM has ended. */
-static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
-{
-	struct kvm_run *run = c->run;
-
-	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		c->pio_exits++;
-		vcpu_pio(vm, run);
-		return true;
-	case KVM_EXIT_MMIO:
-		c->mmio_exits++;
-		vcpu_mmio(vm, run);
-		return true;
-	case KVM_EXIT_INTR:
-		return true;
-	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: how `reboot=t` resets the machine, and how a wrecked guest ends. */
-		vmm_exit_with(vm, 0, "the guest reset the machine (triple fault, vCPU %u)", c->id);
-		return false;
-	case KVM_EXIT_SYSTEM_EVENT:
-		switch (run->system_event.type) {
-		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			vmm_exit_with(vm, 0, "the guest powered off");
-			break;
-		case KVM_SYSTEM_EVENT_RESET:
-			vmm_exit_with(vm, 0, "the guest rebooted");
-			break;
-		case KVM_SYSTEM_EVENT_CRASH:
-			vmm_exit_with(vm, 1, "the guest crashed");
-			break;
-		default:
-			vmm_exit_with(vm, 1, "vCPU %u: unknown system event %u", c->id, run->system_event.type);
-		}
-		return false;
-	case KVM_EXIT_FAIL_ENTRY:
-		vmm_exit_with(vm, 1, "vCPU %u: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx)",
-			      c->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		return false;
-	case KVM_EXIT_INTERNAL_ERROR:
-		vmm_exit_with(vm, 1, "vCPU %u: KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u)", c->id,
-			      run->internal.suberror);
-		return false;
-	default:
-		if (vmm_arch_exit(vm, c->id, c->fd, run))
-			return true;
-		/* No-op when the hook ended the VM itself. */
-		vmm_exit_with(vm, 1, "vCPU %u: unexpected KVM exit reason %u", c->id, run->exit_reason);
-		return false;
-	}
-}
-
-/*
- * With --debug, where the vCPU's time went: the exits that reached us, and KVM's own counters
- * (the binary stats of KVM_GET_STATS_FD, Linux 5.14) for the exits it handled in the kernel.
- * Every exit is costly under nested virtualisation; this is how the boot's were counted.
- */
-static void vcpu_log_stats(struct vcpu *c)
-{
-	static const char *const wanted[] = { "exits", "halt_exits", "irq_exits", "io_exits", "mmio_exits",
-					      "pf_taken", "pf_fixed", "irq_injections", "insn_emulation" };
-	struct kvm_stats_header h;
-	g_autoptr(GString) line = g_string_new(NULL);
-	g_autofree uint8_t *descs = NULL;
-	size_t dsize;
-	int fd;
-
-	if (!rt_log_debug_enabled())
-		return;
-	g_string_printf(line, "kvm: vCPU %u: %lu port and %lu MMIO exits to the VMM", c->id, c->pio_exits, c->mmio_exits);
-	fd = ioctl(c->fd, KVM_GET_STATS_FD, NULL);
-	if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == sizeof(h) && h.num_desc < 1024 && h.name_size > 0 && h.name_size < 256) {
-		dsize = sizeof(struct kvm_stats_desc) + h.name_size;
-		descs = g_malloc((size_t)h.num_desc * dsize);
-		if (pread(fd, descs, h.num_desc * dsize, h.desc_offset) == (ssize_t)(h.num_desc * dsize)) {
-			g_string_append(line, "; KVM:");
-			for (unsigned i = 0; i < h.num_desc; i++) {
-				struct kvm_stats_desc *d = (void *)(descs + i * dsize);
-				uint64_t v;
-
-				d->name[h.name_size - 1] = 0;
-				for (size_t k = 0; k < G_N_ELEMENTS(wanted); k++)
-					if (strcmp(d->name, wanted[k]) == 0 &&
-					    pread(fd, &v, sizeof(v), h.data_offset + d->offset) == sizeof(v))
-						g_string_append_printf(line, " %s %" PRIu64, d->name, v);
-			}
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	rt_debug("%s", line->str);
-}
-
-/* Park at a safe point until resumed or ended. */
-static void vcpu_park(struct vmm *vm)
-{
-	pthread_mutex_lock(&vm->lock);
-	vm->n_paused++;
-	pthread_cond_broadcast(&vm->cond);
-	while ((vm_flags(vm) & (VMM_F_PAUSE | VMM_F_EXIT)) == VMM_F_PAUSE)
-		pthread_cond_wait(&vm->cond, &vm->lock);
-	vm->n_paused--;
-	pthread_mutex_unlock(&vm->lock);
-}
-
-static void *vcpu_thread(void *arg)
-{
-	struct vcpu *c = arg;
-	struct vmm *vm = c->vm;
-	sigset_t kick;
-
-	sigemptyset(&kick);
-	sigaddset(&kick, SIGVCPU_KICK);
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	for (;;) {
-		int f;
-
-		/* Clear first, then look: see the comment at the top of the file. */
-		__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-		f = vm_flags(vm);
-		if (f & VMM_F_EXIT)
-			break;
-		if (f & VMM_F_PAUSE) {
-			vcpu_park(vm);
-			continue;
-		}
-		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			vmm_exit_with(vm, 1, "vCPU %u: KVM_RUN: %s", c->id, strerror(errno));
-			break;
-		}
-		if (!vcpu_exit(vm, c))
-			break;
-	}
-	vcpu_log_stats(c);
-	pthread_mutex_lock(&vm->lock);
-	vm->n_live--;
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-	return NULL;
+	if (r < 0)
+		rt_debug("kvm: raise interrupt line %u: %s, ignoring", irq, strerror(-r));
+	vmm_arch_irq_line(vm, irq, false);
 }
 
 /* --- the I/O thread --------------------------------------------------------------------- */
@@ -755,19 +364,6 @@ static void *io_thread(void *arg)
 
 /* --- lifecycle -------------------------------------------------------------------------- */
 
-static void kick_handler(int sig)
-{
-	(void)sig; /* only there to interrupt KVM_RUN */
-}
-
-static void install_kick_handler(void)
-{
-	struct sigaction sa = { .sa_handler = kick_handler };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGVCPU_KICK, &sa, NULL);
-}
-
 int vmm_load_kernel(struct vmm *vm, const char *kernel, const char *initrd, struct rt_error **err)
 {
 	g_autofree char *cmdline = NULL;
@@ -787,7 +383,7 @@ int vmm_start(struct vmm *vm, struct rt_error **err)
 	sigset_t all, old;
 	int r = 0, e;
 
-	pthread_once(&once, install_kick_handler);
+	pthread_once(&once, vcpu_install_kick_handler);
 	pthread_mutex_lock(&vm->lock);
 	if (vm->started || vm->ended) {
 		pthread_mutex_unlock(&vm->lock);
@@ -842,7 +438,7 @@ int vmm_pause(struct vmm *vm, struct rt_error **err)
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->ended) {
 		__atomic_or_fetch(&vm->flags, VMM_F_PAUSE, __ATOMIC_SEQ_CST);
-		kick_vcpus(vm);
+		vcpu_kick_all(vm);
 		while (vm->n_paused < vm->n_live && !vm->ended)
 			pthread_cond_wait(&vm->cond, &vm->lock);
 	}
@@ -865,13 +461,33 @@ int vmm_resume(struct vmm *vm, struct rt_error **err)
 	return r;
 }
 
+int vmm_platform_save(struct vmm *vm, struct kvm_state_buf *out)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	r = vm_stopped(vm) ? vmm_arch_platform_save(vm, out) : -EBUSY;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vmm_platform_load(struct vmm *vm, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	r = vm->started ? -EBUSY : vmm_arch_platform_load(vm, buf, len);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
 void vmm_stop(struct vmm *vm)
 {
 	if (!vm)
 		return;
 	vmm_exit_with(vm, 0, "stopped by the runtime");
 	pthread_mutex_lock(&vm->lock);
-	/* Every kick happens under the lock while a vCPU is live (see kick_vcpus). */
+	/* Every kick happens under the lock while a vCPU is live (see vcpu_kick_all). */
 	while (vm->n_live > 0)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
@@ -896,16 +512,9 @@ struct vmm *vmm_free(struct vmm *vm)
 		vm->on_free[vm->n_on_free].fn(vm->on_free[vm->n_on_free].opaque);
 	}
 	vmm_arch_free(vm);
-	for (unsigned i = 0; i < vm->n_vcpus; i++) {
-		if (vm->vcpus[i].run != MAP_FAILED)
-			munmap(vm->vcpus[i].run, vm->run_size);
-		if (vm->vcpus[i].fd >= 0)
-			close(vm->vcpus[i].fd);
-	}
-	g_free(vm->vcpus);
-	if (vm->ram != MAP_FAILED)
-		munmap(vm->ram, vm->ram_size);
-	for (int *fd[] = { &vm->mem_fd, &vm->vm_fd, &vm->kvm_fd, &vm->exit_fd, &vm->wake_fd }, i = 0; i < 5; i++)
+	vcpus_free(vm);
+	vmm_memory_free(vm);
+	for (int *fd[] = { &vm->vm_fd, &vm->kvm_fd, &vm->exit_fd, &vm->wake_fd }, i = 0; i < 4; i++)
 		if (*fd[i] >= 0)
 			close(*fd[i]);
 	g_string_free(vm->cmdline, TRUE);
@@ -927,24 +536,9 @@ int vmm_vm_fd(struct vmm *vm)
 	return vm->vm_fd;
 }
 
-int vmm_vcpu_fd(struct vmm *vm, unsigned id)
-{
-	return id < vm->n_vcpus ? vm->vcpus[id].fd : -1;
-}
-
 unsigned vmm_nr_vcpus(struct vmm *vm)
 {
 	return vm->n_vcpus;
-}
-
-uint64_t vmm_ram_size(struct vmm *vm)
-{
-	return vm->ram_size;
-}
-
-uint64_t vmm_ram_low(struct vmm *vm)
-{
-	return vm->ram_low;
 }
 
 int vmm_console_fd(struct vmm *vm)

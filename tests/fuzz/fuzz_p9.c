@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm/p9.h"
+#include "kvm/virtio/p9.h"
 
 static char base[64], exp_dir[128], outside[128];
 static struct stat outside_st, sentinel_st;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * libFuzzer target: the split virtqueue parser (kvm/virtqueue.c) over guest memory the input
+ * libFuzzer target: the split virtqueue parser (kvm/virtio/virtqueue.c) over guest memory the input
  * chooses. The first 32 bytes pick the queue size, the ring addresses, whether indirect
  * descriptors were negotiated and how much each push claims to have written; the rest is guest
  * RAM, copied into a buffer of exactly that size so ASan sees any access past it. Chains are
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/virtio/virtqueue.h"
 
 struct vmm {
 	uint8_t *ram;

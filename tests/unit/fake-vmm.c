@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Test double of kvm/vmm.h's device-facing functions, and a minimal virtio-mmio driver. */
+/* Test double of the VMM core's device-facing functions (kvm/device.h), and a minimal
+ * virtio-mmio driver. The devices' windows come from the real layout hooks (kvm/arch.h). */
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
@@ -10,7 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvm/arch.h"
+#include "kvm/device.h"
+#include "kvm/vmm.h"
 #include "tests/unit/fake-vmm.h"
+
+#define FAKE_MAX_MMIO 16
 
 struct fake_mmio {
 	uint64_t base, len;
@@ -28,8 +34,8 @@ struct fake_watch {
 struct vmm {
 	uint8_t *ram;
 	uint64_t ram_size, next;
-	struct fake_mmio mmio[VMM_MAX_MMIO_DEVS];
-	unsigned n_mmio;
+	struct fake_mmio mmio[FAKE_MAX_MMIO];
+	unsigned n_mmio, n_virtio_mmio;
 	unsigned irqs[64];
 	char cmdline[4096];
 	struct fake_watch watch[16];
@@ -41,16 +47,36 @@ struct vmm {
 	unsigned n_on_free;
 };
 
-/* --- kvm/vmm.h ------------------------------------------------------------------------- */
+/* --- kvm/device.h ---------------------------------------------------------------------- */
 
 int vmm_mmio_register(struct vmm *vm, uint64_t base, uint64_t len, const struct vmm_mmio_ops *ops, void *opaque)
 {
 	for (unsigned i = 0; i < vm->n_mmio; i++)
 		if (base < vm->mmio[i].base + vm->mmio[i].len && vm->mmio[i].base < base + len)
 			return -EEXIST;
-	if (vm->n_mmio == VMM_MAX_MMIO_DEVS)
+	if (vm->n_mmio == FAKE_MAX_MMIO)
 		return -ENOSPC;
 	vm->mmio[vm->n_mmio++] = (struct fake_mmio){ base, len, ops, opaque };
+	return 0;
+}
+
+/* The core's placement, without its retry past a window a test took: the windows and the
+ * announcement are the architecture's own (kvm/x86/layout.c on x86). */
+int vmm_virtio_mmio_add(struct vmm *vm, const struct vmm_mmio_ops *ops, void *opaque, uint64_t *ret_base,
+			unsigned *ret_irq)
+{
+	uint64_t base, size;
+	unsigned irq;
+	int r = vmm_arch_virtio_mmio_slot(vm->n_virtio_mmio, &base, &size, &irq);
+
+	if (r == 0)
+		r = vmm_mmio_register(vm, base, size, ops, opaque);
+	if (r < 0)
+		return r;
+	vm->n_virtio_mmio++;
+	vmm_arch_virtio_mmio_announce(vm, base, size, irq);
+	*ret_base = base;
+	*ret_irq = irq;
 	return 0;
 }
 
@@ -61,12 +87,13 @@ void *vmm_guest_ptr(struct vmm *vm, uint64_t gpa, uint64_t len)
 	return vm->ram + gpa;
 }
 
-void vmm_irq_pulse(struct vmm *vm, unsigned gsi)
+void vmm_irq_pulse(struct vmm *vm, unsigned irq)
 {
-	if (gsi < 64)
-		__atomic_fetch_add(&vm->irqs[gsi], 1, __ATOMIC_RELAXED);
+	if (irq < 64)
+		__atomic_fetch_add(&vm->irqs[irq], 1, __ATOMIC_RELAXED);
 }
 
+/* kvm/vmm.h's, for the layout's announcement. */
 void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...)
 {
 	size_t len = strlen(vm->cmdline);
@@ -128,6 +155,7 @@ void fake_vmm_free(struct vmm *vm)
 }
 
 void *fake_ram(struct vmm *vm, uint64_t gpa) { return vm->ram + gpa; }
+void *fake_mmio_opaque(struct vmm *vm, unsigned slot) { return slot < vm->n_mmio ? vm->mmio[slot].opaque : NULL; }
 uint64_t fake_ram_size(struct vmm *vm) { return vm->ram_size; }
 const char *fake_cmdline(struct vmm *vm) { return vm->cmdline; }
 unsigned fake_irqs(struct vmm *vm, unsigned gsi) { return gsi < 64 ? vm->irqs[gsi] : 0; }
@@ -143,6 +171,12 @@ uint64_t fake_alloc(struct vmm *vm, uint64_t size, uint64_t align)
 	vm->next = gpa + size;
 	memset(vm->ram + gpa, 0, size);
 	return gpa;
+}
+
+void fake_ram_copy(struct vmm *dst, const struct vmm *src)
+{
+	memcpy(dst->ram, src->ram, dst->ram_size < src->ram_size ? dst->ram_size : src->ram_size);
+	dst->next = src->next;
 }
 
 short fake_watch_events(struct vmm *vm, int fd)

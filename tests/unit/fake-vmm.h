@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A test double of the VMM core's device-facing functions (kvm/vmm.h): guest RAM is a plain
+ * A test double of the VMM core's device-facing functions (kvm/device.h): guest RAM is a plain
  * buffer, MMIO regions and I/O watches are recorded, interrupts are counted. With it, and a
  * small virtio driver written the way Linux's virtio_mmio.c and virtio_ring.c drive a device,
  * the unit tests run the virtio devices without /dev/kvm.
@@ -11,15 +11,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kvm/vmm.h"
+#include "kvm/device.h"
 
 struct vmm *fake_vmm_new(uint64_t ram_size);
 void fake_vmm_free(struct vmm *vm);
 /* A host pointer to guest-physical @gpa (no bounds check: for the test's own writes). */
 void *fake_ram(struct vmm *vm, uint64_t gpa);
 uint64_t fake_ram_size(struct vmm *vm);
+/* The opaque the device in slot @slot registered its window with (a virtio device's struct
+ * virtio_dev), or NULL. */
+void *fake_mmio_opaque(struct vmm *vm, unsigned slot);
 /* Guest memory for rings and buffers, zeroed, from a bump allocator. */
 uint64_t fake_alloc(struct vmm *vm, uint64_t size, uint64_t align);
+/* Guest RAM and the allocator's position copied from @src: a saved VM's memory, for a device
+ * loaded from its saved state. */
+void fake_ram_copy(struct vmm *dst, const struct vmm *src);
 const char *fake_cmdline(struct vmm *vm);
 unsigned fake_irqs(struct vmm *vm, unsigned gsi);
 /* The events the watch on @fd asks for now (0 when paused or never watched). */

@@ -5,23 +5,30 @@
  * EBX = start_info. (The PVM hypervisor of the development machines runs such a guest, though
  * not a Linux kernel.) The guest writes to a port and an MMIO region the test registers, reads
  * MMIO, prints on the UART, spins on a counter while the test pauses and resumes it, then ends
- * the VM with an i8042 reset or a triple fault. Skips where /dev/kvm cannot be opened.
+ * the VM with an i8042 reset or a triple fault; its vCPU's state, saved while it spins, is loaded
+ * into a new VM that goes on counting. Skips where /dev/kvm cannot be opened.
  */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
 
-#include "base/time.h"
-#include "kvm/vmm.h"
-#include "kvm/x86.h"
 #include "base/error.h"
+#include "base/time.h"
+#include "kvm/arch.h"
+#include "kvm/device.h"
+#include "kvm/state.h"
+#include "kvm/vmm.h"
+#include "kvm/x86/boot.h"
+#include "kvm/x86/layout.h"
 #include "tests/unit/tap.h"
 
 #define GUEST_LOAD 0x100000
@@ -181,7 +188,7 @@ static struct vmm *new_vm(int console_fd, const char *kernel, const char *initrd
 	vmm_cmdline_append(vm, "console=ttyS0 reboot=t");
 	vmm_cmdline_append(vm, " test=%d", 1);
 	if (vmm_pio_register(vm, TEST_PORT, 8, &port_ops, NULL) < 0 ||
-	    vmm_mmio_register(vm, VMM_MMIO_BASE, VMM_MMIO_SIZE, &mmio_ops, NULL) < 0 ||
+	    vmm_mmio_register(vm, X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, &mmio_ops, NULL) < 0 ||
 	    vmm_load_kernel(vm, kernel, initrd, &err) < 0) {
 		ok(0, "set the VM up: %s", err ? err->msg : "register");
 		rt_error_free(&err);
@@ -376,7 +383,9 @@ static void test_high_ram(const char *kernel)
 	}
 	low = vmm_guest_ptr(vm, 0, 1);
 	high = vmm_guest_ptr(vm, 4ULL << 30, 1);
-	ok(vmm_ram_size(vm) == (uint64_t)mib << 20 && vmm_ram_low(vm) == 3ULL << 30, "%u MiB: 3072 below the hole", mib);
+	ok(vmm_ram_slot(vm, 0)->size + vmm_ram_slot(vm, 1)->size == (uint64_t)mib << 20 &&
+		   vmm_ram_slot(vm, 0)->size == 3ULL << 30,
+	   "%u MiB: 3072 below the hole", mib);
 	ok(vmm_guest_ptr(vm, (3ULL << 30) - 4096, 4096) == low + (3ULL << 30) - 4096 &&
 		   !vmm_guest_ptr(vm, (3ULL << 30) - 4096, 8192) && !vmm_guest_ptr(vm, 3ULL << 30, 1) &&
 		   !vmm_guest_ptr(vm, (4ULL << 30) - 1, 2),
@@ -433,6 +442,85 @@ static void test_errors(const char *dir, const char *kernel)
 	r = vmm_load_kernel(vm, kernel, missing, &err) < 0 && err;
 	ok(r, "a missing initrd: %s", err ? err->msg : "");
 	rt_error_free(&err);
+	vmm_free(vm);
+}
+
+/* A vCPU saved while the guest spins, loaded into a fresh VM given the same RAM: the registers
+ * compare equal and the guest goes on counting from where it was, then resets when told to.
+ * The platform (PIC, IOAPIC, PIT) comes along. */
+static void test_vcpu_state(const char *kernel)
+{
+	/* The platform record's interrupt controllers: its header, then three sized chips. */
+	const size_t chips_len = 6 + 3 * (4 + sizeof(struct kvm_irqchip));
+	struct kvm_state_buf rec = { 0 }, plat = { 0 }, plat2 = { 0 };
+	struct rt_error *err = NULL;
+	struct vmm *vm = new_vm(-1, kernel, NULL), *vm2 = NULL;
+	struct kvm_regs r1, r2;
+	struct kvm_sregs s1, s2;
+	volatile uint32_t *counter;
+	const char *reason = "";
+	uint8_t *bad = NULL;
+	int status = -1;
+	uint32_t at;
+	bool r;
+
+	if (!vm)
+		return;
+	counter = vmm_guest_ptr(vm, GUEST_COUNTER, 8);
+	ok(vmm_start(vm, &err) == 0 && counter_passes(counter, 0), "vCPU state: a spinning guest");
+	ok(vmm_vcpu_save(vm, 0, &rec) == -EBUSY && rec.len == 0, "vCPU state: not saved while the vCPU runs");
+	ok(vmm_pause(vm, &err) == 0, "vCPU state: paused");
+	at = counter[0];
+	r = vmm_vcpu_save(vm, 0, &rec) == 0 && rec.len > 0;
+	ok(r, "vCPU state: vCPU 0 saved at iteration %u (%zu bytes)", at, rec.len);
+	r = vmm_platform_save(vm, &plat) == 0 && plat.len > chips_len;
+	ok(r, "vCPU state: the platform saved (%zu bytes)", plat.len);
+	r = ioctl(vmm_vcpu_fd(vm, 0), KVM_GET_REGS, &r1) == 0 && ioctl(vmm_vcpu_fd(vm, 0), KVM_GET_SREGS, &s1) == 0;
+	vm2 = new_vm(-1, kernel, NULL);
+	if (!r || !vm2) {
+		ok(0, "vCPU state: a second VM");
+		goto out;
+	}
+	memcpy(vmm_guest_ptr(vm2, 0, RAM_MIB << 20), vmm_guest_ptr(vm, 0, RAM_MIB << 20), RAM_MIB << 20);
+	vm = vmm_free(vm);
+
+	r = true;
+	for (size_t n = 0; n < rec.len && r; n++)
+		r = vmm_vcpu_load(vm2, 0, rec.data, n) == -EBADMSG;
+	ok(r, "vCPU state: every truncated record refused");
+	bad = g_memdup2(rec.data, rec.len);
+	bad[0] ^= 0xff;
+	ok(vmm_vcpu_load(vm2, 0, bad, rec.len) == -EBADMSG, "vCPU state: another record's magic refused");
+	/* The last entry is an MSR's index and value: one the record must not reach. */
+	memcpy(bad, rec.data, rec.len);
+	memcpy(bad + rec.len - 12, &(uint32_t){ 0x1b }, 4); /* IA32_APIC_BASE */
+	r = vmm_vcpu_load(vm2, 0, bad, rec.len) == -EBADMSG;
+	ok(r, "vCPU state: an MSR that is not saved refused");
+	ok(vmm_vcpu_load(vm2, 0, rec.data, rec.len) == 0, "vCPU state: loaded into a fresh VM's vCPU 0");
+	r = true;
+	for (size_t n = 0; n < plat.len && r; n++)
+		r = vmm_platform_load(vm2, plat.data, n) == -EBADMSG;
+	ok(r, "vCPU state: every truncated platform record refused");
+	r = vmm_platform_load(vm2, plat.data, plat.len) == 0 && vmm_platform_save(vm2, &plat2) == 0 &&
+	    plat2.len == plat.len && !memcmp(plat.data, plat2.data, chips_len);
+	ok(r, "vCPU state: the platform loaded, its interrupt controllers compare equal");
+	r = ioctl(vmm_vcpu_fd(vm2, 0), KVM_GET_REGS, &r2) == 0 && ioctl(vmm_vcpu_fd(vm2, 0), KVM_GET_SREGS, &s2) == 0 &&
+	    !memcmp(&r1, &r2, sizeof(r1)) && !memcmp(&s1, &s2, sizeof(s1));
+	ok(r, "vCPU state: its registers and segments compare equal (rip 0x%llx, 0x%llx)", (unsigned long long)r1.rip,
+	   (unsigned long long)r2.rip);
+	counter = vmm_guest_ptr(vm2, GUEST_COUNTER, 8);
+	ok(vmm_start(vm2, &err) == 0 && counter_passes(counter, at), "vCPU state: the guest goes on counting from %u", at);
+	ok(vmm_vcpu_load(vm2, 0, rec.data, rec.len) == -EBUSY, "vCPU state: a started VM refuses a load");
+	counter[1] = 1;
+	r = ended_within(vm2, 5000) && vmm_ended(vm2, &status, &reason) && status == 0 && strstr(reason, "i8042");
+	ok(r, "vCPU state: and resets when told to: %s", reason);
+out:
+	rt_error_free(&err);
+	g_free(bad);
+	kvm_state_buf_release(&rec);
+	kvm_state_buf_release(&plat);
+	kvm_state_buf_release(&plat2);
+	vmm_free(vm2);
 	vmm_free(vm);
 }
 
@@ -521,6 +609,7 @@ int main(void)
 	test_high_ram(kernel);
 	test_stop_running(kernel);
 	test_errors(dir, kernel);
+	test_vcpu_state(kernel);
 	test_huge_pages();
 
 	for (const char *const *f = (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", "trunc", NULL }; *f; f++) {

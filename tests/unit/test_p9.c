@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The 9P2000.L server (kvm/p9.c) driven with built messages against a temporary export: the
+/* The 9P2000.L server (kvm/virtio/p9.c) driven with built messages against a temporary export: the
  * requests the Linux client sends for a mounted rootfs, then hostile ones (escapes through
  * "..", '/' and symlinks, truncated and oversized messages, bad fids, tiny buffers, random
  * bytes). Nothing may reach outside the export, crash, or answer out of bounds. */
@@ -14,7 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "kvm/p9.h"
+#include "kvm/virtio/p9.h"
 #include "tests/unit/tap.h"
 
 enum {

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 #include "tests/unit/fake-vmm.h"
 #include "tests/unit/tap.h"
 

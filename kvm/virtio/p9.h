@@ -22,6 +22,9 @@ struct p9_server;
 /* Export @dir (read-only when @readonly). NULL with errno set on failure. */
 struct p9_server *p9_server_new(const char *dir, bool readonly);
 void p9_server_free(struct p9_server *s);
+/* Whether the server holds nothing a new one lacks: no fid, msize not negotiated. Saved state
+ * covers only such a server (kvm/virtio/9p.c): the fids stand for open host files. */
+bool p9_server_fresh(struct p9_server *s);
 
 /* Handle one T-message of @req_len bytes and write the R-message (Rlerror for any failure,
  * including a malformed request) into @resp of @resp_cap bytes. Returns the reply's length;

@@ -25,9 +25,10 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/state.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 #define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x4d565552 /* "RUVM" */
@@ -374,8 +375,7 @@ static const struct vmm_mmio_ops virtio_mmio_ops = {
 int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaque, struct virtio_dev **ret)
 {
 	struct virtio_dev *d;
-	int r = -ENOSPC;
-	unsigned slot;
+	int r;
 
 	if (ops->num_queues == 0 || ops->queue_max == 0 || ops->queue_max > VIRTQ_CHAIN_MAX ||
 	    (ops->queue_max & (ops->queue_max - 1)))
@@ -399,13 +399,7 @@ int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaq
 	for (unsigned i = 0; i < ops->num_queues; i++)
 		virtq_init(&d->vqs[i], vm, ops->queue_max);
 
-	/* The first free slot: a taken one answers -EEXIST/-EBUSY, a full table -ENOSPC. */
-	for (slot = 0; slot < VMM_MAX_MMIO_DEVS; slot++) {
-		d->base = VMM_MMIO_BASE + slot * VMM_MMIO_SIZE;
-		r = vmm_mmio_register(vm, d->base, VMM_MMIO_SIZE, &virtio_mmio_ops, d);
-		if (r == 0 || r == -ENOSPC || r == -ENOMEM)
-			break;
-	}
+	r = vmm_virtio_mmio_add(vm, &virtio_mmio_ops, d, &d->base, &d->irq);
 	if (r < 0) {
 		pthread_mutex_destroy(&d->lock);
 		pthread_rwlock_destroy(&d->queues);
@@ -413,12 +407,168 @@ int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaq
 		free(d);
 		return r;
 	}
-	d->irq = VMM_MMIO_IRQ_BASE + slot;
 	if (vmm_on_free(vm, virtio_dev_free, d) < 0)
 		rt_debug("virtio-%s: not freed with the VM, ignoring", dev_name(d));
-	vmm_cmdline_append(vm, " virtio_mmio.device=%lluK@%#llx:%u", VMM_MMIO_SIZE / 1024,
-			   (unsigned long long)d->base, d->irq);
 	if (ret)
 		*ret = d;
 	return 0;
+}
+
+/* --- saved state ----------------------------------------------------------------------------- */
+
+#define VIRTIO_STATE_MAGIC 0x6f696d76u /* "vmio" */
+#define VIRTIO_STATE_VERSION 1
+#define DRIVER_STATUS_BITS                                                                          \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |       \
+	 VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED)
+
+int virtio_dev_save(struct virtio_dev *d, struct kvm_state_buf *out)
+{
+	struct kvm_state_buf dev = { 0 };
+	int r = 0;
+
+	pthread_mutex_lock(&d->lock);
+	/* No notify in flight on a vCPU while the queues' indices are read. */
+	pthread_rwlock_wrlock(&d->queues);
+	if (d->ops->save)
+		r = d->ops->save(d->opaque, &dev);
+	if (r == 0) {
+		kvm_state_put_header(out, VIRTIO_STATE_MAGIC, VIRTIO_STATE_VERSION);
+		kvm_state_put_u32(out, d->ops->device_id);
+		kvm_state_put_u32(out, d->ops->num_queues);
+		kvm_state_put_u32(out, __atomic_load_n(&d->status, __ATOMIC_ACQUIRE));
+		kvm_state_put_u8(out, __atomic_load_n(&d->failed, __ATOMIC_ACQUIRE));
+		kvm_state_put_u32(out, __atomic_load_n(&d->isr, __ATOMIC_ACQUIRE));
+		kvm_state_put_u64(out, d->drv_features);
+		kvm_state_put_u64(out, __atomic_load_n(&d->features, __ATOMIC_ACQUIRE));
+		kvm_state_put_u32(out, d->dev_features_sel);
+		kvm_state_put_u32(out, d->drv_features_sel);
+		kvm_state_put_u32(out, d->queue_sel);
+		kvm_state_put_u32(out, d->shm_sel);
+		for (unsigned i = 0; i < d->ops->num_queues; i++) {
+			const struct virtq *q = &d->vqs[i];
+
+			kvm_state_put_u16(out, q->num);
+			kvm_state_put_u64(out, q->desc_gpa);
+			kvm_state_put_u64(out, q->avail_gpa);
+			kvm_state_put_u64(out, q->used_gpa);
+			kvm_state_put_u8(out, q->ready);
+			kvm_state_put_u16(out, q->last_avail);
+			kvm_state_put_u16(out, q->used_idx);
+			kvm_state_put_u8(out, __atomic_load_n(&q->signal, __ATOMIC_ACQUIRE));
+		}
+		kvm_state_put_blob(out, &dev);
+		r = kvm_state_buf_error(out);
+	}
+	pthread_rwlock_unlock(&d->queues);
+	pthread_mutex_unlock(&d->lock);
+	kvm_state_buf_release(&dev);
+	return r;
+}
+
+/* One queue of a record into @q (a reset queue of the device's): what the registers and
+ * QueueReady would have accepted, or -EBADMSG. */
+static int load_queue(struct kvm_state_reader *r, struct virtq *q, bool indirect)
+{
+	uint8_t ready, signal;
+	uint16_t last_avail, used_idx;
+
+	q->num = kvm_state_get_u16(r);
+	q->desc_gpa = kvm_state_get_u64(r);
+	q->avail_gpa = kvm_state_get_u64(r);
+	q->used_gpa = kvm_state_get_u64(r);
+	ready = kvm_state_get_u8(r);
+	last_avail = kvm_state_get_u16(r);
+	used_idx = kvm_state_get_u16(r);
+	signal = kvm_state_get_u8(r);
+	if (r->bad || ready > 1 || signal > 1)
+		return -EBADMSG;
+	if (!ready)
+		/* A queue not set up yet has nothing in flight. */
+		return last_avail || used_idx || signal ? -EBADMSG : 0;
+	/* Any pair of indices is safe: virtq_pop() checks the guest's avail->idx against
+	 * last_avail at every pop, and the used ring is the guest's to read. */
+	if (virtq_enable(q, indirect) < 0)
+		return -EBADMSG;
+	q->last_avail = last_avail;
+	q->used_idx = used_idx;
+	q->signal = signal;
+	return 0;
+}
+
+int virtio_dev_load(struct virtio_dev *d, const void *buf, size_t len)
+{
+	uint32_t status, isr, sel[4];
+	uint64_t drv_features, features;
+	struct kvm_state_reader r;
+	struct virtq *vqs = NULL;
+	const void *dev;
+	size_t dev_len;
+	uint8_t failed;
+	int e;
+
+	kvm_state_reader_init(&r, buf, len);
+	e = kvm_state_get_header(&r, VIRTIO_STATE_MAGIC, VIRTIO_STATE_VERSION);
+	if (e < 0)
+		return e;
+	if (kvm_state_get_u32(&r) != d->ops->device_id || kvm_state_get_u32(&r) != d->ops->num_queues)
+		return -EBADMSG;
+	status = kvm_state_get_u32(&r);
+	failed = kvm_state_get_u8(&r);
+	isr = kvm_state_get_u32(&r);
+	drv_features = kvm_state_get_u64(&r);
+	features = kvm_state_get_u64(&r);
+	for (unsigned i = 0; i < 4; i++)
+		sel[i] = kvm_state_get_u32(&r);
+	/* What write_status() would have let the driver reach. */
+	if (r.bad || (status & ~DRIVER_STATUS_BITS) || failed > 1 ||
+	    (isr & ~(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG)))
+		return -EBADMSG;
+	if (status & VIRTIO_CONFIG_S_FEATURES_OK) {
+		if (features != drv_features || (features & ~d->host_features) ||
+		    !(features & (1ULL << VIRTIO_F_VERSION_1)))
+			return -EBADMSG;
+	} else if (features || (status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		return -EBADMSG;
+	}
+
+	vqs = calloc(d->ops->num_queues, sizeof(*vqs));
+	if (!vqs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->ops->num_queues; i++) {
+		virtq_init(&vqs[i], d->vm, d->vqs[i].max);
+		e = load_queue(&r, &vqs[i], features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+		if (e < 0)
+			goto out;
+	}
+	e = -EBADMSG;
+	if (!kvm_state_get_blob(&r, &dev, &dev_len) || kvm_state_get_end(&r) < 0 || (!d->ops->load && dev_len))
+		goto out;
+
+	pthread_mutex_lock(&d->lock);
+	pthread_rwlock_wrlock(&d->queues);
+	e = 0;
+	if (__atomic_load_n(&d->status, __ATOMIC_ACQUIRE) || d->running)
+		e = -EBUSY;
+	else if (d->ops->load)
+		e = d->ops->load(d->opaque, dev, dev_len);
+	if (e == 0) {
+		memcpy(d->vqs, vqs, d->ops->num_queues * sizeof(*vqs));
+		d->drv_features = drv_features;
+		d->dev_features_sel = sel[0];
+		d->drv_features_sel = sel[1];
+		d->queue_sel = sel[2];
+		d->shm_sel = sel[3];
+		__atomic_store_n(&d->features, features, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->isr, isr, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->failed, failed, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->status, status, __ATOMIC_RELEASE);
+	}
+	pthread_rwlock_unlock(&d->queues);
+	if (e == 0)
+		set_running(d, status & VIRTIO_CONFIG_S_DRIVER_OK);
+	pthread_mutex_unlock(&d->lock);
+out:
+	free(vqs);
+	return e;
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "kvm/virtio.h"
+#include "kvm/virtio/virtio.h"
 
 struct vring_desc;
 struct vring_avail;

@@ -26,9 +26,10 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/state.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 enum { Q_RX, Q_TX, NET_QUEUES };
 
@@ -181,6 +182,41 @@ static void net_free(void *opaque)
 	free(n);
 }
 
+#define NET_STATE_MAGIC 0x74656e76u /* "vnet" */
+#define NET_STATE_VERSION 1
+
+/* The MAC address: random per device, and the guest has read it. */
+static int net_save(void *opaque, struct kvm_state_buf *out)
+{
+	struct net *n = opaque;
+
+	kvm_state_put_header(out, NET_STATE_MAGIC, NET_STATE_VERSION);
+	kvm_state_put(out, n->mac, sizeof(n->mac));
+	return 0;
+}
+
+static int net_load(void *opaque, const void *buf, size_t len)
+{
+	struct net *n = opaque;
+	struct kvm_state_reader r;
+	uint8_t mac[sizeof(n->mac)];
+	int e;
+
+	kvm_state_reader_init(&r, buf, len);
+	e = kvm_state_get_header(&r, NET_STATE_MAGIC, NET_STATE_VERSION);
+	if (e < 0)
+		return e;
+	kvm_state_get(&r, mac, sizeof(mac));
+	e = kvm_state_get_end(&r);
+	/* A unicast address, as the device makes them (the guest would drop a multicast one). */
+	if (e < 0 || (mac[0] & 1))
+		return -EBADMSG;
+	pthread_mutex_lock(&n->lock);
+	memcpy(n->mac, mac, sizeof(mac));
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.device_id = VIRTIO_ID_NET,
 	.features = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) | (1ULL << VIRTIO_NET_F_MAC) |
@@ -191,6 +227,8 @@ static const struct virtio_dev_ops net_ops = {
 	.config_read = net_config_read,
 	.notify = net_notify,
 	.status = net_status,
+	.save = net_save,
+	.load = net_load,
 };
 
 int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err)

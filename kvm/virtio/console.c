@@ -34,9 +34,10 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/state.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 enum { Q_CONS_RX, Q_CONS_TX, Q_CTRL_RX, Q_CTRL_TX, Q_PORT_RX, Q_PORT_TX, CONSOLE_QUEUES };
 
@@ -421,6 +422,84 @@ static void console_config_read(void *opaque, uint64_t off, void *data, unsigned
 	virtio_config_copy(&cfg, sizeof(cfg), off, data, len);
 }
 
+#define CONSOLE_STATE_MAGIC 0x6e6f6376u /* "vcon" */
+#define CONSOLE_STATE_VERSION 1
+
+/* The guest's side of the ports: the handshake done, port 1 open, the control messages it has
+ * not taken yet. The host's side (the socket) belongs to the VM that loads it. */
+static int console_save(void *opaque, struct kvm_state_buf *out)
+{
+	struct console *c = opaque;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* A chain half written to the socket points into guest RAM as this VM has it: drain
+	 * first. */
+	if (c->tx_held) {
+		r = -EBUSY;
+	} else {
+		kvm_state_put_header(out, CONSOLE_STATE_MAGIC, CONSOLE_STATE_VERSION);
+		for (unsigned i = 0; i < CONSOLE_PORTS; i++)
+			kvm_state_put_u8(out, c->port_ready[i]);
+		kvm_state_put_u8(out, c->guest_open);
+		kvm_state_put_u8(out, (uint8_t)c->ctrl_n);
+		for (unsigned i = 0; i < c->ctrl_n; i++) {
+			const struct ctrl_msg *m = &c->ctrl[(c->ctrl_head + i) % CTRL_PENDING];
+
+			kvm_state_put_u16(out, (uint16_t)m->len);
+			kvm_state_put(out, m->data, m->len);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int console_load(void *opaque, const void *buf, size_t len)
+{
+	struct console *c = opaque;
+	struct kvm_state_reader r;
+	bool ready[CONSOLE_PORTS], open;
+	struct ctrl_msg msgs[CTRL_PENDING];
+	unsigned n;
+	int e;
+
+	kvm_state_reader_init(&r, buf, len);
+	e = kvm_state_get_header(&r, CONSOLE_STATE_MAGIC, CONSOLE_STATE_VERSION);
+	if (e < 0)
+		return e;
+	for (unsigned i = 0; i < CONSOLE_PORTS; i++) {
+		uint8_t v = kvm_state_get_u8(&r);
+
+		if (v > 1)
+			return -EBADMSG;
+		ready[i] = v;
+	}
+	e = kvm_state_get_u8(&r);
+	n = kvm_state_get_u8(&r);
+	if (e > 1 || n > CTRL_PENDING)
+		return -EBADMSG;
+	open = e;
+	for (unsigned i = 0; i < n; i++) {
+		msgs[i].len = kvm_state_get_u16(&r);
+		/* What ctrl_send() makes: a header, and a port name of at most PORT_NAME_MAX. */
+		if (msgs[i].len < sizeof(struct virtio_console_control) || msgs[i].len > sizeof(msgs[i].data) ||
+		    !kvm_state_get(&r, msgs[i].data, msgs[i].len))
+			return -EBADMSG;
+	}
+	e = kvm_state_get_end(&r);
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&c->lock);
+	memcpy(c->port_ready, ready, sizeof(ready));
+	c->guest_open = open;
+	c->rx_starved = c->tx_held = false;
+	memcpy(c->ctrl, msgs, n * sizeof(msgs[0]));
+	c->ctrl_head = 0;
+	c->ctrl_n = n;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
 static void console_free(void *opaque)
 {
 	struct console *c = opaque;
@@ -437,6 +516,8 @@ static const struct virtio_dev_ops console_ops = {
 	.config_read = console_config_read,
 	.notify = console_notify,
 	.status = console_status,
+	.save = console_save,
+	.load = console_load,
 };
 
 int virtio_console_add(struct vmm *vm, int log_fd, const char *port_name, int fd, struct rt_error **err)

@@ -12,9 +12,9 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 #define RNG_CHUNK 65536
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * x86_64 guest layout and the PVH boot structures of kvm/x86.c (which implements kvm/arch.h).
+ * Booting vmlinux on x86_64 (kvm/x86/boot.c): the PVH loader, the boot structures and the MP
+ * table, at the addresses of kvm/x86/layout.h.
  *
  * PVH direct boot (xen/include/public/arch-x86/hvm/start_info.h, Linux's
  * arch/x86/platform/pvh/): vmlinux names its 32-bit entry in an ELF note
@@ -8,45 +9,20 @@
  * and enters there in flat 32-bit protected mode, paging off, with EBX = the guest-physical
  * address of struct hvm_start_info, which points at the command line, the modules (the first
  * one is the initrd) and the memory map.
- *
- * Guest-physical layout:
- *   0x00500  GDT (null, code 0x08, data 0x10, TSS 0x18)
- *   0x06000  hvm_start_info, then the module list and the memory map
- *   0x20000  kernel command line
- *   0x9fc00  - 0x100000 reserved (EBDA and BIOS area by PC convention)
- *   0xf0000  MP table (Linux scans 0xf0000-0xfffff for it)
- *   1 MiB    RAM; vmlinux at its own physical addresses (16 MiB), initrd at the top of the
- *            RAM below the hole (at most 3 GiB, VMM_RAM_LOW_MAX)
- *   3.25 GiB VMM_MMIO_BASE (virtio-mmio), 0xfec00000 IOAPIC, 0xfee00000 LAPIC
- *   4 GiB    the rest of RAM, if any (VMM_RAM_HIGH_BASE)
  */
-#ifndef RUNVM_KVM_X86_H
-#define RUNVM_KVM_X86_H
+#ifndef RUNVM_KVM_X86_BOOT_H
+#define RUNVM_KVM_X86_BOOT_H
 
 #include <stdint.h>
 
-#define X86_GDT_ADDR 0x500ULL
-#define X86_START_INFO_ADDR 0x6000ULL
-#define X86_MODLIST_ADDR 0x6040ULL
-#define X86_MEMMAP_ADDR 0x6080ULL
-#define X86_MEMMAP_MAX 8
-#define X86_CMDLINE_ADDR 0x20000ULL
-/* COMMAND_LINE_SIZE of x86 Linux, with its NUL. */
-#define X86_CMDLINE_MAX 2048
-#define X86_EBDA_START 0x9fc00ULL
-#define X86_MPTABLE_ADDR 0xf0000ULL
-#define X86_HIMEM_START 0x100000ULL
-#define X86_IOAPIC_ADDR 0xfec00000ULL
-#define X86_LAPIC_ADDR 0xfee00000ULL
-/* Three pages KVM on Intel needs for its real-mode TSS and one for the identity map: below
- * 4 GiB, outside RAM and every MMIO region (QEMU's addresses). */
-#define X86_IDENTITY_MAP_ADDR 0xfffbc000ULL
-#define X86_TSS_ADDR 0xfffbd000ULL
+struct rt_error;
+struct vmm;
 
-#define X86_UART_PORT 0x3f8
-#define X86_UART_IRQ 4
-/* IOAPIC pins the MP table routes (KVM's in-kernel IOAPIC has 24). */
-#define X86_IOAPIC_PINS 24
+/* Load @kernel and @initrd (or NULL), write @cmdline, the memory map and the MP table (whose
+ * CPU entries carry @cpu_signature and @cpu_features, CPUID 1 EAX and EDX), and set the boot
+ * vCPU's PVH entry state. The hook vmm_arch_load() of kvm/arch.h. */
+int x86_boot_load(struct vmm *vm, uint32_t cpu_signature, uint32_t cpu_features, const char *kernel, const char *initrd,
+		  const char *cmdline, struct rt_error **err);
 
 /* --- PVH (start_info.h, version 1) ------------------------------------------------------ */
 

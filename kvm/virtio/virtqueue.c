@@ -11,8 +11,8 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/virtio/virtqueue.h"
 
 /* One read of a guest-shared 16-bit ring field: the guest may change it under us, so the
  * compiler must neither tear nor repeat the load. The rings are checked to be aligned. */

@@ -21,9 +21,9 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "kvm/virtio.h"
-#include "kvm/virtqueue.h"
-#include "kvm/vmm.h"
+#include "kvm/device.h"
+#include "kvm/virtio/virtio.h"
+#include "kvm/virtio/virtqueue.h"
 
 #define SECTOR 512ULL
 #define BLK_QUEUE 256

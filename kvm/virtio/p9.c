@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kvm/p9.h"
+#include "kvm/virtio/p9.h"
 
 /* Message types (9P2000.L and the 9P2000 ones it keeps). */
 enum {
@@ -1815,6 +1815,16 @@ fail:
 	free(s);
 	errno = e;
 	return NULL;
+}
+
+bool p9_server_fresh(struct p9_server *s)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&s->lock);
+	fresh = s->nfids == 0 && s->msize == P9_DEFAULT_MSIZE;
+	pthread_mutex_unlock(&s->lock);
+	return fresh;
 }
 
 void p9_server_free(struct p9_server *s)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * virtio 1.x over MMIO for the VMM (kvm/vmm.h): the transport (kvm/virtio-mmio.c), the split
- * virtqueue (kvm/virtqueue.c), and the devices runvm's guests use. Each device is one
- * virtio-mmio region and one edge-triggered IRQ; the guest finds them through
- * "virtio_mmio.device=" on the kernel command line, which virtio_mmio_add() appends.
+ * virtio 1.x over MMIO for the VMM: the transport (kvm/virtio/mmio.c), the split virtqueue
+ * (kvm/virtio/virtqueue.c), and the devices runvm's guests use, which see of the VMM only
+ * kvm/device.h. Each device is one virtio-mmio window and one edge-triggered interrupt line,
+ * both where the architecture's layout puts them; the architecture also tells the guest where
+ * they are (vmm_virtio_mmio_add()).
  *
  * Every descriptor, length and index the guest writes is validated: a chain that points
  * outside guest RAM, loops, is longer than the queue, or has a write-only descriptor where a
@@ -17,8 +18,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct vmm;
+struct kvm_state_buf;
 struct rt_error;
+struct vmm;
 
 /* --- the split virtqueue --------------------------------------------------------------- */
 
@@ -67,10 +69,27 @@ struct virtio_dev_ops {
 	 * are reset next (the transport itself waits for notify calls in flight). May be NULL
 	 * for a device that uses its queues only from notify. */
 	void (*status)(void *opaque, bool running);
+	/* The device's own state, beyond the transport's (for templates): save appends one record
+	 * of kvm/state.h to @out, load reads one back into a device just added, before the
+	 * transport makes it live again (status(true) follows when the saved device was live).
+	 * load treats @buf as hostile and changes nothing when it fails. 0 or -errno (save:
+	 * -EBUSY when the device holds a request half done and cannot be saved now). Called with
+	 * the transport's lock held. NULL (both): the device has no state of its own. */
+	int (*save)(void *opaque, struct kvm_state_buf *out);
+	int (*load)(void *opaque, const void *buf, size_t len);
 };
 
-/* Add a device at the next free MMIO slot and append it to the command line. */
+/* Add a device in the next virtio-mmio window (vmm_virtio_mmio_add()). 0 or -errno. */
 int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaque, struct virtio_dev **ret);
+/* The device's state, transport and device (ops->save) in one record appended to @out; with
+ * the vCPUs paused and no I/O-thread callback of the device running (the caller stops them).
+ * And loaded into a device just added with the same ops (its status still 0), which goes live
+ * if the saved one was: registers, features, queue addresses and indices, the device's own
+ * state. Load checks every value as the registers would have (a queue's ring must be in guest
+ * RAM, features a subset of the device's...) and changes nothing when it fails. 0 or -errno
+ * (-EBADMSG: malformed, -EPROTONOSUPPORT: another version, -EBUSY: not a fresh device). */
+int virtio_dev_save(struct virtio_dev *d, struct kvm_state_buf *out);
+int virtio_dev_load(struct virtio_dev *d, const void *buf, size_t len);
 /* Queue @q of a running device, or NULL. */
 struct virtq *virtio_queue(struct virtio_dev *d, unsigned q);
 /* Raise the used-buffer interrupt (after virtq_push), unless the driver asked for none
@@ -101,7 +120,7 @@ int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err);
 int virtio_rng_add(struct vmm *vm, struct rt_error **err);
 /* virtio-blk on a file or block device. */
 int virtio_blk_add(struct vmm *vm, const char *path, bool readonly, struct rt_error **err);
-/* virtio-9p exporting @dir (kvm/p9.h) under mount tag @tag. */
+/* virtio-9p exporting @dir (kvm/virtio/p9.h) under mount tag @tag. */
 int virtio_9p_add(struct vmm *vm, const char *tag, const char *dir, bool readonly, struct rt_error **err);
 
 #endif
