@@ -54,7 +54,7 @@ LIB_SRCS += $(VIRTIO_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
 
-AGENT_SRCS := guest/agent.c protocol/agent-proto.c
+AGENT_SRCS := guest/agent/main.c protocol/agent-proto.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
