@@ -54,7 +54,13 @@ LIB_SRCS += $(VIRTIO_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
 
-AGENT_SRCS := guest/agent/main.c protocol/agent-proto.c
+# The guest agent, one file per job (guest/agent/main.c says which); config.c, the RUN parser,
+# makes no system call and is also built on the host, for its unit test and its fuzzer.
+AGENT_CONFIG_SRCS := guest/agent/config.c protocol/agent-proto.c
+AGENT_SRCS := $(wildcard guest/agent/*.c) protocol/agent-proto.c
+# One compiler run builds the whole agent, so -MMD records only its last file: the headers are
+# named here.
+AGENT_HDRS := $(wildcard guest/agent/*.h) protocol/agent-proto.h base/time.h
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -113,13 +119,13 @@ $(BUILD)/runvm: $(BUILD)/obj/runtime/cli.o $(BUILD)/libruntime.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The agent is PID 1 of an initramfs that holds nothing else: static, no GLib.
-$(GUEST_AGENT_x86_64): $(AGENT_SRCS)
+$(GUEST_AGENT_x86_64): $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -I. $(DEPFLAGS) -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -I. -D_GNU_SOURCE $(DEPFLAGS) -o $@ $(AGENT_SRCS)
 
-$(GUEST_AGENT_arm64): $(AGENT_SRCS)
+$(GUEST_AGENT_arm64): $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -I. $(DEPFLAGS) -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -I. -D_GNU_SOURCE $(DEPFLAGS) -o $@ $(AGENT_SRCS)
 
 # Uncompressed: unpacking a gzip initramfs costs ~0.3 s of boot under TCG.
 $(GUEST_INITRD_x86_64): $(GUEST_AGENT_x86_64)
