@@ -187,6 +187,11 @@ $(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(VIRTIO_TEST_SRCS) $(BUILD)/l
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a $(PKG_LIBS) -lpthread
 
+# The agent's RUN parser makes no system call and needs no GLib: its test builds just that.
+$(BUILD)/tests/test_agent_run: tests/unit/test_agent_run.c $(AGENT_CONFIG_SRCS) guest/agent/config.h protocol/agent-proto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(AGENT_CONFIG_SRCS)
+
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all
@@ -266,11 +271,21 @@ $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtqueue.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtqueue.c
 
-fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue
+# The guest agent's RUN/EXEC parser, as a hostile host would feed it; its corpus starts from the
+# full RUN that the unit test builds.
+$(BUILD)/fuzz/fuzz_agent_run: tests/fuzz/fuzz_agent_run.c $(AGENT_CONFIG_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< $(AGENT_CONFIG_SRCS)
+
+fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_agent_run \
+	$(BUILD)/tests/test_agent_run
 	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-p9 $(BUILD)/fuzz/corpus-virtqueue
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_p9 -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus-p9
 	$(BUILD)/fuzz/fuzz_virtqueue -max_total_time=$(FUZZ_SECONDS) -max_len=16384 $(BUILD)/fuzz/corpus-virtqueue
+	mkdir -p $(BUILD)/fuzz/corpus-agent-run
+	[ -n "$$(ls $(BUILD)/fuzz/corpus-agent-run)" ] || $(BUILD)/tests/test_agent_run $(BUILD)/fuzz/corpus-agent-run/run >/dev/null
+	$(BUILD)/fuzz/fuzz_agent_run -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus-agent-run
 
 # A short fuzzing run as part of `make check`: a crash found fails the check.
 check-fuzz:
