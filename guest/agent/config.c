@@ -303,7 +303,8 @@ bad:
 /*
  * What config_parse() knows of each attribute: its name for messages, whether it may come at
  * most once (a second one is refused rather than silently winning), and whether it is RUN's
- * alone (EXEC ignores it, as before). Types not listed here are ignored.
+ * alone (EXEC ignores it: a process started beside the container brings no rootfs, mount or
+ * network of its own). Types not listed here are ignored.
  */
 static const struct {
 	const char *name;

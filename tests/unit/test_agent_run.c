@@ -363,7 +363,7 @@ static void test_repeated_and_unknown(void)
 	rv_put_u32(&m.b, RV_ATTR_SIGNO, 9);
 	ok(parse(msg_end(&m), true, err) == 0, "unknown and other messages' attributes skipped, even repeated");
 	rv_buf_free(&m.b);
-	/* RUN's own attributes in EXEC: skipped without a look, as before. */
+	/* RUN's own attributes in EXEC: skipped without a look. */
 	ok(run_with_str(RV_ATTR_MOUNT, "bad", 3, false, err) == 0, "a malformed MOUNT in EXEC is ignored");
 	ok(run_with_str(RV_ATTR_HOSTNAME, "x\0y", 3, false, err) == 0, "a HOSTNAME with a NUL in EXEC is ignored");
 }
