@@ -56,7 +56,13 @@ LIB_SRCS += $(VIRTIO_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
 
-AGENT_SRCS := guest/agent.c protocol/agent-proto.c
+# The guest agent, one file per job (guest/agent/main.c says which); config.c, the RUN parser,
+# makes no system call and is also built on the host, for its unit test and its fuzzer.
+AGENT_CONFIG_SRCS := guest/agent/config.c protocol/agent-proto.c
+AGENT_SRCS := $(wildcard guest/agent/*.c) protocol/agent-proto.c
+# One compiler run builds the whole agent, so -MMD records only its last file: the headers are
+# named here.
+AGENT_HDRS := $(wildcard guest/agent/*.h) protocol/agent-proto.h base/time.h
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -115,13 +121,13 @@ $(BUILD)/runvm: $(BUILD)/obj/runtime/cli.o $(BUILD)/libruntime.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The agent is PID 1 of an initramfs that holds nothing else: static, no GLib.
-$(GUEST_AGENT_x86_64): $(AGENT_SRCS)
+$(GUEST_AGENT_x86_64): $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -I. $(DEPFLAGS) -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -I. -D_GNU_SOURCE $(DEPFLAGS) -o $@ $(AGENT_SRCS)
 
-$(GUEST_AGENT_arm64): $(AGENT_SRCS)
+$(GUEST_AGENT_arm64): $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -I. $(DEPFLAGS) -o $@ $(AGENT_SRCS)
+	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -I. -D_GNU_SOURCE $(DEPFLAGS) -o $@ $(AGENT_SRCS)
 
 # Uncompressed: unpacking a gzip initramfs costs ~0.3 s of boot under TCG.
 $(GUEST_INITRD_x86_64): $(GUEST_AGENT_x86_64)
@@ -182,6 +188,11 @@ VIRTIO_TESTS := $(BUILD)/tests/test_virtqueue $(BUILD)/tests/test_virtio_devices
 $(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a $(PKG_LIBS) -lpthread
+
+# The agent's RUN parser makes no system call and needs no GLib: its test builds just that.
+$(BUILD)/tests/test_agent_run: tests/unit/test_agent_run.c $(AGENT_CONFIG_SRCS) guest/agent/config.h protocol/agent-proto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(AGENT_CONFIG_SRCS)
 
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
@@ -267,11 +278,21 @@ $(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtio/virtqueue.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtio/virtqueue.c
 
-fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue
+# The guest agent's RUN/EXEC parser, as a hostile host would feed it; its corpus starts from the
+# full RUN that the unit test builds.
+$(BUILD)/fuzz/fuzz_agent_run: tests/fuzz/fuzz_agent_run.c $(AGENT_CONFIG_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< $(AGENT_CONFIG_SRCS)
+
+fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_agent_run \
+	$(BUILD)/tests/test_agent_run
 	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-p9 $(BUILD)/fuzz/corpus-virtqueue
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_p9 -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus-p9
 	$(BUILD)/fuzz/fuzz_virtqueue -max_total_time=$(FUZZ_SECONDS) -max_len=16384 $(BUILD)/fuzz/corpus-virtqueue
+	mkdir -p $(BUILD)/fuzz/corpus-agent-run
+	[ -n "$$(ls $(BUILD)/fuzz/corpus-agent-run)" ] || $(BUILD)/tests/test_agent_run $(BUILD)/fuzz/corpus-agent-run/run >/dev/null
+	$(BUILD)/fuzz/fuzz_agent_run -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus-agent-run
 
 # A short fuzzing run as part of `make check`: a crash found fails the check.
 check-fuzz:

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The container's memory cgroup in the guest. */
+#ifndef RUNVM_AGENT_CGROUP_H
+#define RUNVM_AGENT_CGROUP_H
+
+#include <stdbool.h>
+
+struct agent;
+
+/* Make the container's memory cgroup (see cgroup.c). Returns its cgroup.procs, O_CLOEXEC, or
+ * -1 after logging why not. */
+int cgroup_setup(void);
+/* In a child of the agent, first thing: join the container's cgroup and cgroup namespace
+ * (@init: proc 0, which makes the namespace). A failure is logged, the process runs on. */
+void join_cgroup(const struct agent *a, bool init);
+
+#endif

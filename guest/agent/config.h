@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * RUN and EXEC, decoded: a pure function from a frame's payload to plain structs. It makes no
+ * system call (it only allocates), so that it runs on the host, in tests/unit/test_agent_run.c
+ * and under the fuzzer (tests/fuzz/fuzz_agent_run.c). Everything it hands back is bounded,
+ * NUL-terminated and checked as far as it can be without the guest; what acts on it (mounts,
+ * network, process setup) happens afterwards, in the other files, from these structs.
+ *
+ * Under TDX or SEV-SNP the host is not trusted by the guest, so this is attack surface: any
+ * byte sequence gives a struct or -errno with a message, never a crash or an abort.
+ */
+#ifndef RUNVM_AGENT_CONFIG_H
+#define RUNVM_AGENT_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+
+struct rv_frame;
+
+/* Bounds of what RUN and EXEC may carry, besides the frame's RV_PROTO_MAX_PAYLOAD. */
+#define HOSTNAME_MAX 64
+#define SECCOMP_MAX_INSNS 4096
+#define RLIMIT_ATTR_LEN 20
+#define CAPS_ATTR_LEN 40
+/* Entries of each repeated attribute (ARG, ENV, GIDS, MOUNT, ...): NGROUPS_MAX, the most
+ * setgroups() takes, and far more than a container has of any of them. */
+#define CONFIG_LIST_MAX 65536
+/* The longest ARG or ENV, in bytes: exec refuses a string of MAX_ARG_STRLEN (32 pages of 4 KiB,
+ * which both guest kernels have) with its NUL, E2BIG. */
+#define CONFIG_ARG_MAX (32 * 4096 - 1)
+/* The size of the message config_parse() writes on failure (that of a process's error). */
+#define CONFIG_ERR_MAX 256
+/* The order of the sets in RV_ATTR_CAPS. */
+enum { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_INHERITABLE, CAPS_PERMITTED, CAPS_AMBIENT, CAPS_N };
+
+/* How to start one process: RUN (proc 0) or EXEC. */
+struct proc_config {
+	char **argv;		/* NULL-terminated, at least one entry */
+	char **envp;		/* NULL-terminated */
+	size_t argc, envc, ngids;
+	char *cwd;		/* absolute, shorter than PATH_MAX */
+	uint32_t uid, gid;
+	gid_t *gids;
+	bool terminal;
+	bool has_rows, has_cols;
+	uint16_t rows, cols;
+	/* The OCI process settings; each absent one leaves things as they are. */
+	struct rlimit_req {
+		uint32_t resource;
+		struct rlimit lim;
+	} *rlimits;
+	size_t nrlimits;
+	bool has_caps;
+	uint64_t caps[CAPS_N];
+	bool no_new_privs;
+	bool has_umask;
+	mode_t umask;
+	bool has_oom_score_adj;
+	int32_t oom_score_adj;
+	struct sock_filter *seccomp; /* nseccomp instructions, or NULL */
+	size_t nseccomp;
+};
+
+/* One of RUN's mounts: the attribute's copy, split in place at its newlines. */
+struct mount_entry {
+	char *type, *source, *dest, *options; /* dest is not empty */
+};
+
+/* An IPv4 or IPv6 address with a prefix length: RV_ATTR_NET_ADDR, a route's destination. */
+union net_ip {
+	struct in_addr v4;
+	struct in6_addr v6;
+};
+struct net_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	union net_ip ip;
+	unsigned len;
+};
+
+struct net_addr {
+	char *text;		/* the attribute, for messages */
+	struct net_prefix pfx;
+};
+
+/* RV_ATTR_NET_ROUTE: the attribute's copy, split in place at its newline. */
+struct net_route {
+	char *dest;		/* "DEST/PREFIXLEN" (owns the copy) */
+	const char *gw_text;	/* "" for on-link */
+	struct net_prefix pfx;
+	union net_ip gw;	/* of pfx.family, when gw_text is not "" */
+};
+
+/* What only RUN carries. */
+struct run_config {
+	char *hostname;		/* NULL: not given */
+	bool virtiofs, readonly;
+	struct mount_entry *mounts; /* none: the built-in set */
+	size_t nmounts;
+	char **masked, **ropaths, **sysctls; /* sysctls: "key=value", the key a path under /proc/sys */
+	size_t nmasked, nropaths, nsysctls;
+	/* The network: ifname "" (no RV_ATTR_NET_IF) means none but lo. */
+	char ifname[IFNAMSIZ];
+	uint8_t mac[6];
+	uint32_t mtu;
+	struct net_addr *addrs;	/* only with an ifname */
+	size_t naddrs;
+	struct net_route *routes; /* in order; only with an ifname */
+	size_t nroutes;
+	bool has_dns_proxy;
+	struct in_addr dns_proxy; /* in 127.0.0.0/8 */
+};
+
+/*
+ * Decode the payload of @f: RUN when @ret_run is set (it takes the RUN-only attributes too),
+ * else EXEC, which ignores them. Every singleton attribute may come once; unknown ones are
+ * ignored (newer hosts may send more). Returns 0 with @ret_c (and @ret_run) filled, or -EBADMSG
+ * (malformed), -EINVAL (well-formed but not acceptable) or -ENOMEM, with @ret_c and @ret_run
+ * left zeroed and the reason in @err (@errsize bytes, at most CONFIG_ERR_MAX worth having).
+ */
+int config_parse(const struct rv_frame *f, struct proc_config *ret_c, struct run_config *ret_run, char *err,
+		 size_t errsize);
+/* Free what config_parse() filled in (NULL-safe members), and zero it. */
+void proc_config_free(struct proc_config *c);
+void run_config_free(struct run_config *run);
+
+#endif

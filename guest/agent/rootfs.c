@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The container's root filesystem: its mount, and the setup its init does in it (see
+ * rootfs.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest/agent/agent.h"
+#include "guest/agent/mounts.h"
+#include "guest/agent/process.h"
+#include "guest/agent/rootfs.h"
+#include "guest/agent/util.h"
+
+/* Create @path as a mount point unless it exists. 1: skip it (read-only rootfs), 0: mount. */
+static int mount_point(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0755) == 0)
+		return 0;
+	/* EROFS: a read-only image without it; ENOENT: its parent was skipped that way. */
+	if (errno == EROFS || errno == ENOENT)
+		return 1;
+	if (errno != EEXIST)
+		return -errno;
+	/* mount(2) follows symlinks: do not let the image point a mount outside the rootfs. */
+	if (lstat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int mount_rootfs(struct proc *p0, const struct run_config *c)
+{
+	static const struct {
+		const char *src, *dir, *type;
+		unsigned long flags;
+		const char *data;
+	} m[] = {
+		{ "sysfs", ROOTFS "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL },
+		{ "/dev", ROOTFS "/dev", NULL, MS_BIND, NULL },
+		{ "devpts", ROOTFS "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620,gid=5" },
+		{ "shm", ROOTFS "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777" },
+	};
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/dev/fd" }, { "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
+	};
+	unsigned long flags = c->readonly && !c->nmounts ? MS_RDONLY : 0;
+	size_t i;
+	int r;
+
+	if (mkdir(ROOTFS, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		set_error(p0, RV_EXIT_SETUP_FAILED, "mkdir " ROOTFS ": %s", strerror(-r));
+		return r;
+	}
+	/* cache=mmap: no caching, so writes reach the host at once, like cache=none, but shared
+	 * writable mmap works (cache=none only allows read-only shared mappings). */
+	if (c->virtiofs)
+		r = mount(RV_ROOTFS_TAG, ROOTFS, "virtiofs", flags, NULL);
+	else
+		r = mount(RV_ROOTFS_TAG, ROOTFS, "9p", flags,
+			  "trans=virtio,version=9p2000.L,msize=262144,cache=mmap");
+	if (r < 0) {
+		r = -errno;
+		set_error(p0, RV_EXIT_SETUP_FAILED, "mount rootfs (%s): %s", c->virtiofs ? "virtiofs" : "9p", strerror(-r));
+		return r;
+	}
+	/* The links runc makes, in the guest's own /dev, which the container shares. */
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
+			logmsg("symlink %s: %m", links[i][1]);
+	for (i = 0; !c->nmounts && i < sizeof(m) / sizeof(m[0]); i++) {
+		r = mount_point(m[i].dir);
+		if (r > 0)
+			continue;
+		if (r == 0 && mount(m[i].src, m[i].dir, m[i].type, m[i].flags, m[i].data) < 0)
+			r = -errno;
+		if (r < 0) {
+			set_error(p0, RV_EXIT_SETUP_FAILED, "mount %s on %s: %s", m[i].type ? m[i].type : "/dev",
+				  m[i].dir + strlen(ROOTFS), strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* linux.maskedPaths: /dev/null over a file, an empty read-only tmpfs over a directory. */
+static int mask_path(int rootfd, const char *path)
+{
+	char target[32];
+	struct stat st;
+	int fd = open_in_root(rootfd, path, 0), r = 0;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	fd_path(target, fd);
+	if (fstat(fd, &st) < 0 ||
+	    (S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL)
+				 : mount("/dev/null", target, NULL, MS_BIND, NULL)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* linux.readonlyPaths: bound onto themselves, then read-only with all beneath. */
+static int readonly_path(int rootfd, const char *path)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	char target[32];
+	int fd = open_in_root(rootfd, path, 0), top, r = 0;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	fd_path(target, fd);
+	r = mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	top = open_in_root(rootfd, path, 0);
+	if (top < 0)
+		return top;
+	if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		r = -errno;
+	close(top);
+	return r;
+}
+
+/* "a.b.c=value" into /proc/sys/a/b/c (the guest's: it is the container's kernel). */
+static int write_sysctl(const char *kv)
+{
+	char path[PATH_MAX], *c;
+	const char *eq = strchr(kv, '=');
+	size_t len;
+	int fd, r = 0;
+
+	if (snprintf(path, sizeof(path), "/proc/sys/%.*s", (int)(eq - kv), kv) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (c = path + strlen("/proc/sys/"); *c; c++)
+		if (*c == '.')
+			*c = '/';
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = strlen(eq + 1);
+	if (write(fd, eq + 1, len) != (ssize_t)len)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+/* The container's setup, done by its init (PID 1 of its namespace) before anything else. */
+void setup_container(const struct run_config *run, int efd)
+{
+	const char *what;
+	size_t i;
+	int rootfd, r;
+
+	if (!run->nmounts) {
+		/* The built-in set's proc, here because the mounter's PID namespace is its. */
+		r = mount_point(ROOTFS "/proc");
+		if (r == 0 && mount("proc", ROOTFS "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			r = -errno;
+		if (r < 0)
+			child_failf(efd, -r, "mount proc on /proc");
+	}
+	rootfd = open(ROOTFS, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		child_failf(efd, errno, "open " ROOTFS);
+	for (i = 0; i < run->nmounts; i++) {
+		const struct mount_entry *m = &run->mounts[i];
+
+		r = apply_mount(rootfd, m, &what);
+		if (r == 0)
+			continue;
+		/* The guest kernel may lack what a cgroup mount asks for: go on without it. */
+		if (!strcmp(m->type, "cgroup") || !strcmp(m->type, "cgroup2")) {
+			logmsg("mount %s on %s%s%s: %s (skipped)", m->type, m->dest, what ? ": " : "", what ? what : "",
+			       strerror(-r));
+			continue;
+		}
+		child_failf(efd, -r, "mount %s on %s%s%s", m->type[0] ? m->type : "(no type)", m->dest,
+			    what ? ": " : "", what ? what : "");
+	}
+	for (i = 0; i < run->nsysctls; i++)
+		if ((r = write_sysctl(run->sysctls[i])) < 0)
+			child_failf(efd, -r, "sysctl `%s`", run->sysctls[i]);
+	for (i = 0; i < run->nropaths; i++)
+		if ((r = readonly_path(rootfd, run->ropaths[i])) < 0)
+			child_failf(efd, -r, "readonly path %s", run->ropaths[i]);
+	for (i = 0; i < run->nmasked; i++)
+		if ((r = mask_path(rootfd, run->masked[i])) < 0)
+			child_failf(efd, -r, "masked path %s", run->masked[i]);
+	if (run->nmounts && run->readonly &&
+	    mount(NULL, ROOTFS, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		child_failf(efd, errno, "making the root filesystem read-only");
+	close(rootfd);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The container's root filesystem and what the container's init sets up in it. */
+#ifndef RUNVM_AGENT_ROOTFS_H
+#define RUNVM_AGENT_ROOTFS_H
+
+struct proc;
+struct run_config;
+
+/*
+ * Mount the container's root filesystem on ROOTFS. Without a mount list, also the built-in
+ * set (all of it but proc, which the container's init mounts in its PID namespace); with one,
+ * the container's init mounts the list, on a root mounted read-write then, and makes it
+ * read-only afterwards when asked, as runc does, so that mount points can be created.
+ */
+int mount_rootfs(struct proc *p0, const struct run_config *c);
+/* The container's setup, done by its init (PID 1 of its namespace) before anything else:
+ * mounts, sysctls, readonly and masked paths. A failure goes to @efd and ends the process. */
+void setup_container(const struct run_config *run, int efd);
+
+#endif
