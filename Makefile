@@ -60,11 +60,17 @@ HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*
 # makes no system call and is also built on the host, for its unit test and its fuzzer.
 AGENT_CONFIG_SRCS := guest/agent/config.c protocol/agent-proto.c
 AGENT_SRCS := $(wildcard guest/agent/*.c) protocol/agent-proto.c
-# One compiler run builds the whole agent, so -MMD records only its last file: the headers are
-# named here.
-AGENT_HDRS := $(wildcard guest/agent/*.h) protocol/agent-proto.h base/time.h
 
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+# Unit tests, one binary per tests/unit/test_*.c. Some need what exists for one host
+# architecture only: test_kvm_run runs a tiny x86 guest on /dev/kvm, and the virtio tests place
+# their devices with the VMM's x86_64 layout (kvm/x86/layout.c; no arm64 port yet). They are
+# listed per architecture; elsewhere check-unit says SKIP with the reason.
+UNIT_TESTS_ONLY_x86_64 := test_kvm_run test_virtqueue test_virtio_devices
+UNIT_TESTS_ONLY := $(UNIT_TESTS_ONLY_x86_64)
+UNIT_TESTS_HERE := $(filter-out $(filter-out $(UNIT_TESTS_ONLY_$(KARCH)),$(UNIT_TESTS_ONLY)), \
+	$(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)))
+UNIT_TESTS := $(UNIT_TESTS_HERE:%=$(BUILD)/tests/%)
+UNIT_TESTS_SKIPPED := $(filter-out $(UNIT_TESTS_HERE),$(UNIT_TESTS_ONLY))
 
 # Guest artifacts per guest architecture (kernel ARCH names): a kernel in build/kernel-A/ and
 # the static agent alone in an initramfs; the x86_64 ones keep their original names. The host's
@@ -120,37 +126,35 @@ $(BUILD)/libruntime.a: $(LIB_OBJS)
 $(BUILD)/runvm: $(BUILD)/obj/runtime/cli.o $(BUILD)/libruntime.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The agent is PID 1 of an initramfs that holds nothing else: static, no GLib.
-$(GUEST_AGENT_x86_64): $(AGENT_SRCS) $(AGENT_HDRS)
-	@mkdir -p $(dir $@)
-	$(GUEST_CC_x86_64) -std=gnu11 $(WARN) -O2 -static -I. -D_GNU_SOURCE $(DEPFLAGS) -o $@ $(AGENT_SRCS)
+# One template for each guest architecture A's artifacts:
+# - the agent, PID 1 of an initramfs that holds nothing else: static, no GLib, its objects in
+#   $(BUILD)/guest-A/ (compiled one by one, so -MMD records each one's headers);
+# - the initramfs, uncompressed (unpacking a gzip initramfs costs ~0.3 s of boot under TCG);
+# - kernel-A: the kernel, whose build is cached outside the tree (guest/build-kernel.sh; a
+#   foreign architecture's is cross-compiled): this target only links it, after the first time;
+# - guest-A: all of that architecture's guest.
+define GUEST_RULES
+$$(BUILD)/guest-$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(GUEST_CC_$(1)) -std=gnu11 $$(WARN) -O2 -I. -D_GNU_SOURCE $$(DEPFLAGS) -c -o $$@ $$<
 
-$(GUEST_AGENT_arm64): $(AGENT_SRCS) $(AGENT_HDRS)
-	@mkdir -p $(dir $@)
-	$(GUEST_CC_arm64) -std=gnu11 $(WARN) -O2 -static -I. -D_GNU_SOURCE $(DEPFLAGS) -o $@ $(AGENT_SRCS)
+$$(GUEST_AGENT_$(1)): $$(AGENT_SRCS:%.c=$$(BUILD)/guest-$(1)/%.o)
+	$$(GUEST_CC_$(1)) -static -o $$@ $$^
 
-# Uncompressed: unpacking a gzip initramfs costs ~0.3 s of boot under TCG.
-$(GUEST_INITRD_x86_64): $(GUEST_AGENT_x86_64)
-	rm -rf $(BUILD)/initramfs && mkdir -p $(BUILD)/initramfs
-	cp $< $(BUILD)/initramfs/init
-	cd $(BUILD)/initramfs && echo init | cpio --quiet -o -H newc -R 0:0 > ../initramfs.cpio.tmp
-	mv $(BUILD)/initramfs.cpio.tmp $@
+$$(GUEST_INITRD_$(1)): $$(GUEST_AGENT_$(1))
+	rm -rf $$(BUILD)/guest-$(1)/root && mkdir -p $$(BUILD)/guest-$(1)/root
+	cp $$< $$(BUILD)/guest-$(1)/root/init
+	cd $$(BUILD)/guest-$(1)/root && echo init | cpio --quiet -o -H newc -R 0:0 > $$(abspath $$@).tmp
+	mv $$@.tmp $$@
 
-$(GUEST_INITRD_arm64): $(GUEST_AGENT_arm64)
-	rm -rf $(BUILD)/initramfs-arm64 && mkdir -p $(BUILD)/initramfs-arm64
-	cp $< $(BUILD)/initramfs-arm64/init
-	cd $(BUILD)/initramfs-arm64 && echo init | cpio --quiet -o -H newc -R 0:0 > ../initramfs-arm64.cpio.tmp
-	mv $(BUILD)/initramfs-arm64.cpio.tmp $@
+.PHONY: kernel-$(1) guest-$(1)
+kernel-$(1):
+	guest/build-kernel.sh $(1) configs/kernel-$(1).config $$(BUILD)/kernel-$(1)
 
-# The kernel build is cached outside the tree (guest/build-kernel.sh); this only links it.
-# kernel-A builds (or links) one architecture's, cross-compiling a foreign one.
-.PHONY: kernel-x86_64 kernel-arm64 guest-x86_64 guest-arm64
+guest-$(1): kernel-$(1) $$(GUEST_INITRD_$(1))
+endef
+$(foreach a,x86_64 arm64,$(eval $(call GUEST_RULES,$(a))))
 kernel: $(foreach a,$(GUEST_ARCHES),kernel-$(a))
-kernel-x86_64 kernel-arm64:
-	guest/build-kernel.sh $(@:kernel-%=%) configs/$@.config $(BUILD)/$@
-
-guest-x86_64: kernel-x86_64 $(GUEST_INITRD_x86_64)
-guest-arm64: kernel-arm64 $(GUEST_INITRD_arm64)
 
 # A configuration pointing at this build tree, for the demo and the tests.
 $(BUILD)/runvm.conf: configs/runvm.conf
@@ -185,14 +189,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libruntime.a
 # libruntime.a's vmm.o.
 VIRTIO_TEST_SRCS := tests/unit/fake-vmm.c $(VIRTIO_SRCS) kvm/virtio/p9.c kvm/state.c $(KVM_LAYOUT_SRCS_$(KARCH))
 VIRTIO_TESTS := $(BUILD)/tests/test_virtqueue $(BUILD)/tests/test_virtio_devices
-$(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a
+$(VIRTIO_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(VIRTIO_TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(VIRTIO_TEST_SRCS) $(BUILD)/libruntime.a $(PKG_LIBS) -lpthread
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(VIRTIO_TEST_SRCS:%.c=$(BUILD)/obj/%.o) \
+		$(BUILD)/libruntime.a $(PKG_LIBS) -lpthread
 
 # The agent's RUN parser makes no system call and needs no GLib: its test builds just that.
-$(BUILD)/tests/test_agent_run: tests/unit/test_agent_run.c $(AGENT_CONFIG_SRCS) guest/agent/config.h protocol/agent-proto.h
+$(BUILD)/tests/test_agent_run: tests/unit/test_agent_run.c $(AGENT_CONFIG_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(AGENT_CONFIG_SRCS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $^
 
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
@@ -200,6 +205,7 @@ check: deps
 	$(MAKE) check-unit check-cross check-fuzz check-integration check-docker check-podman check-nested
 
 check-unit: $(UNIT_TESTS)
+	$(foreach t,$(UNIT_TESTS_SKIPPED),@echo "# SKIP $(t): needs an x86_64 host (its guest or the VMM's layout is x86_64's)"$(newline))
 	tests/unit/run.sh $(UNIT_TESTS)
 
 # runvm itself cross-compiled for arm64: the runtime binary only (an arm64 host builds its
@@ -262,27 +268,27 @@ bench-nested: all
 	$(NESTED_ENV) NESTED_IT= NESTED_BENCH_ROUNDS=$(BENCH_ROUNDS) tests/nested/run.sh
 
 FUZZ_SECONDS ?= 30
-FUZZ_CC = clang -std=gnu11 -g -O1 -I. $(DEPFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-FUZZ_SRCS := runtime/monitor.c runtime/ctl.c runtime/lib/spec.c base/error.c base/log.c protocol/agent-proto.c
-$(BUILD)/fuzz/fuzz_agent_stream: tests/fuzz/fuzz_agent_stream.c $(FUZZ_SRCS)
+# The fuzz targets: libFuzzer with ASan and UBSan, their objects built apart in $(BUILD)/fuzz/obj.
+# UB aborts too (no recovery), so it counts as a crash.
+FUZZ_CC = clang -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
-
-# The 9P server (kvm/virtio/p9.c) against a scratch export; UB aborts too, so it counts as a crash.
-$(BUILD)/fuzz/fuzz_p9: tests/fuzz/fuzz_p9.c kvm/virtio/p9.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtio/p9.c
-
+	$(FUZZ_CC) $(DEPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+fuzz_objs = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,tests/fuzz/$(1).c $(2))
+# The monitor's handler of the agent's stream, as a hostile guest would feed it.
+$(BUILD)/fuzz/fuzz_agent_stream: $(call fuzz_objs,fuzz_agent_stream,runtime/monitor.c runtime/ctl.c runtime/lib/spec.c \
+		base/error.c base/log.c protocol/agent-proto.c)
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
+# The 9P server (kvm/virtio/p9.c) against a scratch export.
+$(BUILD)/fuzz/fuzz_p9: $(call fuzz_objs,fuzz_p9,kvm/virtio/p9.c)
+	$(FUZZ_CC) -o $@ $^
 # The split virtqueue parser (kvm/virtio/virtqueue.c) over guest memory and ring layout from the input.
-$(BUILD)/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c kvm/virtio/virtqueue.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< kvm/virtio/virtqueue.c
-
+$(BUILD)/fuzz/fuzz_virtqueue: $(call fuzz_objs,fuzz_virtqueue,kvm/virtio/virtqueue.c)
+	$(FUZZ_CC) -o $@ $^
 # The guest agent's RUN/EXEC parser, as a hostile host would feed it; its corpus starts from the
 # full RUN that the unit test builds.
-$(BUILD)/fuzz/fuzz_agent_run: tests/fuzz/fuzz_agent_run.c $(AGENT_CONFIG_SRCS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fno-sanitize-recover=all -o $@ $< $(AGENT_CONFIG_SRCS)
+$(BUILD)/fuzz/fuzz_agent_run: $(call fuzz_objs,fuzz_agent_run,$(AGENT_CONFIG_SRCS))
+	$(FUZZ_CC) -o $@ $^
 
 fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_agent_run \
 	$(BUILD)/tests/test_agent_run
@@ -314,6 +320,12 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# A newline, for $(foreach) that makes one recipe line per item.
+define newline
+
+
+endef
 
 # The header dependencies the compiler wrote (-MMD).
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
