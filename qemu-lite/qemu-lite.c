@@ -294,7 +294,11 @@ static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, stru
 	signal(SIGPIPE, SIG_DFL);
 
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	/* Move the fds above the targets first so that dup2 cannot clobber one with another. */
+	/* Move the fds above the targets first so that dup2 cannot clobber one with another, the
+	 * error pipe included. */
+	errpipe = fcntl(errpipe, F_DUPFD_CLOEXEC, QEMU_FD_END);
+	if (errpipe < 0)
+		_exit(127);
 	for (size_t i = 0; i < n_moves; i++)
 		if ((moves[i].fd = fcntl(moves[i].fd, F_DUPFD_CLOEXEC, QEMU_FD_END)) < 0)
 			goto fail;
@@ -307,7 +311,10 @@ static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, stru
 			goto fail;
 		end = MAX(end, moves[i].target + 1);
 	}
-	syscall(SYS_close_range, end, ~0U, 0);
+	/* Nothing else is inherited; the error pipe stays for exec's failure (CLOEXEC: a
+	 * successful exec closes it, which tells the parent). */
+	syscall(SYS_close_range, end, errpipe - 1, 0);
+	syscall(SYS_close_range, errpipe + 1, ~0U, 0);
 	execvp(argv[0], argv);
 fail:
 	e = errno;
