@@ -38,8 +38,8 @@ struct hv_disk {
 	bool readonly;
 };
 
-/* A virtio-net NIC backed by the tap device @tap_fd (IFF_TAP | IFF_NO_PI); the caller keeps
- * ownership of the fd. */
+/* A virtio-net NIC backed by the tap device @tap_fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR); the
+ * caller keeps ownership of the fd. */
 struct hv_nic {
 	int tap_fd;
 };

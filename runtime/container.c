@@ -142,7 +142,7 @@ static int join_netns(const struct rt_spec *spec, struct rt_error **err)
 
 /*
  * Bind mounts reach the guest through one more share: STATE_DIR/mounts/N is bind-mounted
- * from mount N's source, in a mount namespace of the monitor's own (it and QEMU are its only
+ * from mount N's source, in a mount namespace of the monitor's own (it and the hypervisor are its only
  * members, so the mounts vanish with them and never show on the host). A read-only bind is
  * read-only here too: the guest cannot write through it whatever it does.
  */
@@ -223,7 +223,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	}
 	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, c->vs.cfg.arch, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
-	/* Before QEMU starts, so that it is born in the container's cgroup too. */
+	/* Before the hypervisor starts, so that it is born in the container's cgroup too. */
 	if (c->spec->cgroups_path && !rt_cgroup_path_supported(c->spec->cgroups_path))
 		rt_warn("cgroupsPath `%s` is not a cgroupfs path, the monitor stays in its cgroup", c->spec->cgroups_path);
 	else if (c->spec->cgroups_path) {
@@ -255,7 +255,8 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	}
 
 	r = c->ops->launch(rt_config_backend_settings(c->config, c->ops), &c->vs.cfg, &c->vm, err);
-	/* QEMU holds its own copy; ours would keep the channel open after QEMU is gone. */
+	/* The backend holds its own copy; ours would keep the channel open after a hypervisor
+	 * process is gone. */
 	close(sp[1]);
 	if (r < 0)
 		return rt_error_wrap(err, "start the VM");

@@ -921,7 +921,7 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (n <= 0) {
-				/* QEMU closed the channel: it is exiting. Report that below. */
+				/* The hypervisor closed the channel: it is exiting. Report that below. */
 				if (cfg->ops->wait(cfg->vm, 2000, &(int){ 0 }, err) < 0)
 					goto out;
 				vm_ended_error(m, err);

@@ -26,7 +26,7 @@ struct rt_config {
 	unsigned vcpus;
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
-	/* Each backend's settings from its own group ([qemu], [kvm]), parallel to hv_backends[]:
+	/* Each backend's settings from its own group (named after it), parallel to hv_backends[]:
 	 * opaque here, read by the backend alone. */
 	void **backend_settings;
 };
