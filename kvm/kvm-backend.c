@@ -126,9 +126,13 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		  struct rt_error **err)
 {
 	const struct kvm_settings *s = settings;
-	struct hv_vm *vm = g_new0(struct hv_vm, 1);
+	struct hv_vm *vm;
 	long long t0, t1, t2, t3;
 
+	/* Rather than boot something other than what was asked for. */
+	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE)
+		return rt_make_error(err, EOPNOTSUPP, "the kvm backend boots plain guests from their kernel only");
+	vm = g_new0(struct hv_vm, 1);
 	vm->console_fd = vm->agent_fd = -1;
 	vm->memory_mib = cfg->memory_mib;
 	if (cfg->console_log) {

@@ -336,6 +336,9 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	pid_t parent;
 	ssize_t n;
 
+	/* Rather than boot something other than what was asked for. */
+	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE)
+		return rt_make_error(err, EOPNOTSUPP, "the qemu backend boots plain guests from their kernel only");
 	if (cfg->n_nics > QEMU_MAX_NICS)
 		return rt_make_error(err, 0, "%zu NICs asked for, the qemu backend takes at most %d", cfg->n_nics,
 				     QEMU_MAX_NICS);
