@@ -43,8 +43,7 @@ int hv_accel_parse(const char *s, enum hv_accel *ret)
 	return -1;
 }
 
-/* The index of the backend called @name in hv_backends[], or -1. */
-static int backend_index(const char *name)
+int hv_backend_index(const char *name)
 {
 	for (int i = 0; hv_backends[i]; i++)
 		if (strcmp(hv_backends[i]->name, name) == 0)
@@ -54,7 +53,7 @@ static int backend_index(const char *name)
 
 const struct hv_backend_ops *hv_backend_find(const char *name)
 {
-	int i = backend_index(name);
+	int i = hv_backend_index(name);
 
 	return i < 0 ? NULL : hv_backends[i];
 }
@@ -69,7 +68,7 @@ int hv_backend_select(const struct hv_host_caps *caps, const char *name, const c
 	if (hv_accel_parse(accel, &want) < 0)
 		return rt_make_error(err, 0, "unknown accelerator `%s` (known: auto, kvm, tcg)", accel);
 	if (strcmp(name, "auto") != 0) {
-		int i = backend_index(name);
+		int i = hv_backend_index(name);
 		const struct hv_backend_ops *ops = i < 0 ? NULL : hv_backends[i];
 		struct hv_probe_result pr = { 0 };
 

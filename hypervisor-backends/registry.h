@@ -10,8 +10,9 @@ extern const struct hv_backend_ops *const hv_backends[];
 /* How many there are (arrays parallel to hv_backends[] have this size). */
 size_t hv_backend_count(void);
 
-/* The backend called @name, or NULL. */
+/* The backend called @name, or NULL; and its index in hv_backends[], or -1. */
 const struct hv_backend_ops *hv_backend_find(const char *name);
+int hv_backend_index(const char *name);
 
 /*
  * Choose a backend for a guest of @arch: @name ("auto" or a backend name) and @accel

@@ -23,29 +23,26 @@ static int apply_one(const struct hv_key *k, const char *group, const char *v, v
 	unsigned long u;
 	char *end;
 
-	switch (k->kind) {
-	case HV_KEY_STR: {
+	if (k->kind == HV_KEY_STR) {
 		char **field = G_STRUCT_MEMBER_P(settings, k->offset);
 
 		g_free(*field);
 		*field = g_strdup(v);
 		return 0;
 	}
-	case HV_KEY_BOOL:
+	if (k->kind == HV_KEY_BOOL) {
 		if (strcmp(v, "true") && strcmp(v, "false"))
 			return rt_make_error(err, 0, "[%s] %s must be true or false, not `%s`", group, k->name, v);
 		G_STRUCT_MEMBER(bool, settings, k->offset) = strcmp(v, "true") == 0;
 		return 0;
-	case HV_KEY_UINT:
-		errno = 0;
-		u = strtoul(v, &end, 10);
-		if (errno || end == v || *end || u < k->min || u > k->max)
-			return rt_make_error(err, 0, "[%s] %s must be an integer in %u..%u, not `%s`", group, k->name,
-					     k->min, k->max, v);
-		G_STRUCT_MEMBER(unsigned, settings, k->offset) = (unsigned)u;
-		return 0;
 	}
-	return rt_make_error(err, EINVAL, "[%s] %s", group, k->name);
+	errno = 0;
+	u = strtoul(v, &end, 10);
+	if (errno || end == v || *end || u < k->min || u > k->max)
+		return rt_make_error(err, 0, "[%s] %s must be an integer in %u..%u, not `%s`", group, k->name, k->min,
+				     k->max, v);
+	G_STRUCT_MEMBER(unsigned, settings, k->offset) = (unsigned)u;
+	return 0;
 }
 
 int hv_settings_apply(const struct hv_key *keys, size_t n_keys, const struct hv_config_group *group,

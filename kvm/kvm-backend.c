@@ -16,6 +16,7 @@
 
 #include <glib.h>
 
+#include "base/cleanup.h"
 #include "base/time.h"
 #include "hypervisor-backends/hostcaps.h"
 #include "hypervisor-backends/procstats.h"
@@ -97,28 +98,21 @@ static void destroy(struct hv_vm *vm)
 static int agent_connect(const struct hv_endpoint *ep, int *ret_fd, struct rt_error **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	_cleanup_close_ int fd = -EBADF;
 
-	if (ep->kind == HV_ENDPOINT_FD) {
+	if (ep->kind == HV_ENDPOINT_FD)
 		fd = fcntl(ep->fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			return rt_make_error(err, errno, "dup the agent channel");
-		*ret_fd = fd;
-		return 0;
-	}
-	if (strlen(ep->path) >= sizeof(sa.sun_path))
+	else if (strlen(ep->path) >= sizeof(sa.sun_path))
 		return rt_make_error(err, ENAMETOOLONG, "agent channel `%s`", ep->path);
-	strcpy(sa.sun_path, ep->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return rt_make_error(err, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return rt_make_error(err, e, "connect to the agent channel `%s`", ep->path);
+	else {
+		strcpy(sa.sun_path, ep->path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			return rt_make_error(err, errno, "connect to the agent channel `%s`", ep->path);
 	}
-	*ret_fd = fd;
+	if (fd < 0)
+		return rt_make_error(err, errno, "the agent channel");
+	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 

@@ -99,22 +99,16 @@ static int parse_group(struct rt_config *c, GKeyFile *kf, const char *name, stru
 {
 	g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
 	struct hv_config_group group = { .name = name };
-	int i, r;
+	int i = hv_backend_index(name), r;
 
 	if (kf && read_group(kf, name, strings, &group, err) < 0)
 		return -1;
 	if (strcmp(name, "runvm") == 0)
 		r = hv_settings_apply(keys, G_N_ELEMENTS(keys), &group, c, err);
-	else {
-		for (i = 0; hv_backends[i] && strcmp(hv_backends[i]->name, name); i++)
-			;
-		if (!hv_backends[i])
-			r = group.n_keys ? rt_make_error(err, 0, "unknown key `%s` in group [%s]", group.keys[0], name) : 0;
-		else if (c->backend_settings[i])
-			r = 0; /* GKeyFile has merged a group given twice: it is read already */
-		else
-			r = hv_backends[i]->parse_config(&group, &c->backend_settings[i], err);
-	}
+	else if (i < 0)
+		r = group.n_keys ? rt_make_error(err, 0, "unknown key `%s` in group [%s]", group.keys[0], name) : 0;
+	else
+		r = hv_backends[i]->parse_config(&group, &c->backend_settings[i], err);
 	g_free((gpointer)group.keys);
 	g_free((gpointer)group.values);
 	return r;
@@ -126,8 +120,9 @@ static int parse_keyfile(GKeyFile *kf, const char *origin, struct rt_config **re
 	g_autoptr(rt_config) c = config_defaults();
 	g_auto(GStrv) groups = kf ? g_key_file_get_groups(kf, NULL) : NULL;
 
-	/* Each group in the file's order, then the backends' groups it lacks, with their
-	 * defaults. Reject what no one knows: a typo should not silently fall back to a default. */
+	/* Each group in the file's order (GKeyFile merges a group given twice), then the backends'
+	 * groups it lacks, with their defaults. Reject what no one knows: a typo should not
+	 * silently fall back to a default. */
 	for (char **g = groups; g && *g; g++)
 		if (parse_group(c, kf, *g, err) < 0)
 			return rt_error_wrap(err, "config `%s`", origin);
