@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The hypervisor driver interface. The runtime builds a plain-data struct hv_vm_config and
- * hands it to a backend; backends never read config.json and the runtime never builds a
- * hypervisor command line. Fallible members take `struct rt_error **err` last and return < 0
- * on failure (see base/error.h).
+ * The hypervisor driver interface (hypervisor-backends/README.md tells the contract in prose).
+ * The runtime builds a plain-data struct hv_vm_config that every backend understands and hands
+ * it to a backend, together with the backend's own settings, which the backend parsed itself
+ * from its group of runvm.conf; backends never read config.json and the runtime never builds a
+ * hypervisor command line. Fallible members take `struct rt_error **err` last and return < 0 on
+ * failure (see base/error.h).
  */
 #ifndef RUNVM_BACKEND_H
 #define RUNVM_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/arch.h"
 
@@ -19,6 +22,9 @@ struct hv_host_caps;
 
 enum hv_accel { HV_ACCEL_AUTO, HV_ACCEL_KVM, HV_ACCEL_TCG, _HV_ACCEL_MAX };
 
+/* The trust model of the guest. Confidential guests (TDX, SEV-SNP) come with their issues. */
+enum hv_confidential { HV_CONFIDENTIAL_NONE, _HV_CONFIDENTIAL_MAX };
+
 /* A host directory shared into the guest under @tag. */
 struct hv_share {
 	const char *tag;
@@ -26,26 +32,44 @@ struct hv_share {
 	bool readonly;
 };
 
+/* A raw disk image or block device, a virtio-blk disk in the guest (vda, vdb, ... in order). */
+struct hv_disk {
+	const char *path;
+	bool readonly;
+};
+
+/* A virtio-net NIC backed by the tap device @tap_fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR); the
+ * caller keeps ownership of the fd. */
+struct hv_nic {
+	int tap_fd;
+};
+
+/* The host end of the agent channel, the guest's virtio-serial port RV_AGENT_PORT_NAME. */
+enum hv_endpoint_kind { HV_ENDPOINT_FD, HV_ENDPOINT_PATH, _HV_ENDPOINT_MAX };
+struct hv_endpoint {
+	enum hv_endpoint_kind kind;
+	int fd;           /* FD: a connected stream socket; the caller keeps ownership of it */
+	const char *path; /* PATH: a listening AF_UNIX stream socket the backend connects to */
+};
+
 struct hv_vm_config {
 	enum rv_arch arch;
 	enum hv_accel accel;       /* what probe chose (never AUTO at launch) */
 	unsigned vcpus;
 	unsigned memory_mib;
-	const char *kernel;        /* vmlinux (PVH) or bzImage */
+	const char *kernel;        /* vmlinux (PVH), bzImage or arm64 Image */
 	const char *initrd;
+	const char *firmware;      /* unused for now: NULL (direct kernel boot) */
 	const char *cmdline;       /* extra kernel arguments, appended */
 	const struct hv_share *shares;
 	size_t n_shares;
-	/* A connected stream socket. The backend wires its peer to the guest's virtio-serial port
-	 * RV_AGENT_PORT_NAME; the caller keeps ownership of this end. */
-	int agent_fd;
-	/* With @nic, the guest gets a virtio-net NIC on the tap device @tap_fd (IFF_TAP |
-	 * IFF_NO_PI); the caller keeps ownership of the fd. */
-	bool nic;
-	int tap_fd;
-	const char *console_log;   /* file that receives the guest console */
-	const char *binary;        /* the hypervisor binary to run, when the backend runs one */
-	bool huge_pages;           /* kvm: guest RAM in transparent huge pages */
+	const struct hv_disk *disks;
+	size_t n_disks;
+	const struct hv_nic *nics;
+	size_t n_nics;
+	struct hv_endpoint agent;
+	const char *console_log;   /* file that receives the guest console, or NULL */
+	enum hv_confidential confidential;
 };
 
 /* What probe found: whether the backend can run a guest of the asked architecture here, with
@@ -53,28 +77,71 @@ struct hv_vm_config {
 struct hv_probe_result {
 	bool usable;
 	enum hv_accel accel;
-	const char *binary;        /* static string or owned by the config; may be NULL */
 	char reason[256];
 };
 
-struct hv_backend_ops {
+/* What a running VM costs the host, for debug logs and statistics. */
+struct hv_vm_stats {
+	unsigned long long host_rss_bytes;   /* resident memory of the process(es) running the VM */
+	unsigned long long cpu_user_us;      /* CPU time they used, user and system */
+	unsigned long long cpu_system_us;
+	unsigned long long guest_ram_bytes;  /* the RAM the guest was given */
+};
+
+/* One group of runvm.conf as read: its keys in file order, values with blanks stripped. A
+ * group absent from the file has no keys. */
+struct hv_config_group {
 	const char *name;
+	size_t n_keys;
+	const char *const *keys;
+	const char *const *values;
+};
+
+/* What a backend supports beyond booting and stopping a VM (struct hv_backend_ops.features). */
+enum {
+	HV_FEAT_PAUSE = 1u << 0,  /* pause and resume freeze and thaw the vCPUs */
+	HV_FEAT_RESIZE = 1u << 1, /* the guest's memory and vCPUs can change while it runs */
+};
+
+struct hv_backend_ops {
+	/* The backend's name (`--backend`, [runvm] backend, state.json), and the name of the group
+	 * of runvm.conf it reads ([qemu], [kvm]). */
+	const char *name;
+	unsigned features;          /* HV_FEAT_* */
+	/* What the host spends on one VM beyond its guest RAM (the hypervisor process, its
+	 * buffers): the host cgroup's memory limit adds it so that a guest that fills its memory
+	 * meets its own OOM killer, never gets its VMM killed by the host. */
+	unsigned host_overhead_mib;
 
 	/*
-	 * Can this backend run a guest of @arch on this host, and how?
-	 * Arguments: @caps the host capabilities (hv_host_probe()), @want the accelerator asked
-	 * for (AUTO lets the backend choose), @binaries the configured hypervisor binaries
-	 * (full, then KVM-only; either may be NULL).
+	 * Read the backend's group of runvm.conf into its own settings, defaults filled in.
+	 * Arguments: @group, never NULL (no keys when the file has no such group).
+	 * Returns: 0 with *ret_settings (release with free_config), < 0 on an unknown key or a bad
+	 * value, with an error that names the group and the key.
+	 */
+	int (*parse_config)(const struct hv_config_group *group, void **ret_settings, struct rt_error **err);
+	void (*free_config)(void *settings); /* NULL-safe */
+
+	/*
+	 * Can this backend run a guest of @arch on this host, and how? Quick and bounded: it reads
+	 * @caps and the file system, never boots or waits for anything.
+	 * Arguments: @settings from parse_config, @caps the host capabilities (hv_host_probe()),
+	 * @want the accelerator asked for (AUTO lets the backend choose).
 	 * Returns: 0 with @ret filled (usable or not, always with a reason), < 0 on error.
 	 */
-	int (*probe)(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
-		     const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err);
+	int (*probe)(const void *settings, const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
+		     struct hv_probe_result *ret, struct rt_error **err);
+
+	/* Optional: print this backend's own lines of `runvm check` ("%-18s %s\n" each). */
+	void (*check_report)(const void *settings, FILE *out);
 
 	/*
 	 * Boot a VM. On success *ret_vm is a running VM owned by the caller (release with
-	 * destroy). On failure nothing is left behind: no process, no file.
+	 * destroy); @cfg's pointers need not outlive the call. On failure nothing is left behind:
+	 * no process, no file created, the caller's fds as they were.
 	 */
-	int (*launch)(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err);
+	int (*launch)(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm,
+		      struct rt_error **err);
 
 	/* A file descriptor that becomes readable when the VM has ended (for poll). */
 	int (*exit_fd)(struct hv_vm *vm);
@@ -88,14 +155,12 @@ struct hv_backend_ops {
 	/* End the VM: politely, then forcibly after @grace_ms. Returns once it has ended. */
 	int (*stop)(struct hv_vm *vm, int grace_ms, struct rt_error **err);
 
-	/* Freeze and thaw the guest's vCPUs. */
+	/* Freeze and thaw the guest's vCPUs: set exactly when features has HV_FEAT_PAUSE. */
 	int (*pause)(struct hv_vm *vm, struct rt_error **err);
 	int (*resume)(struct hv_vm *vm, struct rt_error **err);
 
-	/* Optional (NULL when unsupported): save the paused VM to @path, and restore one. */
-	int (*snapshot)(struct hv_vm *vm, const char *path, struct rt_error **err);
-	int (*restore)(const struct hv_vm_config *cfg, const char *path, struct hv_vm **ret_vm,
-		       struct rt_error **err);
+	/* What the running VM costs the host now. Fails (ESRCH) once the VM has ended. */
+	int (*stats)(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **err);
 
 	/* Kill what is still running, reap it, free. NULL-safe, never fails. */
 	void (*destroy)(struct hv_vm *vm);

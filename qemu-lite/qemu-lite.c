@@ -15,6 +15,8 @@
 #include <glib.h>
 
 #include "hypervisor-backends/hostcaps.h"
+#include "hypervisor-backends/procstats.h"
+#include "hypervisor-backends/settings.h"
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -22,13 +24,17 @@
 #include "qemu-lite/qmp.h"
 #include "qemu-lite/qemu-lite.h"
 
-/* Where the inherited sockets sit in the QEMU process. */
+/* Where the inherited sockets sit in the QEMU process: the agent channel (when it is an fd),
+ * QMP, then one tap per NIC. */
 #define QEMU_AGENT_FD 3
 #define QEMU_QMP_FD 4
 #define QEMU_TAP_FD 5
+#define QEMU_MAX_NICS 8
+#define QEMU_FD_END (QEMU_TAP_FD + QEMU_MAX_NICS)
 
 struct hv_vm {
 	pid_t pid;
+	unsigned memory_mib;
 	int pidfd;
 	int qmp_fd;
 	bool qmp_ready;
@@ -36,25 +42,84 @@ struct hv_vm {
 	int status;
 };
 
+static const struct hv_key qemu_keys[] = {
+	HV_KEY_STR(struct qemu_settings, "binary", binary),
+	HV_KEY_STR(struct qemu_settings, "microvm_binary", microvm_binary),
+	HV_KEY_STR(struct qemu_settings, "binary_x86_64", foreign_binary[RV_ARCH_X86_64]),
+	HV_KEY_STR(struct qemu_settings, "binary_aarch64", foreign_binary[RV_ARCH_AARCH64]),
+};
+
+static void free_config(void *settings)
+{
+	if (!settings)
+		return;
+	hv_settings_clear(qemu_keys, G_N_ELEMENTS(qemu_keys), settings);
+	g_free(settings);
+}
+
+static int parse_config(const struct hv_config_group *group, void **ret_settings, struct rt_error **err)
+{
+	struct qemu_settings *s = g_new0(struct qemu_settings, 1);
+
+	s->binary = g_strdup(rv_arch_host() == RV_ARCH_AARCH64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
+	s->foreign_binary[RV_ARCH_X86_64] = g_strdup("qemu-system-x86_64");
+	s->foreign_binary[RV_ARCH_AARCH64] = g_strdup("qemu-system-aarch64");
+	/* Unset: Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the
+	 * rootfs share needs, so KVM uses the full binary too. */
+	s->microvm_binary = g_strdup("");
+	if (hv_settings_apply(qemu_keys, G_N_ELEMENTS(qemu_keys), group, s, err) < 0) {
+		free_config(s);
+		return -1;
+	}
+	*ret_settings = s;
+	return 0;
+}
+
+/* The full QEMU (any accelerator) for guests of @arch on a @host host. */
+static const char *full_binary(const struct qemu_settings *s, enum rv_arch host, enum rv_arch arch)
+{
+	return arch == host ? s->binary : s->foreign_binary[arch];
+}
+
+static bool in_path(const char *program)
+{
+	g_autofree char *found = program && *program ? g_find_program_in_path(program) : NULL;
+
+	return found != NULL;
+}
+
+/* The slim microvm build, where one is configured and installed, supports KVM only (and starts
+ * faster and smaller): it serves the host's own architecture under KVM. */
+static bool use_slim(const struct qemu_settings *s, enum rv_arch host, enum rv_arch arch, enum hv_accel accel)
+{
+	return arch == host && accel == HV_ACCEL_KVM && in_path(s->microvm_binary);
+}
+
+const char *qemu_lite_binary(const struct qemu_settings *s, enum rv_arch arch, enum hv_accel accel)
+{
+	enum rv_arch host = rv_arch_host();
+
+	return use_slim(s, host, arch, accel) ? s->microvm_binary : full_binary(s, host, arch);
+}
+
 /* Debian's package for a guest architecture's QEMU. */
 static const char *qemu_package(enum rv_arch arch)
 {
 	return arch == RV_ARCH_AARCH64 ? "qemu-system-arm" : "qemu-system-x86";
 }
 
-static int probe(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
-		 const char *const binaries[2], struct hv_probe_result *ret, struct rt_error **err)
+static int probe(const void *settings, const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
+		 struct hv_probe_result *ret, struct rt_error **err)
 {
-	g_autofree char *full = binaries[0] ? g_find_program_in_path(binaries[0]) : NULL;
-	g_autofree char *slim = binaries[1] && *binaries[1] ? g_find_program_in_path(binaries[1]) : NULL;
+	const struct qemu_settings *s = settings;
+	const char *binary = full_binary(s, caps->arch, arch);
+	bool full = in_path(binary);
 	bool native = arch == caps->arch;
 	struct hv_probe_result r = { 0 };
 
 	(void)err;
-	if (native && want != HV_ACCEL_TCG && caps->kvm_usable && (slim || full)) {
-		/* A slim microvm build (configured) supports KVM only, and starts faster and smaller. */
+	if (native && want != HV_ACCEL_TCG && caps->kvm_usable && (full || use_slim(s, caps->arch, arch, HV_ACCEL_KVM))) {
 		r.accel = HV_ACCEL_KVM;
-		r.binary = slim ? binaries[1] : binaries[0];
 		g_snprintf(r.reason, sizeof(r.reason), "KVM: %s", caps->kvm_reason);
 		r.usable = true;
 	} else if (want == HV_ACCEL_KVM) {
@@ -65,10 +130,9 @@ static int probe(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_acc
 				   rv_arch_name(caps->arch));
 	} else if (!full) {
 		g_snprintf(r.reason, sizeof(r.reason), "`%s` not found in PATH (apt-get install %s)",
-			   binaries[0] ? binaries[0] : "qemu-system", qemu_package(arch));
+			   binary && *binary ? binary : "qemu-system", qemu_package(arch));
 	} else {
 		r.accel = HV_ACCEL_TCG;
-		r.binary = binaries[0];
 		if (!native)
 			g_snprintf(r.reason, sizeof(r.reason), "TCG software emulation of %s on this %s host",
 				   rv_arch_name(arch), rv_arch_name(caps->arch));
@@ -80,6 +144,15 @@ static int probe(const struct hv_host_caps *caps, enum rv_arch arch, enum hv_acc
 	}
 	*ret = r;
 	return 0;
+}
+
+/* `runvm check`'s "tcg" line: whether the full QEMU for the host's own guests is installed. */
+static void check_report(const void *settings, FILE *out)
+{
+	const struct qemu_settings *s = settings;
+	g_autofree char *tcg = g_find_program_in_path(s->binary);
+
+	fprintf(out, "%-18s %s%s%s\n", "tcg", tcg ? "yes, " : "no: ", tcg ? tcg : s->binary, tcg ? "" : " not found");
 }
 
 /* QEMU option values escape a comma by doubling it. */
@@ -97,7 +170,8 @@ static char *opt_escape(const char *s)
 
 #define ADD(...) g_ptr_array_add(argv, g_strdup_printf(__VA_ARGS__))
 
-char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qmp_fd, int tap_fd)
+char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_config *cfg, int agent_fd, int qmp_fd,
+			    int tap_fd)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	bool kvm = cfg->accel == HV_ACCEL_KVM;
@@ -105,7 +179,7 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 	g_autofree char *kernel = opt_escape(cfg->kernel);
 	g_autofree char *initrd = opt_escape(cfg->initrd);
 
-	ADD("%s", cfg->binary);
+	ADD("%s", qemu_lite_binary(s, cfg->arch, cfg->accel));
 	ADD("-nodefaults"); ADD("-no-user-config"); ADD("-display"); ADD("none");
 	/* The agent ends the guest with reboot(2): -no-reboot turns that into QEMU exiting. */
 	ADD("-no-reboot");
@@ -161,12 +235,25 @@ char **qemu_lite_build_argv(const struct hv_vm_config *cfg, int agent_fd, int qm
 		    cfg->shares[i].readonly ? ",readonly=on" : "");
 		ADD("-device"); ADD("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, tag);
 	}
-	if (cfg->nic) {
-		ADD("-netdev"); ADD("tap,id=net0,fd=%d", tap_fd);
-		ADD("-device"); ADD("virtio-net-device,netdev=net0");
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		g_autofree char *path = opt_escape(cfg->disks[i].path);
+
+		ADD("-drive");
+		ADD("file=%s,format=raw,if=none,id=disk%zu%s", path, i, cfg->disks[i].readonly ? ",readonly=on" : "");
+		ADD("-device"); ADD("virtio-blk-device,drive=disk%zu", i);
+	}
+	for (size_t i = 0; i < cfg->n_nics; i++) {
+		ADD("-netdev"); ADD("tap,id=net%zu,fd=%d", i, tap_fd + (int)i);
+		ADD("-device"); ADD("virtio-net-device,netdev=net%zu", i);
 	}
 	ADD("-device"); ADD("virtio-serial-device,max_ports=2");
-	ADD("-chardev"); ADD("socket,id=agent,fd=%d", agent_fd);
+	if (cfg->agent.kind == HV_ENDPOINT_PATH) {
+		g_autofree char *path = opt_escape(cfg->agent.path);
+
+		ADD("-chardev"); ADD("socket,id=agent,path=%s", path);
+	} else {
+		ADD("-chardev"); ADD("socket,id=agent,fd=%d", agent_fd);
+	}
 	ADD("-device"); ADD("virtserialport,chardev=agent,name=" RV_AGENT_PORT_NAME);
 	ADD("-chardev"); ADD("socket,id=qmp,fd=%d", qmp_fd);
 	ADD("-mon"); ADD("chardev=qmp,mode=control");
@@ -183,13 +270,18 @@ static void vm_free(struct hv_vm *vm)
 	g_free(vm);
 }
 
+/* An inherited fd and where it is to sit in the QEMU process. */
+struct fd_move {
+	int fd, target;
+};
+
 /* Runs in the forked child, before exec: only async-signal-safe calls, and _exit on failure
  * with errno sent up @errpipe. */
-static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, int agent_fd, int qmp_fd, int tap_fd,
+static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, struct fd_move *moves, size_t n_moves,
 						 int log_fd, int errpipe)
 {
+	int e, end = QEMU_TAP_FD;
 	sigset_t all;
-	int e;
 
 	/* Terminal signals are for the runtime, which forwards them to the container; QEMU must
 	 * not die of a ^C. And QEMU must not outlive the runtime that supervises it. */
@@ -202,18 +294,27 @@ static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, int 
 	signal(SIGPIPE, SIG_DFL);
 
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	/* Move the fds above the targets first so that dup2 cannot clobber one with another. */
-	agent_fd = fcntl(agent_fd, F_DUPFD_CLOEXEC, 10);
-	qmp_fd = fcntl(qmp_fd, F_DUPFD_CLOEXEC, 10);
-	if (tap_fd >= 0)
-		tap_fd = fcntl(tap_fd, F_DUPFD_CLOEXEC, 10);
+	/* Move the fds above the targets first so that dup2 cannot clobber one with another, the
+	 * error pipe included. */
+	errpipe = fcntl(errpipe, F_DUPFD_CLOEXEC, QEMU_FD_END);
+	if (errpipe < 0)
+		_exit(127);
+	for (size_t i = 0; i < n_moves; i++)
+		if ((moves[i].fd = fcntl(moves[i].fd, F_DUPFD_CLOEXEC, QEMU_FD_END)) < 0)
+			goto fail;
 	if (log_fd >= 0)
-		log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 10);
-	if (devnull < 0 || agent_fd < 0 || qmp_fd < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
-	    dup2(log_fd >= 0 ? log_fd : devnull, 2) < 0 || dup2(agent_fd, QEMU_AGENT_FD) < 0 ||
-	    dup2(qmp_fd, QEMU_QMP_FD) < 0 || (tap_fd >= 0 && dup2(tap_fd, QEMU_TAP_FD) < 0))
+		log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, QEMU_FD_END);
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(log_fd >= 0 ? log_fd : devnull, 2) < 0)
 		goto fail;
-	syscall(SYS_close_range, QEMU_TAP_FD + 1, ~0U, 0);
+	for (size_t i = 0; i < n_moves; i++) {
+		if (dup2(moves[i].fd, moves[i].target) < 0)
+			goto fail;
+		end = MAX(end, moves[i].target + 1);
+	}
+	/* Nothing else is inherited; the error pipe stays for exec's failure (CLOEXEC: a
+	 * successful exec closes it, which tells the parent). */
+	syscall(SYS_close_range, end, errpipe - 1, 0);
+	syscall(SYS_close_range, errpipe + 1, ~0U, 0);
 	execvp(argv[0], argv);
 fail:
 	e = errno;
@@ -223,15 +324,24 @@ fail:
 	_exit(127);
 }
 
-static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
+static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm,
+		  struct rt_error **err)
 {
-	g_auto(GStrv) argv = qemu_lite_build_argv(cfg, QEMU_AGENT_FD, QEMU_QMP_FD, QEMU_TAP_FD);
+	g_auto(GStrv) argv = qemu_lite_build_argv(settings, cfg, QEMU_AGENT_FD, QEMU_QMP_FD, QEMU_TAP_FD);
 	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF;
+	struct fd_move moves[2 + QEMU_MAX_NICS];
 	int qmp[2], errpipe[2], e = 0;
+	size_t n_moves = 0;
 	struct hv_vm *vm;
 	pid_t parent;
 	ssize_t n;
 
+	/* Rather than boot something other than what was asked for. */
+	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE)
+		return rt_make_error(err, EOPNOTSUPP, "the qemu backend boots plain guests from their kernel only");
+	if (cfg->n_nics > QEMU_MAX_NICS)
+		return rt_make_error(err, 0, "%zu NICs asked for, the qemu backend takes at most %d", cfg->n_nics,
+				     QEMU_MAX_NICS);
 	if (cfg->console_log) {
 		log_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (log_fd < 0)
@@ -247,6 +357,12 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 	vm = g_new0(struct hv_vm, 1);
 	vm->qmp_fd = qmp[0];
 	vm->pidfd = -1;
+	vm->memory_mib = cfg->memory_mib;
+	if (cfg->agent.kind == HV_ENDPOINT_FD)
+		moves[n_moves++] = (struct fd_move){ cfg->agent.fd, QEMU_AGENT_FD };
+	moves[n_moves++] = (struct fd_move){ qmp_peer, QEMU_QMP_FD };
+	for (size_t i = 0; i < cfg->n_nics; i++)
+		moves[n_moves++] = (struct fd_move){ cfg->nics[i].tap_fd, QEMU_TAP_FD + (int)i };
 
 	if (rt_log_debug_enabled()) {
 		g_autofree char *line = g_strjoinv(" ", argv);
@@ -263,7 +379,7 @@ static int launch(const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct 
 		return rt_make_error(err, e, "fork");
 	}
 	if (vm->pid == 0)
-		child_exec(argv, parent, cfg->agent_fd, qmp_peer, cfg->nic ? cfg->tap_fd : -1, log_fd, errpipe[1]);
+		child_exec(argv, parent, moves, n_moves, log_fd, errpipe[1]);
 	close(errpipe[1]);
 	do
 		n = read(errpipe[0], &e, sizeof(e));
@@ -351,6 +467,19 @@ static int resume_vm(struct hv_vm *vm, struct rt_error **err)
 	return qmp(vm, "cont", err);
 }
 
+static int stats(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **err)
+{
+	struct hv_vm_stats st = { .guest_ram_bytes = (unsigned long long)vm->memory_mib << 20 };
+
+	if (vm->reaped)
+		return rt_make_error(err, ESRCH, "VM has ended");
+	/* QEMU runs alone in its process (no helpers): its cost is the VM's. */
+	if (hv_proc_stats(vm->pid, &st, err) < 0)
+		return -1;
+	*ret = st;
+	return 0;
+}
+
 static void destroy(struct hv_vm *vm)
 {
 	struct rt_error *err = NULL;
@@ -367,12 +496,20 @@ static void destroy(struct hv_vm *vm)
 
 const struct hv_backend_ops hv_qemu_lite_ops = {
 	.name = "qemu",
+	.features = HV_FEAT_PAUSE,
+	/* QEMU under TCG: ~95 MiB measured with an idle 256 MiB guest (translation cache
+	 * included), with room for I/O buffers. */
+	.host_overhead_mib = 160,
+	.parse_config = parse_config,
+	.free_config = free_config,
 	.probe = probe,
+	.check_report = check_report,
 	.launch = launch,
 	.exit_fd = exit_fd,
 	.wait = vm_wait,
 	.stop = stop,
 	.pause = pause_vm,
 	.resume = resume_vm,
+	.stats = stats,
 	.destroy = destroy,
 };

@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "hypervisor-backends/backend.h"
 #include "runtime/cgroup.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -139,7 +140,13 @@ int rt_cgroup_set_limits(const char *path, unsigned long long mem_mib, long long
 	return 0;
 }
 
-int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned guest_mib, struct rt_error **err)
+unsigned long long rt_cgroup_memory_mib(const struct hv_backend_ops *ops, unsigned long long guest_mib)
+{
+	return guest_mib + ops->host_overhead_mib;
+}
+
+int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long long mem_mib,
+		    struct rt_error **err)
 {
 	g_autoptr(GPtrArray) dirs = hierarchies();
 	g_autofree char *pid = g_strdup_printf("%d", getpid());
@@ -154,7 +161,7 @@ int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned guest
 
 		if (r < 0)
 			return rt_make_error(err, -r, "create cgroup `%s`", dir);
-		if (apply_limits(dir, spec->memory_limit > 0 ? guest_mib + RT_CGROUP_VMM_OVERHEAD_MIB : 0, spec->cpu_quota,
+		if (apply_limits(dir, spec->memory_limit > 0 ? mem_mib : 0, spec->cpu_quota,
 				 spec->cpu_period, v2) < 0)
 			rt_warn("cgroup %s: cannot set the limits, ignoring", dir);
 		r = write_file(dir, "cgroup.procs", pid);

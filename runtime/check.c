@@ -49,12 +49,10 @@ int rt_cmd_check(const struct rt_globals *g, int argc, char **argv, struct rt_er
 	printf("%-18s %s\n", "kvm module", caps.kvm_module ? caps.kvm_module : "none");
 	printf("%-18s %s\n", "pvm", yes_no(caps.kvm_pvm));
 	printf("%-18s %s: %s\n", "kvm usable", yes_no(caps.kvm_usable), caps.kvm_reason);
-	{
-		g_autofree char *tcg = g_find_program_in_path(config->qemu_binary);
-
-		printf("%-18s %s%s%s\n", "tcg", tcg ? "yes, " : "no: ", tcg ? tcg : config->qemu_binary,
-		       tcg ? "" : " not found");
-	}
+	/* What only a backend knows to look for (the binaries it would run, say). */
+	for (size_t i = 0; hv_backends[i]; i++)
+		if (hv_backends[i]->check_report)
+			hv_backends[i]->check_report(config->backend_settings[i], stdout);
 	printf("%-18s %s\n", "tun", yes_no(caps.tun));
 	printf("%-18s %s\n", "vhost-vsock", yes_no(caps.vhost_vsock));
 	printf("%-18s %s\n", "vhost-net", yes_no(caps.vhost_net));

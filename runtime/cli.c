@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	struct rt_error *err = NULL;
 	int r;
 
-	/* A reader that went away (the caller's stdout, a dead QEMU's socket) is an error to
+	/* A reader that went away (the caller's stdout, a dead hypervisor's socket) is an error to
 	 * handle where it happens, not a reason to die and leave the VM behind. */
 	signal(SIGPIPE, SIG_IGN);
 	r = run_main(argc, argv, &err);

@@ -142,7 +142,7 @@ static int join_netns(const struct rt_spec *spec, struct rt_error **err)
 
 /*
  * Bind mounts reach the guest through one more share: STATE_DIR/mounts/N is bind-mounted
- * from mount N's source, in a mount namespace of the monitor's own (it and QEMU are its only
+ * from mount N's source, in a mount namespace of the monitor's own (it and the hypervisor are its only
  * members, so the mounts vanish with them and never show on the host). A read-only bind is
  * read-only here too: the guest cannot write through it whatever it does.
  */
@@ -184,6 +184,25 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 	return 0;
 }
 
+/* The debug log's account of what the VM cost the host, taken when the container's process has
+ * ended and the VM still runs (the agent ends it once the channel closes). */
+static void log_vm_stats(const struct rt_container *c)
+{
+	struct rt_error *err = NULL;
+	struct hv_vm_stats st;
+
+	if (!rt_log_debug_enabled())
+		return;
+	if (c->ops->stats(c->vm, &st, &err) < 0) {
+		rt_debug("container exited; VM statistics: %s, ignoring", err->msg);
+		rt_error_free(&err);
+		return;
+	}
+	rt_debug("container exited; the VM: %llu MiB resident on the host for %llu MiB of guest RAM, CPU %llu ms user, "
+		 "%llu ms system", st.host_rss_bytes >> 20, st.guest_ram_bytes >> 20, st.cpu_user_us / 1000,
+		 st.cpu_system_us / 1000);
+}
+
 int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,
 			 struct rt_error **err)
 {
@@ -198,16 +217,17 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	if (c->spec->netns) {
 		if (rt_net_tap_open(&c->tap_fd, err) < 0)
 			return -1;
-		c->vs.cfg.nic = true;
-		c->vs.cfg.tap_fd = c->tap_fd;
+		c->vs.nic.tap_fd = c->tap_fd;
+		c->vs.cfg.nics = &c->vs.nic;
+		c->vs.cfg.n_nics = 1;
 	}
 	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, c->vs.cfg.arch, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
-	/* Before QEMU starts, so that it is born in the container's cgroup too. */
+	/* Before the hypervisor starts, so that it is born in the container's cgroup too. */
 	if (c->spec->cgroups_path && !rt_cgroup_path_supported(c->spec->cgroups_path))
 		rt_warn("cgroupsPath `%s` is not a cgroupfs path, the monitor stays in its cgroup", c->spec->cgroups_path);
 	else if (c->spec->cgroups_path) {
-		if (rt_cgroup_enter(c->spec->cgroups_path, c->spec, c->vs.cfg.memory_mib, err) < 0)
+		if (rt_cgroup_enter(c->spec->cgroups_path, c->spec, rt_cgroup_memory_mib(c->ops, c->vs.cfg.memory_mib), err) < 0)
 			return -1;
 		c->cgroup_joined = true;
 	}
@@ -218,7 +238,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		close(sp[1]);
 		return rt_make_error(err, errno, "fcntl");
 	}
-	c->vs.cfg.agent_fd = sp[1];
+	c->vs.cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
 
 	/* Signals meant for the container queue up from here on, and are forwarded once its
 	 * process exists. */
@@ -234,8 +254,9 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		return rt_make_error(err, errno, "signalfd");
 	}
 
-	r = c->ops->launch(&c->vs.cfg, &c->vm, err);
-	/* QEMU holds its own copy; ours would keep the channel open after QEMU is gone. */
+	r = c->ops->launch(rt_config_backend_settings(c->config, c->ops), &c->vs.cfg, &c->vm, err);
+	/* The backend holds its own copy; ours would keep the channel open after a hypervisor
+	 * process is gone. */
 	close(sp[1]);
 	if (r < 0)
 		return rt_error_wrap(err, "start the VM");
@@ -250,7 +271,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	};
 	if (rt_monitor_run(&mc, ret_status, ret_agent_error, err) < 0)
 		return -1;
-	rt_debug("container exited");
+	log_vm_stats(c);
 	/* Hanging up tells the agent it may end the guest now (see agent-proto.h). */
 	close(c->agent_fd);
 	c->agent_fd = -1;

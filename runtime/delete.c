@@ -22,7 +22,7 @@
 #include "runtime/lib/spec.h"
 #include "runtime/lib/state.h"
 
-/* SIGKILL the monitor (its QEMU dies with it) and wait up to 10 s for it to be gone or a
+/* SIGKILL the monitor (the hypervisor dies with it) and wait up to 10 s for it to be gone or a
  * zombie: the caller that reaps it may be slow. */
 static int kill_monitor(const struct rt_state *st, struct rt_error **err)
 {

@@ -596,8 +596,14 @@ static void ctl_kill(struct rt_monitor *m, int client, int sig)
 
 static void ctl_pause(struct rt_monitor *m, int client, bool pause)
 {
+	const struct hv_backend_ops *ops = m->cfg->ops;
 	struct rt_error *err = NULL;
-	int r = pause ? m->cfg->ops->pause(m->cfg->vm, &err) : m->cfg->ops->resume(m->cfg->vm, &err);
+	int r;
+
+	if (!(ops->features & HV_FEAT_PAUSE))
+		r = rt_make_error(&err, EOPNOTSUPP, "the %s backend cannot pause a VM", ops->name);
+	else
+		r = pause ? ops->pause(m->cfg->vm, &err) : ops->resume(m->cfg->vm, &err);
 
 	if (r == 0 && m->cfg->on_status)
 		r = m->cfg->on_status(m->cfg->ctx, pause ? "paused" : (m->procs[0].started ? "running" : "created"), &err);
@@ -915,7 +921,7 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (n <= 0) {
-				/* QEMU closed the channel: it is exiting. Report that below. */
+				/* The hypervisor closed the channel: it is exiting. Report that below. */
 				if (cfg->ops->wait(cfg->vm, 2000, &(int){ 0 }, err) < 0)
 					goto out;
 				vm_ended_error(m, err);

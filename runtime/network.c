@@ -47,7 +47,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RtnlAct, rtnl_act_put)
 
 int rt_net_tap_open(int *ret_fd, struct rt_error **err)
 {
-	/* IFF_VNET_HDR: QEMU then offers the guest checksum and segmentation offloads, so a
+	/* IFF_VNET_HDR (every backend's virtio-net expects it): the NIC then offers the guest checksum and segmentation offloads, so a
 	 * TCG guest hands 64 KiB segments to the host instead of checksumming every frame. */
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	_cleanup_close_ int fd = -EBADF;

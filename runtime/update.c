@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * `runvm update --resources FILE|- ID` (and runc's per-resource flags): accepted and validated.
- * The guest's memory and vCPUs are fixed at boot with the qemu backend, so nothing is resized
- * live; the output says so.
+ * The host cgroup's limits follow; the guest's memory and vCPUs stay as booted unless the
+ * backend can resize a running guest (HV_FEAT_RESIZE, which none has yet), and the output
+ * says so.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,11 +13,13 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "hypervisor-backends/registry.h"
 #include "runtime/cli.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "runtime/lib/state.h"
 #include "runtime/cgroup.h"
+#include "runtime/vmconfig.h"
 
 int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {
@@ -35,6 +38,7 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	g_autoptr(GError) gerr = NULL;
 	g_autofree char *dir = NULL;
 	g_autofree char *data = NULL;
+	const struct hv_backend_ops *ops;
 	struct rt_state *st = NULL;
 	const char *resources = NULL;
 	const char *status;
@@ -70,6 +74,13 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		rt_state_free(st);
 		return rt_make_error(err, 0, "container not running");
 	}
+	ops = hv_backend_find(st->backend);
+	if (!ops) {
+		rt_make_error(err, 0, "container `%s` runs on backend `%s`, which this runvm does not know", st->id,
+			      st->backend);
+		rt_state_free(st);
+		return -1;
+	}
 	if (resources && *st->cgroups_path) {
 		JsonObject *res = json_node_get_object(json_parser_get_root(parser));
 		JsonObject *mem = json_object_has_member(res, "memory") ? json_object_get_object_member(res, "memory") : NULL;
@@ -78,7 +89,8 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		gint64 quota = cpu ? json_object_get_int_member_with_default(cpu, "quota", 0) : 0;
 		gint64 period = cpu ? json_object_get_int_member_with_default(cpu, "period", 100000) : 0;
 		/* The host limit keeps room for the hypervisor, as at create. */
-		unsigned long long mib = limit > 0 ? ((unsigned long long)limit >> 20) + 16 + RT_CGROUP_VMM_OVERHEAD_MIB : 0;
+		unsigned long long mib =
+			limit > 0 ? rt_cgroup_memory_mib(ops, ((unsigned long long)limit >> 20) + RT_GUEST_MEM_OVERHEAD_MIB) : 0;
 
 		if (rt_cgroup_set_limits(st->cgroups_path, mib, quota, (unsigned long long)MAX(period, 0), err) < 0) {
 			rt_state_free(st);
@@ -87,7 +99,10 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	}
 	rt_state_free(st);
 	/* Said on stdout too: the caller asked for a change the guest will not see. */
-	printf("runvm: host cgroup limits updated; the qemu backend cannot resize a running guest: its memory and vCPUs stay as booted\n");
+	if (!(ops->features & HV_FEAT_RESIZE))
+		printf("runvm: host cgroup limits updated; the %s backend cannot resize a running guest: its memory and "
+		       "vCPUs stay as booted\n",
+		       ops->name);
 	return 0;
 }
 

@@ -16,13 +16,6 @@
 #include "runtime/arch.h"
 #include "runtime/vmconfig.h"
 
-void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
-		       const char *ret[2])
-{
-	ret[0] = arch == caps->arch ? config->qemu_binary : config->qemu_foreign_binary[arch];
-	ret[1] = arch == caps->arch ? config->qemu_microvm_binary : NULL;
-}
-
 void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		    const char **ret_kernel, const char **ret_initrd)
 {
@@ -34,11 +27,8 @@ int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps 
 		      const char *backend_override, const struct hv_backend_ops **ret_ops,
 		      struct hv_probe_result *ret_probe, struct rt_error **err)
 {
-	const char *binaries[2];
-
-	rt_guest_binaries(config, caps, arch, binaries);
 	return hv_backend_select(caps, backend_override ? backend_override : config->backend, config->accel, arch,
-				 binaries, ret_ops, ret_probe, err);
+				 config->backend_settings, ret_ops, ret_probe, err);
 }
 
 static int check_file(const char *what, enum rv_arch arch, bool foreign, const char *path,
@@ -51,16 +41,12 @@ static int check_file(const char *what, enum rv_arch arch, bool foreign, const c
 			     config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 }
 
-/* What the guest kernel and agent keep for themselves: a guest given limit + this shows about
- * `limit` as MemTotal (measured: 256 MiB of RAM show as 242 MiB). */
-#define GUEST_MEM_OVERHEAD_MIB 16
-
 /* The container's limits size the VM; without them the configuration's defaults apply. */
 static void size_vm(const struct rt_config *config, const struct rt_spec *spec, unsigned *ret_mib, unsigned *ret_vcpus)
 {
 	*ret_mib = config->memory_mib;
 	if (spec->memory_limit > 0)
-		*ret_mib = MAX(64u, (unsigned)((spec->memory_limit + (1 << 20) - 1) >> 20) + GUEST_MEM_OVERHEAD_MIB);
+		*ret_mib = MAX(64u, (unsigned)((spec->memory_limit + (1 << 20) - 1) >> 20) + RT_GUEST_MEM_OVERHEAD_MIB);
 	*ret_vcpus = config->vcpus;
 	if (spec->cpu_quota > 0 && spec->cpu_period > 0)
 		*ret_vcpus = (unsigned)((spec->cpu_quota + spec->cpu_period - 1) / spec->cpu_period);
@@ -102,9 +88,8 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.cmdline = ret->cmdline,
 		.shares = ret->shares,
 		.n_shares = 1,
-		.agent_fd = -1,
-		.binary = ret_probe->binary,
-		.huge_pages = config->kvm_huge_pages,
+		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
+		.confidential = HV_CONFIDENTIAL_NONE,
 	};
 	size_vm(config, spec, &ret->cfg.memory_mib, &ret->cfg.vcpus);
 	return 0;

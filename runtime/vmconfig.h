@@ -11,9 +11,14 @@ struct rt_config;
 struct rt_spec;
 struct hv_host_caps;
 
+/* What the guest kernel and agent keep for themselves: a guest given limit + this shows about
+ * `limit` as MemTotal (measured: 256 MiB of RAM show as 242 MiB). */
+#define RT_GUEST_MEM_OVERHEAD_MIB 16
+
 struct rt_vm_spec {
 	struct hv_vm_config cfg; /* points into the members below and into the spec/config */
 	struct hv_share shares[2]; /* the rootfs, and the bind-mount sources (RV_MOUNTS_TAG) if any */
+	struct hv_nic nic;
 	char cmdline[1024];
 };
 
@@ -27,10 +32,8 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 int rt_backend_choose(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		      const char *backend_override, const struct hv_backend_ops **ret_ops,
 		      struct hv_probe_result *ret_probe, struct rt_error **err);
-/* The configured QEMU binaries (full, KVM-only or NULL) and guest files for a guest of @arch:
- * the plain keys for the host's architecture, the _ARCH ones for a foreign one. */
-void rt_guest_binaries(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
-		       const char *ret[2]);
+/* The guest kernel and initrd for a guest of @arch: the plain keys for the host's
+ * architecture, the _ARCH ones for a foreign one. */
 void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		    const char **ret_kernel, const char **ret_initrd);
 

@@ -5,67 +5,47 @@
 
 #include <glib.h>
 
-#include "runtime/lib/config.h"
 #include "base/error.h"
+#include "hypervisor-backends/registry.h"
+#include "hypervisor-backends/settings.h"
+#include "runtime/lib/config.h"
 
 #ifndef RUNVM_DATADIR
 #define RUNVM_DATADIR "/usr/local/share/runvm"
 #endif
 
+/* [runvm]; the backends read their own groups (struct hv_backend_ops.parse_config). */
+#define STR(n, f) HV_KEY_STR(struct rt_config, n, f)
+#define UINT(n, f, lo, hi) HV_KEY_UINT(struct rt_config, n, f, lo, hi)
+static const struct hv_key keys[] = {
+	STR("backend", backend),
+	STR("accel", accel),
+	STR("arch", arch),
+	STR("kernel", kernel),
+	STR("initrd", initrd),
+	STR("kernel_x86_64", foreign_kernel[RV_ARCH_X86_64]),
+	STR("initrd_x86_64", foreign_initrd[RV_ARCH_X86_64]),
+	STR("kernel_aarch64", foreign_kernel[RV_ARCH_AARCH64]),
+	STR("initrd_aarch64", foreign_initrd[RV_ARCH_AARCH64]),
+	STR("kernel_cmdline", kernel_cmdline),
+	UINT("vcpus", vcpus, 1, 256),
+	UINT("memory_mib", memory_mib, 64, 1u << 20),
+	UINT("boot_timeout_s", boot_timeout_s, 1, 3600),
+};
+
 void rt_config_free(struct rt_config *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; c->backend_settings && hv_backends[i]; i++)
+		hv_backends[i]->free_config(c->backend_settings[i]);
+	g_free(c->backend_settings);
+	hv_settings_clear(keys, G_N_ELEMENTS(keys), c);
 	g_free(c->path);
-	g_free(c->backend);
-	g_free(c->accel);
-	g_free(c->arch);
-	g_free(c->kernel);
-	g_free(c->initrd);
-	for (int a = 0; a < _RV_ARCH_MAX; a++) {
-		g_free(c->foreign_kernel[a]);
-		g_free(c->foreign_initrd[a]);
-		g_free(c->qemu_foreign_binary[a]);
-	}
-	g_free(c->kernel_cmdline);
-	g_free(c->qemu_binary);
-	g_free(c->qemu_microvm_binary);
 	g_free(c);
 }
 typedef struct rt_config rt_config;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(rt_config, rt_config_free)
-
-enum key_kind { KEY_STR, KEY_UINT, KEY_BOOL };
-struct key_desc {
-	const char *group, *name;
-	enum key_kind kind;
-	size_t offset;
-	unsigned min, max;
-};
-
-#define STR(g, n, f) { g, n, KEY_STR, offsetof(struct rt_config, f), 0, 0 }
-#define UINT(g, n, f, lo, hi) { g, n, KEY_UINT, offsetof(struct rt_config, f), lo, hi }
-#define BOOL(g, n, f) { g, n, KEY_BOOL, offsetof(struct rt_config, f), 0, 0 }
-static const struct key_desc keys[] = {
-	STR("runvm", "backend", backend),
-	STR("runvm", "accel", accel),
-	STR("runvm", "arch", arch),
-	STR("runvm", "kernel", kernel),
-	STR("runvm", "initrd", initrd),
-	STR("runvm", "kernel_x86_64", foreign_kernel[RV_ARCH_X86_64]),
-	STR("runvm", "initrd_x86_64", foreign_initrd[RV_ARCH_X86_64]),
-	STR("runvm", "kernel_aarch64", foreign_kernel[RV_ARCH_AARCH64]),
-	STR("runvm", "initrd_aarch64", foreign_initrd[RV_ARCH_AARCH64]),
-	STR("runvm", "kernel_cmdline", kernel_cmdline),
-	UINT("runvm", "vcpus", vcpus, 1, 256),
-	UINT("runvm", "memory_mib", memory_mib, 64, 1u << 20),
-	UINT("runvm", "boot_timeout_s", boot_timeout_s, 1, 3600),
-	STR("qemu", "binary", qemu_binary),
-	STR("qemu", "microvm_binary", qemu_microvm_binary),
-	STR("qemu", "binary_x86_64", qemu_foreign_binary[RV_ARCH_X86_64]),
-	STR("qemu", "binary_aarch64", qemu_foreign_binary[RV_ARCH_AARCH64]),
-	BOOL("kvm", "huge_pages", kvm_huge_pages),
-};
 
 static struct rt_config *config_defaults(void)
 {
@@ -85,69 +65,70 @@ static struct rt_config *config_defaults(void)
 	c->memory_mib = 256;
 	/* TCG boots in about 1.5 s here; the margin covers a loaded CI machine. */
 	c->boot_timeout_s = 60;
-	c->qemu_binary = g_strdup(rv_arch_host() == RV_ARCH_AARCH64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
-	c->qemu_foreign_binary[RV_ARCH_X86_64] = g_strdup("qemu-system-x86_64");
-	c->qemu_foreign_binary[RV_ARCH_AARCH64] = g_strdup("qemu-system-aarch64");
-	/* Unset: Debian's slim qemu-system-x86_64-microvm has no virtio-9p-device, which the
-	 * rootfs share needs, so KVM uses the full binary too. */
-	c->qemu_microvm_binary = g_strdup("");
-	c->kvm_huge_pages = true;
+	c->backend_settings = g_new0(void *, hv_backend_count());
 	return c;
 }
 
-static const struct key_desc *find_key(const char *group, const char *name)
+/* Group @name of @kf as plain data: the strings live in @strings. */
+static int read_group(GKeyFile *kf, const char *name, GPtrArray *strings, struct hv_config_group *ret,
+		      struct rt_error **err)
 {
-	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
-		if (strcmp(keys[i].group, group) == 0 && strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	return NULL;
+	g_auto(GStrv) names = g_key_file_get_keys(kf, name, NULL, NULL);
+	g_autoptr(GPtrArray) keys = g_ptr_array_new();
+	g_autoptr(GPtrArray) values = g_ptr_array_new();
+
+	for (char **n = names; n && *n; n++) {
+		g_autoptr(GError) gerr = NULL;
+		char *v = g_key_file_get_string(kf, name, *n, &gerr);
+
+		if (!v)
+			return rt_make_error(err, 0, "[%s] %s: %s", name, *n, gerr->message);
+		g_ptr_array_add(strings, g_strdup(*n));
+		g_ptr_array_add(keys, strings->pdata[strings->len - 1]);
+		g_ptr_array_add(strings, g_strstrip(v));
+		g_ptr_array_add(values, v);
+	}
+	*ret = (struct hv_config_group){ .name = name, .n_keys = keys->len };
+	ret->keys = (const char *const *)g_ptr_array_free(g_steal_pointer(&keys), FALSE);
+	ret->values = (const char *const *)g_ptr_array_free(g_steal_pointer(&values), FALSE);
+	return 0;
 }
 
-int rt_config_parse(const char *data, const char *origin, struct rt_config **ret, struct rt_error **err)
+/* The group @name of @kf (NULL: none) to its owner: [runvm] here, a backend's to the backend. */
+static int parse_group(struct rt_config *c, GKeyFile *kf, const char *name, struct rt_error **err)
+{
+	g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+	struct hv_config_group group = { .name = name };
+	int i = hv_backend_index(name), r;
+
+	if (kf && read_group(kf, name, strings, &group, err) < 0)
+		return -1;
+	if (strcmp(name, "runvm") == 0)
+		r = hv_settings_apply(keys, G_N_ELEMENTS(keys), &group, c, err);
+	else if (i < 0)
+		r = group.n_keys ? rt_make_error(err, 0, "unknown key `%s` in group [%s]", group.keys[0], name) : 0;
+	else
+		r = hv_backends[i]->parse_config(&group, &c->backend_settings[i], err);
+	g_free((gpointer)group.keys);
+	g_free((gpointer)group.values);
+	return r;
+}
+
+/* @kf (NULL: built-in defaults) as a configuration. */
+static int parse_keyfile(GKeyFile *kf, const char *origin, struct rt_config **ret, struct rt_error **err)
 {
 	g_autoptr(rt_config) c = config_defaults();
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) gerr = NULL;
-	g_auto(GStrv) groups = NULL;
+	g_auto(GStrv) groups = kf ? g_key_file_get_groups(kf, NULL) : NULL;
 
-	if (!g_key_file_load_from_data(kf, data, (gsize)-1, G_KEY_FILE_NONE, &gerr))
-		return rt_make_error(err, 0, "config `%s`: %s", origin, gerr->message);
-	groups = g_key_file_get_groups(kf, NULL);
-	/* Reject what we do not know: a typo should not silently fall back to a default. */
-	for (char **g = groups; *g; g++) {
-		g_auto(GStrv) names = g_key_file_get_keys(kf, *g, NULL, NULL);
-
-		for (char **n = names; n && *n; n++) {
-			const struct key_desc *k = find_key(*g, *n);
-			g_autofree char *v = NULL;
-			char *end;
-
-			if (!k)
-				return rt_make_error(err, 0, "config `%s`: unknown key `%s` in group [%s]", origin, *n, *g);
-			v = g_key_file_get_string(kf, *g, *n, NULL);
-			g_strstrip(v);
-			if (k->kind == KEY_STR) {
-				char **field = G_STRUCT_MEMBER_P(c, k->offset);
-
-				g_free(*field);
-				*field = g_steal_pointer(&v);
-				continue;
-			}
-			if (k->kind == KEY_BOOL) {
-				if (strcmp(v, "true") && strcmp(v, "false"))
-					return rt_make_error(err, 0, "config `%s`: [%s] %s must be true or false, not `%s`",
-							     origin, *g, *n, v);
-				G_STRUCT_MEMBER(bool, c, k->offset) = strcmp(v, "true") == 0;
-				continue;
-			}
-			errno = 0;
-			unsigned long u = strtoul(v, &end, 10);
-			if (errno || end == v || *end || u < k->min || u > k->max)
-				return rt_make_error(err, 0, "config `%s`: [%s] %s must be an integer in %u..%u, not `%s`",
-						     origin, *g, *n, k->min, k->max, v);
-			G_STRUCT_MEMBER(unsigned, c, k->offset) = (unsigned)u;
-		}
-	}
+	/* Each group in the file's order (GKeyFile merges a group given twice), then the backends'
+	 * groups it lacks, with their defaults. Reject what no one knows: a typo should not
+	 * silently fall back to a default. */
+	for (char **g = groups; g && *g; g++)
+		if (parse_group(c, kf, *g, err) < 0)
+			return rt_error_wrap(err, "config `%s`", origin);
+	for (size_t i = 0; hv_backends[i]; i++)
+		if (!c->backend_settings[i] && parse_group(c, NULL, hv_backends[i]->name, err) < 0)
+			return rt_error_wrap(err, "config `%s`", origin ? origin : "built-in defaults");
 	if (strcmp(c->arch, "auto") && rv_arch_from_name(c->arch) < 0)
 		return rt_make_error(err, 0, "config `%s`: [runvm] arch must be auto, x86_64 or aarch64, not `%s`", origin, c->arch);
 	if (strcmp(c->accel, "auto") && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
@@ -155,6 +136,24 @@ int rt_config_parse(const char *data, const char *origin, struct rt_config **ret
 	c->path = g_strdup(origin);
 	*ret = g_steal_pointer(&c);
 	return 0;
+}
+
+int rt_config_parse(const char *data, const char *origin, struct rt_config **ret, struct rt_error **err)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) gerr = NULL;
+
+	if (!g_key_file_load_from_data(kf, data, (gsize)-1, G_KEY_FILE_NONE, &gerr))
+		return rt_make_error(err, 0, "config `%s`: %s", origin, gerr->message);
+	return parse_keyfile(kf, origin, ret, err);
+}
+
+const void *rt_config_backend_settings(const struct rt_config *c, const struct hv_backend_ops *ops)
+{
+	for (size_t i = 0; hv_backends[i]; i++)
+		if (hv_backends[i] == ops)
+			return c->backend_settings[i];
+	return NULL;
 }
 
 int rt_config_load(struct rt_config **ret, struct rt_error **err)
@@ -165,10 +164,8 @@ int rt_config_load(struct rt_config **ret, struct rt_error **err)
 	g_autoptr(GError) gerr = NULL;
 
 	if (!g_file_get_contents(path, &data, NULL, &gerr)) {
-		if (!(env && *env) && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-			*ret = config_defaults();
-			return 0;
-		}
+		if (!(env && *env) && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return parse_keyfile(NULL, NULL, ret, err);
 		return rt_make_error(err, 0, "cannot read config: %s", gerr->message);
 	}
 	return rt_config_parse(data, path, ret, err);

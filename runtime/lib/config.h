@@ -7,11 +7,10 @@
 #ifndef RUNVM_CONFIG_H
 #define RUNVM_CONFIG_H
 
-#include <stdbool.h>
-
 #include "base/arch.h"
 
 struct rt_error;
+struct hv_backend_ops;
 
 struct rt_config {
 	char *path;         /* file it came from, or NULL for built-in defaults */
@@ -27,10 +26,9 @@ struct rt_config {
 	unsigned vcpus;
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
-	char *qemu_binary;  /* full QEMU, used for TCG */
-	char *qemu_microvm_binary; /* slim KVM-only QEMU */
-	char *qemu_foreign_binary[_RV_ARCH_MAX]; /* full QEMU for a foreign architecture's guests */
-	bool kvm_huge_pages; /* the kvm backend's guest RAM in transparent huge pages */
+	/* Each backend's settings from its own group (named after it), parallel to hv_backends[]:
+	 * opaque here, read by the backend alone. */
+	void **backend_settings;
 };
 
 #define RT_CONFIG_DEFAULT_PATH "/etc/runvm/runvm.conf"
@@ -39,5 +37,7 @@ int rt_config_load(struct rt_config **ret, struct rt_error **err);
 /* Parse a configuration held in memory (@origin names it in errors). */
 int rt_config_parse(const char *data, const char *origin, struct rt_config **ret, struct rt_error **err);
 void rt_config_free(struct rt_config *c);
+/* The settings @ops parsed from its group, for its probe and launch. */
+const void *rt_config_backend_settings(const struct rt_config *c, const struct hv_backend_ops *ops);
 
 #endif

@@ -5,8 +5,10 @@
 
 #include <glib.h>
 
-#include "runtime/lib/config.h"
 #include "base/error.h"
+#include "kvm/kvm-backend.h"
+#include "qemu-lite/qemu-lite.h"
+#include "runtime/lib/config.h"
 
 #include "tests/unit/tap.h"
 
@@ -21,19 +23,30 @@ static void expect_error(const char *data, const char *needle)
 	rt_config_free(c);
 }
 
+/* The settings the kvm and qemu backends parsed from their groups. */
+static const struct kvm_settings *kvm_of(const struct rt_config *c)
+{
+	return rt_config_backend_settings(c, &hv_kvm_ops);
+}
+
+static const struct qemu_settings *qemu_of(const struct rt_config *c)
+{
+	return rt_config_backend_settings(c, &hv_qemu_lite_ops);
+}
+
 int main(void)
 {
 	struct rt_config *c = NULL;
 	struct rt_error *err = NULL;
 
 	ok(rt_config_parse("", "empty", &c, &err) == 0 && c->vcpus == 1 && c->memory_mib == 256 &&
-		   strcmp(c->backend, "auto") == 0 && c->kvm_huge_pages,
+		   strcmp(c->backend, "auto") == 0 && kvm_of(c)->huge_pages,
 	   "empty file gives the defaults");
 	rt_config_free(c);
 	ok(rt_config_parse("[runvm]\nbackend = qemu\nvcpus = 2\nmemory_mib=512\nkernel=/k\n[qemu]\nbinary=/q\n"
 			   "[kvm]\nhuge_pages = false\n", "t", &c, &err) == 0 &&
-		   strcmp(c->backend, "qemu") == 0 && c->vcpus == 2 && c->memory_mib == 512 && !c->kvm_huge_pages &&
-		   strcmp(c->kernel, "/k") == 0 && strcmp(c->qemu_binary, "/q") == 0,
+		   strcmp(c->backend, "qemu") == 0 && c->vcpus == 2 && c->memory_mib == 512 && !kvm_of(c)->huge_pages &&
+		   strcmp(c->kernel, "/k") == 0 && strcmp(qemu_of(c)->binary, "/q") == 0,
 	   "values override the defaults");
 	rt_config_free(c);
 
@@ -45,6 +58,21 @@ int main(void)
 	expect_error("[runvm]\naccel = hvf\n", "accel");
 	expect_error("not a key file", "test.conf");
 	expect_error("[runvm]\narch = sparc\n", "arch");
+	/* A backend's group is the backend's to judge, in the same words as [runvm]. */
+	expect_error("[qemu]\nbinry = /q\n", "config `test.conf`: unknown key `binry` in group [qemu]");
+	expect_error("[kvm]\nhuge_page = true\n", "config `test.conf`: unknown key `huge_page` in group [kvm]");
+	expect_error("[runvm]\nbinary = /q\n", "unknown key `binary` in group [runvm]");
+	expect_error("[kvm]\nhuge_pages = yes\n", "config `test.conf`: [kvm] huge_pages must be true or false, not `yes`");
+
+	ok(rt_config_parse("[kvm]\nhuge_pages = false\n", "t", &c, &err) == 0 && !kvm_of(c)->huge_pages &&
+		   strcmp(qemu_of(c)->microvm_binary, "") == 0,
+	   "[kvm] huge_pages parses; [qemu] keeps its defaults");
+	rt_config_free(c);
+	ok(rt_config_parse("[qemu]\nmicrovm_binary = /m\nbinary_aarch64 = /a\n[kvm]\n", "t", &c, &err) == 0 &&
+		   kvm_of(c)->huge_pages && strcmp(qemu_of(c)->microvm_binary, "/m") == 0 &&
+		   strcmp(qemu_of(c)->foreign_binary[RV_ARCH_AARCH64], "/a") == 0,
+	   "[qemu] keys reach the qemu backend's settings; an empty [kvm] keeps its defaults");
+	rt_config_free(c);
 
 	/* Every key configs/runvm.conf documents is one runvm knows, with a valid default. */
 	{

@@ -8,6 +8,7 @@
 #include "hypervisor-backends/hostcaps.h"
 #include "hypervisor-backends/registry.h"
 #include "base/error.h"
+#include "runtime/lib/config.h"
 #include "tests/unit/tap.h"
 
 static void touch(const char *root, const char *path, const char *content)
@@ -46,13 +47,20 @@ static void rm_rf(const char *root)
 
 int main(void)
 {
-	const char *const bins[2] = { "sh", NULL }; /* any binary in PATH stands in for QEMU */
+	struct rt_config *with_sh = NULL, *with_missing = NULL;
 	const struct hv_backend_ops *ops;
 	struct hv_probe_result pr;
 	struct hv_host_caps c;
 	struct rt_error *err = NULL;
 	char *root;
+	void **bins;
 
+	/* Any binary in PATH stands in for QEMU. */
+	if (rt_config_parse("[qemu]\nbinary = sh\nbinary_x86_64 = sh\n", "sh.conf", &with_sh, &err) < 0 ||
+	    rt_config_parse("[qemu]\nbinary = qemu-system-does-not-exist\nbinary_x86_64 = qemu-system-does-not-exist\n",
+			    "missing.conf", &with_missing, &err) < 0)
+		return ok(0, "test configurations parse: %s", err->msg), tap_done();
+	bins = with_sh->backend_settings;
 	root = fake_host("", "kvm_pvm", true);
 	hv_host_probe(root, &c);
 	ok(c.kvm_dev && c.kvm_pvm && !c.kvm_usable && strstr(c.kvm_reason, "PVM"), "PVM host: KVM unusable: %s",
@@ -90,13 +98,11 @@ int main(void)
 		   strstr(err->msg, "unknown backend"),
 	   "unknown backend: %s", err ? err->msg : "");
 	rt_error_free(&err);
-	{
-		const char *const missing[2] = { "qemu-system-does-not-exist", NULL };
-
-		ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, missing, &ops, &pr, &err) < 0 && err &&
-			   strstr(err->msg, "not found"),
-		   "QEMU missing: %s", err ? err->msg : "");
-		rt_error_free(&err);
-	}
+	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, with_missing->backend_settings, &ops, &pr, &err) < 0 &&
+		   err && strstr(err->msg, "not found"),
+	   "QEMU missing: %s", err ? err->msg : "");
+	rt_error_free(&err);
+	rt_config_free(with_sh);
+	rt_config_free(with_missing);
 	return tap_done();
 }

@@ -18,14 +18,20 @@ static bool has_pair(char **argv, const char *opt, const char *val)
 int main(void)
 {
 	struct hv_share share = { .tag = "rootfs", .host_path = "/b/root,fs", .readonly = true };
+	struct hv_nic nics[2] = { { .tap_fd = 40 }, { .tap_fd = 41 } };
+	struct qemu_settings qs = {
+		.binary = "qemu-system-x86_64", .microvm_binary = "",
+		.foreign_binary = { [RV_ARCH_X86_64] = "/opt/x86/qemu", [RV_ARCH_AARCH64] = "qemu-system-aarch64" },
+	};
 	struct hv_vm_config cfg = {
 		.arch = RV_ARCH_X86_64, .accel = HV_ACCEL_TCG, .vcpus = 2, .memory_mib = 300,
 		.kernel = "/k/vmlinux", .initrd = "/k/initrd", .cmdline = "quiet", .shares = &share, .n_shares = 1,
-		.console_log = "/s/console.log", .binary = "qemu-system-x86_64",
+		.console_log = "/s/console.log", .agent = { .kind = HV_ENDPOINT_FD, .fd = 7 },
 	};
-	g_auto(GStrv) argv = qemu_lite_build_argv(&cfg, 3, 4, 5);
+	bool native = rv_arch_host() == RV_ARCH_X86_64;
+	g_auto(GStrv) argv = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
 
-	ok(strcmp(argv[0], "qemu-system-x86_64") == 0, "binary first");
+	ok(strcmp(argv[0], native ? "qemu-system-x86_64" : "/opt/x86/qemu") == 0, "binary first");
 	ok(has_pair(argv, "-accel", "tcg,tb-size=32") && has_pair(argv, "-cpu", "max"), "TCG with -cpu max");
 	ok(has_pair(argv, "-smp", "2") && has_pair(argv, "-m", "300"), "vCPUs and memory");
 	ok(has_pair(argv, "-object", "memory-backend-ram,id=ram,size=300M,reserve=off"),
@@ -40,27 +46,86 @@ int main(void)
 	ok(has_pair(argv, "-chardev", "socket,id=qmp,fd=4"), "QMP on the inherited socket");
 	ok(g_strv_contains((const char *const *)argv, "-no-reboot"), "-no-reboot so the guest's reboot ends QEMU");
 	ok(!g_strv_contains((const char *const *)argv, "-netdev"), "no NIC unless asked for");
+	ok(!g_strv_contains((const char *const *)argv, "-drive"), "no disk unless asked for");
 
-	cfg.nic = true;
+	cfg.nics = nics;
+	cfg.n_nics = 1;
 	{
-		g_auto(GStrv) net = qemu_lite_build_argv(&cfg, 3, 4, 5);
+		g_auto(GStrv) net = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
 
 		ok(has_pair(net, "-netdev", "tap,id=net0,fd=5") && has_pair(net, "-device", "virtio-net-device,netdev=net0"),
 		   "virtio-net NIC on the inherited tap");
 	}
-
-	cfg.accel = HV_ACCEL_KVM;
-	cfg.binary = "qemu-system-x86_64-microvm";
+	cfg.n_nics = 2;
 	{
-		g_auto(GStrv) kvm = qemu_lite_build_argv(&cfg, 3, 4, 5);
+		g_auto(GStrv) net = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+
+		ok(has_pair(net, "-netdev", "tap,id=net1,fd=6") && has_pair(net, "-device", "virtio-net-device,netdev=net1"),
+		   "a second NIC on the next inherited fd");
+	}
+	cfg.n_nics = 1;
+	{
+		struct hv_disk disks[2] = { { .path = "/d/root,img", .readonly = false }, { .path = "/d/ro.img", .readonly = true } };
+		g_auto(GStrv) d = NULL;
+
+		cfg.disks = disks;
+		cfg.n_disks = 2;
+		d = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+		ok(has_pair(d, "-drive", "file=/d/root,,img,format=raw,if=none,id=disk0") &&
+			   has_pair(d, "-device", "virtio-blk-device,drive=disk0"),
+		   "a disk gives a raw drive on virtio-blk, comma escaped");
+		ok(has_pair(d, "-drive", "file=/d/ro.img,format=raw,if=none,id=disk1,readonly=on") &&
+			   has_pair(d, "-device", "virtio-blk-device,drive=disk1"),
+		   "a read-only disk gives a read-only drive");
+		cfg.disks = NULL;
+		cfg.n_disks = 0;
+	}
+	cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_PATH, .path = "/run/a,gent.sock" };
+	{
+		g_auto(GStrv) p = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+
+		ok(has_pair(p, "-chardev", "socket,id=agent,path=/run/a,,gent.sock") &&
+			   !has_pair(p, "-chardev", "socket,id=agent,fd=3"),
+		   "agent channel given as a path: QEMU connects to it");
+	}
+	cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = 7 };
+
+	/* The binary comes from the [qemu] settings. */
+	qs.binary = "/opt/qemu/bin/qemu-system-x86_64";
+	{
+		g_auto(GStrv) b = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+
+		ok(!native || strcmp(b[0], "/opt/qemu/bin/qemu-system-x86_64") == 0, "[qemu] binary is run: %s", b[0]);
+	}
+	cfg.accel = HV_ACCEL_KVM;
+	qs.microvm_binary = "qemu-system-x86_64-microvm-not-installed";
+	{
+		g_auto(GStrv) kvm = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
 
 		ok(has_pair(kvm, "-accel", "kvm") && has_pair(kvm, "-cpu", "host"), "KVM with -cpu host");
+		ok(!native || strcmp(kvm[0], "/opt/qemu/bin/qemu-system-x86_64") == 0,
+		   "KVM: a microvm_binary that is not installed falls back to the full binary");
+	}
+	qs.microvm_binary = "sh"; /* any program in PATH stands in for the slim build */
+	{
+		g_auto(GStrv) kvm = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+
+		ok(!native || strcmp(kvm[0], "sh") == 0, "KVM: an installed microvm_binary is preferred");
+	}
+	cfg.accel = HV_ACCEL_TCG;
+	{
+		g_auto(GStrv) tcg = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+
+		ok(!native || strcmp(tcg[0], "/opt/qemu/bin/qemu-system-x86_64") == 0, "TCG never runs the KVM-only build");
 	}
 	cfg.arch = RV_ARCH_AARCH64;
 	cfg.accel = HV_ACCEL_TCG;
-	cfg.binary = "qemu-system-aarch64";
+	qs.foreign_binary[RV_ARCH_AARCH64] = "/opt/arm/qemu-system-aarch64";
 	{
-		g_auto(GStrv) arm = qemu_lite_build_argv(&cfg, 3, 4, 5);
+		g_auto(GStrv) arm = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
+
+		ok(native ? strcmp(arm[0], "/opt/arm/qemu-system-aarch64") == 0 : strcmp(arm[0], qs.binary) == 0,
+		   "a foreign architecture's guest runs [qemu] binary_<arch>: %s", arm[0]);
 
 		ok(has_pair(arm, "-M", "virt,gic-version=3,memory-backend=ram") && has_pair(arm, "-cpu", "max"), "aarch64: virt, GICv3, -cpu max");
 		ok(has_pair(arm, "-append", "console=ttyAMA0 quiet"), "aarch64: PL011 console, no x86 arguments");
