@@ -55,7 +55,6 @@ VIRTIO_SRCS := kvm/virtio/virtqueue.c kvm/virtio/mmio.c kvm/virtio/console.c kvm
 	kvm/virtio/blk.c kvm/virtio/9p.c
 LIB_SRCS += $(VIRTIO_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-HEADERS := $(wildcard base/*.h runtime/*.h runtime/lib/*.h hypervisor-backends/*.h qemu-lite/*.h protocol/*.h kvm/*.h)
 
 # The guest agent, one file per job (guest/agent/main.c says which); config.c, the RUN parser,
 # makes no system call and is also built on the host, for its unit test and its fuzzer.
@@ -313,11 +312,15 @@ install: all
 	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_INITRD_arm64) $(DESTDIR)$(DATADIR)/aarch64/initramfs.cpio)
 	install -D -m 0644 configs/runvm.conf $(DESTDIR)$(DATADIR)/runvm.conf.example
 
+# Every C file of the tree follows .clang-format; format-check (part of check-unit) fails on one
+# that does not, format rewrites them.
+FORMAT_FILES := $(sort $(shell find base runtime hypervisor-backends qemu-lite protocol kvm guest tests bench \
+	-name '*.[ch]' 2>/dev/null))
 format:
-	clang-format -i $(LIB_SRCS) runtime/cli.c guest/*.c $(HEADERS)
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRCS) runtime/cli.c guest/*.c $(HEADERS)
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD)

@@ -13,8 +13,7 @@ struct rt_error {
 
 /* Set *err to a new error; when @status is an errno, ": strerror" is appended. Returns
  * -status, or -1 when @status is 0. An existing *err is kept (the first cause wins). */
-int rt_make_error(struct rt_error **err, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int rt_make_error(struct rt_error **err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefix the message of an existing error with context: "context: cause". Returns < 0. */
 int rt_error_wrap(struct rt_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rt_error_free(struct rt_error **err);

@@ -19,7 +19,10 @@ static struct {
 } rt_log_state = { .fd = -1 };
 
 static const char *const level_names[_RT_LOG_LEVEL_MAX] = {
-	[RT_LOG_DEBUG] = "debug", [RT_LOG_INFO] = "info", [RT_LOG_WARN] = "warning", [RT_LOG_ERROR] = "error",
+	[RT_LOG_DEBUG] = "debug",
+	[RT_LOG_INFO] = "info",
+	[RT_LOG_WARN] = "warning",
+	[RT_LOG_ERROR] = "error",
 };
 
 int rt_log_open(const char *path, enum rt_log_format format, bool debug, struct rt_error **err)

@@ -54,13 +54,13 @@ struct hv_endpoint {
 
 struct hv_vm_config {
 	enum rv_arch arch;
-	enum hv_accel accel;       /* what probe chose (never AUTO at launch) */
+	enum hv_accel accel; /* what probe chose (never AUTO at launch) */
 	unsigned vcpus;
 	unsigned memory_mib;
-	const char *kernel;        /* vmlinux (PVH), bzImage or arm64 Image */
+	const char *kernel; /* vmlinux (PVH), bzImage or arm64 Image */
 	const char *initrd;
-	const char *firmware;      /* unused for now: NULL (direct kernel boot) */
-	const char *cmdline;       /* extra kernel arguments, appended */
+	const char *firmware; /* unused for now: NULL (direct kernel boot) */
+	const char *cmdline;  /* extra kernel arguments, appended */
 	const struct hv_share *shares;
 	size_t n_shares;
 	const struct hv_disk *disks;
@@ -68,7 +68,7 @@ struct hv_vm_config {
 	const struct hv_nic *nics;
 	size_t n_nics;
 	struct hv_endpoint agent;
-	const char *console_log;   /* file that receives the guest console, or NULL */
+	const char *console_log; /* file that receives the guest console, or NULL */
 	enum hv_confidential confidential;
 };
 
@@ -82,10 +82,10 @@ struct hv_probe_result {
 
 /* What a running VM costs the host, for debug logs and statistics. */
 struct hv_vm_stats {
-	unsigned long long host_rss_bytes;   /* resident memory of the process(es) running the VM */
-	unsigned long long cpu_user_us;      /* CPU time they used, user and system */
+	unsigned long long host_rss_bytes; /* resident memory of the process(es) running the VM */
+	unsigned long long cpu_user_us;    /* CPU time they used, user and system */
 	unsigned long long cpu_system_us;
-	unsigned long long guest_ram_bytes;  /* the RAM the guest was given */
+	unsigned long long guest_ram_bytes; /* the RAM the guest was given */
 };
 
 /* One group of runvm.conf as read: its keys in file order, values with blanks stripped. A
@@ -107,7 +107,7 @@ struct hv_backend_ops {
 	/* The backend's name (`--backend`, [runvm] backend, state.json), and the name of the group
 	 * of runvm.conf it reads ([qemu], [kvm]). */
 	const char *name;
-	unsigned features;          /* HV_FEAT_* */
+	unsigned features; /* HV_FEAT_* */
 	/* What the host spends on one VM beyond its guest RAM (the hypervisor process, its
 	 * buffers): the host cgroup's memory limit adds it so that a guest that fills its memory
 	 * meets its own OOM killer, never gets its VMM killed by the host. */

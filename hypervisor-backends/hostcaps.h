@@ -11,14 +11,14 @@
 #include "hypervisor-backends/backend.h"
 
 struct hv_host_caps {
-	enum rv_arch arch;     /* the host's own */
-	bool cpu_virt;         /* vmx/svm flag (x86) */
+	enum rv_arch arch; /* the host's own */
+	bool cpu_virt;     /* vmx/svm flag (x86) */
 	const char *cpu_virt_flag;
-	bool kvm_dev;          /* /dev/kvm opens and answers KVM_GET_API_VERSION */
-	bool kvm_pvm;          /* /dev/kvm is the PVM hypervisor: standard guests hang */
+	bool kvm_dev;           /* /dev/kvm opens and answers KVM_GET_API_VERSION */
+	bool kvm_pvm;           /* /dev/kvm is the PVM hypervisor: standard guests hang */
 	const char *kvm_module; /* kvm_intel, kvm_amd, kvm_pvm, or NULL */
-	bool kvm_usable;       /* KVM can run a standard guest of the host's architecture */
-	char kvm_reason[200];  /* why (not) */
+	bool kvm_usable;        /* KVM can run a standard guest of the host's architecture */
+	char kvm_reason[200];   /* why (not) */
 	bool tun;
 	bool vhost_vsock;
 	bool vhost_net;

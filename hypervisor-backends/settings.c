@@ -45,8 +45,8 @@ static int apply_one(const struct hv_key *k, const char *group, const char *v, v
 	return 0;
 }
 
-int hv_settings_apply(const struct hv_key *keys, size_t n_keys, const struct hv_config_group *group,
-		      void *settings, struct rt_error **err)
+int hv_settings_apply(const struct hv_key *keys, size_t n_keys, const struct hv_config_group *group, void *settings,
+		      struct rt_error **err)
 {
 	for (size_t i = 0; i < group->n_keys; i++) {
 		const struct hv_key *k = find_key(keys, n_keys, group->keys[i]);

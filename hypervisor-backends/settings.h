@@ -23,17 +23,26 @@ struct hv_key {
 	unsigned min, max;
 };
 
-#define HV_KEY_STR(type, n, f) { n, HV_KEY_STR, offsetof(type, f), 0, 0 }
-#define HV_KEY_UINT(type, n, f, lo, hi) { n, HV_KEY_UINT, offsetof(type, f), lo, hi }
-#define HV_KEY_BOOL(type, n, f) { n, HV_KEY_BOOL, offsetof(type, f), 0, 0 }
+#define HV_KEY_STR(type, n, f)                         \
+	{                                              \
+		n, HV_KEY_STR, offsetof(type, f), 0, 0 \
+	}
+#define HV_KEY_UINT(type, n, f, lo, hi)                   \
+	{                                                 \
+		n, HV_KEY_UINT, offsetof(type, f), lo, hi \
+	}
+#define HV_KEY_BOOL(type, n, f)                         \
+	{                                               \
+		n, HV_KEY_BOOL, offsetof(type, f), 0, 0 \
+	}
 
 /*
  * Apply every key of @group to @settings, whose string members hold g_malloc'd defaults.
  * Returns: 0, or < 0 at the first key @keys does not know ("unknown key `k` in group [g]") or
  * value it cannot take ("[g] k must be ..."); keys applied before it stay applied.
  */
-int hv_settings_apply(const struct hv_key *keys, size_t n_keys, const struct hv_config_group *group,
-		      void *settings, struct rt_error **err);
+int hv_settings_apply(const struct hv_key *keys, size_t n_keys, const struct hv_config_group *group, void *settings,
+		      struct rt_error **err);
 /* g_free the string members @keys names in @settings (not @settings itself). */
 void hv_settings_clear(const struct hv_key *keys, size_t n_keys, void *settings);
 

@@ -60,8 +60,7 @@ int vmm_arch_init(struct vmm *vm, struct rt_error **err);
 /* Each vCPU, right after KVM_CREATE_VCPU (CPUID and the like: what must precede KVM_RUN). */
 int vmm_arch_vcpu_init(struct vmm *vm, unsigned id, int vcpu_fd, struct rt_error **err);
 /* Load the kernel and initrd with @cmdline, set the boot vCPU's entry state. */
-int vmm_arch_load(struct vmm *vm, const char *kernel, const char *initrd, const char *cmdline,
-		  struct rt_error **err);
+int vmm_arch_load(struct vmm *vm, const char *kernel, const char *initrd, const char *cmdline, struct rt_error **err);
 /* Drive interrupt line @irq to @level. Returns 0 or -errno. Thread-safe. */
 int vmm_arch_irq_line(struct vmm *vm, unsigned irq, bool level);
 /* An exit the core does not handle itself. Returns true when the vCPU goes on; false when the

@@ -116,8 +116,7 @@ static int agent_connect(const struct hv_endpoint *ep, int *ret_fd, struct rt_er
 	return 0;
 }
 
-static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm,
-		  struct rt_error **err)
+static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
 	const struct kvm_settings *s = settings;
 	struct hv_vm *vm;
@@ -151,7 +150,8 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		goto fail;
 	}
 	for (size_t i = 0; i < cfg->n_shares; i++)
-		if (virtio_9p_add(vm->vmm, cfg->shares[i].tag, cfg->shares[i].host_path, cfg->shares[i].readonly, err) < 0) {
+		if (virtio_9p_add(vm->vmm, cfg->shares[i].tag, cfg->shares[i].host_path, cfg->shares[i].readonly, err) <
+		    0) {
 			rt_error_wrap(err, "virtio-9p `%s`", cfg->shares[i].tag);
 			goto fail;
 		}
@@ -175,8 +175,9 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	t3 = rv_now_ms();
 	if (vmm_start(vm->vmm, err) < 0)
 		goto fail;
-	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms, vCPUs started in %lld ms",
-		 t1 - t0, t2 - t1, t3 - t2, rv_now_ms() - t3);
+	rt_debug(
+		"kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms, vCPUs started in %lld ms",
+		t1 - t0, t2 - t1, t3 - t2, rv_now_ms() - t3);
 	*ret_vm = vm;
 	return 0;
 fail:

@@ -82,7 +82,9 @@ int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, struct rt_er
 	off = 0;
 	for (unsigned i = 0; i < vm->n_slots; i++) {
 		struct kvm_userspace_memory_region region = {
-			.slot = i, .guest_phys_addr = vm->slots[i].gpa, .memory_size = vm->slots[i].size,
+			.slot = i,
+			.guest_phys_addr = vm->slots[i].gpa,
+			.memory_size = vm->slots[i].size,
 			.userspace_addr = (uintptr_t)(vm->ram + off),
 		};
 
@@ -120,4 +122,3 @@ const struct vmm_ram_slot *vmm_ram_slot(struct vmm *vm, unsigned i)
 {
 	return i < vm->n_slots ? &vm->slots[i] : NULL;
 }
-

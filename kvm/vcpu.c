@@ -83,8 +83,7 @@ void vcpu_kick_all(struct vmm *vm)
 	}
 }
 
-static const struct vmm_region *region_find(const struct vmm_region *regions, unsigned n, uint64_t addr,
-					    unsigned len)
+static const struct vmm_region *region_find(const struct vmm_region *regions, unsigned n, uint64_t addr, unsigned len)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (addr >= regions[i].base && addr - regions[i].base < regions[i].len &&
@@ -165,25 +164,18 @@ static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
 		c->mmio_exits++;
 		vcpu_mmio(vm, run);
 		return true;
-	case KVM_EXIT_INTR:
-		return true;
+	case KVM_EXIT_INTR: return true;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
-		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			vmm_exit_with(vm, 0, "the guest powered off");
-			break;
-		case KVM_SYSTEM_EVENT_RESET:
-			vmm_exit_with(vm, 0, "the guest rebooted");
-			break;
-		case KVM_SYSTEM_EVENT_CRASH:
-			vmm_exit_with(vm, 1, "the guest crashed");
-			break;
-		default:
-			vmm_exit_with(vm, 1, "vCPU %u: unknown system event %u", c->id, run->system_event.type);
+		case KVM_SYSTEM_EVENT_SHUTDOWN: vmm_exit_with(vm, 0, "the guest powered off"); break;
+		case KVM_SYSTEM_EVENT_RESET: vmm_exit_with(vm, 0, "the guest rebooted"); break;
+		case KVM_SYSTEM_EVENT_CRASH: vmm_exit_with(vm, 1, "the guest crashed"); break;
+		default: vmm_exit_with(vm, 1, "vCPU %u: unknown system event %u", c->id, run->system_event.type);
 		}
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
-		vmm_exit_with(vm, 1, "vCPU %u: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx)",
+		vmm_exit_with(vm, 1,
+			      "vCPU %u: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx)",
 			      c->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
@@ -206,8 +198,8 @@ static bool vcpu_exit(struct vmm *vm, struct vcpu *c)
  */
 static void vcpu_log_stats(struct vcpu *c)
 {
-	static const char *const wanted[] = { "exits", "halt_exits", "irq_exits", "io_exits", "mmio_exits",
-					      "pf_taken", "pf_fixed", "irq_injections", "insn_emulation" };
+	static const char *const wanted[] = { "exits",    "halt_exits", "irq_exits",      "io_exits",      "mmio_exits",
+					      "pf_taken", "pf_fixed",   "irq_injections", "insn_emulation" };
 	struct kvm_stats_header h;
 	g_autoptr(GString) line = g_string_new(NULL);
 	g_autofree uint8_t *descs = NULL;
@@ -216,9 +208,11 @@ static void vcpu_log_stats(struct vcpu *c)
 
 	if (!rt_log_debug_enabled())
 		return;
-	g_string_printf(line, "kvm: vCPU %u: %lu port and %lu MMIO exits to the VMM", c->id, c->pio_exits, c->mmio_exits);
+	g_string_printf(line, "kvm: vCPU %u: %lu port and %lu MMIO exits to the VMM", c->id, c->pio_exits,
+			c->mmio_exits);
 	fd = ioctl(c->fd, KVM_GET_STATS_FD, NULL);
-	if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == sizeof(h) && h.num_desc < 1024 && h.name_size > 0 && h.name_size < 256) {
+	if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == sizeof(h) && h.num_desc < 1024 && h.name_size > 0 &&
+	    h.name_size < 256) {
 		dsize = sizeof(struct kvm_stats_desc) + h.name_size;
 		descs = g_malloc((size_t)h.num_desc * dsize);
 		if (pread(fd, descs, h.num_desc * dsize, h.desc_offset) == (ssize_t)(h.num_desc * dsize)) {

@@ -98,15 +98,15 @@ bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
 
 /* --- creation --------------------------------------------------------------------------- */
 
-int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret,
-	    struct rt_error **err)
+int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret, struct rt_error **err)
 {
 	uint64_t size = (uint64_t)mem_mib << 20;
 	struct vmm *vm;
 	int r;
 
 	if (vcpus < 1 || vcpus > vmm_arch_max_vcpus())
-		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %u", vcpus, vmm_arch_max_vcpus());
+		return rt_make_error(err, EINVAL, "%u vCPUs asked for, the VMM runs 1 to %u", vcpus,
+				     vmm_arch_max_vcpus());
 	if (size < (1 << 20) || size > VMM_MAX_RAM)
 		return rt_make_error(err, EINVAL, "%u MiB of guest memory asked for, the VMM supports 1 to %llu MiB",
 				     mem_mib, VMM_MAX_RAM >> 20);

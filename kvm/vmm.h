@@ -32,8 +32,7 @@ struct vmm;
  * placed by the architecture's layout), then the architecture's platform (x86: irqchip, PIT,
  * UART on @console_fd, i8042, CMOS). @console_fd (or -1) stays the caller's and must outlive
  * the VM. Nothing runs until vmm_start(). */
-int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret,
-	    struct rt_error **err);
+int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret, struct rt_error **err);
 
 /* Append to the kernel command line (devices announce themselves there on x86). */
 void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

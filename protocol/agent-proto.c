@@ -10,15 +10,25 @@
 #define RV_ATTR_HDR_LEN 8
 #define RV_ALIGN4(x) (((x) + 3u) & ~(size_t)3u)
 
-static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static void put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
 static void put_le32(uint8_t *p, uint32_t v)
 {
-	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
 }
 
 int rv_frame_parse(const uint8_t *buf, size_t len, struct rv_frame *ret_frame, size_t *ret_consumed)
@@ -242,11 +252,10 @@ void rv_buf_free(struct rv_buf *b)
 const char *rv_msg_type_name(unsigned type)
 {
 	static const char *const names[_RV_MSG_MAX] = {
-		[RV_MSG_HELLO] = "HELLO", [RV_MSG_RUN] = "RUN",       [RV_MSG_STDIN] = "STDIN",
+		[RV_MSG_HELLO] = "HELLO",   [RV_MSG_RUN] = "RUN",       [RV_MSG_STDIN] = "STDIN",
 		[RV_MSG_STDOUT] = "STDOUT", [RV_MSG_STDERR] = "STDERR", [RV_MSG_SIGNAL] = "SIGNAL",
-		[RV_MSG_EXIT] = "EXIT", [RV_MSG_EXEC] = "EXEC", [RV_MSG_STARTED] = "STARTED",
-		[RV_MSG_RESIZE] = "RESIZE",
-		[RV_MSG_DNS] = "DNS",
+		[RV_MSG_EXIT] = "EXIT",     [RV_MSG_EXEC] = "EXEC",     [RV_MSG_STARTED] = "STARTED",
+		[RV_MSG_RESIZE] = "RESIZE", [RV_MSG_DNS] = "DNS",
 	};
 
 	return type < _RV_MSG_MAX && names[type] ? names[type] : "unknown";

@@ -54,20 +54,20 @@
  * executed, or EXIT with RV_ATTR_ERROR when that failed, then stream frames, then EXIT.
  */
 enum rv_msg_type {
-	RV_MSG_HELLO = 1,  /* guest->host: agent is up. attrs: VERSION */
-	RV_MSG_RUN,        /* host->guest, proc 0: mount the rootfs, start the main process.
+	RV_MSG_HELLO = 1, /* guest->host: agent is up. attrs: VERSION */
+	RV_MSG_RUN,       /* host->guest, proc 0: mount the rootfs, start the main process.
 			    * attrs: ARG.. ENV.. CWD UID GID GIDS.. FSTYPE READONLY HOSTNAME
 			    * TERMINAL ROWS COLS */
-	RV_MSG_STDIN,      /* host->guest: raw bytes; empty = EOF */
-	RV_MSG_STDOUT,     /* guest->host: raw bytes (a terminal's output comes here) */
-	RV_MSG_STDERR,     /* guest->host: raw bytes (never for a terminal) */
-	RV_MSG_SIGNAL,     /* host->guest: attrs: SIGNO */
-	RV_MSG_EXIT,       /* guest->host: process ended. attrs: STATUS [ERROR] */
-	RV_MSG_EXEC,       /* host->guest, proc >= 1: start another process in the container.
+	RV_MSG_STDIN,     /* host->guest: raw bytes; empty = EOF */
+	RV_MSG_STDOUT,    /* guest->host: raw bytes (a terminal's output comes here) */
+	RV_MSG_STDERR,    /* guest->host: raw bytes (never for a terminal) */
+	RV_MSG_SIGNAL,    /* host->guest: attrs: SIGNO */
+	RV_MSG_EXIT,      /* guest->host: process ended. attrs: STATUS [ERROR] */
+	RV_MSG_EXEC,      /* host->guest, proc >= 1: start another process in the container.
 			    * attrs: ARG.. ENV.. CWD UID GID GIDS.. TERMINAL ROWS COLS */
-	RV_MSG_STARTED,    /* guest->host: the process's program is executing. no attrs */
-	RV_MSG_RESIZE,     /* host->guest: the terminal's new size. attrs: ROWS COLS */
-	RV_MSG_DNS,        /* both ways, proc 0, raw payload: one DNS datagram (see below) */
+	RV_MSG_STARTED,   /* guest->host: the process's program is executing. no attrs */
+	RV_MSG_RESIZE,    /* host->guest: the terminal's new size. attrs: ROWS COLS */
+	RV_MSG_DNS,       /* both ways, proc 0, raw payload: one DNS datagram (see below) */
 	_RV_MSG_MAX,
 };
 
@@ -89,26 +89,26 @@ enum rv_attr_type {
 	RV_ATTR_ROWS,        /* u32: terminal size */
 	RV_ATTR_COLS,        /* u32 */
 	/* The container's OCI settings, on RUN: */
-	RV_ATTR_MOUNT,       /* string, repeated, in order: "TYPE\nSOURCE\nDEST\nOPTIONS" (see below) */
-	RV_ATTR_MASKED_PATH, /* string, repeated: linux.maskedPaths */
+	RV_ATTR_MOUNT,         /* string, repeated, in order: "TYPE\nSOURCE\nDEST\nOPTIONS" (see below) */
+	RV_ATTR_MASKED_PATH,   /* string, repeated: linux.maskedPaths */
 	RV_ATTR_READONLY_PATH, /* string, repeated: linux.readonlyPaths */
-	RV_ATTR_SYSCTL,      /* string, repeated: "key=value" */
+	RV_ATTR_SYSCTL,        /* string, repeated: "key=value" */
 	/* Per process, on RUN and EXEC: */
-	RV_ATTR_RLIMIT,      /* 20 bytes, repeated: u32 resource (RLIMIT_*), u64 soft, u64 hard */
-	RV_ATTR_CAPS,        /* 40 bytes: u64 bounding, effective, inheritable, permitted, ambient;
+	RV_ATTR_RLIMIT,        /* 20 bytes, repeated: u32 resource (RLIMIT_*), u64 soft, u64 hard */
+	RV_ATTR_CAPS,          /* 40 bytes: u64 bounding, effective, inheritable, permitted, ambient;
 			      * absent: capabilities are left as they are (all, for root) */
-	RV_ATTR_NO_NEW_PRIVS, /* u32 */
-	RV_ATTR_UMASK,       /* u32 */
+	RV_ATTR_NO_NEW_PRIVS,  /* u32 */
+	RV_ATTR_UMASK,         /* u32 */
 	RV_ATTR_OOM_SCORE_ADJ, /* u32 holding an int32 */
-	RV_ATTR_SECCOMP,     /* a classic BPF program (struct sock_filter[], 8 bytes each, at most
+	RV_ATTR_SECCOMP,       /* a classic BPF program (struct sock_filter[], 8 bytes each, at most
 			      * 4096), compiled on the host from linux.seccomp for the guest's
 			      * architecture; installed last, just before exec */
 	/* The container's network, on RUN (see below): */
-	RV_ATTR_NET_IF,      /* string: "NAME\nMAC\nMTU", e.g. "eth0\n02:42:ac:11:00:02\n1500" */
-	RV_ATTR_NET_ADDR,    /* string, repeated: "ADDRESS/PREFIXLEN", IPv4 or IPv6 */
-	RV_ATTR_NET_ROUTE,   /* string, repeated, in order: "DEST/PREFIXLEN\nGATEWAY"; DEST 0.0.0.0/0 or
+	RV_ATTR_NET_IF,    /* string: "NAME\nMAC\nMTU", e.g. "eth0\n02:42:ac:11:00:02\n1500" */
+	RV_ATTR_NET_ADDR,  /* string, repeated: "ADDRESS/PREFIXLEN", IPv4 or IPv6 */
+	RV_ATTR_NET_ROUTE, /* string, repeated, in order: "DEST/PREFIXLEN\nGATEWAY"; DEST 0.0.0.0/0 or
 			      * ::/0 is the default route; an empty GATEWAY means on-link */
-	RV_ATTR_DNS_PROXY,   /* string: an IPv4 address in 127.0.0.0/8 (Docker's 127.0.0.11) */
+	RV_ATTR_DNS_PROXY, /* string: an IPv4 address in 127.0.0.0/8 (Docker's 127.0.0.11) */
 	_RV_ATTR_MAX,
 };
 
@@ -198,7 +198,10 @@ int rv_frame_raw(struct rv_buf *b, enum rv_msg_type type, uint32_t proc, const v
 /* Little-endian stores, for building fixed-layout attributes. */
 static inline void rv_le32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 static inline void rv_le64(uint8_t *p, uint64_t v)
 {
@@ -208,7 +211,10 @@ static inline void rv_le64(uint8_t *p, uint64_t v)
 
 int rv_buf_append(struct rv_buf *b, const void *data, size_t len);
 /* Unconsumed bytes of a queue. */
-static inline size_t rv_buf_pending(const struct rv_buf *b) { return b->len - b->off; }
+static inline size_t rv_buf_pending(const struct rv_buf *b)
+{
+	return b->len - b->off;
+}
 /* Drop @n consumed bytes from the front of the queue. */
 void rv_buf_consume(struct rv_buf *b, size_t n);
 /* Write as much of the queue as a non-blocking @fd takes. Returns 0 (possibly with bytes left:

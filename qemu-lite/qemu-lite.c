@@ -118,7 +118,8 @@ static int probe(const void *settings, const struct hv_host_caps *caps, enum rv_
 	struct hv_probe_result r = { 0 };
 
 	(void)err;
-	if (native && want != HV_ACCEL_TCG && caps->kvm_usable && (full || use_slim(s, caps->arch, arch, HV_ACCEL_KVM))) {
+	if (native && want != HV_ACCEL_TCG && caps->kvm_usable &&
+	    (full || use_slim(s, caps->arch, arch, HV_ACCEL_KVM))) {
 		r.accel = HV_ACCEL_KVM;
 		g_snprintf(r.reason, sizeof(r.reason), "KVM: %s", caps->kvm_reason);
 		r.usable = true;
@@ -126,8 +127,8 @@ static int probe(const void *settings, const struct hv_host_caps *caps, enum rv_
 		if (native)
 			g_snprintf(r.reason, sizeof(r.reason), "KVM asked for but unusable: %s", caps->kvm_reason);
 		else
-			g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host", rv_arch_name(arch),
-				   rv_arch_name(caps->arch));
+			g_snprintf(r.reason, sizeof(r.reason), "KVM cannot run %s guests on this %s host",
+				   rv_arch_name(arch), rv_arch_name(caps->arch));
 	} else if (!full) {
 		g_snprintf(r.reason, sizeof(r.reason), "`%s` not found in PATH (apt-get install %s)",
 			   binary && *binary ? binary : "qemu-system", qemu_package(arch));
@@ -180,7 +181,10 @@ char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_co
 	g_autofree char *initrd = opt_escape(cfg->initrd);
 
 	ADD("%s", qemu_lite_binary(s, cfg->arch, cfg->accel));
-	ADD("-nodefaults"); ADD("-no-user-config"); ADD("-display"); ADD("none");
+	ADD("-nodefaults");
+	ADD("-no-user-config");
+	ADD("-display");
+	ADD("none");
 	/* The agent ends the guest with reboot(2): -no-reboot turns that into QEMU exiting. */
 	ADD("-no-reboot");
 	ADD("-M");
@@ -198,31 +202,44 @@ char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_co
 	ADD("-accel");
 	/* A small translation cache bounds QEMU's RSS; the guest runs little code. */
 	ADD(kvm ? "kvm" : "tcg,tb-size=32");
-	ADD("-cpu"); ADD(kvm ? "host" : "max");
-	ADD("-smp"); ADD("%u", cfg->vcpus);
-	ADD("-m"); ADD("%u", cfg->memory_mib);
+	ADD("-cpu");
+	ADD(kvm ? "host" : "max");
+	ADD("-smp");
+	ADD("%u", cfg->vcpus);
+	ADD("-m");
+	ADD("%u", cfg->memory_mib);
 	/* reserve=off (MAP_NORESERVE): guest RAM is committed as the guest touches it, as with the
 	 * kvm backend. Otherwise the kernel's overcommit check refuses a guest bigger than the
 	 * host's free memory and swap, though it would touch little of it. */
-	ADD("-object"); ADD("memory-backend-ram,id=ram,size=%uM,reserve=off", cfg->memory_mib);
+	ADD("-object");
+	ADD("memory-backend-ram,id=ram,size=%uM,reserve=off", cfg->memory_mib);
 	/* virtio 1.x transport; legacy mmio lacks features later devices (virtio-fs) need. */
-	ADD("-global"); ADD("virtio-mmio.force-legacy=false");
-	ADD("-kernel"); ADD("%s", kernel);
-	ADD("-initrd"); ADD("%s", initrd);
+	ADD("-global");
+	ADD("virtio-mmio.force-legacy=false");
+	ADD("-kernel");
+	ADD("%s", kernel);
+	ADD("-initrd");
+	ADD("%s", initrd);
 	/* reboot=t: microvm has no keyboard controller, and reboot=k spins ~1.4 s looking for
 	 * one before it falls back. noapictimer (TCG only): TCG has no TSC-deadline timer, so the
 	 * kernel would spend ~0.3 s calibrating the local APIC timer against the PIT; the PIT
 	 * serves as the clock event device instead. */
 	ADD("-append");
-	ADD("%s%s%s", aarch64 ? "console=ttyAMA0" : kvm ? "console=ttyS0 reboot=t" : "console=ttyS0 reboot=t noapictimer",
+	ADD("%s%s%s",
+	    aarch64       ? "console=ttyAMA0"
+		    : kvm ? "console=ttyS0 reboot=t"
+			  : "console=ttyS0 reboot=t noapictimer",
 	    cfg->cmdline && *cfg->cmdline ? " " : "", cfg->cmdline ? cfg->cmdline : "");
 	if (cfg->console_log) {
 		g_autofree char *log = opt_escape(cfg->console_log);
 
-		ADD("-chardev"); ADD("file,id=console,path=%s,append=on", log);
-		ADD("-serial"); ADD("chardev:console");
+		ADD("-chardev");
+		ADD("file,id=console,path=%s,append=on", log);
+		ADD("-serial");
+		ADD("chardev:console");
 	} else {
-		ADD("-serial"); ADD("null");
+		ADD("-serial");
+		ADD("null");
 	}
 	for (size_t i = 0; i < cfg->n_shares; i++) {
 		g_autofree char *path = opt_escape(cfg->shares[i].host_path);
@@ -233,30 +250,40 @@ char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_co
 		ADD("-fsdev");
 		ADD("local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
 		    cfg->shares[i].readonly ? ",readonly=on" : "");
-		ADD("-device"); ADD("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, tag);
+		ADD("-device");
+		ADD("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, tag);
 	}
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		g_autofree char *path = opt_escape(cfg->disks[i].path);
 
 		ADD("-drive");
 		ADD("file=%s,format=raw,if=none,id=disk%zu%s", path, i, cfg->disks[i].readonly ? ",readonly=on" : "");
-		ADD("-device"); ADD("virtio-blk-device,drive=disk%zu", i);
+		ADD("-device");
+		ADD("virtio-blk-device,drive=disk%zu", i);
 	}
 	for (size_t i = 0; i < cfg->n_nics; i++) {
-		ADD("-netdev"); ADD("tap,id=net%zu,fd=%d", i, tap_fd + (int)i);
-		ADD("-device"); ADD("virtio-net-device,netdev=net%zu", i);
+		ADD("-netdev");
+		ADD("tap,id=net%zu,fd=%d", i, tap_fd + (int)i);
+		ADD("-device");
+		ADD("virtio-net-device,netdev=net%zu", i);
 	}
-	ADD("-device"); ADD("virtio-serial-device,max_ports=2");
+	ADD("-device");
+	ADD("virtio-serial-device,max_ports=2");
 	if (cfg->agent.kind == HV_ENDPOINT_PATH) {
 		g_autofree char *path = opt_escape(cfg->agent.path);
 
-		ADD("-chardev"); ADD("socket,id=agent,path=%s", path);
+		ADD("-chardev");
+		ADD("socket,id=agent,path=%s", path);
 	} else {
-		ADD("-chardev"); ADD("socket,id=agent,fd=%d", agent_fd);
+		ADD("-chardev");
+		ADD("socket,id=agent,fd=%d", agent_fd);
 	}
-	ADD("-device"); ADD("virtserialport,chardev=agent,name=" RV_AGENT_PORT_NAME);
-	ADD("-chardev"); ADD("socket,id=qmp,fd=%d", qmp_fd);
-	ADD("-mon"); ADD("chardev=qmp,mode=control");
+	ADD("-device");
+	ADD("virtserialport,chardev=agent,name=" RV_AGENT_PORT_NAME);
+	ADD("-chardev");
+	ADD("socket,id=qmp,fd=%d", qmp_fd);
+	ADD("-mon");
+	ADD("chardev=qmp,mode=control");
 	g_ptr_array_add(argv, NULL);
 	return (char **)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 }
@@ -277,8 +304,8 @@ struct fd_move {
 
 /* Runs in the forked child, before exec: only async-signal-safe calls, and _exit on failure
  * with errno sent up @errpipe. */
-static void __attribute__((noreturn)) child_exec(char **argv, pid_t parent, struct fd_move *moves, size_t n_moves,
-						 int log_fd, int errpipe)
+static void __attribute__((noreturn))
+child_exec(char **argv, pid_t parent, struct fd_move *moves, size_t n_moves, int log_fd, int errpipe)
 {
 	int e, end = QEMU_TAP_FD;
 	sigset_t all;
@@ -324,8 +351,7 @@ fail:
 	_exit(127);
 }
 
-static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm,
-		  struct rt_error **err)
+static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
 	g_auto(GStrv) argv = qemu_lite_build_argv(settings, cfg, QEMU_AGENT_FD, QEMU_QMP_FD, QEMU_TAP_FD);
 	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF;

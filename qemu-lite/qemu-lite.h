@@ -11,9 +11,9 @@ extern const struct hv_backend_ops hv_qemu_lite_ops;
 
 /* The [qemu] group of runvm.conf (configs/runvm.conf documents the keys). */
 struct qemu_settings {
-	char *binary;                         /* full QEMU for the host's architecture's guests */
-	char *microvm_binary;                 /* slim KVM-only build, "" when unset */
-	char *foreign_binary[_RV_ARCH_MAX];   /* full QEMU for a foreign architecture's guests */
+	char *binary;                       /* full QEMU for the host's architecture's guests */
+	char *microvm_binary;               /* slim KVM-only build, "" when unset */
+	char *foreign_binary[_RV_ARCH_MAX]; /* full QEMU for a foreign architecture's guests */
 };
 
 /* The QEMU to run for a guest of @arch under @accel: full QEMU (foreign architectures: their

@@ -34,12 +34,9 @@ int rt_elf_arch(const char *rootfs, const char *path)
 	machine = h[EI_DATA] == ELFDATA2MSB ? (unsigned)h[EI_NIDENT + 2] << 8 | h[EI_NIDENT + 3]
 					    : (unsigned)h[EI_NIDENT + 3] << 8 | h[EI_NIDENT + 2];
 	switch (machine) {
-	case EM_X86_64:
-		return RV_ARCH_X86_64;
-	case EM_AARCH64:
-		return RV_ARCH_AARCH64;
-	default:
-		return -1;
+	case EM_X86_64: return RV_ARCH_X86_64;
+	case EM_AARCH64: return RV_ARCH_AARCH64;
+	default: return -1;
 	}
 }
 
@@ -72,15 +69,16 @@ static int program_arch(const struct rt_spec *spec)
 	return -1;
 }
 
-int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret,
-		  const char **ret_why, struct rt_error **err)
+int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret, const char **ret_why,
+		  struct rt_error **err)
 {
 	int a;
 
 	if (spec->arch) {
 		a = rv_arch_from_name(spec->arch);
 		if (a < 0)
-			return rt_make_error(err, 0, "config.json: annotation io.runvm.arch `%s` is not x86_64 or aarch64",
+			return rt_make_error(err, 0,
+					     "config.json: annotation io.runvm.arch `%s` is not x86_64 or aarch64",
 					     spec->arch);
 		*ret_why = "the io.runvm.arch annotation";
 	} else if (strcmp(config->arch, "auto") != 0) {

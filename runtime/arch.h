@@ -16,8 +16,8 @@ struct rt_error;
 struct rt_spec;
 
 /* Fails only on a bad name in the annotation. @ret_why says how it was decided (static). */
-int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret,
-		  const char **ret_why, struct rt_error **err);
+int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret, const char **ret_why,
+		  struct rt_error **err);
 
 /* The architecture of the ELF program at @path inside @rootfs: absolute symlinks and `..`
  * stay inside the rootfs. -1 when it is not an ELF program of a known architecture. */

@@ -73,7 +73,8 @@ static int make_path(const char *root, const char *path)
 			continue;
 		next = g_build_filename(cur, *p, NULL);
 		if (mkdir(next, 0755) == 0 && cpuset) {
-			for (const char *const *f = (const char *const[]){ "cpuset.cpus", "cpuset.mems", NULL }; *f; f++) {
+			for (const char *const *f = (const char *const[]){ "cpuset.cpus", "cpuset.mems", NULL }; *f;
+			     f++) {
 				g_autofree char *parent = g_build_filename(cur, *f, NULL);
 				g_autofree char *val = NULL;
 
@@ -119,7 +120,8 @@ static int apply_limits(const char *dir, unsigned long long mem_mib, long long q
 
 		if (access(p, F_OK) == 0 &&
 		    (v2 ? write_file(dir, "cpu.max", max) < 0
-			: write_file(dir, "cpu.cfs_period_us", per) < 0 || write_file(dir, "cpu.cfs_quota_us", cpu) < 0))
+			: write_file(dir, "cpu.cfs_period_us", per) < 0 ||
+				     write_file(dir, "cpu.cfs_quota_us", cpu) < 0))
 			r = -1;
 	}
 	return r;
@@ -145,8 +147,7 @@ unsigned long long rt_cgroup_memory_mib(const struct hv_backend_ops *ops, unsign
 	return guest_mib + ops->host_overhead_mib;
 }
 
-int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long long mem_mib,
-		    struct rt_error **err)
+int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long long mem_mib, struct rt_error **err)
 {
 	g_autoptr(GPtrArray) dirs = hierarchies();
 	g_autofree char *pid = g_strdup_printf("%d", getpid());
@@ -161,8 +162,7 @@ int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long 
 
 		if (r < 0)
 			return rt_make_error(err, -r, "create cgroup `%s`", dir);
-		if (apply_limits(dir, spec->memory_limit > 0 ? mem_mib : 0, spec->cpu_quota,
-				 spec->cpu_period, v2) < 0)
+		if (apply_limits(dir, spec->memory_limit > 0 ? mem_mib : 0, spec->cpu_quota, spec->cpu_period, v2) < 0)
 			rt_warn("cgroup %s: cannot set the limits, ignoring", dir);
 		r = write_file(dir, "cgroup.procs", pid);
 		if (r < 0)

@@ -22,8 +22,7 @@ unsigned long long rt_cgroup_memory_mib(const struct hv_backend_ops *ops, unsign
 int rt_cgroup_path_supported(const char *path);
 /* Create @path under every hierarchy, apply the limits, and move the calling process in.
  * @mem_mib: the host memory limit (rt_cgroup_memory_mib()), set when the spec limits memory. */
-int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long long mem_mib,
-		    struct rt_error **err);
+int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long long mem_mib, struct rt_error **err);
 /* Set the host limits of an existing container cgroup: memory in MiB (0: leave it), CPU quota
  * and period (quota <= 0: leave it). */
 int rt_cgroup_set_limits(const char *path, unsigned long long mem_mib, long long quota, unsigned long long period,

@@ -102,11 +102,21 @@ static void usage(void)
 	       "  --backend NAME        hypervisor backend (default: from the configuration, else auto)\n"
 	       "  --systemd-cgroup      accepted for runc compatibility\n"
 	       "  --version, --help\n\n"
-	       "configuration: $RUNVM_CONFIG, else " "/etc/runvm/runvm.conf\n");
+	       "configuration: $RUNVM_CONFIG, else "
+	       "/etc/runvm/runvm.conf\n");
 }
 
-enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_BACKEND, OPT_SYSTEMD_CGROUP, OPT_VERSION,
-       OPT_HELP, OPT_IGNORED };
+enum {
+	OPT_ROOT = 256,
+	OPT_LOG,
+	OPT_LOG_FORMAT,
+	OPT_DEBUG,
+	OPT_BACKEND,
+	OPT_SYSTEMD_CGROUP,
+	OPT_VERSION,
+	OPT_HELP,
+	OPT_IGNORED
+};
 
 static int run_main(int argc, char **argv, struct rt_error **err)
 {
@@ -130,8 +140,7 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 	/* "+": stop at the verb; its options are its own. */
 	while ((c = rt_getopt(argc, argv, "+vh", opts, "", err)) != -1) {
 		switch (c) {
-		case -2:
-			return -1;
+		case -2: return -1;
 		case OPT_ROOT: g.root = optarg; break;
 		case OPT_LOG: g.log = optarg; break;
 		case OPT_LOG_FORMAT: g.log_format = optarg; break;
@@ -140,13 +149,9 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 		case OPT_SYSTEMD_CGROUP: g.systemd_cgroup = true; break;
 		case OPT_IGNORED: break;
 		case 'v':
-		case OPT_VERSION:
-			printf("runvm version %s\nspec: 1.0.2\n", RUNVM_VERSION);
-			return 0;
+		case OPT_VERSION: printf("runvm version %s\nspec: 1.0.2\n", RUNVM_VERSION); return 0;
 		case 'h':
-		case OPT_HELP:
-			usage();
-			return 0;
+		case OPT_HELP: usage(); return 0;
 		}
 	}
 	if (strcmp(g.log_format, "json") == 0)

@@ -8,12 +8,12 @@
 struct rt_error;
 
 struct rt_globals {
-	const char *root;      /* --root, default /run/runvm */
-	const char *log;       /* --log */
+	const char *root; /* --root, default /run/runvm */
+	const char *log;  /* --log */
 	const char *log_format;
-	const char *backend;   /* --backend, overrides the configuration file */
+	const char *backend; /* --backend, overrides the configuration file */
 	bool debug;
-	bool systemd_cgroup;   /* accepted for runc compatibility */
+	bool systemd_cgroup; /* accepted for runc compatibility */
 };
 
 /* A verb: parses its own options from @argv (argv[0] is the verb name) and returns the exit

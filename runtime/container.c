@@ -37,7 +37,7 @@ static bool shares_host_netns(const struct rt_spec *spec)
 	if (!spec->netns)
 		return true;
 	return spec->netns_path && stat(spec->netns_path, &theirs) == 0 && stat("/proc/self/ns/net", &ours) == 0 &&
-	       ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+		ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
 int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, const char *id, const char *bundle,
@@ -54,8 +54,9 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 	if (rt_spec_load(c->bundle, &c->spec, err) < 0 || rt_config_load(&c->config, err) < 0)
 		return -1;
 	if (shares_host_netns(c->spec))
-		return rt_make_error(err, 0, "the host's network namespace cannot be shared with a VM (docker --network host): "
-					     "give the container a network namespace of its own");
+		return rt_make_error(err, 0,
+				     "the host's network namespace cannot be shared with a VM (docker --network host): "
+				     "give the container a network namespace of its own");
 	hv_host_probe("", &caps);
 	if (rt_vm_spec_prepare(c->config, c->spec, &caps, g->backend, g->debug, &c->vs, &c->ops, &c->probe, err) < 0)
 		return -1;
@@ -66,8 +67,12 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 	c->vs.cfg.console_log = c->console_log;
 	c->created = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
 	return rt_state_write(c->state_dir,
-			      &(struct rt_state){ .oci_version = c->spec->oci_version, .id = (char *)id, .status = "creating",
-						  .bundle = c->bundle, .rootfs = c->spec->rootfs, .created = c->created,
+			      &(struct rt_state){ .oci_version = c->spec->oci_version,
+						  .id = (char *)id,
+						  .status = "creating",
+						  .bundle = c->bundle,
+						  .rootfs = c->spec->rootfs,
+						  .created = c->created,
 						  .backend = (char *)c->ops->name,
 						  .accel = (char *)hv_accel_name(c->probe.accel) },
 			      err);
@@ -82,9 +87,16 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 {
 	struct rt_container *c = ctx;
 	struct rt_state st = {
-		.oci_version = c->spec->oci_version, .id = (char *)c->id, .status = (char *)status, .pid = getpid(),
-		.pid_start = rt_pid_start_time(getpid()), .bundle = c->bundle, .rootfs = c->spec->rootfs,
-		.created = c->created, .backend = (char *)c->ops->name, .accel = (char *)hv_accel_name(c->probe.accel),
+		.oci_version = c->spec->oci_version,
+		.id = (char *)c->id,
+		.status = (char *)status,
+		.pid = getpid(),
+		.pid_start = rt_pid_start_time(getpid()),
+		.bundle = c->bundle,
+		.rootfs = c->spec->rootfs,
+		.created = c->created,
+		.backend = (char *)c->ops->name,
+		.accel = (char *)hv_accel_name(c->probe.accel),
 		.cgroups_path = c->cgroup_joined ? c->spec->cgroups_path : NULL,
 	};
 
@@ -92,11 +104,13 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	/* The network first: the namespace is complete once the prestart hooks have run (Docker
 	 * 20.10) or once create has returned (Docker 26+ configures it in between). */
 	if (strcmp(status, "starting") == 0)
-		return (c->tap_fd >= 0 && rt_net_connect(c->spec, &c->net, err) < 0) ? -1
+		return (c->tap_fd >= 0 && rt_net_connect(c->spec, &c->net, err) < 0)
+			? -1
 			: run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
 	/* The hooks of create see the VM up (the pid is the monitor's), the process not started. */
 	if (strcmp(status, "created") == 0 &&
-	    (run_hooks(c, RT_HOOK_PRESTART, "creating", err) < 0 || run_hooks(c, RT_HOOK_CREATE_RUNTIME, "creating", err) < 0 ||
+	    (run_hooks(c, RT_HOOK_PRESTART, "creating", err) < 0 ||
+	     run_hooks(c, RT_HOOK_CREATE_RUNTIME, "creating", err) < 0 ||
 	     run_hooks(c, RT_HOOK_CREATE_CONTAINER, "creating", err) < 0))
 		return -1;
 	if (rt_state_write(c->state_dir, &st, err) < 0)
@@ -176,7 +190,8 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 			return rt_make_error(err, errno, "create `%s`", target);
 		if (mount(m->source, target, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
 			return rt_make_error(err, errno, "bind `%s`", m->source);
-		if (m->readonly && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (rec ? MS_REC : 0), NULL) < 0)
+		if (m->readonly &&
+		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (rec ? MS_REC : 0), NULL) < 0)
 			return rt_make_error(err, errno, "make `%s` read-only", m->source);
 	}
 	c->vs.shares[1] = (struct hv_share){ .tag = RV_MOUNTS_TAG, .host_path = g_steal_pointer(&dir) };
@@ -199,8 +214,8 @@ static void log_vm_stats(const struct rt_container *c)
 		return;
 	}
 	rt_debug("container exited; the VM: %llu MiB resident on the host for %llu MiB of guest RAM, CPU %llu ms user, "
-		 "%llu ms system", st.host_rss_bytes >> 20, st.guest_ram_bytes >> 20, st.cpu_user_us / 1000,
-		 st.cpu_system_us / 1000);
+		 "%llu ms system",
+		 st.host_rss_bytes >> 20, st.guest_ram_bytes >> 20, st.cpu_user_us / 1000, st.cpu_system_us / 1000);
 }
 
 int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,
@@ -221,13 +236,16 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		c->vs.cfg.nics = &c->vs.nic;
 		c->vs.cfg.n_nics = 1;
 	}
-	if (c->spec->seccomp_json && rt_seccomp_compile(c->spec->seccomp_json, c->vs.cfg.arch, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
+	if (c->spec->seccomp_json &&
+	    rt_seccomp_compile(c->spec->seccomp_json, c->vs.cfg.arch, &c->seccomp_bpf, &c->seccomp_len, err) < 0)
 		return -1;
 	/* Before the hypervisor starts, so that it is born in the container's cgroup too. */
 	if (c->spec->cgroups_path && !rt_cgroup_path_supported(c->spec->cgroups_path))
-		rt_warn("cgroupsPath `%s` is not a cgroupfs path, the monitor stays in its cgroup", c->spec->cgroups_path);
+		rt_warn("cgroupsPath `%s` is not a cgroupfs path, the monitor stays in its cgroup",
+			c->spec->cgroups_path);
 	else if (c->spec->cgroups_path) {
-		if (rt_cgroup_enter(c->spec->cgroups_path, c->spec, rt_cgroup_memory_mib(c->ops, c->vs.cfg.memory_mib), err) < 0)
+		if (rt_cgroup_enter(c->spec->cgroups_path, c->spec, rt_cgroup_memory_mib(c->ops, c->vs.cfg.memory_mib),
+				    err) < 0)
 			return -1;
 		c->cgroup_joined = true;
 	}
@@ -263,11 +281,23 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	rt_debug("VM launched");
 
 	mc = (struct rt_monitor_config){
-		.ops = c->ops, .vm = c->vm, .spec = c->spec, .agent_fd = c->agent_fd, .signal_fd = c->signal_fd,
-		.listen_fd = c->listen_fd, .stdin_fd = c->stdin_fd, .stdout_fd = c->stdout_fd,
-		.stderr_fd = c->stderr_fd, .boot_timeout_ms = c->config->boot_timeout_s * 1000,
-		.console_log = c->console_log, .autostart = autostart, .on_status = on_status, .ctx = c,
-		.seccomp_bpf = c->seccomp_bpf, .seccomp_len = c->seccomp_len, .net = &c->net,
+		.ops = c->ops,
+		.vm = c->vm,
+		.spec = c->spec,
+		.agent_fd = c->agent_fd,
+		.signal_fd = c->signal_fd,
+		.listen_fd = c->listen_fd,
+		.stdin_fd = c->stdin_fd,
+		.stdout_fd = c->stdout_fd,
+		.stderr_fd = c->stderr_fd,
+		.boot_timeout_ms = c->config->boot_timeout_s * 1000,
+		.console_log = c->console_log,
+		.autostart = autostart,
+		.on_status = on_status,
+		.ctx = c,
+		.seccomp_bpf = c->seccomp_bpf,
+		.seccomp_len = c->seccomp_len,
+		.net = &c->net,
 	};
 	if (rt_monitor_run(&mc, ret_status, ret_agent_error, err) < 0)
 		return -1;

@@ -25,7 +25,7 @@ struct rt_container {
 	char *bundle;
 	char *state_dir;
 	char *console_log;
-	char *created;            /* RFC 3339 */
+	char *created; /* RFC 3339 */
 	struct rt_spec *spec;
 	struct rt_config *config;
 	const struct hv_backend_ops *ops;
@@ -33,17 +33,17 @@ struct rt_container {
 	struct rt_vm_spec vs;
 	struct hv_vm *vm;
 	int agent_fd, signal_fd, listen_fd;
-	int tap_fd;               /* the guest NIC's tap in the container's namespace, or -1 */
-	struct rt_netcfg net;     /* what the guest takes over at start */
-	int ready_fd;             /* `create`: where the monitor reports "ok" or an error, or -1 */
+	int tap_fd;           /* the guest NIC's tap in the container's namespace, or -1 */
+	struct rt_netcfg net; /* what the guest takes over at start */
+	int ready_fd;         /* `create`: where the monitor reports "ok" or an error, or -1 */
 	/* The main process's stdio, handed to the monitor. */
 	int stdin_fd, stdout_fd, stderr_fd;
-	uint8_t *seccomp_bpf;     /* linux.seccomp compiled for the guest, or NULL */
+	uint8_t *seccomp_bpf; /* linux.seccomp compiled for the guest, or NULL */
 	size_t seccomp_len;
 	sigset_t old_mask;
 	bool mask_set;
-	bool cgroup_joined;       /* the monitor is in linux.cgroupsPath */
-	bool keep_state;          /* `create`: the state directory outlives this process */
+	bool cgroup_joined; /* the monitor is in linux.cgroupsPath */
+	bool keep_state;    /* `create`: the state directory outlives this process */
 };
 
 /* Validate the bundle and the configuration, choose the backend and create the state
@@ -57,7 +57,10 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 /* Tear down what this process holds: the VM, fds, and unless keep_state the state directory. */
 void rt_container_release(struct rt_container *c);
 
-#define RT_CONTAINER_INIT { .agent_fd = -1, .signal_fd = -1, .listen_fd = -1, .ready_fd = -1, .tap_fd = -1, \
-			    .net = RT_NETCFG_INIT, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+#define RT_CONTAINER_INIT                                                                                              \
+	{                                                                                                              \
+		.agent_fd = -1, .signal_fd = -1, .listen_fd = -1, .ready_fd = -1, .tap_fd = -1, .net = RT_NETCFG_INIT, \
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1                                                       \
+	}
 
 #endif

@@ -104,8 +104,7 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 
 	while ((opt = rt_getopt(argc, argv, "b:", opts, "create", err)) != -1) {
 		switch (opt) {
-		case -2:
-			return -1;
+		case -2: return -1;
 		case OPT_BUNDLE: bundle = optarg; break;
 		/* Absolute before anything changes directory (runc does the same). */
 		case OPT_PID_FILE: pid_file = g_canonicalize_filename(optarg, NULL); break;
@@ -118,7 +117,8 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		}
 	}
 	if (argc - optind != 1)
-		return rt_make_error(err, 0, "create: expected exactly one container ID, got %d arguments", argc - optind);
+		return rt_make_error(err, 0, "create: expected exactly one container ID, got %d arguments",
+				     argc - optind);
 	if (rt_container_prepare(&c, g, argv[optind], bundle, err) < 0)
 		return -1;
 	if (c.spec->process.terminal && !console)

@@ -34,7 +34,8 @@ static int make_addr(const char *path, struct sockaddr_un *sa, int *ret_dirfd, s
 	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return rt_make_error(err, errno, "control socket directory `%s`", dir);
-	if ((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, name) >= sizeof(sa->sun_path)) {
+	if ((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, name) >=
+	    sizeof(sa->sun_path)) {
 		close(dfd);
 		return rt_make_error(err, ENAMETOOLONG, "control socket `%s`", path);
 	}

@@ -226,8 +226,7 @@ static int start_exec(const char *sock_path, const char *process_json, const str
 
 	if (pr->terminal)
 		fds[0] = slave;
-	if (rt_ctl_connect(sock_path, &sock, err) < 0 ||
-	    rt_ctl_send(sock, msg, fds, pr->terminal ? 1 : 3, err) < 0)
+	if (rt_ctl_connect(sock_path, &sock, err) < 0 || rt_ctl_send(sock, msg, fds, pr->terminal ? 1 : 3, err) < 0)
 		return -1;
 	r = rt_ctl_recv(sock, &reply, NULL, NULL, err);
 	if (r < 0)
@@ -241,8 +240,18 @@ static int start_exec(const char *sock_path, const char *process_json, const str
 	return 0;
 }
 
-enum { OPT_PROCESS = 'p', OPT_DETACH = 'd', OPT_TTY = 't', OPT_ENV = 'e', OPT_USER = 'u',
-       OPT_PID_FILE = 256, OPT_CONSOLE, OPT_CWD, OPT_IGNORED, OPT_IGNORED_ARG };
+enum {
+	OPT_PROCESS = 'p',
+	OPT_DETACH = 'd',
+	OPT_TTY = 't',
+	OPT_ENV = 'e',
+	OPT_USER = 'u',
+	OPT_PID_FILE = 256,
+	OPT_CONSOLE,
+	OPT_CWD,
+	OPT_IGNORED,
+	OPT_IGNORED_ARG
+};
 
 int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {
@@ -282,8 +291,7 @@ int rt_cmd_exec(const struct rt_globals *g, int argc, char **argv, struct rt_err
 	/* "+": the ID ends the options; what follows is the command. */
 	while ((c = rt_getopt(argc, argv, "+p:dte:u:", opts, "exec", err)) != -1) {
 		switch (c) {
-		case -2:
-			return -1;
+		case -2: return -1;
 		case OPT_PROCESS: o.process_file = optarg; break;
 		case OPT_DETACH: o.detach = true; break;
 		case OPT_TTY: o.tty = true; break;

@@ -60,7 +60,10 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 	if (pid < 0) {
 		int e = errno;
 
-		close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
 		return rt_make_error(err, e, "fork");
 	}
 	if (pid == 0) {
@@ -122,7 +125,8 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
 	if (timed_out)
-		return rt_make_error(err, 0, "%s hook `%s` timed out after %d s", rt_hook_kind_name(kind), h->path, h->timeout_s);
+		return rt_make_error(err, 0, "%s hook `%s` timed out after %d s", rt_hook_kind_name(kind), h->path,
+				     h->timeout_s);
 	if (WIFSIGNALED(st))
 		return rt_make_error(err, 0, "%s hook `%s` killed by signal %d%s%s", rt_hook_kind_name(kind), h->path,
 				     WTERMSIG(st), *output->str ? ": " : "", output->str);

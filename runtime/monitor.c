@@ -37,27 +37,27 @@ struct proc {
 	int in_fd, out_fd, err_fd; /* -1 when absent; owned unless id == 0 */
 	bool in_open;              /* still reading its input */
 	bool terminal;
-	int client;                /* index of the exec client it reports to, or -1 */
+	int client; /* index of the exec client it reports to, or -1 */
 	bool started;
 };
 
 struct client {
-	int fd;                    /* -1: slot free */
-	int proc;                  /* index into procs of the exec it represents, or -1 */
+	int fd;   /* -1: slot free */
+	int proc; /* index into procs of the exec it represents, or -1 */
 };
 
 struct rt_monitor {
 	const struct rt_monitor_config *cfg; /* NULL when detached (tests) */
-	struct rv_buf in;          /* bytes of a guest frame not yet complete */
-	struct rv_buf out;         /* frames queued for the guest */
+	struct rv_buf in;                    /* bytes of a guest frame not yet complete */
+	struct rv_buf out;                   /* frames queued for the guest */
 	bool hello, run_sent, exited;
 	int status;
 	char *error;
 	struct proc procs[MAX_PROCS]; /* procs[0] is the main process */
 	struct client clients[MAX_CLIENTS];
 	uint32_t next_proc_id;
-	int start_client;          /* client waiting for the main process to start, or -1 */
-	long long kill_deadline;   /* when to end a SIGKILLed container by force (0: none) */
+	int start_client;        /* client waiting for the main process to start, or -1 */
+	long long kill_deadline; /* when to end a SIGKILLed container by force (0: none) */
 };
 
 static void close_fd(int *fd)
@@ -69,7 +69,7 @@ static void close_fd(int *fd)
 
 void rt_monitor_forwarded_signals(sigset_t *ret)
 {
-	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM,
+	static const int sigs[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM,
 				    SIGALRM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH };
 
 	sigemptyset(ret);
@@ -89,8 +89,13 @@ static struct rt_monitor *monitor_new(const struct rt_monitor_config *cfg, int i
 		m->clients[i] = (struct client){ .fd = -1, .proc = -1 };
 	for (int i = 0; i < MAX_PROCS; i++)
 		m->procs[i] = (struct proc){ .in_fd = -1, .out_fd = -1, .err_fd = -1, .client = -1 };
-	m->procs[0] = (struct proc){ .used = true, .in_fd = in_fd, .out_fd = out_fd, .err_fd = err_fd,
-				     .in_open = in_fd >= 0, .terminal = terminal, .client = -1 };
+	m->procs[0] = (struct proc){ .used = true,
+				     .in_fd = in_fd,
+				     .out_fd = out_fd,
+				     .err_fd = err_fd,
+				     .in_open = in_fd >= 0,
+				     .terminal = terminal,
+				     .client = -1 };
 	return m;
 }
 
@@ -177,7 +182,8 @@ static int put_mounts(struct rv_buf *out, const struct rt_spec *spec)
 
 		/* A bind mount's source is its name in the RV_MOUNTS_TAG share: its index. */
 		if (mt->bind)
-			val = g_strdup_printf("%s\n%zu\n%s\n%s", mt->type ? mt->type : "bind", i, mt->destination, opts);
+			val = g_strdup_printf("%s\n%zu\n%s\n%s", mt->type ? mt->type : "bind", i, mt->destination,
+					      opts);
 		else
 			val = g_strdup_printf("%s\n%s\n%s\n%s", mt->type ? mt->type : "", mt->source ? mt->source : "",
 					      mt->destination, opts);
@@ -393,7 +399,8 @@ static int handle_hello(struct rt_monitor *m, const struct rv_frame *f, struct r
 	if (r < 0)
 		return rt_make_error(err, 0, "agent protocol error: malformed HELLO");
 	if (version != RV_PROTO_VERSION)
-		return rt_make_error(err, 0, "guest agent speaks protocol version %u, runvm speaks %u (rebuild the initramfs)",
+		return rt_make_error(err, 0,
+				     "guest agent speaks protocol version %u, runvm speaks %u (rebuild the initramfs)",
 				     version, RV_PROTO_VERSION);
 	m->hello = true;
 	if (!m->cfg)
@@ -439,8 +446,8 @@ static int handle_exit(struct rt_monitor *m, struct proc *p, const struct rv_fra
 		m->error = g_steal_pointer(&error);
 		m->exited = true;
 		if (m->start_client >= 0)
-			reply_error(m, m->start_client, m->error ? m->error : "container process ended before it started",
-				    (int)status);
+			reply_error(m, m->start_client,
+				    m->error ? m->error : "container process ended before it started", (int)status);
 		return 0;
 	}
 	if (!p->started)
@@ -497,7 +504,8 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 	if (f->type != RV_MSG_HELLO && !m->hello)
 		return rt_make_error(err, 0, "agent protocol error: %s before HELLO", rv_msg_type_name(f->type));
 	if (f->type == RV_MSG_HELLO)
-		return f->proc == 0 ? handle_hello(m, f, err) : rt_make_error(err, 0, "agent protocol error: HELLO for a process");
+		return f->proc == 0 ? handle_hello(m, f, err)
+				    : rt_make_error(err, 0, "agent protocol error: HELLO for a process");
 	if (f->type == RV_MSG_DNS) {
 		dns_query(m, f);
 		return 0;
@@ -506,12 +514,8 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 	if (!p)
 		return rt_make_error(err, 0, "agent protocol error: frame for unknown process %u", f->proc);
 	switch (f->type) {
-	case RV_MSG_STDOUT:
-		write_out(&p->out_fd, f->payload, f->len);
-		return 0;
-	case RV_MSG_STDERR:
-		write_out(p->terminal ? &p->out_fd : &p->err_fd, f->payload, f->len);
-		return 0;
+	case RV_MSG_STDOUT: write_out(&p->out_fd, f->payload, f->len); return 0;
+	case RV_MSG_STDERR: write_out(p->terminal ? &p->out_fd : &p->err_fd, f->payload, f->len); return 0;
 	case RV_MSG_STARTED:
 		if (p->started)
 			return rt_make_error(err, 0, "agent protocol error: second STARTED for process %u", f->proc);
@@ -529,8 +533,7 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 			reply(m, p->client, "{\"ok\":true}");
 		}
 		return 0;
-	case RV_MSG_EXIT:
-		return handle_exit(m, p, f, err);
+	case RV_MSG_EXIT: return handle_exit(m, p, f, err);
 	default:
 		return rt_make_error(err, 0, "agent protocol error: unexpected %s from the guest",
 				     rv_msg_type_name(f->type));
@@ -606,7 +609,8 @@ static void ctl_pause(struct rt_monitor *m, int client, bool pause)
 		r = pause ? ops->pause(m->cfg->vm, &err) : ops->resume(m->cfg->vm, &err);
 
 	if (r == 0 && m->cfg->on_status)
-		r = m->cfg->on_status(m->cfg->ctx, pause ? "paused" : (m->procs[0].started ? "running" : "created"), &err);
+		r = m->cfg->on_status(m->cfg->ctx, pause ? "paused" : (m->procs[0].started ? "running" : "created"),
+				      &err);
 	if (r < 0) {
 		reply_error(m, client, err->msg, -1);
 		rt_error_free(&err);
@@ -658,9 +662,14 @@ static void ctl_exec(struct rt_monitor *m, int client, JsonObject *o, int *fds, 
 		reply_error(m, client, "too many exec'd processes in this container", 255);
 		goto out;
 	}
-	*p = (struct proc){ .used = true, .id = m->next_proc_id++, .in_fd = fds[0], .in_open = true,
-			    .out_fd = pr->terminal ? dup(fds[0]) : fds[1], .err_fd = pr->terminal ? -1 : fds[2],
-			    .terminal = pr->terminal, .client = client };
+	*p = (struct proc){ .used = true,
+			    .id = m->next_proc_id++,
+			    .in_fd = fds[0],
+			    .in_open = true,
+			    .out_fd = pr->terminal ? dup(fds[0]) : fds[1],
+			    .err_fd = pr->terminal ? -1 : fds[2],
+			    .terminal = pr->terminal,
+			    .client = client };
 	m->clients[client].proc = (int)(p - m->procs);
 	tty_size(pr->terminal ? p->in_fd : -1, &rows, &cols);
 	r = queue_process(m, RV_MSG_EXEC, p->id, pr, NULL, rows, cols);
@@ -857,8 +866,7 @@ enum { P_AGENT, P_VM, P_SIGNAL, P_LISTEN, P_DNS, P_FIXED };
 #define P_PROCS (P_FIXED + MAX_CLIENTS)
 #define P_MAX (P_PROCS + MAX_PROCS)
 
-int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **ret_agent_error,
-		   struct rt_error **err)
+int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **ret_agent_error, struct rt_error **err)
 {
 	bool terminal = cfg->spec->process.terminal;
 	struct rt_monitor *m = monitor_new(cfg, cfg->stdin_fd, terminal ? cfg->stdin_fd : cfg->stdout_fd,
@@ -896,13 +904,16 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 		p[P_SIGNAL] = (struct pollfd){ .fd = cfg->signal_fd, .events = POLLIN };
 		/* Control requests wait until the guest is up: `create` has not returned before. */
 		p[P_LISTEN] = (struct pollfd){ .fd = m->hello ? cfg->listen_fd : -1, .events = POLLIN };
-		p[P_DNS] = (struct pollfd){ .fd = cfg->net && rv_buf_pending(&m->out) < INPUT_HIGH_WATER ? cfg->net->dns_fd : -1,
+		p[P_DNS] = (struct pollfd){ .fd = cfg->net && rv_buf_pending(&m->out) < INPUT_HIGH_WATER
+						    ? cfg->net->dns_fd
+						    : -1,
 					    .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			p[P_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
 		for (int i = 0; i < MAX_PROCS; i++) {
 			const struct proc *pr = &m->procs[i];
-			bool want = pr->used && pr->in_open && pr->started && rv_buf_pending(&m->out) < INPUT_HIGH_WATER;
+			bool want = pr->used && pr->in_open && pr->started &&
+				rv_buf_pending(&m->out) < INPUT_HIGH_WATER;
 
 			p[P_PROCS + i] = (struct pollfd){ .fd = want ? pr->in_fd : -1, .events = POLLIN };
 		}

@@ -28,17 +28,17 @@ struct rt_monitor_config {
 	const struct hv_backend_ops *ops;
 	struct hv_vm *vm;
 	const struct rt_spec *spec;
-	int agent_fd;          /* our end of the agent channel, non-blocking */
-	int signal_fd;         /* signalfd of the signals forwarded to the main process */
-	int listen_fd;         /* control socket (SOCK_SEQPACKET, listening), or -1 */
+	int agent_fd;  /* our end of the agent channel, non-blocking */
+	int signal_fd; /* signalfd of the signals forwarded to the main process */
+	int listen_fd; /* control socket (SOCK_SEQPACKET, listening), or -1 */
 	/* The main process's stdio. With a terminal, stdin_fd is the host pty's slave, which also
 	 * takes the output; stdout_fd/stderr_fd are unused. */
 	int stdin_fd, stdout_fd, stderr_fd;
 	unsigned boot_timeout_ms;
-	const char *console_log; /* quoted in errors when the guest fails to come up */
+	const char *console_log;    /* quoted in errors when the guest fails to come up */
 	const uint8_t *seccomp_bpf; /* the container's seccomp filter, for every process, or NULL */
 	size_t seccomp_len;
-	bool autostart;        /* start the main process as soon as the agent is up (`run`) */
+	bool autostart; /* start the main process as soon as the agent is up (`run`) */
 	/* The container's network for the guest, filled in by on_status("starting") (see
 	 * network.h), or NULL. Its DNS socket is served while the container runs. */
 	struct rt_netcfg *net;
@@ -57,8 +57,7 @@ void rt_monitor_forwarded_signals(sigset_t *ret);
  * in *ret_status; *ret_agent_error gets the agent's explanation of a 125/126/127 status, or
  * NULL. < 0 when the VM or the channel failed.
  */
-int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **ret_agent_error,
-		   struct rt_error **err);
+int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **ret_agent_error, struct rt_error **err);
 
 /* Bytes from the guest into the frame handler, as the relay loop feeds them. For the unit
  * tests and the fuzz target: a monitor whose main process writes to @stdout_fd/@stderr_fd.

@@ -54,8 +54,9 @@ int rt_net_tap_open(int *ret_fd, struct rt_error **err)
 
 	/* A second VM on the same namespace would fight the first over its interface. */
 	if (if_nametoindex(RT_NET_TAP) != 0)
-		return rt_make_error(err, 0, "the network namespace of another runvm container cannot be shared: "
-					     "its VM owns the namespace's interfaces");
+		return rt_make_error(err, 0,
+				     "the network namespace of another runvm container cannot be shared: "
+				     "its VM owns the namespace's interfaces");
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return rt_make_error(err, errno, "open /dev/net/tun");
@@ -228,8 +229,9 @@ static int connect_tap(struct nl_sock *sk, int ifindex, int tap, bool upstream_d
 	if (add_ingress_qdisc(sk, ifindex, err) < 0 || add_ingress_qdisc(sk, tap, err) < 0 ||
 	    add_filter(sk, tap, 1, MATCH_ALL, ifindex, false, err) < 0)
 		return -1;
-	if (upstream_dns && (add_filter(sk, ifindex, 1, MATCH_ARP, tap, true, err) < 0 ||
-			     add_filter(sk, ifindex, 2, MATCH_DNS_ANSWER, -1, false, err) < 0))
+	if (upstream_dns &&
+	    (add_filter(sk, ifindex, 1, MATCH_ARP, tap, true, err) < 0 ||
+	     add_filter(sk, ifindex, 2, MATCH_DNS_ANSWER, -1, false, err) < 0))
 		return -1;
 	return add_filter(sk, ifindex, 3, MATCH_ALL, tap, false, err);
 }
@@ -331,7 +333,8 @@ int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_
 		net->mtu = rtnl_link_get_mtu(link);
 		net->ipv6_disabled = ipv6_disabled(net->ifname);
 		net->dns = loopback_resolver(spec);
-		if (read_addrs(sk, net, err) < 0 || read_routes(sk, net, err) < 0 || tap_up(sk, tap, net->mtu, err) < 0 ||
+		if (read_addrs(sk, net, err) < 0 || read_routes(sk, net, err) < 0 ||
+		    tap_up(sk, tap, net->mtu, err) < 0 ||
 		    connect_tap(sk, net->ifindex, rtnl_link_get_ifindex(tap), net->dns != NULL, err) < 0)
 			return -1;
 		rt_debug("network: %s (%s, mtu %u, %u addresses, %u routes) redirected to the guest", net->ifname,

@@ -27,18 +27,21 @@ struct rt_spec;
 #define RT_NET_TAP "runvm-tap0"
 
 struct rt_netcfg {
-	char *ifname;        /* the namespace's interface the guest takes over, or NULL: none */
+	char *ifname; /* the namespace's interface the guest takes over, or NULL: none */
 	int ifindex;
-	char mac[18];        /* "aa:bb:cc:dd:ee:ff" */
+	char mac[18]; /* "aa:bb:cc:dd:ee:ff" */
 	unsigned mtu;
-	bool ipv6_disabled;  /* the caller turned IPv6 off on it (Docker, for IPv4-only networks) */
-	GPtrArray *addrs;    /* "ADDRESS/PREFIXLEN" */
-	GPtrArray *routes;   /* "DEST/PREFIXLEN\nGATEWAY" (empty GATEWAY: on-link) */
-	char *dns;           /* loopback resolver to proxy for the guest, or NULL */
-	int dns_fd;          /* UDP socket connected to dns:53, or -1 */
+	bool ipv6_disabled; /* the caller turned IPv6 off on it (Docker, for IPv4-only networks) */
+	GPtrArray *addrs;   /* "ADDRESS/PREFIXLEN" */
+	GPtrArray *routes;  /* "DEST/PREFIXLEN\nGATEWAY" (empty GATEWAY: on-link) */
+	char *dns;          /* loopback resolver to proxy for the guest, or NULL */
+	int dns_fd;         /* UDP socket connected to dns:53, or -1 */
 };
 
-#define RT_NETCFG_INIT { .dns_fd = -1 }
+#define RT_NETCFG_INIT       \
+	{                    \
+		.dns_fd = -1 \
+	}
 
 /* In the container's namespace, at create: the tap for the guest's NIC (IFF_TAP | IFF_NO_PI,
  * gone when the last fd closes). Fails clearly when another runvm container's tap is there. */

@@ -86,8 +86,8 @@ int rt_cmd_ps(const struct rt_globals *g, int argc, char **argv, struct rt_error
 		for (int i = optind + 1; i < argc; i++)
 			g_ptr_array_add(cmd, argv[i]);
 		g_ptr_array_add(cmd, NULL);
-		if (!g_spawn_sync(NULL, (char **)cmd->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &wstatus,
-				  &gerr))
+		if (!g_spawn_sync(NULL, (char **)cmd->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL,
+				  &wstatus, &gerr))
 			return rt_make_error(err, 0, "ps: %s", gerr->message);
 		lines = g_strsplit(out, "\n", -1);
 		if (!lines[0])

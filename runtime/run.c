@@ -35,14 +35,13 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 
 	while ((opt = rt_getopt(argc, argv, "b:d", opts, "run", err)) != -1) {
 		switch (opt) {
-		case -2:
-			return -1;
+		case -2: return -1;
 		case OPT_BUNDLE: bundle = optarg; break;
 		case OPT_PID_FILE: pid_file = optarg; break;
-		case OPT_DETACH:
-			return rt_make_error(err, 0, "run: --detach is not supported (use create and start)");
+		case OPT_DETACH: return rt_make_error(err, 0, "run: --detach is not supported (use create and start)");
 		case OPT_CONSOLE_SOCKET:
-			return rt_make_error(err, 0, "run: --console-socket is not supported (process.terminal must be false)");
+			return rt_make_error(err, 0,
+					     "run: --console-socket is not supported (process.terminal must be false)");
 		case OPT_IGNORED: break;
 		}
 	}
@@ -51,8 +50,9 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 	if (rt_container_prepare(&c, g, argv[optind], bundle, err) < 0)
 		return -1;
 	if (c.spec->process.terminal)
-		return rt_make_error(err, 0, "process.terminal is true, but `runvm run` relays plain stdio only: "
-					     "set it to false, or use create with --console-socket");
+		return rt_make_error(err, 0,
+				     "process.terminal is true, but `runvm run` relays plain stdio only: "
+				     "set it to false, or use create with --console-socket");
 	if (pid_file && rt_write_pid_file(pid_file, getpid(), err) < 0)
 		return -1;
 	c.stdin_fd = STDIN_FILENO;

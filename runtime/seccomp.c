@@ -39,9 +39,16 @@ static int parse_action(const char *name, JsonObject *o, uint32_t *ret, struct r
 
 static int parse_op(const char *name, enum scmp_compare *ret, struct rt_error **err)
 {
-	static const struct { const char *name; enum scmp_compare op; } ops[] = {
-		{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT }, { "SCMP_CMP_LE", SCMP_CMP_LE },
-		{ "SCMP_CMP_EQ", SCMP_CMP_EQ }, { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+	static const struct {
+		const char *name;
+		enum scmp_compare op;
+	} ops[] = {
+		{ "SCMP_CMP_NE", SCMP_CMP_NE },
+		{ "SCMP_CMP_LT", SCMP_CMP_LT },
+		{ "SCMP_CMP_LE", SCMP_CMP_LE },
+		{ "SCMP_CMP_EQ", SCMP_CMP_EQ },
+		{ "SCMP_CMP_GE", SCMP_CMP_GE },
+		{ "SCMP_CMP_GT", SCMP_CMP_GT },
 		{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 	};
 
@@ -56,13 +63,16 @@ static int parse_op(const char *name, enum scmp_compare *ret, struct rt_error **
 static int add_rule(scmp_filter_ctx ctx, JsonObject *rule, uint32_t default_action, struct rt_error **err)
 {
 	JsonArray *names = json_object_get_array_member(rule, "names");
-	JsonArray *args = json_object_has_member(rule, "args") && JSON_NODE_HOLDS_ARRAY(json_object_get_member(rule, "args"))
-				  ? json_object_get_array_member(rule, "args") : NULL;
+	JsonArray *args = json_object_has_member(rule, "args") &&
+			JSON_NODE_HOLDS_ARRAY(json_object_get_member(rule, "args"))
+		? json_object_get_array_member(rule, "args")
+		: NULL;
 	struct scmp_arg_cmp cmps[6];
 	unsigned ncmp = 0;
 	uint32_t action;
 
-	if (!names || parse_action(json_object_get_string_member_with_default(rule, "action", ""), rule, &action, err) < 0)
+	if (!names ||
+	    parse_action(json_object_get_string_member_with_default(rule, "action", ""), rule, &action, err) < 0)
 		return names ? -1 : rt_make_error(err, 0, "seccomp: a rule without names");
 	if (action == default_action)
 		return 0; /* libseccomp refuses rules that change nothing */
@@ -75,7 +85,8 @@ static int add_rule(scmp_filter_ctx ctx, JsonObject *rule, uint32_t default_acti
 		if (parse_op(json_object_get_string_member_with_default(a, "op", ""), &op, err) < 0)
 			return -1;
 		cmps[ncmp++] = (struct scmp_arg_cmp){
-			.arg = (unsigned)json_object_get_int_member_with_default(a, "index", 0), .op = op,
+			.arg = (unsigned)json_object_get_int_member_with_default(a, "index", 0),
+			.op = op,
 			.datum_a = (scmp_datum_t)json_object_get_int_member_with_default(a, "value", 0),
 			.datum_b = (scmp_datum_t)json_object_get_int_member_with_default(a, "valueTwo", 0),
 		};
@@ -105,7 +116,8 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 	int fd = -1, r = -1;
 	off_t size;
 
-	if (!json_parser_load_from_data(parser, json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+	if (!json_parser_load_from_data(parser, json, -1, NULL) ||
+	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
 		return rt_make_error(err, 0, "seccomp: not a JSON object");
 	o = json_node_get_object(json_parser_get_root(parser));
 	if (parse_action(json_object_get_string_member_with_default(o, "defaultAction", ""), o, &def, err) < 0)
@@ -125,7 +137,8 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 		goto out;
 	}
 	/* An x86_64 guest also runs x86 and x32 code where the profile lists them. */
-	if (arch == RV_ARCH_X86_64 && json_object_has_member(o, "architectures") && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "architectures"))) {
+	if (arch == RV_ARCH_X86_64 && json_object_has_member(o, "architectures") &&
+	    JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "architectures"))) {
 		JsonArray *arches = json_object_get_array_member(o, "architectures");
 
 		for (guint i = 0; i < json_array_get_length(arches); i++) {
@@ -138,7 +151,8 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 		}
 	}
 	syscalls = json_object_has_member(o, "syscalls") && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "syscalls"))
-			   ? json_object_get_array_member(o, "syscalls") : NULL;
+		? json_object_get_array_member(o, "syscalls")
+		: NULL;
 	for (guint i = 0; syscalls && i < json_array_get_length(syscalls); i++) {
 		JsonObject *rule = json_array_get_object_element(syscalls, i);
 

@@ -79,8 +79,8 @@ int rt_cmd_list(const struct rt_globals *g, int argc, char **argv, struct rt_err
 			const struct rt_state *st = states->pdata[i];
 			const char *status = rt_state_status(st);
 
-			printf("%-12s %-8d %-10s %-40s %-30s %s\n", st->id, strcmp(status, "stopped") ? st->pid : 0, status,
-			       st->bundle, st->created, "root");
+			printf("%-12s %-8d %-10s %-40s %-30s %s\n", st->id, strcmp(status, "stopped") ? st->pid : 0,
+			       status, st->bundle, st->created, "root");
 		}
 	}
 	return 0;

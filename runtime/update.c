@@ -25,13 +25,20 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 {
 	static const struct option opts[] = {
 		{ "resources", required_argument, NULL, 'r' },
-		{ "memory", required_argument, NULL, 256 }, { "memory-swap", required_argument, NULL, 256 },
-		{ "memory-reservation", required_argument, NULL, 256 }, { "kernel-memory", required_argument, NULL, 256 },
-		{ "cpu-shares", required_argument, NULL, 256 }, { "cpu-quota", required_argument, NULL, 256 },
-		{ "cpu-period", required_argument, NULL, 256 }, { "cpuset-cpus", required_argument, NULL, 256 },
-		{ "cpuset-mems", required_argument, NULL, 256 }, { "pids-limit", required_argument, NULL, 256 },
-		{ "blkio-weight", required_argument, NULL, 256 }, { "l3-cache-schema", required_argument, NULL, 256 },
-		{ "cpu-rt-period", required_argument, NULL, 256 }, { "cpu-rt-runtime", required_argument, NULL, 256 },
+		{ "memory", required_argument, NULL, 256 },
+		{ "memory-swap", required_argument, NULL, 256 },
+		{ "memory-reservation", required_argument, NULL, 256 },
+		{ "kernel-memory", required_argument, NULL, 256 },
+		{ "cpu-shares", required_argument, NULL, 256 },
+		{ "cpu-quota", required_argument, NULL, 256 },
+		{ "cpu-period", required_argument, NULL, 256 },
+		{ "cpuset-cpus", required_argument, NULL, 256 },
+		{ "cpuset-mems", required_argument, NULL, 256 },
+		{ "pids-limit", required_argument, NULL, 256 },
+		{ "blkio-weight", required_argument, NULL, 256 },
+		{ "l3-cache-schema", required_argument, NULL, 256 },
+		{ "cpu-rt-period", required_argument, NULL, 256 },
+		{ "cpu-rt-runtime", required_argument, NULL, 256 },
 		{ 0 },
 	};
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -83,14 +90,16 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	}
 	if (resources && *st->cgroups_path) {
 		JsonObject *res = json_node_get_object(json_parser_get_root(parser));
-		JsonObject *mem = json_object_has_member(res, "memory") ? json_object_get_object_member(res, "memory") : NULL;
+		JsonObject *mem = json_object_has_member(res, "memory") ? json_object_get_object_member(res, "memory")
+									: NULL;
 		JsonObject *cpu = json_object_has_member(res, "cpu") ? json_object_get_object_member(res, "cpu") : NULL;
 		gint64 limit = mem ? json_object_get_int_member_with_default(mem, "limit", 0) : 0;
 		gint64 quota = cpu ? json_object_get_int_member_with_default(cpu, "quota", 0) : 0;
 		gint64 period = cpu ? json_object_get_int_member_with_default(cpu, "period", 100000) : 0;
 		/* The host limit keeps room for the hypervisor, as at create. */
-		unsigned long long mib =
-			limit > 0 ? rt_cgroup_memory_mib(ops, ((unsigned long long)limit >> 20) + RT_GUEST_MEM_OVERHEAD_MIB) : 0;
+		unsigned long long mib = limit > 0
+			? rt_cgroup_memory_mib(ops, ((unsigned long long)limit >> 20) + RT_GUEST_MEM_OVERHEAD_MIB)
+			: 0;
 
 		if (rt_cgroup_set_limits(st->cgroups_path, mib, quota, (unsigned long long)MAX(period, 0), err) < 0) {
 			rt_state_free(st);

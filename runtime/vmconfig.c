@@ -36,9 +36,9 @@ static int check_file(const char *what, enum rv_arch arch, bool foreign, const c
 {
 	if (access(path, R_OK) == 0)
 		return 0;
-	return rt_make_error(err, errno, "%s guest %s `%s` (build it with `make`, or set %s%s%s= in %s)", rv_arch_name(arch),
-			     what, path, what, foreign ? "_" : "", foreign ? rv_arch_name(arch) : "",
-			     config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
+	return rt_make_error(err, errno, "%s guest %s `%s` (build it with `make`, or set %s%s%s= in %s)",
+			     rv_arch_name(arch), what, path, what, foreign ? "_" : "",
+			     foreign ? rv_arch_name(arch) : "", config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 }
 
 /* The container's limits size the VM; without them the configuration's defaults apply. */
@@ -79,7 +79,9 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		return rt_make_error(err, 0, "kernel_cmdline in the configuration is too long");
 
 	*ret = vs;
-	ret->shares[0] = (struct hv_share){ .tag = RV_ROOTFS_TAG, .host_path = spec->rootfs, .readonly = spec->rootfs_readonly };
+	ret->shares[0] = (struct hv_share){ .tag = RV_ROOTFS_TAG,
+					    .host_path = spec->rootfs,
+					    .readonly = spec->rootfs_readonly };
 	ret->cfg = (struct hv_vm_config){
 		.arch = arch,
 		.accel = ret_probe->accel,

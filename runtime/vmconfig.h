@@ -16,7 +16,7 @@ struct hv_host_caps;
 #define RT_GUEST_MEM_OVERHEAD_MIB 16
 
 struct rt_vm_spec {
-	struct hv_vm_config cfg; /* points into the members below and into the spec/config */
+	struct hv_vm_config cfg;   /* points into the members below and into the spec/config */
 	struct hv_share shares[2]; /* the rootfs, and the bind-mount sources (RV_MOUNTS_TAG) if any */
 	struct hv_nic nic;
 	char cmdline[1024];

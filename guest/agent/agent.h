@@ -22,39 +22,39 @@
 
 struct proc {
 	bool used;
-	uint32_t id;		/* the host's process number; slot 0 is always proc 0 */
-	pid_t pid;		/* 0 until forked */
-	bool tty;		/* in_fd and out_fd[0] are the pty master */
-	int ep;			/* exec-error pipe (read end) until the exec is known to be done */
-	int in_fd;		/* stdin pipe (write end) or a dup of the master; -1 once closed */
-	int out_fd[2];		/* stdout, stderr (read ends), or the master and -1; -1 at EOF */
-	struct rv_buf stdin_q;	/* bytes for its stdin */
-	bool stdin_eof;		/* pipe: close in_fd once stdin_q drains; tty: EOF char queued */
-	bool exited;		/* reaped, or failed to start */
+	uint32_t id;           /* the host's process number; slot 0 is always proc 0 */
+	pid_t pid;             /* 0 until forked */
+	bool tty;              /* in_fd and out_fd[0] are the pty master */
+	int ep;                /* exec-error pipe (read end) until the exec is known to be done */
+	int in_fd;             /* stdin pipe (write end) or a dup of the master; -1 once closed */
+	int out_fd[2];         /* stdout, stderr (read ends), or the master and -1; -1 at EOF */
+	struct rv_buf stdin_q; /* bytes for its stdin */
+	bool stdin_eof;        /* pipe: close in_fd once stdin_q drains; tty: EOF char queued */
+	bool exited;           /* reaped, or failed to start */
 	int64_t exited_at;
-	uint32_t status;	/* exit status to report */
+	uint32_t status;          /* exit status to report */
 	char err[CONFIG_ERR_MAX]; /* RV_ATTR_ERROR for EXIT; a set error also fixes the status */
-	struct proc_config cfg;	/* until its exec is known to have worked or failed */
+	struct proc_config cfg;   /* until its exec is known to have worked or failed */
 };
 
 struct agent {
-	int chan;		/* the virtio-serial port to the host */
-	int sfd;		/* signalfd for SIGCHLD */
-	struct rv_buf rx;	/* bytes from the host not yet parsed */
-	struct rv_buf tx;	/* frames for the host */
-	bool connected;		/* the host has taken or sent bytes: EOF now means it is gone */
-	bool rx_dead;		/* protocol error: stop reading the channel */
-	bool ignored;		/* logged a frame we ignore (once: the console is slow) */
-	bool ending;		/* proc 0 has ended: the container goes down */
+	int chan;         /* the virtio-serial port to the host */
+	int sfd;          /* signalfd for SIGCHLD */
+	struct rv_buf rx; /* bytes from the host not yet parsed */
+	struct rv_buf tx; /* frames for the host */
+	bool connected;   /* the host has taken or sent bytes: EOF now means it is gone */
+	bool rx_dead;     /* protocol error: stop reading the channel */
+	bool ignored;     /* logged a frame we ignore (once: the console is slow) */
+	bool ending;      /* proc 0 has ended: the container goes down */
 	int64_t ending_at;
-	int own_pidns;		/* the agent's PID namespace, to return to after an EXEC fork */
-	int pidns;		/* the container's (proc 0's) PID namespace; -1 before it exists */
-	int cg_procs;		/* the container cgroup's cgroup.procs; -1: no cgroup */
-	int cgns;		/* the container's cgroup namespace; -1 before it exists */
-	struct proc procs[MAX_PROCS]; /* [0] is proc 0 */
-	int dns_fd;		/* the DNS proxy's UDP socket; -1: no proxy */
-	unsigned dns_next;	/* the slot of the next query */
-	unsigned dns_logged;	/* messages about DNS logged so far */
+	int own_pidns;                   /* the agent's PID namespace, to return to after an EXEC fork */
+	int pidns;                       /* the container's (proc 0's) PID namespace; -1 before it exists */
+	int cg_procs;                    /* the container cgroup's cgroup.procs; -1: no cgroup */
+	int cgns;                        /* the container's cgroup namespace; -1 before it exists */
+	struct proc procs[MAX_PROCS];    /* [0] is proc 0 */
+	int dns_fd;                      /* the DNS proxy's UDP socket; -1: no proxy */
+	unsigned dns_next;               /* the slot of the next query */
+	unsigned dns_logged;             /* messages about DNS logged so far */
 	struct dns_query dns[DNS_SLOTS]; /* [id % DNS_SLOTS] */
 };
 

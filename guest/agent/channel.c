@@ -33,8 +33,7 @@ int open_channel(int *ret_fd)
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
-			if (read_small_file(path, name, sizeof(name)) < 0 ||
-			    strcmp(name, RV_AGENT_PORT_NAME "\n") != 0)
+			if (read_small_file(path, name, sizeof(name)) < 0 || strcmp(name, RV_AGENT_PORT_NAME "\n") != 0)
 				continue;
 			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
 			fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);

@@ -290,8 +290,7 @@ static int parse_net_attr(const struct rv_attr *at, struct run_config *run, stru
 		run->has_dns_proxy = true;
 		free(s);
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 	free(s);
 	return 0;
@@ -408,8 +407,9 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 	case RV_ATTR_SECCOMP:
 		if (at->len % sizeof(struct sock_filter) || at->len == 0 ||
 		    at->len / sizeof(struct sock_filter) > SECCOMP_MAX_INSNS)
-			return fail(e, -EBADMSG, "malformed %s message: SECCOMP of %u bytes, not 1 to %d instructions of 8",
-				    msg, at->len, SECCOMP_MAX_INSNS);
+			return fail(e, -EBADMSG,
+				    "malformed %s message: SECCOMP of %u bytes, not 1 to %d instructions of 8", msg,
+				    at->len, SECCOMP_MAX_INSNS);
 		c->nseccomp = at->len / sizeof(struct sock_filter);
 		c->seccomp = calloc(c->nseccomp, sizeof(struct sock_filter));
 		if (!c->seccomp)
@@ -420,7 +420,10 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 			const uint8_t *d = at->data + 8 * i;
 
 			c->seccomp[i] = (struct sock_filter){
-				.code = (uint16_t)(d[0] | d[1] << 8), .jt = d[2], .jf = d[3], .k = get_le32(d + 4),
+				.code = (uint16_t)(d[0] | d[1] << 8),
+				.jt = d[2],
+				.jf = d[3],
+				.k = get_le32(d + 4),
 			};
 		}
 		return 0;
@@ -449,8 +452,8 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 		if (at->type == RV_ATTR_MOUNT) {
 			if (parse_mount(dup, &run->mounts[run->nmounts]) < 0) {
 				free(dup);
-				return fail(e, -EBADMSG, "malformed %s message: a MOUNT is not TYPE\\nSOURCE\\nDEST\\nOPTIONS",
-					    msg);
+				return fail(e, -EBADMSG,
+					    "malformed %s message: a MOUNT is not TYPE\\nSOURCE\\nDEST\\nOPTIONS", msg);
 			}
 			run->nmounts++;
 		} else if (at->type == RV_ATTR_MASKED_PATH) {
@@ -524,10 +527,8 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 	case RV_ATTR_NET_IF:
 	case RV_ATTR_NET_ADDR:
 	case RV_ATTR_NET_ROUTE:
-	case RV_ATTR_DNS_PROXY:
-		return parse_net_attr(at, run, e);
-	default:
-		return 0;
+	case RV_ATTR_DNS_PROXY: return parse_net_attr(at, run, e);
+	default: return 0;
 	}
 }
 

@@ -41,10 +41,10 @@ enum { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_INHERITABLE, CAPS_PERMITTED, CAPS_AMB
 
 /* How to start one process: RUN (proc 0) or EXEC. */
 struct proc_config {
-	char **argv;		/* NULL-terminated, at least one entry */
-	char **envp;		/* NULL-terminated */
+	char **argv; /* NULL-terminated, at least one entry */
+	char **envp; /* NULL-terminated */
 	size_t argc, envc, ngids;
-	char *cwd;		/* absolute, shorter than PATH_MAX */
+	char *cwd; /* absolute, shorter than PATH_MAX */
 	uint32_t uid, gid;
 	gid_t *gids;
 	bool terminal;
@@ -54,7 +54,7 @@ struct proc_config {
 	struct rlimit_req {
 		uint32_t resource;
 		struct rlimit lim;
-	} *rlimits;
+	} * rlimits;
 	size_t nrlimits;
 	bool has_caps;
 	uint64_t caps[CAPS_N];
@@ -78,27 +78,27 @@ union net_ip {
 	struct in6_addr v6;
 };
 struct net_prefix {
-	int family;		/* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	union net_ip ip;
 	unsigned len;
 };
 
 struct net_addr {
-	char *text;		/* the attribute, for messages */
+	char *text; /* the attribute, for messages */
 	struct net_prefix pfx;
 };
 
 /* RV_ATTR_NET_ROUTE: the attribute's copy, split in place at its newline. */
 struct net_route {
-	char *dest;		/* "DEST/PREFIXLEN" (owns the copy) */
-	const char *gw_text;	/* "" for on-link */
+	char *dest;          /* "DEST/PREFIXLEN" (owns the copy) */
+	const char *gw_text; /* "" for on-link */
 	struct net_prefix pfx;
-	union net_ip gw;	/* of pfx.family, when gw_text is not "" */
+	union net_ip gw; /* of pfx.family, when gw_text is not "" */
 };
 
 /* What only RUN carries. */
 struct run_config {
-	char *hostname;		/* NULL: not given */
+	char *hostname; /* NULL: not given */
 	bool virtiofs, readonly;
 	struct mount_entry *mounts; /* none: the built-in set */
 	size_t nmounts;
@@ -108,7 +108,7 @@ struct run_config {
 	char ifname[IFNAMSIZ];
 	uint8_t mac[6];
 	uint32_t mtu;
-	struct net_addr *addrs;	/* only with an ifname */
+	struct net_addr *addrs; /* only with an ifname */
 	size_t naddrs;
 	struct net_route *routes; /* in order; only with an ifname */
 	size_t nroutes;

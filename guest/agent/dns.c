@@ -95,8 +95,9 @@ void relay_dns_queries(struct agent *a)
 			continue;
 		q = &a->dns[a->dns_next++ % DNS_SLOTS];
 		id = dns_new_id(q, (uint16_t)(q - a->dns));
-		*q = (struct dns_query){ .used = true, .id = id, .client_id = (uint16_t)(buf[0] << 8 | buf[1]),
-					 .client = from };
+		*q = (struct dns_query){
+			.used = true, .id = id, .client_id = (uint16_t)(buf[0] << 8 | buf[1]), .client = from
+		};
 		buf[0] = (uint8_t)(id >> 8);
 		buf[1] = (uint8_t)id;
 		if (rv_frame_raw(&a->tx, RV_MSG_DNS, 0, buf, (size_t)n) < 0)

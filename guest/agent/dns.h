@@ -18,8 +18,8 @@ struct rv_frame;
 /* A DNS query relayed to the host, waiting for its answer. */
 struct dns_query {
 	bool used;
-	uint16_t id;		/* the ID it went to the host with */
-	uint16_t client_id;	/* the ID the client gave it */
+	uint16_t id;        /* the ID it went to the host with */
+	uint16_t client_id; /* the ID the client gave it */
 	struct sockaddr_in client;
 };
 

@@ -166,8 +166,7 @@ static void __attribute__((noreturn)) finish(struct agent *a)
 
 	/* Before EXIT: once the host has it, it may look at the rootfs. */
 	sync();
-	if (rv_frame_begin(&a->tx, RV_MSG_EXIT, 0, &start) < 0 ||
-	    rv_put_u32(&a->tx, RV_ATTR_STATUS, p0->status) < 0 ||
+	if (rv_frame_begin(&a->tx, RV_MSG_EXIT, 0, &start) < 0 || rv_put_u32(&a->tx, RV_ATTR_STATUS, p0->status) < 0 ||
 	    (p0->err[0] && rv_put_str(&a->tx, RV_ATTR_ERROR, p0->err) < 0) || rv_frame_end(&a->tx, start) < 0) {
 		a->tx.len = len;
 		logmsg("cannot build EXIT");

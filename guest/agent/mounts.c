@@ -157,7 +157,7 @@ struct mount_opts {
 	size_t nprop;
 	uint64_t attr_set, attr_clr; /* mount_setattr(AT_RECURSIVE), for the "r" options */
 	bool bind;
-	char *data;		/* malloc'ed, "" when none */
+	char *data; /* malloc'ed, "" when none */
 };
 
 static int parse_mount_options(const char *options, struct mount_opts *o)
@@ -167,25 +167,47 @@ static int parse_mount_options(const char *options, struct mount_opts *o)
 		bool clear;
 		unsigned long flag;
 	} flags[] = {
-		{ "async", true, MS_SYNCHRONOUS }, { "atime", true, MS_NOATIME }, { "bind", false, MS_BIND },
-		{ "defaults", false, 0 }, { "dev", true, MS_NODEV }, { "diratime", true, MS_NODIRATIME },
-		{ "dirsync", false, MS_DIRSYNC }, { "exec", true, MS_NOEXEC }, { "iversion", false, MS_I_VERSION },
-		{ "lazytime", false, MS_LAZYTIME }, { "loud", true, MS_SILENT }, { "mand", false, MS_MANDLOCK },
-		{ "noatime", false, MS_NOATIME }, { "nodev", false, MS_NODEV }, { "nodiratime", false, MS_NODIRATIME },
-		{ "noexec", false, MS_NOEXEC }, { "noiversion", true, MS_I_VERSION }, { "nolazytime", true, MS_LAZYTIME },
-		{ "nomand", true, MS_MANDLOCK }, { "norelatime", true, MS_RELATIME },
-		{ "nostrictatime", true, MS_STRICTATIME }, { "nosuid", false, MS_NOSUID },
-		{ "nosymfollow", false, MS_NOSYMFOLLOW }, { "rbind", false, MS_BIND | MS_REC },
-		{ "relatime", false, MS_RELATIME }, { "remount", false, MS_REMOUNT }, { "ro", false, MS_RDONLY },
-		{ "rw", true, MS_RDONLY }, { "silent", false, MS_SILENT }, { "strictatime", false, MS_STRICTATIME },
-		{ "suid", true, MS_NOSUID }, { "symfollow", true, MS_NOSYMFOLLOW }, { "sync", false, MS_SYNCHRONOUS },
+		{ "async", true, MS_SYNCHRONOUS },
+		{ "atime", true, MS_NOATIME },
+		{ "bind", false, MS_BIND },
+		{ "defaults", false, 0 },
+		{ "dev", true, MS_NODEV },
+		{ "diratime", true, MS_NODIRATIME },
+		{ "dirsync", false, MS_DIRSYNC },
+		{ "exec", true, MS_NOEXEC },
+		{ "iversion", false, MS_I_VERSION },
+		{ "lazytime", false, MS_LAZYTIME },
+		{ "loud", true, MS_SILENT },
+		{ "mand", false, MS_MANDLOCK },
+		{ "noatime", false, MS_NOATIME },
+		{ "nodev", false, MS_NODEV },
+		{ "nodiratime", false, MS_NODIRATIME },
+		{ "noexec", false, MS_NOEXEC },
+		{ "noiversion", true, MS_I_VERSION },
+		{ "nolazytime", true, MS_LAZYTIME },
+		{ "nomand", true, MS_MANDLOCK },
+		{ "norelatime", true, MS_RELATIME },
+		{ "nostrictatime", true, MS_STRICTATIME },
+		{ "nosuid", false, MS_NOSUID },
+		{ "nosymfollow", false, MS_NOSYMFOLLOW },
+		{ "rbind", false, MS_BIND | MS_REC },
+		{ "relatime", false, MS_RELATIME },
+		{ "remount", false, MS_REMOUNT },
+		{ "ro", false, MS_RDONLY },
+		{ "rw", true, MS_RDONLY },
+		{ "silent", false, MS_SILENT },
+		{ "strictatime", false, MS_STRICTATIME },
+		{ "suid", true, MS_NOSUID },
+		{ "symfollow", true, MS_NOSYMFOLLOW },
+		{ "sync", false, MS_SYNCHRONOUS },
 	};
 	static const struct {
 		const char *name;
 		unsigned long flag;
 	} props[] = {
-		{ "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
-		{ "rshared", MS_SHARED | MS_REC }, { "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+		{ "private", MS_PRIVATE },       { "rprivate", MS_PRIVATE | MS_REC },
+		{ "shared", MS_SHARED },         { "rshared", MS_SHARED | MS_REC },
+		{ "slave", MS_SLAVE },           { "rslave", MS_SLAVE | MS_REC },
 		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 	};
 	static const struct {
@@ -193,12 +215,18 @@ static int parse_mount_options(const char *options, struct mount_opts *o)
 		bool clear;
 		uint64_t attr;
 	} rattrs[] = {
-		{ "rro", false, MOUNT_ATTR_RDONLY }, { "rrw", true, MOUNT_ATTR_RDONLY },
-		{ "rnosuid", false, MOUNT_ATTR_NOSUID }, { "rsuid", true, MOUNT_ATTR_NOSUID },
-		{ "rnodev", false, MOUNT_ATTR_NODEV }, { "rdev", true, MOUNT_ATTR_NODEV },
-		{ "rnoexec", false, MOUNT_ATTR_NOEXEC }, { "rexec", true, MOUNT_ATTR_NOEXEC },
-		{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME }, { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
-		{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW }, { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+		{ "rro", false, MOUNT_ATTR_RDONLY },
+		{ "rrw", true, MOUNT_ATTR_RDONLY },
+		{ "rnosuid", false, MOUNT_ATTR_NOSUID },
+		{ "rsuid", true, MOUNT_ATTR_NOSUID },
+		{ "rnodev", false, MOUNT_ATTR_NODEV },
+		{ "rdev", true, MOUNT_ATTR_NODEV },
+		{ "rnoexec", false, MOUNT_ATTR_NOEXEC },
+		{ "rexec", true, MOUNT_ATTR_NOEXEC },
+		{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME },
+		{ "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+		{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW },
+		{ "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
 	};
 	char *copy, *opt, *save = NULL;
 	size_t dlen = 0, i;
@@ -279,11 +307,11 @@ static int populate_dev(int devfd)
 		const char *name;
 		unsigned major, minor;
 	} nodes[] = {
-		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
 		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 	};
 	static const char *const links[][2] = {
-		{ "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+		{ "pts/ptmx", "ptmx" },          { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 	};
 	size_t i;
@@ -299,7 +327,8 @@ static int populate_dev(int devfd)
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST)
 			return -errno;
-	if ((mkdirat(devfd, "pts", 0755) < 0 && errno != EEXIST) || (mkdirat(devfd, "shm", 01777) < 0 && errno != EEXIST))
+	if ((mkdirat(devfd, "pts", 0755) < 0 && errno != EEXIST) ||
+	    (mkdirat(devfd, "shm", 01777) < 0 && errno != EEXIST))
 		return -errno;
 	return 0;
 }

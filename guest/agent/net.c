@@ -161,7 +161,8 @@ static int add_addr(struct proc *p0, const struct run_config *run, int fd4, int 
 	char label[IFNAMSIZ + 16];
 
 	if (ad->pfx.family == AF_INET6) {
-		struct agent_in6_ifreq r6 = { .ifr6_addr = ad->pfx.ip.v6, .ifr6_prefixlen = ad->pfx.len,
+		struct agent_in6_ifreq r6 = { .ifr6_addr = ad->pfx.ip.v6,
+					      .ifr6_prefixlen = ad->pfx.len,
 					      .ifr6_ifindex = ifindex };
 
 		if (ioctl(fd6, SIOCSIFADDR, &r6) < 0 && errno != EEXIST)
@@ -195,8 +196,10 @@ static int add_route(struct proc *p0, const struct run_config *run, int fd4, int
 
 	if (rt->pfx.family == AF_INET6) {
 		struct in6_rtmsg m = {
-			.rtmsg_dst = rt->pfx.ip.v6, .rtmsg_dst_len = rt->pfx.len,
-			.rtmsg_flags = RTF_UP | (gw ? RTF_GATEWAY : 0), .rtmsg_ifindex = ifindex,
+			.rtmsg_dst = rt->pfx.ip.v6,
+			.rtmsg_dst_len = rt->pfx.len,
+			.rtmsg_flags = RTF_UP | (gw ? RTF_GATEWAY : 0),
+			.rtmsg_ifindex = ifindex,
 		};
 
 		if (gw)

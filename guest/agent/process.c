@@ -232,7 +232,8 @@ static int recv_ready(int sock, int *ret_fd)
 	if (n <= 0)
 		return n < 0 ? -errno : 0;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
 	return 1;
 }
@@ -242,8 +243,8 @@ static int recv_ready(int sock, int *ret_fd)
  * if there is to be one, tell the agent (@sock) and become proc 0's program. @fds: pipes for
  * 0..2, or -1 with a terminal.
  */
-static void __attribute__((noreturn)) container_init(const struct run_config *run, const struct proc_config *c,
-						     int fds[3], int sock, int efd)
+static void __attribute__((noreturn))
+container_init(const struct run_config *run, const struct proc_config *c, int fds[3], int sock, int efd)
 {
 	int master = -1, slave, r;
 	const char *what;

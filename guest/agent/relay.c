@@ -172,18 +172,10 @@ static void handle_frame(struct agent *a, const struct rv_frame *f)
 		return;
 	}
 	switch (f->type) {
-	case RV_MSG_STDIN:
-		handle_stdin(a, p, f);
-		break;
-	case RV_MSG_SIGNAL:
-		handle_signal(a, p, f);
-		break;
-	case RV_MSG_RESIZE:
-		handle_resize(a, p, f);
-		break;
-	default:
-		log_ignored(a, f);
-		break;
+	case RV_MSG_STDIN: handle_stdin(a, p, f); break;
+	case RV_MSG_SIGNAL: handle_signal(a, p, f); break;
+	case RV_MSG_RESIZE: handle_resize(a, p, f); break;
+	default: log_ignored(a, f); break;
 	}
 }
 
@@ -323,12 +315,12 @@ void relay(struct agent *a)
 			pfd[0].events |= POLLIN;
 		pfd[1] = (struct pollfd){ .fd = a->sfd, .events = POLLIN };
 		n = 2;
-#define ADD(fd_, events_, kind_)                                                       \
-	do {                                                                           \
-		pfd[n] = (struct pollfd){ .fd = (fd_), .events = (events_) };          \
-		of[n].p = p;                                                           \
-		of[n].kind = (kind_);                                                  \
-		n++;                                                                   \
+#define ADD(fd_, events_, kind_)                                              \
+	do {                                                                  \
+		pfd[n] = (struct pollfd){ .fd = (fd_), .events = (events_) }; \
+		of[n].p = p;                                                  \
+		of[n].kind = (kind_);                                         \
+		n++;                                                          \
 	} while (0)
 		for (i = 0; i < MAX_PROCS; i++) {
 			struct proc *p = &a->procs[i];
@@ -396,9 +388,7 @@ void relay(struct agent *a)
 				if (r < 0 || (pfd[i].revents & POLLERR))
 					close_stdin(p);
 				break;
-			case K_DNS:
-				relay_dns_queries(a);
-				break;
+			case K_DNS: relay_dns_queries(a); break;
 			default:
 				if (p->out_fd[of[i].kind - K_OUT] >= 0)
 					pump_output(a, p, of[i].kind - K_OUT);

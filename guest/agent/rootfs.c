@@ -50,8 +50,10 @@ int mount_rootfs(struct proc *p0, const struct run_config *c)
 		{ "shm", ROOTFS "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777" },
 	};
 	static const char *const links[][2] = {
-		{ "/proc/self/fd", "/dev/fd" }, { "/proc/self/fd/0", "/dev/stdin" },
-		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
+		{ "/proc/self/fd", "/dev/fd" },
+		{ "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" },
+		{ "/proc/self/fd/2", "/dev/stderr" },
 	};
 	unsigned long flags = c->readonly && !c->nmounts ? MS_RDONLY : 0;
 	size_t i;
@@ -67,11 +69,11 @@ int mount_rootfs(struct proc *p0, const struct run_config *c)
 	if (c->virtiofs)
 		r = mount(RV_ROOTFS_TAG, ROOTFS, "virtiofs", flags, NULL);
 	else
-		r = mount(RV_ROOTFS_TAG, ROOTFS, "9p", flags,
-			  "trans=virtio,version=9p2000.L,msize=262144,cache=mmap");
+		r = mount(RV_ROOTFS_TAG, ROOTFS, "9p", flags, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap");
 	if (r < 0) {
 		r = -errno;
-		set_error(p0, RV_EXIT_SETUP_FAILED, "mount rootfs (%s): %s", c->virtiofs ? "virtiofs" : "9p", strerror(-r));
+		set_error(p0, RV_EXIT_SETUP_FAILED, "mount rootfs (%s): %s", c->virtiofs ? "virtiofs" : "9p",
+			  strerror(-r));
 		return r;
 	}
 	/* The links runc makes, in the guest's own /dev, which the container shares. */
@@ -203,8 +205,7 @@ void setup_container(const struct run_config *run, int efd)
 	for (i = 0; i < run->nmasked; i++)
 		if ((r = mask_path(rootfd, run->masked[i])) < 0)
 			child_failf(efd, -r, "masked path %s", run->masked[i]);
-	if (run->nmounts && run->readonly &&
-	    mount(NULL, ROOTFS, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+	if (run->nmounts && run->readonly && mount(NULL, ROOTFS, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		child_failf(efd, errno, "making the root filesystem read-only");
 	close(rootfd);
 }

@@ -34,7 +34,7 @@ struct v9p {
 	struct p9_server *srv;
 	uint8_t config[2 + P9_TAG_MAX]; /* struct virtio_9p_config: le16 tag_len, then the tag */
 	size_t config_len;
-	uint8_t *req, *resp;            /* grown on demand, kept for the next request */
+	uint8_t *req, *resp; /* grown on demand, kept for the next request */
 	size_t req_cap, resp_cap;
 };
 

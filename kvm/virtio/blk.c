@@ -112,8 +112,7 @@ static uint8_t blk_request(struct blk *b, const struct virtq_chain *ch, size_t *
 		len = ch->in_len - 1 < VIRTIO_BLK_ID_BYTES ? ch->in_len - 1 : VIRTIO_BLK_ID_BYTES;
 		*written = iov_from_buf(ch->in, ch->n_in, 0, b->id, len);
 		return VIRTIO_BLK_S_OK;
-	default:
-		return VIRTIO_BLK_S_UNSUPP;
+	default: return VIRTIO_BLK_S_UNSUPP;
 	}
 }
 

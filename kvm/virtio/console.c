@@ -41,10 +41,10 @@
 
 enum { Q_CONS_RX, Q_CONS_TX, Q_CTRL_RX, Q_CTRL_TX, Q_PORT_RX, Q_PORT_TX, CONSOLE_QUEUES };
 
-#define CONSOLE_PORTS 2          /* port 0 the console, port 1 the named port */
+#define CONSOLE_PORTS 2 /* port 0 the console, port 1 the named port */
 #define PORT_NAME_MAX 255
-#define CTRL_PENDING 16          /* control messages waiting for a receive buffer */
-#define BATCH 256                /* chains handled per call, so the I/O thread moves on */
+#define CTRL_PENDING 16 /* control messages waiting for a receive buffer */
+#define BATCH 256       /* chains handled per call, so the I/O thread moves on */
 
 struct ctrl_msg {
 	uint8_t data[sizeof(struct virtio_console_control) + PORT_NAME_MAX];
@@ -188,8 +188,7 @@ static void ctrl_handle(struct console *c, const struct virtio_console_control *
 			port_rx(c);
 		}
 		break;
-	default: /* nothing else from the driver concerns us */
-		break;
+	default: /* nothing else from the driver concerns us */ break;
 	}
 }
 

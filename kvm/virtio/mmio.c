@@ -30,7 +30,7 @@
 #include "kvm/virtio/virtio.h"
 #include "kvm/virtio/virtqueue.h"
 
-#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+#define VIRTIO_MMIO_MAGIC 0x74726976  /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x4d565552 /* "RUVM" */
 
 struct virtio_dev {
@@ -39,19 +39,19 @@ struct virtio_dev {
 	void *opaque;
 	uint64_t base;
 	unsigned irq;
-	uint64_t host_features;   /* ops->features + what the transport adds */
+	uint64_t host_features; /* ops->features + what the transport adds */
 	pthread_mutex_t lock;
-	pthread_rwlock_t queues;  /* read: a notify in flight; write: a queue changes */
+	pthread_rwlock_t queues; /* read: a notify in flight; write: a queue changes */
 	/* Registers, under lock. */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel, shm_sel;
-	uint64_t drv_features;    /* as written by the driver */
-	bool running;             /* ops->status(true) was the last status call */
+	uint64_t drv_features; /* as written by the driver */
+	bool running;          /* ops->status(true) was the last status call */
 	unsigned fail_count;
 	/* Read without the lock by device threads. */
-	uint32_t status;          /* atomic */
-	uint64_t features;        /* atomic: negotiated at FEATURES_OK */
-	bool failed;              /* atomic: virtio_fail() until the next reset */
-	uint32_t isr;             /* atomic: InterruptStatus */
+	uint32_t status;   /* atomic */
+	uint64_t features; /* atomic: negotiated at FEATURES_OK */
+	bool failed;       /* atomic: virtio_fail() until the next reset */
+	uint32_t isr;      /* atomic: InterruptStatus */
 	struct virtq *vqs;
 };
 
@@ -133,8 +133,8 @@ void virtio_fail(struct virtio_dev *d, const char *why)
 		return;
 	/* A guest can fail and reset a device in a loop: say it loudly once, then quietly. */
 	n = __atomic_fetch_add(&d->fail_count, 1, __ATOMIC_RELAXED);
-	rt_log(n == 0 ? RT_LOG_WARN : RT_LOG_DEBUG, "virtio-%s at %#" PRIx64 ": %s: device needs reset",
-	       dev_name(d), d->base, why);
+	rt_log(n == 0 ? RT_LOG_WARN : RT_LOG_DEBUG, "virtio-%s at %#" PRIx64 ": %s: device needs reset", dev_name(d),
+	       d->base, why);
 	/* 2.1.2: NEEDS_RESET is announced with a configuration change notification. */
 	raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
 }
@@ -250,8 +250,14 @@ static struct virtq *writable_queue(struct virtio_dev *d)
 	return q->ready ? NULL : q;
 }
 
-static void set_lo(uint64_t *v, uint32_t lo) { *v = (*v & ~0xffffffffULL) | lo; }
-static void set_hi(uint64_t *v, uint32_t hi) { *v = (*v & 0xffffffffULL) | (uint64_t)hi << 32; }
+static void set_lo(uint64_t *v, uint32_t lo)
+{
+	*v = (*v & ~0xffffffffULL) | lo;
+}
+static void set_hi(uint64_t *v, uint32_t hi)
+{
+	*v = (*v & 0xffffffffULL) | (uint64_t)hi << 32;
+}
 
 static void write_reg(struct virtio_dev *d, uint64_t off, uint32_t val)
 {
@@ -273,12 +279,30 @@ static void write_reg(struct virtio_dev *d, uint64_t off, uint32_t val)
 		if ((q = writable_queue(d)))
 			q->num = val > 0xffff ? 0 : val; /* checked at QueueReady */
 		break;
-	case VIRTIO_MMIO_QUEUE_DESC_LOW: if ((q = writable_queue(d))) set_lo(&q->desc_gpa, val); break;
-	case VIRTIO_MMIO_QUEUE_DESC_HIGH: if ((q = writable_queue(d))) set_hi(&q->desc_gpa, val); break;
-	case VIRTIO_MMIO_QUEUE_AVAIL_LOW: if ((q = writable_queue(d))) set_lo(&q->avail_gpa, val); break;
-	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH: if ((q = writable_queue(d))) set_hi(&q->avail_gpa, val); break;
-	case VIRTIO_MMIO_QUEUE_USED_LOW: if ((q = writable_queue(d))) set_lo(&q->used_gpa, val); break;
-	case VIRTIO_MMIO_QUEUE_USED_HIGH: if ((q = writable_queue(d))) set_hi(&q->used_gpa, val); break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		if ((q = writable_queue(d)))
+			set_lo(&q->desc_gpa, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		if ((q = writable_queue(d)))
+			set_hi(&q->desc_gpa, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		if ((q = writable_queue(d)))
+			set_lo(&q->avail_gpa, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		if ((q = writable_queue(d)))
+			set_hi(&q->avail_gpa, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+		if ((q = writable_queue(d)))
+			set_lo(&q->used_gpa, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		if ((q = writable_queue(d)))
+			set_hi(&q->used_gpa, val);
+		break;
 	case VIRTIO_MMIO_QUEUE_READY:
 		if (d->queue_sel >= d->ops->num_queues ||
 		    (__atomic_load_n(&d->status, __ATOMIC_ACQUIRE) & VIRTIO_CONFIG_S_DRIVER_OK))
@@ -289,7 +313,7 @@ static void write_reg(struct virtio_dev *d, uint64_t off, uint32_t val)
 			virtq_reset(q);
 		} else if (!q->ready) {
 			bool indirect = __atomic_load_n(&d->features, __ATOMIC_ACQUIRE) &
-					(1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+				(1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 
 			if (virtq_enable(q, indirect) < 0)
 				virtio_fail(d, "queue size or ring address invalid");
@@ -418,8 +442,8 @@ int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaq
 
 #define VIRTIO_STATE_MAGIC 0x6f696d76u /* "vmio" */
 #define VIRTIO_STATE_VERSION 1
-#define DRIVER_STATUS_BITS                                                                          \
-	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |       \
+#define DRIVER_STATUS_BITS                                                                    \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | \
 	 VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED)
 
 int virtio_dev_save(struct virtio_dev *d, struct kvm_state_buf *out)

@@ -76,8 +76,8 @@ enum {
 	P9_TREMOVE = 122,
 };
 
-#define P9_HDR 7u             /* size[4] type[1] tag[2] */
-#define P9_QID 13u            /* type[1] version[4] path[8] */
+#define P9_HDR 7u  /* size[4] type[1] tag[2] */
+#define P9_QID 13u /* type[1] version[4] path[8] */
 #define P9_NOTAG 0xffffu
 #define P9_NONUNAME 0xffffffffu
 #define P9_MAXWELEM 16
@@ -91,8 +91,8 @@ enum {
 #define P9_MAX_FIDS 65536u
 #define P9_FID_BUCKET_BITS 12
 #define P9_MAX_DEVS 64
-#define P9_XATTR_MAX 65536u              /* XATTR_SIZE_MAX and XATTR_LIST_MAX */
-#define P9_XATTR_BUDGET (16u << 20)      /* all xattr fids' buffers together */
+#define P9_XATTR_MAX 65536u         /* XATTR_SIZE_MAX and XATTR_LIST_MAX */
+#define P9_XATTR_BUDGET (16u << 20) /* all xattr fids' buffers together */
 #define P9_DENTS_BUF 65536u
 
 /* Tlopen/Tlcreate flags: the protocol's (Linux's generic values), spelled out rather than
@@ -132,11 +132,11 @@ enum p9_fid_kind {
 struct p9_fid {
 	struct p9_fid *next;
 	uint32_t id;
-	uint32_t uid;    /* the attach's n_uname: the owner of what this fid creates */
+	uint32_t uid; /* the attach's n_uname: the owner of what this fid creates */
 	enum p9_fid_kind kind;
-	int fd;          /* -1 for FID_XATTR_READ */
-	mode_t type;     /* S_IFMT of the file */
-	int oflags;      /* FID_OPEN: host open flags */
+	int fd;           /* -1 for FID_XATTR_READ */
+	mode_t type;      /* S_IFMT of the file */
+	int oflags;       /* FID_OPEN: host open flags */
 	uint64_t dir_pos; /* FID_OPEN directories: the fd's position, as a readdir offset */
 	char *xname;
 	uint8_t *xbuf;
@@ -146,18 +146,18 @@ struct p9_fid {
 
 struct p9_server {
 	pthread_mutex_t lock;
-	int root;         /* O_PATH fd of the export */
+	int root; /* O_PATH fd of the export */
 	dev_t root_dev;
 	ino_t root_ino;
 	bool readonly;
-	bool no_openat2;  /* the kernel lacks it: single components make openat as safe */
+	bool no_openat2; /* the kernel lacks it: single components make openat as safe */
 	uint32_t msize;
 	struct p9_fid *fids[1u << P9_FID_BUCKET_BITS];
 	unsigned nfids;
 	size_t xattr_bytes;
 	dev_t devs[P9_MAX_DEVS];
 	unsigned ndevs;
-	uint8_t *dents;   /* getdents64 scratch */
+	uint8_t *dents; /* getdents64 scratch */
 };
 
 /* --- request parsing: every read is bounded by the message; the first error sticks --------- */
@@ -485,17 +485,10 @@ static int dotl_to_host(uint32_t f)
 	int r;
 
 	switch (f & P9_DOTL_ACCMODE) {
-	case 0:
-		r = O_RDONLY;
-		break;
-	case 1:
-		r = O_WRONLY;
-		break;
-	case 2:
-		r = O_RDWR;
-		break;
-	default:
-		return -EINVAL;
+	case 0: r = O_RDONLY; break;
+	case 1: r = O_WRONLY; break;
+	case 2: r = O_RDWR; break;
+	default: return -EINVAL;
 	}
 	/* Only what changes the result; O_DIRECT, O_NOATIME, O_NONBLOCK and the like are hints
 	 * for the guest's own file, O_CREAT comes with Tlcreate, O_NOFOLLOW is always on. */
@@ -896,8 +889,8 @@ static int dir_fid(struct p9_server *s, uint32_t id, const char *name, struct p9
 
 /* After mkdir/mknod/symlink of @name in @dirfd: set owner and mode, reply its qid; on
  * failure remove it again. */
-static int finish_create(struct p9_server *s, struct p9_out *o, int dirfd, const char *name, uint32_t uid,
-			 uint32_t gid, uint32_t mode, bool set_mode)
+static int finish_create(struct p9_server *s, struct p9_out *o, int dirfd, const char *name, uint32_t uid, uint32_t gid,
+			 uint32_t mode, bool set_mode)
 {
 	struct stat st;
 	int fd, r;
@@ -984,10 +977,8 @@ static int h_mknod(struct p9_server *s, struct p9_in *in, struct p9_out *o)
 	case S_IFCHR:
 	case S_IFBLK:
 	case S_IFIFO:
-	case S_IFSOCK:
-		break;
-	default:
-		return -EINVAL;
+	case S_IFSOCK: break;
+	default: return -EINVAL;
 	}
 	if (mknodat(d->fd, name, mode & (S_IFMT | 07777), makedev(major, minor)) < 0)
 		return -errno;
@@ -1470,11 +1461,11 @@ static int h_lock(struct p9_server *s, struct p9_in *in, struct p9_out *o)
 	uint32_t fid = get_u32(in);
 	uint16_t n;
 
-	get_u8(in);     /* type */
-	get_u32(in);    /* flags */
-	get_u64(in);    /* start */
-	get_u64(in);    /* length */
-	get_u32(in);    /* proc_id */
+	get_u8(in);      /* type */
+	get_u32(in);     /* flags */
+	get_u64(in);     /* start */
+	get_u64(in);     /* length */
+	get_u32(in);     /* proc_id */
 	get_raw(in, &n); /* client_id */
 	if (in->err)
 		return in->err;
@@ -1641,7 +1632,8 @@ static int h_clunk(struct p9_server *s, struct p9_in *in, struct p9_out *o)
 
 		if (f->xfill != f->xlen)
 			r = -EINVAL;
-		else if (f->xlen ? setxattr(p.s, f->xname, f->xbuf, f->xlen, f->xflags) < 0 : removexattr(p.s, f->xname) < 0)
+		else if (f->xlen ? setxattr(p.s, f->xname, f->xbuf, f->xlen, f->xflags) < 0
+				 : removexattr(p.s, f->xname) < 0)
 			r = -errno;
 	}
 	fid_destroy(s, f);
@@ -1661,62 +1653,34 @@ static int h_flush(struct p9_server *s, struct p9_in *in, struct p9_out *o)
 static int dispatch(struct p9_server *s, uint8_t type, struct p9_in *in, struct p9_out *o)
 {
 	switch (type) {
-	case P9_TVERSION:
-		return h_version(s, in, o);
-	case P9_TATTACH:
-		return h_attach(s, in, o);
-	case P9_TWALK:
-		return h_walk(s, in, o);
-	case P9_TGETATTR:
-		return h_getattr(s, in, o);
-	case P9_TSETATTR:
-		return h_setattr(s, in, o);
-	case P9_TLOPEN:
-		return h_lopen(s, in, o);
-	case P9_TLCREATE:
-		return h_lcreate(s, in, o);
-	case P9_TREAD:
-		return h_read(s, in, o);
-	case P9_TWRITE:
-		return h_write(s, in, o);
-	case P9_TREADDIR:
-		return h_readdir(s, in, o);
-	case P9_TMKDIR:
-		return h_mkdir(s, in, o);
-	case P9_TSYMLINK:
-		return h_symlink(s, in, o);
-	case P9_TREADLINK:
-		return h_readlink(s, in, o);
-	case P9_TMKNOD:
-		return h_mknod(s, in, o);
-	case P9_TLINK:
-		return h_link(s, in, o);
-	case P9_TRENAMEAT:
-		return h_renameat(s, in, o);
-	case P9_TRENAME:
-		return h_rename(s, in, o);
-	case P9_TUNLINKAT:
-		return h_unlinkat(s, in, o);
-	case P9_TREMOVE:
-		return h_remove(s, in, o);
-	case P9_TSTATFS:
-		return h_statfs(s, in, o);
-	case P9_TFSYNC:
-		return h_fsync(s, in, o);
-	case P9_TCLUNK:
-		return h_clunk(s, in, o);
-	case P9_TFLUSH:
-		return h_flush(s, in, o);
-	case P9_TXATTRWALK:
-		return h_xattrwalk(s, in, o);
-	case P9_TXATTRCREATE:
-		return h_xattrcreate(s, in, o);
-	case P9_TLOCK:
-		return h_lock(s, in, o);
-	case P9_TGETLOCK:
-		return h_getlock(s, in, o);
-	default: /* Tauth (no authentication), 9P2000 and .u messages, R-messages, garbage */
-		return -EOPNOTSUPP;
+	case P9_TVERSION: return h_version(s, in, o);
+	case P9_TATTACH: return h_attach(s, in, o);
+	case P9_TWALK: return h_walk(s, in, o);
+	case P9_TGETATTR: return h_getattr(s, in, o);
+	case P9_TSETATTR: return h_setattr(s, in, o);
+	case P9_TLOPEN: return h_lopen(s, in, o);
+	case P9_TLCREATE: return h_lcreate(s, in, o);
+	case P9_TREAD: return h_read(s, in, o);
+	case P9_TWRITE: return h_write(s, in, o);
+	case P9_TREADDIR: return h_readdir(s, in, o);
+	case P9_TMKDIR: return h_mkdir(s, in, o);
+	case P9_TSYMLINK: return h_symlink(s, in, o);
+	case P9_TREADLINK: return h_readlink(s, in, o);
+	case P9_TMKNOD: return h_mknod(s, in, o);
+	case P9_TLINK: return h_link(s, in, o);
+	case P9_TRENAMEAT: return h_renameat(s, in, o);
+	case P9_TRENAME: return h_rename(s, in, o);
+	case P9_TUNLINKAT: return h_unlinkat(s, in, o);
+	case P9_TREMOVE: return h_remove(s, in, o);
+	case P9_TSTATFS: return h_statfs(s, in, o);
+	case P9_TFSYNC: return h_fsync(s, in, o);
+	case P9_TCLUNK: return h_clunk(s, in, o);
+	case P9_TFLUSH: return h_flush(s, in, o);
+	case P9_TXATTRWALK: return h_xattrwalk(s, in, o);
+	case P9_TXATTRCREATE: return h_xattrcreate(s, in, o);
+	case P9_TLOCK: return h_lock(s, in, o);
+	case P9_TGETLOCK: return h_getlock(s, in, o);
+	default: /* Tauth (no authentication), 9P2000 and .u messages, R-messages, garbage */ return -EOPNOTSUPP;
 	}
 }
 
@@ -1765,7 +1729,8 @@ size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t req_len, uint8_
 	} else {
 		in = (struct p9_in){ .p = req + P9_HDR, .len = size - P9_HDR };
 		/* Tversion's reply is bounded by the buffer only: msize is what it negotiates. */
-		o = (struct p9_out){ .p = resp, .off = P9_HDR,
+		o = (struct p9_out){ .p = resp,
+				     .off = P9_HDR,
 				     .cap = type == P9_TVERSION || resp_cap < s->msize ? resp_cap : s->msize };
 		r = dispatch(s, type, &in, &o);
 		if (r == 0 && o.overflow)

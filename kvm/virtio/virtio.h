@@ -55,10 +55,10 @@ void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written);
 struct virtio_dev;
 
 struct virtio_dev_ops {
-	uint32_t device_id;          /* VIRTIO_ID_* */
-	uint64_t features;           /* device features; VERSION_1 and RING_F_INDIRECT_DESC are added */
+	uint32_t device_id; /* VIRTIO_ID_* */
+	uint64_t features;  /* device features; VERSION_1 and RING_F_INDIRECT_DESC are added */
 	unsigned num_queues;
-	uint16_t queue_max;          /* largest queue size the device accepts (power of two, <= VIRTQ_CHAIN_MAX) */
+	uint16_t queue_max; /* largest queue size the device accepts (power of two, <= VIRTQ_CHAIN_MAX) */
 	/* The device's config space (little-endian), read by the guest at @off. */
 	void (*config_read)(void *opaque, uint64_t off, void *data, unsigned len);
 	void (*config_write)(void *opaque, uint64_t off, const void *data, unsigned len); /* may be NULL */

@@ -23,12 +23,12 @@ struct vring_used;
 
 struct virtq {
 	struct vmm *vm;
-	uint16_t max;       /* the largest size the device accepts (a power of two) */
+	uint16_t max; /* the largest size the device accepts (a power of two) */
 	/* What the driver wrote to the transport's registers; checked by virtq_enable(). */
 	uint16_t num;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	bool ready;
-	bool indirect;      /* VIRTIO_RING_F_INDIRECT_DESC was negotiated */
+	bool indirect; /* VIRTIO_RING_F_INDIRECT_DESC was negotiated */
 	/* Host views of the rings, valid while ready (guest RAM never moves). */
 	struct vring_desc *desc;
 	struct vring_avail *avail;

@@ -114,8 +114,11 @@ int vmm_arch_vcpu_init(struct vmm *vm, unsigned id, int vcpu_fd, struct rt_error
 	 * KVM reports them itself, this only covers a kernel that does not. */
 	if (!cpuid_find(c, KVM_CPUID_SIGNATURE)) {
 		c->entries[c->nent++] = (struct kvm_cpuid_entry2){
-			.function = KVM_CPUID_SIGNATURE, .eax = KVM_CPUID_SIGNATURE + 1,
-			.ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x4d, /* "KVMKVMKVM\0\0\0" */
+			.function = KVM_CPUID_SIGNATURE,
+			.eax = KVM_CPUID_SIGNATURE + 1,
+			.ebx = 0x4b4d564b,
+			.ecx = 0x564b4d56,
+			.edx = 0x4d, /* "KVMKVMKVM\0\0\0" */
 		};
 		c->entries[c->nent++] = (struct kvm_cpuid_entry2){ .function = KVM_CPUID_SIGNATURE + 1 };
 	}
@@ -225,7 +228,7 @@ static bool get_raw(struct kvm_state_reader *r, void *p, size_t len)
 static bool has_xsave(struct vmm *vm)
 {
 	return ioctl(vmm_kvm_fd(vm), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0 &&
-	       ioctl(vmm_kvm_fd(vm), KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+		ioctl(vmm_kvm_fd(vm), KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 }
 
 int vmm_arch_vcpu_save(struct vmm *vm, unsigned id, int vcpu_fd, struct kvm_state_buf *out)
@@ -234,7 +237,8 @@ int vmm_arch_vcpu_save(struct vmm *vm, unsigned id, int vcpu_fd, struct kvm_stat
 
 	(void)id;
 	s->has_xsave = has_xsave(vm);
-	if (s->has_xsave && (ioctl(vcpu_fd, KVM_GET_XSAVE, &s->xsave) < 0 || ioctl(vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0))
+	if (s->has_xsave &&
+	    (ioctl(vcpu_fd, KVM_GET_XSAVE, &s->xsave) < 0 || ioctl(vcpu_fd, KVM_GET_XCRS, &s->xcrs) < 0))
 		return -errno;
 	if (ioctl(vcpu_fd, KVM_GET_REGS, &s->regs) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &s->sregs) < 0 ||
 	    ioctl(vcpu_fd, KVM_GET_FPU, &s->fpu) < 0 || ioctl(vcpu_fd, KVM_GET_LAPIC, &s->lapic) < 0 ||
@@ -299,8 +303,9 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	if (e > 1 || (e && !has_xsave(vm)))
 		return -EBADMSG;
 	s->has_xsave = e;
-	if (s->has_xsave && (!get_raw(&r, &s->xsave, sizeof(s->xsave)) || !get_raw(&r, &s->xcrs, sizeof(s->xcrs)) ||
-			     s->xcrs.nr_xcrs > KVM_MAX_XCRS))
+	if (s->has_xsave &&
+	    (!get_raw(&r, &s->xsave, sizeof(s->xsave)) || !get_raw(&r, &s->xcrs, sizeof(s->xcrs)) ||
+	     s->xcrs.nr_xcrs > KVM_MAX_XCRS))
 		return -EBADMSG;
 	if (!get_raw(&r, &s->lapic, sizeof(s->lapic)) || !get_raw(&r, &s->mp, sizeof(s->mp)) ||
 	    !get_raw(&r, &s->events, sizeof(s->events)))
@@ -328,7 +333,8 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &s->regs) < 0 || ioctl(vcpu_fd, KVM_SET_FPU, &s->fpu) < 0)
 		return -errno;
 	/* XSAVE holds the FPU's state too, and more: after it. */
-	if (s->has_xsave && (ioctl(vcpu_fd, KVM_SET_XSAVE, &s->xsave) < 0 || ioctl(vcpu_fd, KVM_SET_XCRS, &s->xcrs) < 0))
+	if (s->has_xsave &&
+	    (ioctl(vcpu_fd, KVM_SET_XSAVE, &s->xsave) < 0 || ioctl(vcpu_fd, KVM_SET_XCRS, &s->xcrs) < 0))
 		return -errno;
 	if (ioctl(vcpu_fd, KVM_SET_SREGS, &s->sregs) < 0)
 		return -errno;

@@ -110,13 +110,15 @@ static int load_elf(struct vmm *vm, const char *path, uint64_t *ret_entry, uint6
 			/* Below 1 MiB live the boot structures; the rest of RAM starts zeroed, so
 			 * the part beyond p_filesz (bss) needs no clearing. */
 			if (p->p_offset > (uint64_t)st.st_size || p->p_filesz > (uint64_t)st.st_size - p->p_offset)
-				return rt_make_error(err, 0, "kernel `%s` is truncated: a segment ends past the end of the file",
-						     path);
+				return rt_make_error(
+					err, 0, "kernel `%s` is truncated: a segment ends past the end of the file",
+					path);
 			if (!dst || p->p_paddr < X86_HIMEM_START || p->p_filesz > p->p_memsz)
-				return rt_make_error(err, 0,
-						     "kernel `%s`: segment at 0x%llx (%llu bytes) does not fit in %llu MiB of guest RAM",
-						     path, (unsigned long long)p->p_paddr, (unsigned long long)p->p_memsz,
-						     (unsigned long long)(vmm_ram_slot(vm, 0)->size >> 20));
+				return rt_make_error(
+					err, 0,
+					"kernel `%s`: segment at 0x%llx (%llu bytes) does not fit in %llu MiB of guest RAM",
+					path, (unsigned long long)p->p_paddr, (unsigned long long)p->p_memsz,
+					(unsigned long long)(vmm_ram_slot(vm, 0)->size >> 20));
 			r = pread_full(fd, dst, p->p_filesz, p->p_offset);
 			if (r < 0)
 				return rt_make_error(err, -r, "read kernel `%s`", path);
@@ -131,8 +133,8 @@ static int load_elf(struct vmm *vm, const char *path, uint64_t *ret_entry, uint6
 		}
 	}
 	if (!entry)
-		return rt_make_error(err, 0, "kernel `%s` has no PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY; CONFIG_PVH=y)",
-				     path);
+		return rt_make_error(
+			err, 0, "kernel `%s` has no PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY; CONFIG_PVH=y)", path);
 	if (entry >= end || entry < X86_HIMEM_START)
 		return rt_make_error(err, 0, "kernel `%s`: PVH entry 0x%llx is outside its segments", path,
 				     (unsigned long long)entry);
@@ -155,8 +157,8 @@ static int load_initrd(struct vmm *vm, const char *path, uint64_t kernel_end, ui
 	size = (uint64_t)st.st_size;
 	addr = (ram - MIN(size, ram)) & ~0xfffULL;
 	if (size == 0 || size > ram || addr < ((kernel_end + 0xfff) & ~0xfffULL))
-		return rt_make_error(err, 0, "initrd `%s` (%llu bytes) does not fit in guest RAM above the kernel", path,
-				     (unsigned long long)size);
+		return rt_make_error(err, 0, "initrd `%s` (%llu bytes) does not fit in guest RAM above the kernel",
+				     path, (unsigned long long)size);
 	r = pread_full(fd, vmm_guest_ptr(vm, addr, size), size, 0);
 	if (r < 0)
 		return rt_make_error(err, -r, "read initrd `%s`", path);
@@ -182,7 +184,7 @@ static void write_mptable(struct vmm *vm, uint32_t cpu_signature, uint32_t cpu_f
 {
 	unsigned ncpus = vmm_nr_vcpus(vm);
 	size_t size = sizeof(struct mpf_intel) + sizeof(struct mpc_table) + ncpus * sizeof(struct mpc_cpu) +
-		      sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) + (X86_IOAPIC_PINS + 2) * sizeof(struct mpc_intsrc);
+		sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) + (X86_IOAPIC_PINS + 2) * sizeof(struct mpc_intsrc);
 	uint8_t *base = vmm_guest_ptr(vm, X86_MPTABLE_ADDR, size), *p;
 	struct mpf_intel *mpf = (struct mpf_intel *)base;
 	struct mpc_table *mpc = (struct mpc_table *)(mpf + 1);
@@ -193,24 +195,39 @@ static void write_mptable(struct vmm *vm, uint32_t cpu_signature, uint32_t cpu_f
 	p = (uint8_t *)(mpc + 1);
 	for (unsigned i = 0; i < ncpus; i++, count++, p += sizeof(struct mpc_cpu))
 		*(struct mpc_cpu *)p = (struct mpc_cpu){
-			.type = MP_PROCESSOR, .apicid = (uint8_t)i, .apicver = 0x14, /* KVM's LAPIC */
+			.type = MP_PROCESSOR,
+			.apicid = (uint8_t)i,
+			.apicver = 0x14, /* KVM's LAPIC */
 			.cpuflag = MP_CPU_ENABLED | (i == 0 ? MP_CPU_BOOTPROCESSOR : 0),
-			.cpufeature = cpu_signature, .featureflag = cpu_features,
+			.cpufeature = cpu_signature,
+			.featureflag = cpu_features,
 		};
 	*(struct mpc_bus *)p = (struct mpc_bus){ .type = MP_BUS, .busid = 0, .bustype = "ISA   " };
 	p += sizeof(struct mpc_bus), count++;
 	*(struct mpc_ioapic *)p = (struct mpc_ioapic){
-		.type = MP_IOAPIC, .apicid = ioapic_id, .apicver = 0x11, /* KVM's IOAPIC */
-		.flags = MP_APIC_USABLE, .apicaddr = (uint32_t)X86_IOAPIC_ADDR,
+		.type = MP_IOAPIC,
+		.apicid = ioapic_id,
+		.apicver = 0x11, /* KVM's IOAPIC */
+		.flags = MP_APIC_USABLE,
+		.apicaddr = (uint32_t)X86_IOAPIC_ADDR,
 	};
 	p += sizeof(struct mpc_ioapic), count++;
 	for (uint8_t pin = 0; pin < X86_IOAPIC_PINS; pin++, count++, p += sizeof(struct mpc_intsrc))
 		*(struct mpc_intsrc *)p = (struct mpc_intsrc){
-			.type = MP_INTSRC, .irqtype = MP_IRQ_INT, .srcbus = 0, .srcbusirq = pin, .dstapic = ioapic_id, .dstirq = pin,
+			.type = MP_INTSRC,
+			.irqtype = MP_IRQ_INT,
+			.srcbus = 0,
+			.srcbusirq = pin,
+			.dstapic = ioapic_id,
+			.dstirq = pin,
 		};
-	*(struct mpc_intsrc *)p = (struct mpc_intsrc){ .type = MP_LINTSRC, .irqtype = MP_IRQ_EXTINT, .dstapic = 0xff, .dstirq = 0 };
+	*(struct mpc_intsrc *)p = (struct mpc_intsrc){
+		.type = MP_LINTSRC, .irqtype = MP_IRQ_EXTINT, .dstapic = 0xff, .dstirq = 0
+	};
 	p += sizeof(struct mpc_intsrc), count++;
-	*(struct mpc_intsrc *)p = (struct mpc_intsrc){ .type = MP_LINTSRC, .irqtype = MP_IRQ_NMI, .dstapic = 0xff, .dstirq = 1 };
+	*(struct mpc_intsrc *)p = (struct mpc_intsrc){
+		.type = MP_LINTSRC, .irqtype = MP_IRQ_NMI, .dstapic = 0xff, .dstirq = 1
+	};
 	p += sizeof(struct mpc_intsrc), count++;
 
 	memcpy(mpc->signature, "PCMP", 4);
@@ -235,13 +252,20 @@ static void write_mptable(struct vmm *vm, uint32_t cpu_signature, uint32_t cpu_f
 static int set_boot_cpu(struct vmm *vm, uint64_t entry, struct rt_error **err)
 {
 	static const uint64_t gdt[] = {
-		0,
-		0x00cf9b000000ffffULL, /* 0x08: code, base 0, limit 4 GiB, 32-bit, read/execute */
-		0x00cf93000000ffffULL, /* 0x10: data, base 0, limit 4 GiB, read/write */
-		0x00008b0000000067ULL, /* 0x18: TSS, base 0, limit 0x67, 32-bit busy */
+		0, 0x00cf9b000000ffffULL, /* 0x08: code, base 0, limit 4 GiB, 32-bit, read/execute */
+		0x00cf93000000ffffULL,    /* 0x10: data, base 0, limit 4 GiB, read/write */
+		0x00008b0000000067ULL,    /* 0x18: TSS, base 0, limit 0x67, 32-bit busy */
 	};
-	struct kvm_segment code = { .base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-				    .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1 };
+	struct kvm_segment code = { .base = 0,
+				    .limit = 0xffffffff,
+				    .selector = 0x08,
+				    .type = 0xb,
+				    .present = 1,
+				    .dpl = 0,
+				    .db = 1,
+				    .s = 1,
+				    .l = 0,
+				    .g = 1 };
 	struct kvm_segment data = code;
 	struct kvm_segment tr = { .base = 0, .limit = 0x67, .selector = 0x18, .type = 0xb, .present = 1 };
 	struct kvm_regs regs = { .rflags = 0x2, .rip = entry, .rbx = X86_START_INFO_ADDR };
@@ -301,18 +325,24 @@ int x86_boot_load(struct vmm *vm, uint32_t cpu_signature, uint32_t cpu_features,
 	 * ISA range 0xa0000-0x100000 as reserved itself. */
 	mm = vmm_guest_ptr(vm, X86_MEMMAP_ADDR, X86_MEMMAP_MAX * sizeof(*mm));
 	mm[n++] = (struct hvm_memmap_table_entry){ .addr = 0, .size = X86_EBDA_START, .type = XEN_HVM_MEMMAP_TYPE_RAM };
-	mm[n++] = (struct hvm_memmap_table_entry){ .addr = X86_EBDA_START, .size = X86_HIMEM_START - X86_EBDA_START,
+	mm[n++] = (struct hvm_memmap_table_entry){ .addr = X86_EBDA_START,
+						   .size = X86_HIMEM_START - X86_EBDA_START,
 						   .type = XEN_HVM_MEMMAP_TYPE_RESERVED };
-	mm[n++] = (struct hvm_memmap_table_entry){ .addr = X86_HIMEM_START, .size = ram - X86_HIMEM_START,
+	mm[n++] = (struct hvm_memmap_table_entry){ .addr = X86_HIMEM_START,
+						   .size = ram - X86_HIMEM_START,
 						   .type = XEN_HVM_MEMMAP_TYPE_RAM };
 	if (high)
-		mm[n++] = (struct hvm_memmap_table_entry){ .addr = high_slot->gpa, .size = high,
+		mm[n++] = (struct hvm_memmap_table_entry){ .addr = high_slot->gpa,
+							   .size = high,
 							   .type = XEN_HVM_MEMMAP_TYPE_RAM };
 
 	si = vmm_guest_ptr(vm, X86_START_INFO_ADDR, sizeof(*si));
 	*si = (struct hvm_start_info){
-		.magic = XEN_HVM_START_MAGIC_VALUE, .version = 1, .cmdline_paddr = X86_CMDLINE_ADDR,
-		.memmap_paddr = X86_MEMMAP_ADDR, .memmap_entries = n,
+		.magic = XEN_HVM_START_MAGIC_VALUE,
+		.version = 1,
+		.cmdline_paddr = X86_CMDLINE_ADDR,
+		.memmap_paddr = X86_MEMMAP_ADDR,
+		.memmap_entries = n,
 	};
 	if (initrd) {
 		/* The first module is the initrd (Linux's init_pvh_bootparams). */
@@ -323,6 +353,7 @@ int x86_boot_load(struct vmm *vm, uint32_t cpu_signature, uint32_t cpu_features,
 	}
 	write_mptable(vm, cpu_signature, cpu_features);
 	rt_debug("kvm: vmlinux entry 0x%llx, end 0x%llx, initrd 0x%llx+%llu, cmdline: %s", (unsigned long long)entry,
-		 (unsigned long long)kernel_end, (unsigned long long)initrd_addr, (unsigned long long)initrd_size, cmdline);
+		 (unsigned long long)kernel_end, (unsigned long long)initrd_addr, (unsigned long long)initrd_size,
+		 cmdline);
 	return set_boot_cpu(vm, entry, err);
 }

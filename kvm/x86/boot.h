@@ -65,13 +65,13 @@ _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "hvm_memmap_table_en
 /* --- Intel MultiProcessor Specification 1.4 ---------------------------------------------- */
 
 struct mpf_intel {
-	char signature[4]; /* "_MP_" */
-	uint32_t physptr;  /* the configuration table */
-	uint8_t length;    /* in 16-byte units: 1 */
+	char signature[4];     /* "_MP_" */
+	uint32_t physptr;      /* the configuration table */
+	uint8_t length;        /* in 16-byte units: 1 */
 	uint8_t specification; /* 4 */
 	uint8_t checksum;
-	uint8_t feature1;  /* 0: a configuration table follows */
-	uint8_t feature2;  /* bit 7 IMCR: 0, virtual wire mode */
+	uint8_t feature1; /* 0: a configuration table follows */
+	uint8_t feature2; /* bit 7 IMCR: 0, virtual wire mode */
 	uint8_t feature3, feature4, feature5;
 } __attribute__((packed));
 

@@ -95,11 +95,8 @@ static void uart_read(void *opaque, uint64_t off, void *data, unsigned len)
 		v = off == 0 ? u->dll : u->dlm;
 	} else {
 		switch (off) {
-		case 0: /* RBR: the VMM sends the guest nothing */
-			break;
-		case 1:
-			v = u->ier;
-			break;
+		case 0: /* RBR: the VMM sends the guest nothing */ break;
+		case 1: v = u->ier; break;
 		case 2: /* IIR; reading it acknowledges a THRE interrupt */
 			v = UART_IIR_NO_INT;
 			if ((u->ier & UART_IER_THRI) && u->thr_int) {
@@ -107,25 +104,17 @@ static void uart_read(void *opaque, uint64_t off, void *data, unsigned len)
 				u->thr_int = false;
 			}
 			break;
-		case 3:
-			v = u->lcr;
-			break;
-		case 4:
-			v = u->mcr;
-			break;
-		case 5: /* LSR: every byte is sent the moment it is written */
-			v = UART_LSR_TEMT | UART_LSR_THRE;
-			break;
+		case 3: v = u->lcr; break;
+		case 4: v = u->mcr; break;
+		case 5: /* LSR: every byte is sent the moment it is written */ v = UART_LSR_TEMT | UART_LSR_THRE; break;
 		case 6: /* MSR; in loopback, the modem outputs read back (Linux's probe tests it) */
 			if (u->mcr & UART_MCR_LOOP)
 				v = (u->mcr & 0x01 ? UART_MSR_DSR : 0) | (u->mcr & 0x02 ? UART_MSR_CTS : 0) |
-				    (u->mcr & 0x04 ? UART_MSR_RI : 0) | (u->mcr & 0x08 ? UART_MSR_DCD : 0);
+					(u->mcr & 0x04 ? UART_MSR_RI : 0) | (u->mcr & 0x08 ? UART_MSR_DCD : 0);
 			else
 				v = UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
 			break;
-		case 7:
-			v = u->scr;
-			break;
+		case 7: v = u->scr; break;
 		}
 	}
 	uart_update_irq(u);
@@ -160,17 +149,10 @@ static void uart_write(void *opaque, uint64_t off, const void *data, unsigned le
 				u->thr_int = true;
 			u->ier = v & 0x0f;
 			break;
-		case 2: /* FCR: no FIFO, so the driver sees a 16450 */
-			break;
-		case 3:
-			u->lcr = v;
-			break;
-		case 4:
-			u->mcr = v & 0x1f;
-			break;
-		case 7:
-			u->scr = v;
-			break;
+		case 2: /* FCR: no FIFO, so the driver sees a 16450 */ break;
+		case 3: u->lcr = v; break;
+		case 4: u->mcr = v & 0x1f; break;
+		case 7: u->scr = v; break;
 		}
 	}
 	uart_update_irq(u);

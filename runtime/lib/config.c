@@ -130,9 +130,11 @@ static int parse_keyfile(GKeyFile *kf, const char *origin, struct rt_config **re
 		if (!c->backend_settings[i] && parse_group(c, NULL, hv_backends[i]->name, err) < 0)
 			return rt_error_wrap(err, "config `%s`", origin ? origin : "built-in defaults");
 	if (strcmp(c->arch, "auto") && rv_arch_from_name(c->arch) < 0)
-		return rt_make_error(err, 0, "config `%s`: [runvm] arch must be auto, x86_64 or aarch64, not `%s`", origin, c->arch);
+		return rt_make_error(err, 0, "config `%s`: [runvm] arch must be auto, x86_64 or aarch64, not `%s`",
+				     origin, c->arch);
 	if (strcmp(c->accel, "auto") && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
-		return rt_make_error(err, 0, "config `%s`: [runvm] accel must be auto, kvm or tcg, not `%s`", origin, c->accel);
+		return rt_make_error(err, 0, "config `%s`: [runvm] accel must be auto, kvm or tcg, not `%s`", origin,
+				     c->accel);
 	c->path = g_strdup(origin);
 	*ret = g_steal_pointer(&c);
 	return 0;

@@ -13,11 +13,11 @@ struct rt_error;
 struct hv_backend_ops;
 
 struct rt_config {
-	char *path;         /* file it came from, or NULL for built-in defaults */
-	char *backend;      /* "auto" or a backend name */
-	char *accel;        /* "auto", "kvm" or "tcg" */
-	char *arch;         /* guest architecture: "auto" (from the container's program) or a name */
-	char *kernel;       /* guest kernel and initramfs for the host's architecture */
+	char *path;    /* file it came from, or NULL for built-in defaults */
+	char *backend; /* "auto" or a backend name */
+	char *accel;   /* "auto", "kvm" or "tcg" */
+	char *arch;    /* guest architecture: "auto" (from the container's program) or a name */
+	char *kernel;  /* guest kernel and initramfs for the host's architecture */
 	char *initrd;
 	/* ...and for foreign architectures' guests (TCG), by enum rv_arch */
 	char *foreign_kernel[_RV_ARCH_MAX];

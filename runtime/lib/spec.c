@@ -82,8 +82,8 @@ typedef struct rt_spec rt_spec;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(rt_spec, rt_spec_free)
 
 /* Member @name of @obj if present and not null; -1 with an error when it has the wrong type. */
-static int get_member(JsonObject *obj, const char *path, const char *name, JsonNodeType type,
-		      JsonNode **ret, struct rt_error **err)
+static int get_member(JsonObject *obj, const char *path, const char *name, JsonNodeType type, JsonNode **ret,
+		      struct rt_error **err)
 {
 	JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
 
@@ -92,9 +92,9 @@ static int get_member(JsonObject *obj, const char *path, const char *name, JsonN
 		return 0;
 	if (json_node_get_node_type(n) != type)
 		return rt_make_error(err, 0, "config.json: `%s%s` must be %s", path, name,
-				     type == JSON_NODE_OBJECT  ? "an object"
-				     : type == JSON_NODE_ARRAY ? "an array"
-								 : "a scalar");
+				     type == JSON_NODE_OBJECT          ? "an object"
+					     : type == JSON_NODE_ARRAY ? "an array"
+								       : "a scalar");
 	*ret = n;
 	return 0;
 }
@@ -198,7 +198,10 @@ static int parse_user(JsonObject *process, struct rt_process *s, struct rt_error
 
 		if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_INT64 ||
 		    json_node_get_int(e) < 0 || json_node_get_int(e) > G_MAXUINT32)
-			return rt_make_error(err, 0, "config.json: `process.user.additionalGids[%u]` must be an integer in 0..4294967295", i);
+			return rt_make_error(
+				err, 0,
+				"config.json: `process.user.additionalGids[%u]` must be an integer in 0..4294967295",
+				i);
 		s->additional_gids[i] = (gid_t)json_node_get_int(e);
 	}
 	return 0;
@@ -225,8 +228,9 @@ static int parse_caps(JsonObject *process, struct rt_process *s, struct rt_error
 			cap_value_t v;
 
 			if (cap_from_name(*c, &v) < 0 || v < 0 || v > 63)
-				return rt_make_error(err, 0, "config.json: unknown capability `%s` in `process.capabilities.%s`",
-						     *c, sets[i]);
+				return rt_make_error(
+					err, 0, "config.json: unknown capability `%s` in `process.capabilities.%s`", *c,
+					sets[i]);
 			s->caps[i] |= 1ULL << v;
 		}
 	}
@@ -235,13 +239,18 @@ static int parse_caps(JsonObject *process, struct rt_process *s, struct rt_error
 
 static int parse_rlimits(JsonObject *process, struct rt_process *s, struct rt_error **err)
 {
-	static const struct { const char *name; int resource; } names[] = {
-		{ "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_FSIZE", RLIMIT_FSIZE }, { "RLIMIT_DATA", RLIMIT_DATA },
-		{ "RLIMIT_STACK", RLIMIT_STACK }, { "RLIMIT_CORE", RLIMIT_CORE }, { "RLIMIT_RSS", RLIMIT_RSS },
-		{ "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_NOFILE", RLIMIT_NOFILE }, { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-		{ "RLIMIT_AS", RLIMIT_AS }, { "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-		{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE }, { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-		{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
+	static const struct {
+		const char *name;
+		int resource;
+	} names[] = {
+		{ "RLIMIT_CPU", RLIMIT_CPU },           { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+		{ "RLIMIT_DATA", RLIMIT_DATA },         { "RLIMIT_STACK", RLIMIT_STACK },
+		{ "RLIMIT_CORE", RLIMIT_CORE },         { "RLIMIT_RSS", RLIMIT_RSS },
+		{ "RLIMIT_NPROC", RLIMIT_NPROC },       { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+		{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },   { "RLIMIT_AS", RLIMIT_AS },
+		{ "RLIMIT_LOCKS", RLIMIT_LOCKS },       { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+		{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
+		{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },     { "RLIMIT_RTTIME", RLIMIT_RTTIME },
 	};
 	JsonArray *a;
 	JsonNode *n;
@@ -299,13 +308,16 @@ static int parse_process_object(JsonObject *process, struct rt_process *s, struc
 	if (get_member(process, "process.", "oomScoreAdj", JSON_NODE_VALUE, &n, err) < 0)
 		return -1;
 	if (n) {
-		if (json_node_get_value_type(n) != G_TYPE_INT64 || json_node_get_int(n) < -1000 || json_node_get_int(n) > 1000)
-			return rt_make_error(err, 0, "config.json: `process.oomScoreAdj` must be an integer in -1000..1000");
+		if (json_node_get_value_type(n) != G_TYPE_INT64 || json_node_get_int(n) < -1000 ||
+		    json_node_get_int(n) > 1000)
+			return rt_make_error(err, 0,
+					     "config.json: `process.oomScoreAdj` must be an integer in -1000..1000");
 		s->has_oom_score_adj = true;
 		s->oom_score_adj = (int)json_node_get_int(n);
 	}
 	if (!s->args || !s->args[0] || !s->args[0][0])
-		return rt_make_error(err, 0, "args must not be empty: `process.args` must hold at least the program to run");
+		return rt_make_error(err, 0,
+				     "args must not be empty: `process.args` must hold at least the program to run");
 	if (!s->env)
 		s->env = g_new0(char *, 1);
 	if (!s->cwd)
@@ -356,7 +368,8 @@ static int parse_root(JsonObject *root, const char *bundle, struct rt_spec *s, s
 	if (!n)
 		return rt_make_error(err, 0, "config.json: `root` is missing");
 	r = json_node_get_object(n);
-	if (get_string(r, "root.", "path", &path, err) < 0 || get_bool(r, "root.", "readonly", &s->rootfs_readonly, err) < 0)
+	if (get_string(r, "root.", "path", &path, err) < 0 ||
+	    get_bool(r, "root.", "readonly", &s->rootfs_readonly, err) < 0)
 		return -1;
 	if (!path || !*path)
 		return rt_make_error(err, 0, "config.json: `root.path` is missing");
@@ -440,7 +453,8 @@ static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **e
 			return rt_make_error(err, 0, "config.json: `mounts[%u]` must be an object", i);
 		o = json_node_get_object(e);
 		if (get_string(o, prefix, "destination", &m->destination, err) < 0 ||
-		    get_string(o, prefix, "type", &m->type, err) < 0 || get_string(o, prefix, "source", &m->source, err) < 0 ||
+		    get_string(o, prefix, "type", &m->type, err) < 0 ||
+		    get_string(o, prefix, "source", &m->source, err) < 0 ||
 		    get_strv(o, prefix, "options", &m->options, err) < 0)
 			return -1;
 		if (!m->destination || m->destination[0] != '/')
@@ -456,10 +470,12 @@ static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **e
 			m->bind = m->bind || strcmp(*opt, "bind") == 0 || strcmp(*opt, "rbind") == 0;
 			m->readonly = m->readonly || strcmp(*opt, "ro") == 0;
 			if (strchr(*opt, '\n') || strchr(*opt, ','))
-				return rt_make_error(err, 0, "config.json: `%soptions` holds a newline or comma", prefix);
+				return rt_make_error(err, 0, "config.json: `%soptions` holds a newline or comma",
+						     prefix);
 		}
 		if (m->bind && (!m->source || m->source[0] != '/'))
-			return rt_make_error(err, 0, "config.json: `%ssource` of a bind mount must be an absolute path", prefix);
+			return rt_make_error(err, 0, "config.json: `%ssource` of a bind mount must be an absolute path",
+					     prefix);
 	}
 	return 0;
 }
@@ -520,7 +536,8 @@ static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_erro
 		if (get_string(cpu, "linux.resources.cpu.", "cpus", &cpus, err) < 0)
 			return -1;
 		if (cpus && *cpus && count_cpuset(cpus, &s->cpuset_count) < 0)
-			return rt_make_error(err, 0, "config.json: `linux.resources.cpu.cpus` is not a CPU list: `%s`", cpus);
+			return rt_make_error(err, 0, "config.json: `linux.resources.cpu.cpus` is not a CPU list: `%s`",
+					     cpus);
 	}
 	return 0;
 }
@@ -536,7 +553,8 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	if (!n)
 		return 0;
 	linux_ = json_node_get_object(n);
-	if (parse_resources(linux_, s, err) < 0 || get_string(linux_, "linux.", "cgroupsPath", &s->cgroups_path, err) < 0 ||
+	if (parse_resources(linux_, s, err) < 0 ||
+	    get_string(linux_, "linux.", "cgroupsPath", &s->cgroups_path, err) < 0 ||
 	    get_strv(linux_, "linux.", "maskedPaths", &s->masked_paths, err) < 0 ||
 	    get_strv(linux_, "linux.", "readonlyPaths", &s->readonly_paths, err) < 0 ||
 	    get_member(linux_, "linux.", "seccomp", JSON_NODE_OBJECT, &n, err) < 0)
@@ -628,8 +646,7 @@ int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err
 
 	if (!g_file_get_contents(path, &data, &len, &gerr))
 		return rt_make_error(err, gerr->domain == G_FILE_ERROR && gerr->code == G_FILE_ERROR_NOENT ? ENOENT : 0,
-				     "cannot read `%s`%s%s", path,
-				     gerr->code == G_FILE_ERROR_NOENT ? "" : ": ",
+				     "cannot read `%s`%s%s", path, gerr->code == G_FILE_ERROR_NOENT ? "" : ": ",
 				     gerr->code == G_FILE_ERROR_NOENT ? "" : gerr->message);
 	return rt_spec_parse(data, len, bundle, ret, err);
 }
@@ -638,30 +655,29 @@ char *rt_spec_default_json(void)
 {
 	/* The shape of `runc spec`, minus what the guest does not need yet; terminal is off
 	 * because a foreground `runvm run` relays plain stdio. */
-	return g_strdup(
-		"{\n"
-		"\t\"ociVersion\": \"1.0.2\",\n"
-		"\t\"process\": {\n"
-		"\t\t\"terminal\": false,\n"
-		"\t\t\"user\": { \"uid\": 0, \"gid\": 0 },\n"
-		"\t\t\"args\": [ \"sh\" ],\n"
-		"\t\t\"env\": [\n"
-		"\t\t\t\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\n"
-		"\t\t\t\"TERM=xterm\"\n"
-		"\t\t],\n"
-		"\t\t\"cwd\": \"/\",\n"
-		"\t\t\"noNewPrivileges\": true\n"
-		"\t},\n"
-		"\t\"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
-		"\t\"hostname\": \"runvm\",\n"
-		"\t\"mounts\": [\n"
-		"\t\t{ \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
-		"\t\t{ \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
-		"\t\t  \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] }\n"
-		"\t],\n"
-		"\t\"linux\": {\n"
-		"\t\t\"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": \"uts\" },\n"
-		"\t\t\t\t{ \"type\": \"mount\" }, { \"type\": \"network\" } ]\n"
-		"\t}\n"
-		"}\n");
+	return g_strdup("{\n"
+			"\t\"ociVersion\": \"1.0.2\",\n"
+			"\t\"process\": {\n"
+			"\t\t\"terminal\": false,\n"
+			"\t\t\"user\": { \"uid\": 0, \"gid\": 0 },\n"
+			"\t\t\"args\": [ \"sh\" ],\n"
+			"\t\t\"env\": [\n"
+			"\t\t\t\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\n"
+			"\t\t\t\"TERM=xterm\"\n"
+			"\t\t],\n"
+			"\t\t\"cwd\": \"/\",\n"
+			"\t\t\"noNewPrivileges\": true\n"
+			"\t},\n"
+			"\t\"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+			"\t\"hostname\": \"runvm\",\n"
+			"\t\"mounts\": [\n"
+			"\t\t{ \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+			"\t\t{ \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
+			"\t\t  \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] }\n"
+			"\t],\n"
+			"\t\"linux\": {\n"
+			"\t\t\"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": \"uts\" },\n"
+			"\t\t\t\t{ \"type\": \"mount\" }, { \"type\": \"network\" } ]\n"
+			"\t}\n"
+			"}\n");
 }

@@ -13,22 +13,22 @@
 struct rt_error;
 
 struct rt_rlimit {
-	int resource;       /* RLIMIT_* */
+	int resource; /* RLIMIT_* */
 	uint64_t soft, hard;
 };
 
 /* An OCI process: config.json's `process`, or an `exec --process` file. */
 struct rt_process {
-	char **args;        /* NULL-terminated, at least one */
-	char **env;         /* NULL-terminated */
-	char *cwd;          /* absolute */
+	char **args; /* NULL-terminated, at least one */
+	char **env;  /* NULL-terminated */
+	char *cwd;   /* absolute */
 	uid_t uid;
 	gid_t gid;
 	gid_t *additional_gids;
 	size_t n_additional_gids;
 	bool terminal;
-	bool has_caps;      /* process.capabilities present */
-	uint64_t caps[5];   /* bounding, effective, inheritable, permitted, ambient */
+	bool has_caps;    /* process.capabilities present */
+	uint64_t caps[5]; /* bounding, effective, inheritable, permitted, ambient */
 	struct rt_rlimit *rlimits;
 	size_t n_rlimits;
 	bool no_new_privs;
@@ -40,19 +40,19 @@ struct rt_process {
 
 struct rt_mount {
 	char *destination;
-	char *type;         /* may be NULL */
-	char *source;       /* may be NULL */
-	char **options;     /* NULL-terminated */
-	bool bind;          /* type "bind", or bind/rbind among the options */
-	bool readonly;      /* "ro" among the options */
+	char *type;     /* may be NULL */
+	char *source;   /* may be NULL */
+	char **options; /* NULL-terminated */
+	bool bind;      /* type "bind", or bind/rbind among the options */
+	bool readonly;  /* "ro" among the options */
 };
 
 /* One OCI hook. */
 struct rt_hook {
 	char *path;
-	char **args;        /* NULL-terminated, may be empty */
-	char **env;         /* NULL-terminated */
-	int timeout_s;      /* 0: none */
+	char **args;   /* NULL-terminated, may be empty */
+	char **env;    /* NULL-terminated */
+	int timeout_s; /* 0: none */
 };
 
 enum rt_hook_kind {
@@ -68,7 +68,7 @@ enum rt_hook_kind {
 struct rt_spec {
 	char *oci_version;
 	struct rt_process process;
-	char *rootfs;       /* absolute host path */
+	char *rootfs; /* absolute host path */
 	bool rootfs_readonly;
 	char *hostname;
 	GPtrArray *hooks[_RT_HOOK_KIND_MAX]; /* of struct rt_hook; NULL when none */
@@ -83,9 +83,9 @@ struct rt_spec {
 	int64_t cpu_quota;     /* linux.resources.cpu.quota, 0 when unset */
 	uint64_t cpu_period;   /* linux.resources.cpu.period, 0 when unset */
 	unsigned cpuset_count; /* CPUs in linux.resources.cpu.cpus, 0 when unset */
-	bool netns;         /* linux.namespaces has a network namespace */
-	char *netns_path;   /* ...to join, or NULL for a new one */
-	char *arch;         /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
+	bool netns;            /* linux.namespaces has a network namespace */
+	char *netns_path;      /* ...to join, or NULL for a new one */
+	char *arch;            /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
 };
 
 /* config.json's name of a hook kind ("prestart", "createRuntime", ...). */
@@ -94,8 +94,7 @@ const char *rt_hook_kind_name(enum rt_hook_kind kind);
 /* Load BUNDLE/config.json. Errors name the file and the offending field. */
 int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err);
 /* Parse a config.json held in memory; @bundle resolves a relative root.path. */
-int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret,
-		  struct rt_error **err);
+int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret, struct rt_error **err);
 void rt_spec_free(struct rt_spec *s);
 /* Parse a JSON `process` object held in memory (what `exec --process FILE` reads). */
 int rt_process_parse(const char *json, size_t len, struct rt_process **ret, struct rt_error **err);

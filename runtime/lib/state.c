@@ -85,7 +85,8 @@ int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err)
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		return rt_make_error(err, errno == ENOENT ? 0 : errno, errno == ENOENT ? "container does not exist" : "lock `%s`", path);
+		return rt_make_error(err, errno == ENOENT ? 0 : errno,
+				     errno == ENOENT ? "container does not exist" : "lock `%s`", path);
 	while (flock(fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return rt_make_error(err, errno, "lock `%s`", path);
@@ -119,7 +120,11 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	g_autofree char *data = NULL;
 
 	json_builder_begin_object(b);
-#define MEMBER_STR(k, v) do { json_builder_set_member_name(b, k); json_builder_add_string_value(b, (v) ? (v) : ""); } while (0)
+#define MEMBER_STR(k, v)                                          \
+	do {                                                      \
+		json_builder_set_member_name(b, k);               \
+		json_builder_add_string_value(b, (v) ? (v) : ""); \
+	} while (0)
 	MEMBER_STR("ociVersion", st->oci_version);
 	MEMBER_STR("id", st->id);
 	MEMBER_STR("status", st->status);

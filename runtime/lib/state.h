@@ -27,15 +27,15 @@ int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err);
 struct rt_state {
 	char *oci_version;
 	char *id;
-	char *status;          /* recorded: created, running or paused */
-	pid_t pid;             /* the monitor: the container's pid for the host */
+	char *status;                 /* recorded: created, running or paused */
+	pid_t pid;                    /* the monitor: the container's pid for the host */
 	unsigned long long pid_start; /* its start time (/proc/PID/stat field 22), against reuse */
 	char *bundle;
 	char *rootfs;
-	char *created;         /* RFC 3339 */
+	char *created; /* RFC 3339 */
 	char *backend;
 	char *accel;
-	char *cgroups_path;    /* the host cgroup the monitor joined, or "" */
+	char *cgroups_path; /* the host cgroup the monitor joined, or "" */
 };
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err);

@@ -135,10 +135,22 @@ static void sendf(struct p9_server *s, uint8_t type, const char *fmt, ...)
 		int bytes = 0;
 
 		switch (*fmt) {
-		case 'b': v = va_arg(ap, unsigned); bytes = 1; break;
-		case 'w': v = va_arg(ap, unsigned); bytes = 2; break;
-		case 'd': v = va_arg(ap, uint32_t); bytes = 4; break;
-		case 'q': v = va_arg(ap, uint64_t); bytes = 8; break;
+		case 'b':
+			v = va_arg(ap, unsigned);
+			bytes = 1;
+			break;
+		case 'w':
+			v = va_arg(ap, unsigned);
+			bytes = 2;
+			break;
+		case 'd':
+			v = va_arg(ap, uint32_t);
+			bytes = 4;
+			break;
+		case 'q':
+			v = va_arg(ap, uint64_t);
+			bytes = 8;
+			break;
 		case 's':
 			str = va_arg(ap, const char *);
 			req[n++] = (uint8_t)strlen(str);
@@ -183,7 +195,9 @@ static uint64_t c_raw(struct cursor *c, int bytes)
 }
 
 static const char *const names[] = { "d", "f", "up", "abs", "fifo", "new", "x", "..", ".", "a/b", "", "dev" };
-static const char *const xnames[] = { "", "user.a", "user.b", "security.capability", "trusted.t", "system.posix_acl_access" };
+static const char *const xnames[] = { "",          "user.a",
+				      "user.b",    "security.capability",
+				      "trusted.t", "system.posix_acl_access" };
 static const uint32_t oflags[] = { 0, 1, 2, 2 | 01000, 1 | 02000, 2 | 0200, 0200000, 3, 04000000 | 2, 010000 | 1 };
 
 /* Request body formats: b w d q raw numbers, F a fid, N a name, X an xattr name, O open
@@ -192,12 +206,11 @@ static const struct {
 	uint8_t type;
 	const char *fmt;
 } ops[] = {
-	{ 8, "F" },        { 12, "FO" },       { 14, "FNOdd" },  { 16, "FNSd" },      { 18, "FNdddd" },
-	{ 20, "FFN" },     { 22, "F" },        { 24, "Fq" },     { 26, "Fddddqqqqq" }, { 30, "FFX" },
-	{ 32, "FXqd" },    { 40, "Fqd" },      { 50, "Fd" },     { 52, "Fbdqqds" },   { 54, "Fbqqds" },
-	{ 70, "FFN" },     { 72, "FNdd" },     { 74, "FNFN" },   { 76, "FNd" },       { 100, "dS" },
-	{ 104, "FdSSd" },  { 108, "w" },       { 110, "FFT" },   { 116, "Fqd" },      { 118, "FqW" },
-	{ 120, "F" },      { 122, "F" },
+	{ 8, "F" },     { 12, "FO" },      { 14, "FNOdd" },      { 16, "FNSd" }, { 18, "FNdddd" }, { 20, "FFN" },
+	{ 22, "F" },    { 24, "Fq" },      { 26, "Fddddqqqqq" }, { 30, "FFX" },  { 32, "FXqd" },   { 40, "Fqd" },
+	{ 50, "Fd" },   { 52, "Fbdqqds" }, { 54, "Fbqqds" },     { 70, "FFN" },  { 72, "FNdd" },   { 74, "FNFN" },
+	{ 76, "FNd" },  { 100, "dS" },     { 104, "FdSSd" },     { 108, "w" },   { 110, "FFT" },   { 116, "Fqd" },
+	{ 118, "FqW" }, { 120, "F" },      { 122, "F" },
 };
 
 static size_t put_str(size_t n, const char *str, size_t len)
@@ -220,12 +233,31 @@ static size_t build(struct cursor *c)
 		int bytes = 0;
 
 		switch (*f) {
-		case 'b': bytes = 1; v = c_raw(c, 1); break;
-		case 'w': bytes = 2; v = c_raw(c, 2); break;
-		case 'd': bytes = 4; v = c_raw(c, 4); break;
-		case 'q': bytes = 8; v = c_raw(c, 8); break;
-		case 'F': bytes = 4; v = c_u8(c) % 8; v = v == 7 ? 0xffffffffu : v; break;
-		case 'O': bytes = 4; v = oflags[c_u8(c) % (sizeof(oflags) / sizeof(oflags[0]))]; break;
+		case 'b':
+			bytes = 1;
+			v = c_raw(c, 1);
+			break;
+		case 'w':
+			bytes = 2;
+			v = c_raw(c, 2);
+			break;
+		case 'd':
+			bytes = 4;
+			v = c_raw(c, 4);
+			break;
+		case 'q':
+			bytes = 8;
+			v = c_raw(c, 8);
+			break;
+		case 'F':
+			bytes = 4;
+			v = c_u8(c) % 8;
+			v = v == 7 ? 0xffffffffu : v;
+			break;
+		case 'O':
+			bytes = 4;
+			v = oflags[c_u8(c) % (sizeof(oflags) / sizeof(oflags[0]))];
+			break;
 		case 'N': {
 			const char *nm = names[c_u8(c) % (sizeof(names) / sizeof(names[0]))];
 
@@ -301,14 +333,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	cap = data[0] >> 2 ? (size_t)(data[0] >> 2) * 3 : sizeof(resp);
 
-	sendf(s, 100, "ds", 65536u, "9P2000.L");                         /* Tversion */
-	sendf(s, 104, "ddssd", 0u, ~0u, "root", "", 0u);                  /* Tattach 0 */
-	sendf(s, 110, "ddws", 0u, 1u, 1u, "d");                           /* Twalk 0 -> 1 d */
-	sendf(s, 12, "dd", 1u, 0u);                                       /* Tlopen 1 */
-	sendf(s, 110, "ddws", 0u, 2u, 1u, "f");                           /* Twalk 0 -> 2 f */
-	sendf(s, 12, "dd", 2u, 2u);                                       /* Tlopen 2 O_RDWR */
-	sendf(s, 110, "ddws", 0u, 3u, 1u, "up");                          /* Twalk 0 -> 3 up */
-	sendf(s, 110, "ddw", 0u, 4u, 0u);                                 /* Twalk 0 -> 4 (clone) */
+	sendf(s, 100, "ds", 65536u, "9P2000.L");         /* Tversion */
+	sendf(s, 104, "ddssd", 0u, ~0u, "root", "", 0u); /* Tattach 0 */
+	sendf(s, 110, "ddws", 0u, 1u, 1u, "d");          /* Twalk 0 -> 1 d */
+	sendf(s, 12, "dd", 1u, 0u);                      /* Tlopen 1 */
+	sendf(s, 110, "ddws", 0u, 2u, 1u, "f");          /* Twalk 0 -> 2 f */
+	sendf(s, 12, "dd", 2u, 2u);                      /* Tlopen 2 O_RDWR */
+	sendf(s, 110, "ddws", 0u, 3u, 1u, "up");         /* Twalk 0 -> 3 up */
+	sendf(s, 110, "ddw", 0u, 4u, 0u);                /* Twalk 0 -> 4 (clone) */
 
 	c = (struct cursor){ data + 1, size - 1 };
 	while (c.n) {

@@ -96,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				virtq_unpop(&q);
 				continue;
 			}
-			virtq_push(&q, &c, (uint32_t)(data[4] | data[5] << 8 | data[6] << 16 | (uint32_t)data[7] << 24));
+			virtq_push(&q, &c,
+				   (uint32_t)(data[4] | data[5] << 8 | data[6] << 16 | (uint32_t)data[7] << 24));
 			virtq_take_signal(&q);
 		}
 	}

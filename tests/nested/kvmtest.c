@@ -93,9 +93,7 @@ int main(void)
 			}
 			printf("kvmtest: %s", out);
 			return 0;
-		default:
-			printf("kvmtest: unexpected exit reason %u\n", run->exit_reason);
-			return 1;
+		default: printf("kvmtest: unexpected exit reason %u\n", run->exit_reason); return 1;
 		}
 	}
 	printf("kvmtest: no HLT after 16 exits\n");

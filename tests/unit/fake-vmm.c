@@ -154,11 +154,26 @@ void fake_vmm_free(struct vmm *vm)
 	free(vm);
 }
 
-void *fake_ram(struct vmm *vm, uint64_t gpa) { return vm->ram + gpa; }
-void *fake_mmio_opaque(struct vmm *vm, unsigned slot) { return slot < vm->n_mmio ? vm->mmio[slot].opaque : NULL; }
-uint64_t fake_ram_size(struct vmm *vm) { return vm->ram_size; }
-const char *fake_cmdline(struct vmm *vm) { return vm->cmdline; }
-unsigned fake_irqs(struct vmm *vm, unsigned gsi) { return gsi < 64 ? vm->irqs[gsi] : 0; }
+void *fake_ram(struct vmm *vm, uint64_t gpa)
+{
+	return vm->ram + gpa;
+}
+void *fake_mmio_opaque(struct vmm *vm, unsigned slot)
+{
+	return slot < vm->n_mmio ? vm->mmio[slot].opaque : NULL;
+}
+uint64_t fake_ram_size(struct vmm *vm)
+{
+	return vm->ram_size;
+}
+const char *fake_cmdline(struct vmm *vm)
+{
+	return vm->cmdline;
+}
+unsigned fake_irqs(struct vmm *vm, unsigned gsi)
+{
+	return gsi < 64 ? vm->irqs[gsi] : 0;
+}
 
 uint64_t fake_alloc(struct vmm *vm, uint64_t size, uint64_t align)
 {
@@ -251,7 +266,8 @@ int fake_dev_start(struct fake_dev *d, struct vmm *vm, unsigned slot, uint64_t w
 	d->vm = vm;
 	d->slot = slot;
 	d->nq = nq;
-	if (fake_read32(vm, slot, VIRTIO_MMIO_MAGIC_VALUE) != 0x74726976 || fake_read32(vm, slot, VIRTIO_MMIO_VERSION) != 2) {
+	if (fake_read32(vm, slot, VIRTIO_MMIO_MAGIC_VALUE) != 0x74726976 ||
+	    fake_read32(vm, slot, VIRTIO_MMIO_VERSION) != 2) {
 		*why = "magic/version";
 		return -1;
 	}

@@ -151,7 +151,8 @@ static void test_full_run(void)
 		   !strcmp(run.mounts[1].options, "rbind,ro"),
 	   "mounts split into their four fields, in order");
 	ok(run.nmasked == 1 && !strcmp(run.masked[0], "/proc/kcore") && run.nropaths == 1 &&
-		   !strcmp(run.ropaths[0], "/proc/sys") && run.nsysctls == 1 && !strcmp(run.sysctls[0], "net.ipv4.ip_forward=1"),
+		   !strcmp(run.ropaths[0], "/proc/sys") && run.nsysctls == 1 &&
+		   !strcmp(run.sysctls[0], "net.ipv4.ip_forward=1"),
 	   "masked and readonly paths, sysctl");
 	inet_pton(AF_INET, "172.17.0.2", &a4);
 	ok(!strcmp(run.ifname, "eth0") && run.mac[0] == 0x02 && run.mac[5] == 0x02 && run.mtu == 1500, "interface");
@@ -283,9 +284,9 @@ static int run_with_str(enum rv_attr_type t, const char *s, size_t n, bool as_ru
 static void test_nul_inside(void)
 {
 	static const enum rv_attr_type types[] = {
-		RV_ATTR_ARG, RV_ATTR_ENV, RV_ATTR_CWD, RV_ATTR_HOSTNAME, RV_ATTR_FSTYPE, RV_ATTR_MOUNT,
-		RV_ATTR_MASKED_PATH, RV_ATTR_READONLY_PATH, RV_ATTR_SYSCTL, RV_ATTR_NET_IF, RV_ATTR_NET_ADDR,
-		RV_ATTR_NET_ROUTE, RV_ATTR_DNS_PROXY,
+		RV_ATTR_ARG,      RV_ATTR_ENV,         RV_ATTR_CWD,           RV_ATTR_HOSTNAME, RV_ATTR_FSTYPE,
+		RV_ATTR_MOUNT,    RV_ATTR_MASKED_PATH, RV_ATTR_READONLY_PATH, RV_ATTR_SYSCTL,   RV_ATTR_NET_IF,
+		RV_ATTR_NET_ADDR, RV_ATTR_NET_ROUTE,   RV_ATTR_DNS_PROXY,
 	};
 	char err[CONFIG_ERR_MAX];
 	size_t i;
@@ -302,8 +303,8 @@ static void test_nul_inside(void)
 static void test_repeated_and_unknown(void)
 {
 	static const enum rv_attr_type once_u32[] = {
-		RV_ATTR_UID, RV_ATTR_GID, RV_ATTR_TERMINAL, RV_ATTR_ROWS, RV_ATTR_COLS, RV_ATTR_READONLY,
-		RV_ATTR_NO_NEW_PRIVS, RV_ATTR_UMASK, RV_ATTR_OOM_SCORE_ADJ,
+		RV_ATTR_UID,      RV_ATTR_GID,          RV_ATTR_TERMINAL, RV_ATTR_ROWS,          RV_ATTR_COLS,
+		RV_ATTR_READONLY, RV_ATTR_NO_NEW_PRIVS, RV_ATTR_UMASK,    RV_ATTR_OOM_SCORE_ADJ,
 	};
 	struct msg m;
 	char err[CONFIG_ERR_MAX];
@@ -447,8 +448,7 @@ static void test_bad_shapes(void)
 	ok(run_with_str(RV_ATTR_SECCOMP, (char *)b, 7, true, err) == -EBADMSG, "SECCOMP not a multiple of 8");
 	ok(run_with_str(RV_ATTR_SECCOMP, (char *)b, SECCOMP_MAX_INSNS * 8, true, err) == 0, "%d instructions taken",
 	   SECCOMP_MAX_INSNS);
-	ok(run_with_str(RV_ATTR_SECCOMP, (char *)b, sizeof(b), true, err) == -EBADMSG, "one instruction more: %s",
-	   err);
+	ok(run_with_str(RV_ATTR_SECCOMP, (char *)b, sizeof(b), true, err) == -EBADMSG, "one instruction more: %s", err);
 }
 
 static void test_bad_values(void)
@@ -515,12 +515,15 @@ static int run_with_net(enum rv_attr_type t, const char *s, char err[CONFIG_ERR_
 static void test_bad_network(void)
 {
 	static const char *const addrs[] = {
-		"172.17.0.2", "172.17.0.2/33", "fd00::2/129", "172.17.0.2/", "172.17.0.2/+8", "172.17.0.2/ 8",
-		"300.1.1.1/8", "/8", "fd00::2::3/64", "0123456789012345678901234567890123456789012345678/8",
+		"172.17.0.2",    "172.17.0.2/33",
+		"fd00::2/129",   "172.17.0.2/",
+		"172.17.0.2/+8", "172.17.0.2/ 8",
+		"300.1.1.1/8",   "/8",
+		"fd00::2::3/64", "0123456789012345678901234567890123456789012345678/8",
 	};
 	static const char *const routes[] = {
-		"0.0.0.0/0", "0.0.0.0/0\n172.17.0.1\n", "0.0.0.0/0\nfd00::1", "fd00::/64\n172.17.0.1", "0.0.0.0/40\n",
-		"0.0.0.0/0\ngateway",
+		"0.0.0.0/0",    "0.0.0.0/0\n172.17.0.1\n", "0.0.0.0/0\nfd00::1", "fd00::/64\n172.17.0.1",
+		"0.0.0.0/40\n", "0.0.0.0/0\ngateway",
 	};
 	char err[CONFIG_ERR_MAX];
 	size_t i;

@@ -32,7 +32,8 @@ static int arch_of(const char *root, const char *prog, const char *path_env, con
 	char *args[] = { (char *)prog, NULL };
 	g_autofree char *pe = path_env ? g_strdup_printf("PATH=%s", path_env) : NULL;
 	char *env[] = { pe, NULL };
-	struct rt_spec spec = { .rootfs = (char *)root, .arch = (char *)annotation,
+	struct rt_spec spec = { .rootfs = (char *)root,
+				.arch = (char *)annotation,
 				.process = { .args = args, .env = env, .cwd = "/" } };
 	struct rt_config config = { .arch = (char *)(config_arch ? config_arch : "auto") };
 	struct rt_error *err = NULL;
@@ -59,12 +60,12 @@ int main(void)
 	elf(AT("bin/busybox"), EM_AARCH64);
 	elf(AT("bin/amd"), EM_X86_64);
 	elf(AT("bin/riscv"), EM_RISCV);
-	symlink("/bin/busybox", AT("bin/sh"));          /* absolute: inside the rootfs */
+	symlink("/bin/busybox", AT("bin/sh"));              /* absolute: inside the rootfs */
 	symlink("../../../../../../bin/amd", AT("bin/up")); /* climbs, stays at the rootfs's / */
 	g_file_set_contents(AT("bin/script"), "#!/bin/sh\necho hi\n", -1, NULL);
 	snprintf(p, sizeof(p), "%s/prog", outside);
 	elf(p, EM_AARCH64);
-	symlink(p, AT("bin/escape"));                     /* points out of the rootfs */
+	symlink(p, AT("bin/escape")); /* points out of the rootfs */
 
 	ok(rt_elf_arch(root, "/bin/busybox") == RV_ARCH_AARCH64, "aarch64 ELF");
 	ok(rt_elf_arch(root, "/bin/amd") == RV_ARCH_X86_64, "x86_64 ELF");
@@ -72,10 +73,11 @@ int main(void)
 	ok(rt_elf_arch(root, "/bin/sh") == RV_ARCH_AARCH64, "an absolute symlink resolves inside the rootfs");
 	ok(rt_elf_arch(root, "/bin/up") == RV_ARCH_X86_64, "`..` beyond the rootfs stays at its root");
 	ok(rt_elf_arch(root, "/bin/escape") == -1, "a symlink to a host path is not followed out");
-	ok(rt_elf_arch(root, "/bin/script") == -1 && rt_elf_arch(root, "/nope") == -1, "a script, a missing file: none");
+	ok(rt_elf_arch(root, "/bin/script") == -1 && rt_elf_arch(root, "/nope") == -1,
+	   "a script, a missing file: none");
 
-	ok(arch_of(root, "sh", "/usr/local/bin:/bin", NULL, NULL, &why) == RV_ARCH_AARCH64 &&
-		   strstr(why, "program"), "args[0] found through PATH");
+	ok(arch_of(root, "sh", "/usr/local/bin:/bin", NULL, NULL, &why) == RV_ARCH_AARCH64 && strstr(why, "program"),
+	   "args[0] found through PATH");
 	ok(arch_of(root, "/bin/amd", NULL, NULL, NULL, &why) == RV_ARCH_X86_64, "an absolute args[0]");
 	ok(arch_of(root, "script", "/bin", NULL, NULL, &why) == host && strstr(why, "host"), "a script: the host's");
 	ok(arch_of(root, "nothing", "/bin", NULL, NULL, &why) == host, "not found: the host's");

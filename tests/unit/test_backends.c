@@ -39,8 +39,13 @@ int main(void)
 	g_autofree char *log = g_build_filename(dir, "console.log", NULL);
 	struct qemu_settings qs = { .binary = fake, .microvm_binary = "", .foreign_binary = { fake, fake } };
 	struct hv_vm_config cfg = {
-		.arch = rv_arch_host(), .accel = HV_ACCEL_TCG, .vcpus = 1, .memory_mib = 300,
-		.kernel = "/k/vmlinux", .initrd = "/k/initrd", .agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
+		.arch = rv_arch_host(),
+		.accel = HV_ACCEL_TCG,
+		.vcpus = 1,
+		.memory_mib = 300,
+		.kernel = "/k/vmlinux",
+		.initrd = "/k/initrd",
+		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
 	};
 	const struct hv_backend_ops *q = &hv_qemu_lite_ops;
 	struct rt_error *err = NULL;
@@ -69,12 +74,12 @@ int main(void)
 	if (vm) {
 		r = q->stats(vm, &st, &err);
 		ok(r == 0 && st.host_rss_bytes > 0 && st.guest_ram_bytes == 300ULL << 20,
-		   "qemu: stats read the QEMU process (%llu KiB resident) and the guest's RAM", st.host_rss_bytes >> 10);
+		   "qemu: stats read the QEMU process (%llu KiB resident) and the guest's RAM",
+		   st.host_rss_bytes >> 10);
 		rt_error_free(&err);
 		ok(q->wait(vm, 0, &status, &err) == 0, "qemu: wait times out while it runs");
 		r = q->stop(vm, 2000, &err) == 0 && q->wait(vm, 0, &status, &err) == 1;
-		ok(r && status == 128 + SIGTERM,
-		   "qemu: stop ends it with SIGTERM (status %d)", status);
+		ok(r && status == 128 + SIGTERM, "qemu: stop ends it with SIGTERM (status %d)", status);
 		ok(q->stats(vm, &st, &err) < 0 && err && err->status == ESRCH, "qemu: no stats once the VM has ended");
 		rt_error_free(&err);
 		q->destroy(vm);
@@ -97,8 +102,8 @@ int main(void)
 		cfg.nics = nics;
 		cfg.n_nics = G_N_ELEMENTS(nics);
 		r = q->launch(&qs, &cfg, &vm, &err);
-		ok(r < 0 && err && strstr(err->msg, "NICs") && !vm,
-		   "qemu: more NICs than it can pass are refused: %s", err ? err->msg : "no error");
+		ok(r < 0 && err && strstr(err->msg, "NICs") && !vm, "qemu: more NICs than it can pass are refused: %s",
+		   err ? err->msg : "no error");
 		rt_error_free(&err);
 	}
 

@@ -44,7 +44,8 @@ int main(void)
 	   "empty file gives the defaults");
 	rt_config_free(c);
 	ok(rt_config_parse("[runvm]\nbackend = qemu\nvcpus = 2\nmemory_mib=512\nkernel=/k\n[qemu]\nbinary=/q\n"
-			   "[kvm]\nhuge_pages = false\n", "t", &c, &err) == 0 &&
+			   "[kvm]\nhuge_pages = false\n",
+			   "t", &c, &err) == 0 &&
 		   strcmp(c->backend, "qemu") == 0 && c->vcpus == 2 && c->memory_mib == 512 && !kvm_of(c)->huge_pages &&
 		   strcmp(c->kernel, "/k") == 0 && strcmp(qemu_of(c)->binary, "/q") == 0,
 	   "values override the defaults");
@@ -62,7 +63,8 @@ int main(void)
 	expect_error("[qemu]\nbinry = /q\n", "config `test.conf`: unknown key `binry` in group [qemu]");
 	expect_error("[kvm]\nhuge_page = true\n", "config `test.conf`: unknown key `huge_page` in group [kvm]");
 	expect_error("[runvm]\nbinary = /q\n", "unknown key `binary` in group [runvm]");
-	expect_error("[kvm]\nhuge_pages = yes\n", "config `test.conf`: [kvm] huge_pages must be true or false, not `yes`");
+	expect_error("[kvm]\nhuge_pages = yes\n",
+		     "config `test.conf`: [kvm] huge_pages must be true or false, not `yes`");
 
 	ok(rt_config_parse("[kvm]\nhuge_pages = false\n", "t", &c, &err) == 0 && !kvm_of(c)->huge_pages &&
 		   strcmp(qemu_of(c)->microvm_binary, "") == 0,

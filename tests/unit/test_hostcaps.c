@@ -66,7 +66,8 @@ int main(void)
 	ok(c.kvm_dev && c.kvm_pvm && !c.kvm_usable && strstr(c.kvm_reason, "PVM"), "PVM host: KVM unusable: %s",
 	   c.kvm_reason);
 	ok(c.tun && !c.vhost_vsock, "tun present, vhost-vsock absent");
-	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
+	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 &&
+		   pr.accel == HV_ACCEL_TCG,
 	   "PVM host: auto picks TCG (%s)", pr.reason);
 	ok(hv_backend_select(&c, "qemu", "kvm", RV_ARCH_X86_64, bins, &ops, &pr, &err) < 0 && err &&
 		   strstr(err->msg, "PVM"),
@@ -78,7 +79,8 @@ int main(void)
 	root = fake_host("svm", "kvm_amd", true);
 	hv_host_probe(root, &c);
 	ok(c.cpu_virt && c.kvm_usable && !c.kvm_pvm, "AMD host with kvm_amd: KVM usable (%s)", c.kvm_reason);
-	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_KVM,
+	ok(hv_backend_select(&c, "auto", "auto", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 &&
+		   pr.accel == HV_ACCEL_KVM,
 	   "KVM host: auto picks KVM");
 	ok(hv_backend_select(&c, "auto", "tcg", RV_ARCH_X86_64, bins, &ops, &pr, &err) == 0 && pr.accel == HV_ACCEL_TCG,
 	   "KVM host: accel=tcg is honoured");

@@ -151,11 +151,19 @@ static GBytes *make_elf(bool pvh_note)
 	memcpy(n, w, 12), memcpy(n + 12, "GNU", 4), memcpy(n + 16, "\1\2\3\4", 4), n += 20;
 	w[0] = 4, w[1] = 8, w[2] = pvh_note ? XEN_ELFNOTE_PHYS32_ENTRY : 17;
 	memcpy(n, w, 12), memcpy(n + 12, "Xen", 4), memcpy(n + 16, &entry, 8), n += 24;
-	ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = (uint64_t)(note - img), .p_filesz = (uint64_t)(n - note), .p_align = 4 };
+	ph[1] = (Elf64_Phdr){
+		.p_type = PT_NOTE, .p_offset = (uint64_t)(note - img), .p_filesz = (uint64_t)(n - note), .p_align = 4
+	};
 
 	memcpy(img + 256, guest_code, sizeof(guest_code));
-	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 256, .p_vaddr = 0xffffffff81000000ULL, .p_paddr = GUEST_LOAD,
-			      .p_filesz = sizeof(guest_code), .p_memsz = 0x2000, .p_flags = PF_R | PF_X, .p_align = 0x1000 };
+	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = 256,
+			      .p_vaddr = 0xffffffff81000000ULL,
+			      .p_paddr = GUEST_LOAD,
+			      .p_filesz = sizeof(guest_code),
+			      .p_memsz = 0x2000,
+			      .p_flags = PF_R | PF_X,
+			      .p_align = 0x1000 };
 	return g_bytes_new_take(img, 256 + sizeof(guest_code));
 }
 
@@ -258,7 +266,8 @@ static void test_boot_and_run(const char *dir, const char *kernel, const char *i
 	rt_error_free(&err);
 	vmm_stop(vm);
 
-	ok(seen.n_words == 2 && seen.words[0] == X86_START_INFO_ADDR, "EBX = start_info (0x%x) at entry", seen.words[0]);
+	ok(seen.n_words == 2 && seen.words[0] == X86_START_INFO_ADDR, "EBX = start_info (0x%x) at entry",
+	   seen.words[0]);
 	ok(seen.n_bytes == 1 && seen.byte == 0x42, "a port write reaches its handler (0x%x)", seen.byte);
 	ok(seen.mmio_w_off == 8 && seen.mmio_w_len == 4 && seen.mmio_w_val == 0xdeadbeef,
 	   "an MMIO write reaches its handler (off %llu len %u value 0x%x)", (unsigned long long)seen.mmio_w_off,
@@ -293,7 +302,8 @@ static void test_boot_and_run(const char *dir, const char *kernel, const char *i
 			sum1 += b[i];
 		for (size_t i = 0; mpc && i < mpc->length; i++)
 			sum2 += t[i];
-		ok(!memcmp(mpf->signature, "_MP_", 4) && sum1 == 0 && mpc && !memcmp(mpc->signature, "PCMP", 4) && sum2 == 0,
+		ok(!memcmp(mpf->signature, "_MP_", 4) && sum1 == 0 && mpc && !memcmp(mpc->signature, "PCMP", 4) &&
+			   sum2 == 0,
 		   "MP floating pointer and table with valid checksums");
 		ok(mpc && mpc->oemcount == 2 + 1 + 1 + X86_IOAPIC_PINS + 2 && cpu[0].type == MP_PROCESSOR &&
 			   cpu[0].cpuflag == (MP_CPU_ENABLED | MP_CPU_BOOTPROCESSOR) && cpu[1].apicid == 1 &&
@@ -305,7 +315,8 @@ static void test_boot_and_run(const char *dir, const char *kernel, const char *i
 	close(pipefd[0]);
 	close(pipefd[1]);
 	close(console_fd);
-	ok(g_file_get_contents(console, &log, NULL, NULL) && !strcmp(log, "hi\n"), "the UART's output is in the console log");
+	ok(g_file_get_contents(console, &log, NULL, NULL) && !strcmp(log, "hi\n"),
+	   "the UART's output is in the console log");
 }
 
 static void test_triple_fault(const char *kernel)
@@ -347,7 +358,9 @@ static void test_stop_running(const char *kernel)
 	r = true;
 	for (int i = 0; i < 200 && r; i++)
 		r = vmm_pause(vm, &err) == 0 && vmm_resume(vm, &err) == 0;
-	ok(r && counter_passes(vmm_guest_ptr(vm, GUEST_COUNTER, 4), *(volatile uint32_t *)vmm_guest_ptr(vm, GUEST_COUNTER, 4)),
+	ok(r &&
+		   counter_passes(vmm_guest_ptr(vm, GUEST_COUNTER, 4),
+				  *(volatile uint32_t *)vmm_guest_ptr(vm, GUEST_COUNTER, 4)),
 	   "200 pause/resume cycles, and the guest still runs");
 	ok(vmm_pause(vm, &err) == 0, "paused");
 	t = rv_now_ms();
@@ -391,7 +404,8 @@ static void test_high_ram(const char *kernel)
 		   !vmm_guest_ptr(vm, (4ULL << 30) - 1, 2),
 	   "the hole from 3 GiB is not RAM, and no range spans it");
 	ok(high == low + (3ULL << 30) && vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20) - 1, 1) &&
-		   !vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20) - 1, 2) && !vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20), 1),
+		   !vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20) - 1, 2) &&
+		   !vmm_guest_ptr(vm, (4ULL << 30) + (64 << 20), 1),
 	   "64 MiB at 4 GiB, backed by the same file after the low part");
 	si = vmm_guest_ptr(vm, X86_START_INFO_ADDR, sizeof(*si));
 	mm = vmm_guest_ptr(vm, si->memmap_paddr, si->memmap_entries * sizeof(*mm));
@@ -502,14 +516,15 @@ static void test_vcpu_state(const char *kernel)
 		r = vmm_platform_load(vm2, plat.data, n) == -EBADMSG;
 	ok(r, "vCPU state: every truncated platform record refused");
 	r = vmm_platform_load(vm2, plat.data, plat.len) == 0 && vmm_platform_save(vm2, &plat2) == 0 &&
-	    plat2.len == plat.len && !memcmp(plat.data, plat2.data, chips_len);
+		plat2.len == plat.len && !memcmp(plat.data, plat2.data, chips_len);
 	ok(r, "vCPU state: the platform loaded, its interrupt controllers compare equal");
 	r = ioctl(vmm_vcpu_fd(vm2, 0), KVM_GET_REGS, &r2) == 0 && ioctl(vmm_vcpu_fd(vm2, 0), KVM_GET_SREGS, &s2) == 0 &&
-	    !memcmp(&r1, &r2, sizeof(r1)) && !memcmp(&s1, &s2, sizeof(s1));
+		!memcmp(&r1, &r2, sizeof(r1)) && !memcmp(&s1, &s2, sizeof(s1));
 	ok(r, "vCPU state: its registers and segments compare equal (rip 0x%llx, 0x%llx)", (unsigned long long)r1.rip,
 	   (unsigned long long)r2.rip);
 	counter = vmm_guest_ptr(vm2, GUEST_COUNTER, 8);
-	ok(vmm_start(vm2, &err) == 0 && counter_passes(counter, at), "vCPU state: the guest goes on counting from %u", at);
+	ok(vmm_start(vm2, &err) == 0 && counter_passes(counter, at), "vCPU state: the guest goes on counting from %u",
+	   at);
 	ok(vmm_vcpu_load(vm2, 0, rec.data, rec.len) == -EBUSY, "vCPU state: a started VM refuses a load");
 	counter[1] = 1;
 	r = ended_within(vm2, 5000) && vmm_ended(vm2, &status, &reason) && status == 0 && strstr(reason, "i8042");
@@ -556,7 +571,8 @@ static void test_huge_pages(void)
 
 	if (!g_file_get_contents("/sys/kernel/mm/transparent_hugepage/shmem_enabled", &thp, NULL, NULL) ||
 	    strstr(thp, "[deny]")) {
-		printf("ok %d - guest RAM in huge pages # SKIP no shmem transparent huge pages on this host\n", ++tap_n);
+		printf("ok %d - guest RAM in huge pages # SKIP no shmem transparent huge pages on this host\n",
+		       ++tap_n);
 		return;
 	}
 	for (int huge = 1; huge >= 0; huge--) {
@@ -612,7 +628,9 @@ int main(void)
 	test_vcpu_state(kernel);
 	test_huge_pages();
 
-	for (const char *const *f = (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", "trunc", NULL }; *f; f++) {
+	for (const char *const *f =
+		     (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", "trunc", NULL };
+	     *f; f++) {
 		g_autofree char *path = g_build_filename(dir, *f, NULL);
 
 		unlink(path);

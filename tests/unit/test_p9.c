@@ -18,11 +18,36 @@
 #include "tests/unit/tap.h"
 
 enum {
-	TLERROR = 6, RLERROR = 7, TSTATFS = 8, TLOPEN = 12, TLCREATE = 14, TSYMLINK = 16, TMKNOD = 18,
-	TRENAME = 20, TREADLINK = 22, TGETATTR = 24, TSETATTR = 26, TXATTRWALK = 30, TXATTRCREATE = 32,
-	TREADDIR = 40, TFSYNC = 50, TLOCK = 52, TGETLOCK = 54, TLINK = 70, TMKDIR = 72, TRENAMEAT = 74,
-	TUNLINKAT = 76, TVERSION = 100, TAUTH = 102, TATTACH = 104, TFLUSH = 108, TWALK = 110, TREAD = 116,
-	TWRITE = 118, TCLUNK = 120, TREMOVE = 122,
+	TLERROR = 6,
+	RLERROR = 7,
+	TSTATFS = 8,
+	TLOPEN = 12,
+	TLCREATE = 14,
+	TSYMLINK = 16,
+	TMKNOD = 18,
+	TRENAME = 20,
+	TREADLINK = 22,
+	TGETATTR = 24,
+	TSETATTR = 26,
+	TXATTRWALK = 30,
+	TXATTRCREATE = 32,
+	TREADDIR = 40,
+	TFSYNC = 50,
+	TLOCK = 52,
+	TGETLOCK = 54,
+	TLINK = 70,
+	TMKDIR = 72,
+	TRENAMEAT = 74,
+	TUNLINKAT = 76,
+	TVERSION = 100,
+	TAUTH = 102,
+	TATTACH = 104,
+	TFLUSH = 108,
+	TWALK = 110,
+	TREAD = 116,
+	TWRITE = 118,
+	TCLUNK = 120,
+	TREMOVE = 122,
 };
 #define NOFID 0xffffffffu
 #define BAD -1000 /* a reply of the wrong type or shape */
@@ -48,12 +73,35 @@ static void m_begin(uint8_t type)
 	m.b[6] = 0x12;
 }
 
-static void m_u8(uint8_t v) { m.b[m.n++] = v; }
-static void m_u16(uint16_t v) { m_u8((uint8_t)v); m_u8((uint8_t)(v >> 8)); }
-static void m_u32(uint32_t v) { m_u16((uint16_t)v); m_u16((uint16_t)(v >> 16)); }
-static void m_u64(uint64_t v) { m_u32((uint32_t)v); m_u32((uint32_t)(v >> 32)); }
-static void m_data(const void *p, size_t n) { memcpy(m.b + m.n, p, n); m.n += n; }
-static void m_str(const char *s) { m_u16((uint16_t)strlen(s)); m_data(s, strlen(s)); }
+static void m_u8(uint8_t v)
+{
+	m.b[m.n++] = v;
+}
+static void m_u16(uint16_t v)
+{
+	m_u8((uint8_t)v);
+	m_u8((uint8_t)(v >> 8));
+}
+static void m_u32(uint32_t v)
+{
+	m_u16((uint16_t)v);
+	m_u16((uint16_t)(v >> 16));
+}
+static void m_u64(uint64_t v)
+{
+	m_u32((uint32_t)v);
+	m_u32((uint32_t)(v >> 32));
+}
+static void m_data(const void *p, size_t n)
+{
+	memcpy(m.b + m.n, p, n);
+	m.n += n;
+}
+static void m_str(const char *s)
+{
+	m_u16((uint16_t)strlen(s));
+	m_data(s, strlen(s));
+}
 
 static void m_size(void)
 {
@@ -71,10 +119,25 @@ static struct resp {
 
 static size_t resp_cap = sizeof(r.b);
 
-static uint8_t r_u8(void) { return r.off + 1 <= r.n ? r.b[r.off++] : 0; }
-static uint16_t r_u16(void) { uint16_t v = r_u8(); return (uint16_t)(v | r_u8() << 8); }
-static uint32_t r_u32(void) { uint32_t v = r_u16(); return v | (uint32_t)r_u16() << 16; }
-static uint64_t r_u64(void) { uint64_t v = r_u32(); return v | (uint64_t)r_u32() << 32; }
+static uint8_t r_u8(void)
+{
+	return r.off + 1 <= r.n ? r.b[r.off++] : 0;
+}
+static uint16_t r_u16(void)
+{
+	uint16_t v = r_u8();
+	return (uint16_t)(v | r_u8() << 8);
+}
+static uint32_t r_u32(void)
+{
+	uint32_t v = r_u16();
+	return v | (uint32_t)r_u16() << 16;
+}
+static uint64_t r_u64(void)
+{
+	uint64_t v = r_u32();
+	return v | (uint64_t)r_u32() << 32;
+}
 
 static void r_str(char *buf, size_t cap)
 {
@@ -340,7 +403,10 @@ static int t_fid_op(uint8_t type, uint32_t fid)
 	return rpc();
 }
 
-static int t_clunk(uint32_t fid) { return t_fid_op(TCLUNK, fid); }
+static int t_clunk(uint32_t fid)
+{
+	return t_fid_op(TCLUNK, fid);
+}
 
 /* Read the whole directory of open @fid in requests of @count bytes; the names, '/'-joined
  * into @out, and the number of entries. */
@@ -449,7 +515,8 @@ static void test_files(void)
 
 	ok(t_mkdir(0, "d", 040750, gid_a) == 0, "Tmkdir d");
 	host_path(hp, sizeof(hp), "d");
-	ok(lstat(hp, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750, "d is a 0750 directory (umask ignored)");
+	ok(lstat(hp, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750,
+	   "d is a 0750 directory (umask ignored)");
 	ok(st.st_uid == uid_a && st.st_gid == gid_a, "d is owned by the attach's uid and the request's gid");
 	ok(walk1(0, 1, "d") == 0 && t_getattr(1, &a) == 0 && (a.mode & 07777) == 0750 && a.uid == st.st_uid,
 	   "Twalk d, Tgetattr reports the host's mode and owner");
@@ -461,8 +528,8 @@ static void test_files(void)
 		   r.n == 7 + 13 + 4,
 	   "Tlcreate d/f (O_RDWR, 0640)");
 	host_path(hp, sizeof(hp), "d/f");
-	ok(lstat(hp, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0640 &&
-		   st.st_uid == uid_a && st.st_gid == gid_b,
+	ok(lstat(hp, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0640 && st.st_uid == uid_a &&
+		   st.st_gid == gid_b,
 	   "d/f: 0640, the attach's uid, the request's gid");
 	ok(t_write(2, 0, "hello, world", 12) == 12, "Twrite 12 bytes");
 	ok(t_write(2, 100, "X", 1) == 1, "Twrite at offset 100");
@@ -476,7 +543,8 @@ static void test_files(void)
 	m_u32(2);
 	m_u32(1);
 	ok(rpc() == 0, "Tfsync");
-	ok(t_lcreate(1, "f", 0x2c2 /* O_RDWR|O_CREAT|O_EXCL */, 0644, 0) == -EEXIST, "Tlcreate O_EXCL of an existing name: EEXIST");
+	ok(t_lcreate(1, "f", 0x2c2 /* O_RDWR|O_CREAT|O_EXCL */, 0644, 0) == -EEXIST,
+	   "Tlcreate O_EXCL of an existing name: EEXIST");
 	ok(t_walk(1, 3, 0, NULL, NULL) == 0 && t_lcreate(3, "f", 1 | 01000 /* O_WRONLY|O_TRUNC */, 0644, 0) == 0,
 	   "Tlcreate of an existing file without O_EXCL opens it (O_TRUNC)");
 	ok(lstat(hp, &st) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0640, "it was truncated, its mode kept");
@@ -501,7 +569,8 @@ static void test_files(void)
 	ok(t_setattr(2, 0x20 | 0x100, 0, 0, 0, 0, 12345) == 0 && t_getattr(2, &a) == 0 && a.mtime == 12345 &&
 		   a.mtime_ns == 500,
 	   "Tsetattr MTIME|MTIME_SET sets the given mtime");
-	ok(t_setattr(2, 0x20, 0, 0, 0, 0, 0) == 0 && t_getattr(2, &a) == 0 && a.mtime > 1000000000, "Tsetattr MTIME alone: now");
+	ok(t_setattr(2, 0x20, 0, 0, 0, 0, 0) == 0 && t_getattr(2, &a) == 0 && a.mtime > 1000000000,
+	   "Tsetattr MTIME alone: now");
 	ok(t_setattr(1, 8, 0, 0, 0, 0, 0) == -EISDIR, "Tsetattr size on a directory: EISDIR");
 
 	/* link, rename, readdir */
@@ -511,7 +580,8 @@ static void test_files(void)
 		   m_u32(2);
 		   m_str("hard");
 		   rpc();
-	   }) == 0 && t_getattr(2, &a) == 0 && a.nlink == 2,
+	   }) == 0 &&
+		   t_getattr(2, &a) == 0 && a.nlink == 2,
 	   "Tlink d/f to hard: nlink 2");
 	ok(t_renameat(0, "hard", 1, "g") == 0, "Trenameat hard to d/g");
 	ok(t_renameat(1, "g", 0, "..") == -EINVAL && t_renameat(1, "g", 0, "a/b") == -EINVAL,
@@ -532,7 +602,8 @@ static void test_files(void)
 	ok(t_fid_op(TREMOVE, 2) == 0 && t_getattr(2, &a) == -EBADF, "Tremove d/f clunks the fid");
 	host_path(hp, sizeof(hp), "d/f");
 	ok(lstat(hp, &st) < 0 && errno == ENOENT, "d/f is gone");
-	ok(t_walk(1, 2, 0, NULL, NULL) == 0 && t_lcreate(2, "mv_a", 2, 0600, 0) == 0 && t_clunk(2) == 0, "create d/mv_a");
+	ok(t_walk(1, 2, 0, NULL, NULL) == 0 && t_lcreate(2, "mv_a", 2, 0600, 0) == 0 && t_clunk(2) == 0,
+	   "create d/mv_a");
 	ok(walk1(1, 2, "mv_a") == 0, "walk d/mv_a");
 	m_begin(TRENAME);
 	m_u32(2);
@@ -555,7 +626,8 @@ static void test_links_and_nodes(void)
 
 	ok(t_symlink(0, "ln", "/etc/passwd") == 0, "Tsymlink ln -> /etc/passwd");
 	host_path(hp, sizeof(hp), "ln");
-	ok(lstat(hp, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == uid_a, "ln is a symlink owned by the attach's uid");
+	ok(lstat(hp, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == uid_a,
+	   "ln is a symlink owned by the attach's uid");
 	ok(walk1(0, 1, "ln") == 0 && t_getattr(1, &a) == 0 && S_ISLNK(a.mode) && a.qtype == 0x02,
 	   "Twalk ln gives the link itself");
 	ok(t_fid_op(TREADLINK, 1) == 0 && (r_str(buf, sizeof(buf)), !strcmp(buf, "/etc/passwd")), "Treadlink");
@@ -572,9 +644,11 @@ static void test_links_and_nodes(void)
 	if (is_root) {
 		ok(t_mknod(0, "null", 020666, 1, 3) == 0, "Tmknod a character device 1:3");
 		host_path(hp, sizeof(hp), "null");
-		ok(lstat(hp, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3) && (st.st_mode & 0777) == 0666,
+		ok(lstat(hp, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3) &&
+			   (st.st_mode & 0777) == 0666,
 		   "it is char 1:3, 0666");
-		ok(walk1(0, 1, "null") == 0 && t_getattr(1, &a) == 0 && a.rdev == makedev(1, 3), "Tgetattr reports rdev");
+		ok(walk1(0, 1, "null") == 0 && t_getattr(1, &a) == 0 && a.rdev == makedev(1, 3),
+		   "Tgetattr reports rdev");
 		ok(t_lopen(1, 2) == -EOPNOTSUPP, "Tlopen of a device node is refused");
 		ok(t_clunk(1) == 0, "clunk");
 	} else {
@@ -684,8 +758,8 @@ static void test_locks(void)
 static void test_escapes(void)
 {
 	static const char *const dotdot2[] = { "..", ".." }, *const out_passwd[] = { "out", "passwd" },
-				  *const up_x[] = { "up", "x" }, *const sub_dd_dd[] = { "sub", "..", ".." },
-				  *const dd_secret[] = { "..", "secret" };
+				 *const up_x[] = { "up", "x" }, *const sub_dd_dd[] = { "sub", "..", ".." },
+				 *const dd_secret[] = { "..", "secret" };
 	char hp[256], buf[64];
 	uint64_t root_path, p;
 	struct attr a;
@@ -850,7 +924,8 @@ static void test_hostile(void)
 	ok(p9_handle(srv, m.b, m.n, r.b, 10) == 0, "a reply buffer under 11 bytes: no reply");
 	resp_cap = 11;
 	ok(t_getattr(0, NULL) == -EMSGSIZE, "Tgetattr into 11 bytes: Rlerror EMSGSIZE");
-	ok(walk1(0, 1, "sub") == -EMSGSIZE && t_getattr(1, NULL) == -EBADF, "Twalk into 11 bytes: refused, no fid made");
+	ok(walk1(0, 1, "sub") == -EMSGSIZE && t_getattr(1, NULL) == -EBADF,
+	   "Twalk into 11 bytes: refused, no fid made");
 	resp_cap = 9 + 13;
 	ok(walk1(0, 1, "sub") == 0, "Twalk of one name into exactly 22 bytes works");
 	ok(t_clunk(1) == 0, "clunk");
@@ -942,7 +1017,8 @@ static void test_readonly(void)
 	t_version(65536, "9P2000.L", &msize, v);
 	ok(t_attach(0, 0) == 0, "attach");
 	ok(walk1(0, 1, "ro") == 0 && t_lopen(1, 0) == 0 && t_read(1, 0, 16, buf, sizeof(buf)) == 4, "reading works");
-	ok(walk1(0, 2, "ro") == 0 && t_lopen(2, 1) == -EROFS && t_lopen(2, 01000) == -EROFS, "Tlopen for writing: EROFS");
+	ok(walk1(0, 2, "ro") == 0 && t_lopen(2, 1) == -EROFS && t_lopen(2, 01000) == -EROFS,
+	   "Tlopen for writing: EROFS");
 	ok(t_setattr(2, 1, 0600, 0, 0, 0, 0) == -EROFS, "Tsetattr: EROFS");
 	ok(t_mkdir(0, "x", 0755, 0) == -EROFS && t_unlinkat(0, "ro", 0) == -EROFS && t_symlink(0, "s", "t") == -EROFS &&
 		   t_mknod(0, "n", 010644, 0, 0) == -EROFS && t_renameat(0, "ro", 0, "r2") == -EROFS,
@@ -962,10 +1038,11 @@ static void test_readonly(void)
 /* Random bytes, some with plausible headers and fids, into a scratch export. */
 static void test_random(void)
 {
-	static const uint8_t types[] = { TSTATFS, TLOPEN, TLCREATE, TSYMLINK, TMKNOD, TRENAME, TREADLINK, TGETATTR,
-					 TSETATTR, TXATTRWALK, TXATTRCREATE, TREADDIR, TFSYNC, TLOCK, TGETLOCK,
-					 TLINK, TMKDIR, TRENAMEAT, TUNLINKAT, TATTACH, TFLUSH, TWALK, TREAD,
-					 TWRITE, TCLUNK, TREMOVE, TLERROR, 0, 255 };
+	static const uint8_t types[] = { TSTATFS,   TLOPEN,   TLCREATE, TSYMLINK,   TMKNOD,       TRENAME,
+					 TREADLINK, TGETATTR, TSETATTR, TXATTRWALK, TXATTRCREATE, TREADDIR,
+					 TFSYNC,    TLOCK,    TGETLOCK, TLINK,      TMKDIR,       TRENAMEAT,
+					 TUNLINKAT, TATTACH,  TFLUSH,   TWALK,      TREAD,        TWRITE,
+					 TCLUNK,    TREMOVE,  TLERROR,  0,          255 };
 	struct p9_server *keep = srv;
 	char dir[160];
 	uint32_t msize = 0;
@@ -993,7 +1070,8 @@ static void test_random(void)
 		}
 		resp_cap = rand() % 3 ? sizeof(r.b) : (size_t)(rand() % 64);
 		r.n = p9_handle(srv, m.b, len, r.b, resp_cap);
-		if (resp_cap < 11 ? r.n != 0 : r.n < 7 || r.n > resp_cap || memcmp(r.b, &(uint32_t){ (uint32_t)r.n }, 4))
+		if (resp_cap < 11 ? r.n != 0
+				  : r.n < 7 || r.n > resp_cap || memcmp(r.b, &(uint32_t){ (uint32_t)r.n }, 4))
 			bad++;
 	}
 	resp_cap = sizeof(r.b);

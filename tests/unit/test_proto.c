@@ -52,8 +52,9 @@ static void test_round_trip(void)
 	ok(rv_frame_end(&b, st) == 0, "frame built");
 	ok(rv_frame_parse(b.data, b.len, &f, &used) == 1 && used == b.len, "frame parses whole");
 	ok(f.type == RV_MSG_RUN && f.proc == 7, "type and proc survive");
-	ok(rv_attr_next(&f, &pos, &a) == 1 && a.type == RV_ATTR_ARG && rv_attr_str(&a, &str, &len) == 0 &&
-		   len == 4 && memcmp(str, "echo", 4) == 0, "first string attribute");
+	ok(rv_attr_next(&f, &pos, &a) == 1 && a.type == RV_ATTR_ARG && rv_attr_str(&a, &str, &len) == 0 && len == 4 &&
+		   memcmp(str, "echo", 4) == 0,
+	   "first string attribute");
 	ok(rv_attr_next(&f, &pos, &a) == 1 && a.len == 0, "empty string attribute");
 	ok(rv_attr_next(&f, &pos, &a) == 1 && rv_attr_u32(&a, &v) == 0 && v == 1000, "u32 attribute");
 	ok(rv_attr_next(&f, &pos, &a) == 0, "end of attributes");
@@ -72,7 +73,10 @@ static void test_bad_headers(void)
 	struct rv_frame f;
 	size_t used;
 
-	h[8] = 0x01; h[9] = 0x00; h[10] = 0x10; h[11] = 0x00; /* 1 MiB + 1 */
+	h[8] = 0x01;
+	h[9] = 0x00;
+	h[10] = 0x10;
+	h[11] = 0x00; /* 1 MiB + 1 */
 	ok(rv_frame_parse(h, sizeof(h), &f, &used) == -EBADMSG, "payload over the limit is rejected at once");
 	h[10] = 0x00;
 	ok(rv_frame_parse(h, sizeof(h), &f, &used) == 0, "in-limit payload waits for its bytes");
@@ -89,8 +93,10 @@ static void test_bad_headers(void)
 static void test_bad_attrs(void)
 {
 	/* A HELLO whose attribute claims more bytes than the payload has. */
-	uint8_t fr[RV_PROTO_HDR_LEN + 8] = { 'R', 'V', RV_PROTO_VERSION, RV_MSG_HELLO, 0, 0, 0, 0, 8, 0, 0, 0,
-					      RV_ATTR_VERSION, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	uint8_t fr[RV_PROTO_HDR_LEN + 8] = {
+		'R',  'V', RV_PROTO_VERSION, RV_MSG_HELLO, 0, 0, 0, 0, 8, 0, 0, 0, RV_ATTR_VERSION, 0, 0, 0, 0xff, 0xff,
+		0xff, 0xff
+	};
 	struct rv_buf b = { 0 };
 	struct rt_error *err = NULL;
 	struct rv_frame f;
@@ -108,7 +114,8 @@ static void test_bad_attrs(void)
 
 	/* A short attribute header at the end. */
 	fr[8] = 3;
-	ok(rv_frame_parse(fr, RV_PROTO_HDR_LEN + 3, &f, &used) == 1 && (pos = 0, rv_attr_next(&f, &pos, &a) == -EBADMSG),
+	ok(rv_frame_parse(fr, RV_PROTO_HDR_LEN + 3, &f, &used) == 1 &&
+		   (pos = 0, rv_attr_next(&f, &pos, &a) == -EBADMSG),
 	   "truncated attribute header rejected");
 }
 
@@ -136,7 +143,8 @@ static void test_stream(void)
 
 	hello(&b, RV_PROTO_VERSION);
 	rv_frame_raw(&b, RV_MSG_RUN, 0, "", 0);
-	ok(feed(&b, 64, &err) < 0 && err && strstr(err->msg, "unexpected RUN"), "host-bound message type from guest rejected");
+	ok(feed(&b, 64, &err) < 0 && err && strstr(err->msg, "unexpected RUN"),
+	   "host-bound message type from guest rejected");
 	rt_error_free(&err);
 	rv_buf_free(&b);
 
@@ -188,7 +196,9 @@ static void test_random(void)
 		if (round % 4 == 1 && n >= RV_PROTO_HDR_LEN) {
 			uint32_t len = (uint32_t)(rand_r(&seed) % (n - RV_PROTO_HDR_LEN + 1));
 
-			junk[0] = 'R'; junk[1] = 'V'; junk[2] = RV_PROTO_VERSION;
+			junk[0] = 'R';
+			junk[1] = 'V';
+			junk[2] = RV_PROTO_VERSION;
 			junk[3] = (uint8_t)(1 + rand_r(&seed) % (_RV_MSG_MAX - 1));
 			memset(junk + 4, 0, 4);
 			memcpy(junk + 8, &len, 4); /* little-endian host */

@@ -20,13 +20,22 @@ int main(void)
 	struct hv_share share = { .tag = "rootfs", .host_path = "/b/root,fs", .readonly = true };
 	struct hv_nic nics[2] = { { .tap_fd = 40 }, { .tap_fd = 41 } };
 	struct qemu_settings qs = {
-		.binary = "qemu-system-x86_64", .microvm_binary = "",
+		.binary = "qemu-system-x86_64",
+		.microvm_binary = "",
 		.foreign_binary = { [RV_ARCH_X86_64] = "/opt/x86/qemu", [RV_ARCH_AARCH64] = "qemu-system-aarch64" },
 	};
 	struct hv_vm_config cfg = {
-		.arch = RV_ARCH_X86_64, .accel = HV_ACCEL_TCG, .vcpus = 2, .memory_mib = 300,
-		.kernel = "/k/vmlinux", .initrd = "/k/initrd", .cmdline = "quiet", .shares = &share, .n_shares = 1,
-		.console_log = "/s/console.log", .agent = { .kind = HV_ENDPOINT_FD, .fd = 7 },
+		.arch = RV_ARCH_X86_64,
+		.accel = HV_ACCEL_TCG,
+		.vcpus = 2,
+		.memory_mib = 300,
+		.kernel = "/k/vmlinux",
+		.initrd = "/k/initrd",
+		.cmdline = "quiet",
+		.shares = &share,
+		.n_shares = 1,
+		.console_log = "/s/console.log",
+		.agent = { .kind = HV_ENDPOINT_FD, .fd = 7 },
 	};
 	bool native = rv_arch_host() == RV_ARCH_X86_64;
 	g_auto(GStrv) argv = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
@@ -36,7 +45,8 @@ int main(void)
 	ok(has_pair(argv, "-smp", "2") && has_pair(argv, "-m", "300"), "vCPUs and memory");
 	ok(has_pair(argv, "-object", "memory-backend-ram,id=ram,size=300M,reserve=off"),
 	   "guest RAM without a reservation (MAP_NORESERVE)");
-	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off,memory-backend=ram"), "microvm without ACPI");
+	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off,memory-backend=ram"),
+	   "microvm without ACPI");
 	ok(has_pair(argv, "-append", "console=ttyS0 reboot=t noapictimer quiet"), "kernel command line");
 	ok(has_pair(argv, "-fsdev", "local,id=fs0,path=/b/root,,fs,security_model=passthrough,readonly=on"),
 	   "9p share, comma escaped, read-only");
@@ -53,19 +63,22 @@ int main(void)
 	{
 		g_auto(GStrv) net = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
 
-		ok(has_pair(net, "-netdev", "tap,id=net0,fd=5") && has_pair(net, "-device", "virtio-net-device,netdev=net0"),
+		ok(has_pair(net, "-netdev", "tap,id=net0,fd=5") &&
+			   has_pair(net, "-device", "virtio-net-device,netdev=net0"),
 		   "virtio-net NIC on the inherited tap");
 	}
 	cfg.n_nics = 2;
 	{
 		g_auto(GStrv) net = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
 
-		ok(has_pair(net, "-netdev", "tap,id=net1,fd=6") && has_pair(net, "-device", "virtio-net-device,netdev=net1"),
+		ok(has_pair(net, "-netdev", "tap,id=net1,fd=6") &&
+			   has_pair(net, "-device", "virtio-net-device,netdev=net1"),
 		   "a second NIC on the next inherited fd");
 	}
 	cfg.n_nics = 1;
 	{
-		struct hv_disk disks[2] = { { .path = "/d/root,img", .readonly = false }, { .path = "/d/ro.img", .readonly = true } };
+		struct hv_disk disks[2] = { { .path = "/d/root,img", .readonly = false },
+					    { .path = "/d/ro.img", .readonly = true } };
 		g_auto(GStrv) d = NULL;
 
 		cfg.disks = disks;
@@ -116,7 +129,8 @@ int main(void)
 	{
 		g_auto(GStrv) tcg = qemu_lite_build_argv(&qs, &cfg, 3, 4, 5);
 
-		ok(!native || strcmp(tcg[0], "/opt/qemu/bin/qemu-system-x86_64") == 0, "TCG never runs the KVM-only build");
+		ok(!native || strcmp(tcg[0], "/opt/qemu/bin/qemu-system-x86_64") == 0,
+		   "TCG never runs the KVM-only build");
 	}
 	cfg.arch = RV_ARCH_AARCH64;
 	cfg.accel = HV_ACCEL_TCG;
@@ -127,7 +141,8 @@ int main(void)
 		ok(native ? strcmp(arm[0], "/opt/arm/qemu-system-aarch64") == 0 : strcmp(arm[0], qs.binary) == 0,
 		   "a foreign architecture's guest runs [qemu] binary_<arch>: %s", arm[0]);
 
-		ok(has_pair(arm, "-M", "virt,gic-version=3,memory-backend=ram") && has_pair(arm, "-cpu", "max"), "aarch64: virt, GICv3, -cpu max");
+		ok(has_pair(arm, "-M", "virt,gic-version=3,memory-backend=ram") && has_pair(arm, "-cpu", "max"),
+		   "aarch64: virt, GICv3, -cpu max");
 		ok(has_pair(arm, "-append", "console=ttyAMA0 quiet"), "aarch64: PL011 console, no x86 arguments");
 		ok(has_pair(arm, "-device", "virtio-net-device,netdev=net0") &&
 			   has_pair(arm, "-device", "virtserialport,chardev=agent,name=runvm.agent"),

@@ -46,13 +46,15 @@ int main(void)
 	   "full spec parses");
 	ok(s && g_strv_length(s->process.args) == 3 && strcmp(s->process.args[2], "x") == 0, "args");
 	ok(s && s->process.env[0] && strcmp(s->process.env[0], "A=1") == 0 && !s->process.env[1], "env");
-	ok(s && strcmp(s->process.cwd, "/tmp") == 0 && s->process.uid == 1000 && s->process.gid == 100, "cwd, uid, gid");
+	ok(s && strcmp(s->process.cwd, "/tmp") == 0 && s->process.uid == 1000 && s->process.gid == 100,
+	   "cwd, uid, gid");
 	ok(s && s->process.n_additional_gids == 2 && s->process.additional_gids[1] == 6, "additionalGids");
 	ok(s && s->rootfs_readonly && strcmp(s->rootfs, rootfs) == 0, "relative root.path resolved in the bundle");
 	rt_spec_free(s);
 	s = NULL;
 
-	ok(parse(def, &s, &err) == 0 && s && !s->process.terminal && strcmp(s->process.cwd, "/") == 0, "`runvm spec` output parses");
+	ok(parse(def, &s, &err) == 0 && s && !s->process.terminal && strcmp(s->process.cwd, "/") == 0,
+	   "`runvm spec` output parses");
 	rt_spec_free(s);
 
 	expect_error("{", "invalid JSON");
@@ -60,14 +62,19 @@ int main(void)
 	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"rootfs\"}}", "ociVersion");
 	expect_error("{\"ociVersion\":\"1\",\"root\":{\"path\":\"rootfs\"}}", "`process` is missing");
 	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[]},\"root\":{\"path\":\"rootfs\"}}", "process.args");
-	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":\"sh\"},\"root\":{\"path\":\"rootfs\"}}", "process.args");
-	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[1]},\"root\":{\"path\":\"rootfs\"}}", "process.args[0]");
-	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},\"root\":{\"path\":\"rootfs\"}}",
-		     "absolute");
-	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"user\":{\"uid\":-1}},\"root\":{\"path\":\"rootfs\"}}",
-		     "process.user.uid");
-	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"terminal\":\"yes\"},\"root\":{\"path\":\"rootfs\"}}",
-		     "process.terminal");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":\"sh\"},\"root\":{\"path\":\"rootfs\"}}",
+		     "process.args");
+	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[1]},\"root\":{\"path\":\"rootfs\"}}",
+		     "process.args[0]");
+	expect_error(
+		"{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"},\"root\":{\"path\":\"rootfs\"}}",
+		"absolute");
+	expect_error(
+		"{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"user\":{\"uid\":-1}},\"root\":{\"path\":\"rootfs\"}}",
+		"process.user.uid");
+	expect_error(
+		"{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"],\"terminal\":\"yes\"},\"root\":{\"path\":\"rootfs\"}}",
+		"process.terminal");
 	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]}}", "`root` is missing");
 	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"nope\"}}",
 		     "No such file");

@@ -17,9 +17,16 @@ int main(void)
 	g_autofree char *dir = NULL;
 	struct rt_error *err = NULL;
 	struct rt_state *st = NULL;
-	struct rt_state w = { .oci_version = "1.0.2", .id = "c1", .status = "running", .pid = getpid(),
-			      .pid_start = rt_pid_start_time(getpid()), .bundle = "/b", .rootfs = "/b/rootfs",
-			      .created = "2026-01-01T00:00:00Z", .backend = "qemu", .accel = "tcg" };
+	struct rt_state w = { .oci_version = "1.0.2",
+			      .id = "c1",
+			      .status = "running",
+			      .pid = getpid(),
+			      .pid_start = rt_pid_start_time(getpid()),
+			      .bundle = "/b",
+			      .rootfs = "/b/rootfs",
+			      .created = "2026-01-01T00:00:00Z",
+			      .backend = "qemu",
+			      .accel = "tcg" };
 	int sig = 0;
 
 	ok(rt_state_dir_create(root, "c1", &dir, &err) == 0, "state directory created");
@@ -38,7 +45,8 @@ int main(void)
 	ok(strcmp(rt_state_status(st), "creating") == 0, "written before the monitor exists: creating");
 	rt_state_free(st);
 	rt_state_dir_remove(dir);
-	ok(rt_state_open(root, "c1", &(char *){ NULL }, &st, NULL, &err) < 0 && strstr(err->msg, "container does not exist"),
+	ok(rt_state_open(root, "c1", &(char *){ NULL }, &st, NULL, &err) < 0 &&
+		   strstr(err->msg, "container does not exist"),
 	   "removed: container does not exist");
 	rt_error_free(&err);
 	ok(rt_check_id("../x", &err) < 0, "an ID with a slash is refused");

@@ -46,8 +46,10 @@ static void fresh(void)
 	vm = fake_vmm_new(RAM);
 }
 
-static void *ram(uint64_t gpa) { return fake_ram(vm, gpa); }
-
+static void *ram(uint64_t gpa)
+{
+	return fake_ram(vm, gpa);
+}
 
 /* --- rng ------------------------------------------------------------------------------------ */
 
@@ -93,7 +95,10 @@ static void blk_submit(struct fake_dev *d, struct blk_req *r, uint32_t type, uin
 	memcpy(ram(r->hdr), &h, sizeof(h));
 	*(uint8_t *)ram(r->status) = 0xee;
 	if (data_len)
-		fake_add(d, 0, (struct fake_buf[]){ { r->hdr, 16, false }, { r->data, data_len, in }, { r->status, 1, true } }, 3);
+		fake_add(
+			d, 0,
+			(struct fake_buf[]){ { r->hdr, 16, false }, { r->data, data_len, in }, { r->status, 1, true } },
+			3);
 	else
 		fake_add(d, 0, (struct fake_buf[]){ { r->hdr, 16, false }, { r->status, 1, true } }, 2);
 	fake_kick(d, 0);
@@ -130,7 +135,8 @@ static void test_blk(void)
 	memcpy(&cap, cfg, 8);
 	ok(le64toh(cap) == 2048, "blk: capacity 2048 sectors");
 	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 1, 128), "blk: started");
-	ok(!(d.features & (1ULL << VIRTIO_BLK_F_RO)) && (d.features & (1ULL << VIRTIO_BLK_F_FLUSH)), "blk: writable, flush");
+	ok(!(d.features & (1ULL << VIRTIO_BLK_F_RO)) && (d.features & (1ULL << VIRTIO_BLK_F_FLUSH)),
+	   "blk: writable, flush");
 	r.hdr = fake_alloc(vm, 16, 8);
 	r.data = fake_alloc(vm, 8192, 4096);
 	r.status = fake_alloc(vm, 1, 1);
@@ -282,7 +288,8 @@ static void test_console(void)
 	fake_kick(&d, Q_PORT_RX);
 	ctl_send(&d, VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	ok(ctl_next(&d, &m) && m.id == 0 && m.event == VIRTIO_CONSOLE_PORT_ADD && ctl_next(&d, &m) && m.id == 1 &&
-	   m.event == VIRTIO_CONSOLE_PORT_ADD, "console: DEVICE_READY -> PORT_ADD 0, PORT_ADD 1");
+		   m.event == VIRTIO_CONSOLE_PORT_ADD,
+	   "console: DEVICE_READY -> PORT_ADD 0, PORT_ADD 1");
 	ctl_send(&d, 0, VIRTIO_CONSOLE_PORT_READY, 1);
 	ok(ctl_next(&d, &m) && m.id == 0 && m.event == VIRTIO_CONSOLE_CONSOLE_PORT && m.value == 1,
 	   "console: PORT_READY 0 -> CONSOLE_PORT 0");
@@ -303,7 +310,8 @@ static void test_console(void)
 	ok(fake_used(&d, Q_PORT_RX, &id, &len) && len == 5 && !memcmp(ram(rx1), "early", 5),
 	   "console: delivered when the guest opens the port");
 	ok(send(sv[1], "hello", 5, 0) == 5 && fake_io_poll(vm, 1000) == 1 && fake_used(&d, Q_PORT_RX, &id, &len) &&
-	   len == 5 && !memcmp(ram(rx2), "hello", 5), "console: host -> guest through the I/O watch");
+		   len == 5 && !memcmp(ram(rx2), "hello", 5),
+	   "console: host -> guest through the I/O watch");
 
 	/* No receive buffers left: stop reading the socket until the guest gives more. */
 	ok(send(sv[1], "more", 4, 0) == 4, "console: host writes with no guest buffer left");
@@ -321,11 +329,13 @@ static void test_console(void)
 	memcpy(ram(tx), "world", 5);
 	fake_kick(&d, Q_PORT_TX);
 	ok(fake_used(&d, Q_PORT_TX, &id, &len) && recv(sv[1], logbuf, sizeof(logbuf), MSG_DONTWAIT) == 5 &&
-	   !memcmp(logbuf, "world", 5), "console: guest -> host");
+		   !memcmp(logbuf, "world", 5),
+	   "console: guest -> host");
 	cons = port_buf(&d, Q_CONS_TX, 9, false);
 	memcpy(ram(cons), "boot log\n", 9);
 	fake_kick(&d, Q_CONS_TX);
-	ok(fake_used(&d, Q_CONS_TX, &id, &len) && pread(logfd, logbuf, sizeof(logbuf), 0) == 9 && !memcmp(logbuf, "boot log\n", 9),
+	ok(fake_used(&d, Q_CONS_TX, &id, &len) && pread(logfd, logbuf, sizeof(logbuf), 0) == 9 &&
+		   !memcmp(logbuf, "boot log\n", 9),
 	   "console: port 0 output appended to the log");
 
 	/* Backpressure: a socket that takes only part of a large write. */
@@ -450,7 +460,7 @@ static void test_net(void)
 	ok(le16toh(cfg.status) == VIRTIO_NET_S_LINK_UP, "net: link up");
 	ok(fake_dev_started(&d, vm, 0, ALL_FEATURES, 2, 256), "net: started");
 	ok((d.features & (1ULL << VIRTIO_NET_F_GUEST_TSO4)) && (d.features & (1ULL << VIRTIO_NET_F_HOST_TSO6)) &&
-	   (d.features & (1ULL << VIRTIO_NET_F_CSUM)) && !(d.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)),
+		   (d.features & (1ULL << VIRTIO_NET_F_CSUM)) && !(d.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF)),
 	   "net: checksum and TSO offloads offered, no mergeable buffers");
 
 	/* Guest -> host: a 12-byte header, then the frame. */
@@ -482,7 +492,8 @@ static void test_net(void)
 	}
 	fake_kick(&d, 0);
 	memcpy(frame + 14, "runvm-rx", 8);
-	ok(sendto(ps, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll)) == sizeof(frame), "net: host sends a frame");
+	ok(sendto(ps, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll)) == sizeof(frame),
+	   "net: host sends a frame");
 	found = 0;
 	for (int i = 0; i < 20 && !found; i++) {
 		fake_io_poll(vm, 100);
@@ -503,7 +514,8 @@ static void test_net(void)
 		sendto(ps, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll));
 	for (int i = 0; i < 10; i++)
 		fake_io_poll(vm, 50);
-	ok(poll(&(struct pollfd){ .fd = tap, .events = POLLIN }, 1, 0) == 0, "net: frames with no guest buffer dropped, tap drained");
+	ok(poll(&(struct pollfd){ .fd = tap, .events = POLLIN }, 1, 0) == 0,
+	   "net: frames with no guest buffer dropped, tap drained");
 	ok(!(fake_status(&d) & VIRTIO_CONFIG_S_NEEDS_RESET), "net: device still healthy");
 
 	/* Hostile: a receive buffer too small for the header. */
@@ -528,8 +540,8 @@ static void test_9p(void)
 	uint32_t id, len;
 	char dir[] = "/tmp/runvm-9p-XXXXXX";
 	/* Tversion tag NOTAG msize 8192 "9P2000.L" */
-	static const uint8_t tversion[] = { 21, 0, 0, 0, 100, 0xff, 0xff, 0, 0x20, 0, 0, 8, 0,
-					    '9', 'P', '2', '0', '0', '0', '.', 'L' };
+	static const uint8_t tversion[] = { 21, 0, 0,   0,   100, 0xff, 0xff, 0,   0x20, 0,  0,
+					    8,  0, '9', 'P', '2', '0',  '0',  '0', '.',  'L' };
 
 	fresh();
 	mkdtemp(dir);
@@ -542,13 +554,15 @@ static void test_9p(void)
 	resp = fake_alloc(vm, 8192, 4096);
 	memcpy(ram(req), tversion, sizeof(tversion));
 	/* The reply split over two buffers, as a zero-copy request has it. */
-	fake_add(&d, 0, (struct fake_buf[]){ { req, sizeof(tversion), false }, { resp, 7, true }, { resp + 4096, 4096, true } }, 3);
+	fake_add(
+		&d, 0,
+		(struct fake_buf[]){ { req, sizeof(tversion), false }, { resp, 7, true }, { resp + 4096, 4096, true } },
+		3);
 	fake_kick(&d, 0);
 	rep = ram(resp);
 	len = 0;
 	fake_used(&d, 0, &id, &len);
-	ok(len >= 13 && rep[4] == 101 && rep[5] == 0xff && rep[6] == 0xff,
-	   "9p: Tversion -> Rversion (%u bytes)", len);
+	ok(len >= 13 && rep[4] == 101 && rep[5] == 0xff && rep[6] == 0xff, "9p: Tversion -> Rversion (%u bytes)", len);
 	fake_add(&d, 0, (struct fake_buf[]){ { req, sizeof(tversion), false }, { resp, 4, true } }, 2);
 	fake_kick(&d, 0);
 	ok(fake_status(&d) & VIRTIO_CONFIG_S_NEEDS_RESET, "9p: a 4-byte reply buffer fails the device");
@@ -585,7 +599,7 @@ static bool rng_refuses(const struct kvm_state_buf *rec, size_t off, const void 
 	memcpy(bad + off, with, len);
 	virtio_rng_add(v, &err);
 	refused = virtio_dev_load(fake_mmio_opaque(v, 0), bad, rec->len) < 0 &&
-		  fake_read32(v, 0, VIRTIO_MMIO_STATUS) == 0;
+		fake_read32(v, 0, VIRTIO_MMIO_STATUS) == 0;
 	free(bad);
 	fake_vmm_free(v);
 	return refused;
@@ -617,7 +631,8 @@ static void test_rng_state(void)
 	virtio_rng_add(vm2, &err);
 	for (size_t n = 0; n < rec.len && r; n++)
 		r = virtio_dev_load(fake_mmio_opaque(vm2, 0), rec.data, n) == -EBADMSG;
-	ok(r && fake_read32(vm2, 0, VIRTIO_MMIO_STATUS) == 0, "state: every truncated record refused, the device untouched");
+	ok(r && fake_read32(vm2, 0, VIRTIO_MMIO_STATUS) == 0,
+	   "state: every truncated record refused, the device untouched");
 	ok(rng_refuses(&rec, 0, "xxxx", 4), "state: another record's magic refused");
 	ok(rng_refuses(&rec, REC_FEATURES, &all_ones, 8), "state: features the device does not offer refused");
 	ok(rng_refuses(&rec, REC_Q0_DESC, &all_ones, 8), "state: a ring outside guest RAM refused");
@@ -635,7 +650,8 @@ static void test_rng_state(void)
 		   !memcmp(again.data, rec.data, rec.len),
 	   "state: which saves the same record");
 	ok(fake_read32(vm2, 0, VIRTIO_MMIO_STATUS) == fake_status(&d), "state: with the same status");
-	ok(virtio_dev_load(fake_mmio_opaque(vm2, 0), rec.data, rec.len) == -EBUSY, "state: a live device refuses a load");
+	ok(virtio_dev_load(fake_mmio_opaque(vm2, 0), rec.data, rec.len) == -EBUSY,
+	   "state: a live device refuses a load");
 	fake_vmm_free(vm);
 	vm = vm2;
 	d.vm = vm;
@@ -670,7 +686,7 @@ static void test_console_state(void)
 	ctl_send(&d, VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	ctl_send(&d, 0, VIRTIO_CONSOLE_PORT_READY, 1);
 	r = ctl_next(&d, &m) && ctl_next(&d, &m) && ctl_next(&d, &m) && m.event == VIRTIO_CONSOLE_CONSOLE_PORT &&
-	    !ctl_next(&d, &m);
+		!ctl_next(&d, &m);
 	ok(r, "state: PORT_ADD 0, PORT_ADD 1, CONSOLE_PORT 0 taken, PORT_OPEN 0 pending");
 	r = virtio_dev_save(fake_mmio_opaque(vm, 0), &rec) == 0;
 	ok(r, "state: console saved (%zu bytes)", rec.len);
@@ -689,7 +705,8 @@ static void test_console_state(void)
 	vm = vm2;
 	d.vm = vm;
 	ctl_fill(&d, 2);
-	ok(ctl_next(&d, &m) && m.id == 0 && m.event == VIRTIO_CONSOLE_PORT_OPEN, "state: the pending PORT_OPEN 0 arrives");
+	ok(ctl_next(&d, &m) && m.id == 0 && m.event == VIRTIO_CONSOLE_PORT_OPEN,
+	   "state: the pending PORT_OPEN 0 arrives");
 	ctl_send(&d, 1, VIRTIO_CONSOLE_PORT_READY, 1);
 	ok(ctl_next(&d, &m) && m.id == 1 && m.event == VIRTIO_CONSOLE_PORT_NAME && !strcmp(m.name, "io.runvm.agent"),
 	   "state: and the handshake goes on: PORT_READY 1 -> PORT_NAME 1");

@@ -30,8 +30,10 @@ struct ring {
 	uint16_t aidx;
 };
 
-static void *ram(uint64_t gpa) { return fake_ram(vm, gpa); }
-
+static void *ram(uint64_t gpa)
+{
+	return fake_ram(vm, gpa);
+}
 
 static int ring_setup(struct ring *r, uint16_t num, bool indirect)
 {
@@ -381,7 +383,7 @@ static void test_transport(void)
 	ok(strcmp(fake_cmdline(vm), " virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6") == 0,
 	   "command line: \"%s\"", fake_cmdline(vm));
 	ok(fake_read32(vm, 0, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976 && fake_read32(vm, 0, VIRTIO_MMIO_VERSION) == 2 &&
-	   fake_read32(vm, 0, VIRTIO_MMIO_DEVICE_ID) == 42 && fake_read32(vm, 0, VIRTIO_MMIO_VENDOR_ID) != 0,
+		   fake_read32(vm, 0, VIRTIO_MMIO_DEVICE_ID) == 42 && fake_read32(vm, 0, VIRTIO_MMIO_VENDOR_ID) != 0,
 	   "magic, version 2, device id, vendor id");
 	fake_write32(vm, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
 	ok(fake_read32(vm, 0, VIRTIO_MMIO_DEVICE_FEATURES) == 1, "features 32..63: VERSION_1");
@@ -399,10 +401,14 @@ static void test_transport(void)
 	fake_write32(vm, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1u << 5);
 	fake_write32(vm, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	fake_write32(vm, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-	fake_write32(vm, 0, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
-	ok(!(fake_read32(vm, 0, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK), "FEATURES_OK refused with a feature not offered");
-	fake_write32(vm, 0, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK);
-	ok(fake_read32(vm, 0, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, "DRIVER_OK without FEATURES_OK fails the device");
+	fake_write32(vm, 0, VIRTIO_MMIO_STATUS,
+		     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	ok(!(fake_read32(vm, 0, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK),
+	   "FEATURES_OK refused with a feature not offered");
+	fake_write32(vm, 0, VIRTIO_MMIO_STATUS,
+		     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK);
+	ok(fake_read32(vm, 0, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+	   "DRIVER_OK without FEATURES_OK fails the device");
 	ok(t.running != 1, "... and does not start it");
 
 	/* A good start. */
@@ -426,7 +432,8 @@ static void test_transport(void)
 	irqs = fake_irqs(vm, 5);
 	fake_add(&d, 1, (struct fake_buf[]){ { buf, 16, false }, { buf + 16, 48, true } }, 2);
 	fake_kick(&d, 1);
-	ok(t.notified[1] == 1 && fake_used(&d, 1, &id, &len) && id == 0 && len == 48, "notify reaches the device, chain used");
+	ok(t.notified[1] == 1 && fake_used(&d, 1, &id, &len) && id == 0 && len == 48,
+	   "notify reaches the device, chain used");
 	ok(fake_irqs(vm, 5) == irqs + 1 && fake_read32(vm, 0, VIRTIO_MMIO_INTERRUPT_STATUS) == VIRTIO_MMIO_INT_VRING,
 	   "used-buffer interrupt raised, InterruptStatus bit 0");
 	fake_write32(vm, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
@@ -469,11 +476,13 @@ static void test_transport(void)
 	fake_write32(vm, 1, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	fake_write32(vm, 1, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	fake_write32(vm, 1, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-	fake_write32(vm, 1, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	fake_write32(vm, 1, VIRTIO_MMIO_STATUS,
+		     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
 	fake_write32(vm, 1, VIRTIO_MMIO_QUEUE_SEL, 0);
 	fake_write32(vm, 1, VIRTIO_MMIO_QUEUE_NUM, 6);
 	fake_write32(vm, 1, VIRTIO_MMIO_QUEUE_READY, 1);
-	ok(fake_read32(vm, 1, VIRTIO_MMIO_QUEUE_READY) == 0 && (fake_read32(vm, 1, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	ok(fake_read32(vm, 1, VIRTIO_MMIO_QUEUE_READY) == 0 &&
+		   (fake_read32(vm, 1, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET),
 	   "queue size 6: not ready, device needs reset");
 	fake_write32(vm, 1, VIRTIO_MMIO_STATUS, 0);
 	fake_write32(vm, 1, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -482,7 +491,8 @@ static void test_transport(void)
 	fake_write32(vm, 1, VIRTIO_MMIO_QUEUE_DESC_LOW, 0xfffff000);
 	fake_write32(vm, 1, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0xffffffff);
 	fake_write32(vm, 1, VIRTIO_MMIO_QUEUE_READY, 1);
-	ok(fake_read32(vm, 1, VIRTIO_MMIO_QUEUE_READY) == 0 && (fake_read32(vm, 1, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	ok(fake_read32(vm, 1, VIRTIO_MMIO_QUEUE_READY) == 0 &&
+		   (fake_read32(vm, 1, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET),
 	   "ring outside RAM: not ready, device needs reset");
 
 	/* Out-of-range transport parameters. */
