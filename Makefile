@@ -171,7 +171,7 @@ DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 lib
 	libjson-glib-dev:arm64 libseccomp-dev:arm64 libcap-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps iproute2 bsdutils bc clang \
-	libclang-rt-14-dev docker.io podman debootstrap libseccomp-dev libcap-dev nftables file \
+	libclang-rt-14-dev clang-format docker.io podman debootstrap libseccomp-dev libcap-dev nftables file \
 	qemu-system-arm $(DEB_PKGS_$(KARCH))
 deps:
 	$(if $(filter x86_64,$(KARCH)),@dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64)
@@ -202,7 +202,7 @@ $(BUILD)/tests/test_agent_run: tests/unit/test_agent_run.c $(AGENT_CONFIG_SRCS:%
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-cross check-fuzz check-integration check-docker check-podman check-nested
+	$(MAKE) format-check check-unit check-cross check-fuzz check-integration check-docker check-podman check-nested
 
 check-unit: $(UNIT_TESTS)
 	$(foreach t,$(UNIT_TESTS_SKIPPED),@echo "# SKIP $(t): needs an x86_64 host (its guest or the VMM's layout is x86_64's)"$(newline))
