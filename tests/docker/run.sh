@@ -7,27 +7,21 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/bundle.sh"
+. "$here/../lib/tap.sh"
 : "${RUNVM:?set RUNVM to the runvm binary}"
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
 
 . "$here/../lib/dockerd.sh"
 if ! command -v dockerd >/dev/null || [ ! -x "$D" ]; then
-	echo "1..0 # SKIP docker.io is not installed (make deps installs it)"
-	echo "docker: 0 passed, 0 failed"
-	exit 0
+	tap_skip_all docker "docker.io is not installed (make deps installs it)"
 fi
 
 work=$(mktemp -d /tmp/runvm-dk-XXXXXX)
-pass=0 fail=0 n=0
 trap dockerd_stop EXIT
-
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 if ! dockerd_start "$work"; then
 	not_ok "dockerd started"
-	echo "docker: $pass passed, $fail failed"
-	exit 1
+	tap_finish docker
 fi
 cgroups_before=$(ls /sys/fs/cgroup/memory/docker 2>/dev/null | sort)
 echo "# docker $("$D" version --format '{{.Server.Version}}'), runc $(runc --version | head -1)"
@@ -225,6 +219,4 @@ cgroups_after=$(ls /sys/fs/cgroup/memory/docker 2>/dev/null | sort)
 echo "$cgroups_after" | diff <(echo "$cgroups_before") - > "$work/last"
 check "every container's cgroup is gone with it" test "$cgroups_before" = "$cgroups_after"
 
-echo "1..$n"
-echo "docker: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_finish docker
