@@ -3,6 +3,14 @@
 
 netns=rvit$$
 veth=rvit$$h
+# A run killed outright leaves its namespace and veth (10.213.50.1 on the host's end), which
+# would shadow this run's: those of runs that are gone go first.
+for l in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -x 'rvit[0-9]*'); do
+	kill -0 "${l#rvit}" 2>/dev/null || ip netns del "$l"
+done
+for l in $(ip -br link | awk '{sub(/@.*/, "", $1); print $1}' | grep -x 'rvit[0-9]*h'); do
+	l=${l%h}; kill -0 "${l#rvit}" 2>/dev/null || ip link del "${l}h"
+done
 ip netns add "$netns"
 undo+=("ip netns del $netns" "ip link del $veth")
 ip link add "$veth" type veth peer name eth0 netns "$netns"
