@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
 . "$here/../lib/dockerd.sh"
 . "$here/../lib/hostnet.sh"
+. "$here/../lib/tap.sh"
 
 BR=$hostnet_bridge BR_ADDR=$hostnet_addr GW=$hostnet_gw   # RVNET_BRIDGE, RVNET_ADDR
 HOST_PORT=18090                    # the host's TCP server on the bridge address
@@ -23,16 +24,11 @@ PUB_VM=18091 PUB_RC=18092          # published ports of the runvm and runc serve
 NET=rvtestnet NET_MTU=1400         # the user-defined network, a non-default MTU,
 NET_SUBNET=${RVNET_USER_SUBNET:-10.213.1.0/24}  # a subnet of our own (not docker's pool: 172.17/16)
 
-pass=0 fail=0 n=0
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-finish() { echo "1..$n"; echo "docker-net: $pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
+finish() { tap_finish docker-net; }
 
 for tool in dockerd iptables-save ip6tables-save iptables-restore ip python3 busybox flock; do
 	if ! command -v $tool >/dev/null || [ ! -x "$D" ]; then
-		echo "1..0 # SKIP $tool or docker is missing (make deps installs them)"
-		echo "docker-net: 0 passed, 0 failed"
-		exit 0
+		tap_skip_all docker-net "$tool or docker is missing (make deps installs them)"
 	fi
 done
 
@@ -51,6 +47,14 @@ trap 'cleanup; rm -rf "$hostnet_saved" "$work"' EXIT
 trap 'exit 130' INT TERM
 
 # ---- dockerd on a bridge of its own -------------------------------------------------------
+# A run killed outright leaves its network's bridge (br-ID, with our subnet's gateway): with no
+# dockerd running (ours starts below), no daemon owns it, and it would take the subnet.
+if ! pgrep -x dockerd >/dev/null; then
+	for l in $(ip -br -4 addr show type bridge | awk -v p="${NET_SUBNET%.*}." '$1 ~ /^br-/ && index($3, p) == 1 {print $1}'); do
+		echo "# deleting $l ($NET_SUBNET) left by an earlier run"
+		ip link del "$l"
+	done
+fi
 if ip -4 route | grep -q "^${NET_SUBNET%.*}\."; then
 	not_ok "$NET_SUBNET is free on the host" "$(ip -4 route)"
 	finish
@@ -230,6 +234,8 @@ check "the host's links are as before (ip -br link)${bad:+: $(echo $bad)}" test 
 diff <(hostnet_rules "$saved/iptables") <(hostnet_rules "$work/iptables") > "$work/last"
 diff <(hostnet_rules "$saved/ip6tables") <(hostnet_rules "$work/ip6tables") >> "$work/last"
 check "iptables and ip6tables rules are as before" test ! -s "$work/last"
-diff "$saved/sysctl" "$work/sysctl" > "$work/last"
+diff "$saved/sysctl" <(hostnet_sysctls_kept "$saved/sysctl" "$work/sysctl") > "$work/last"
+came=$(cut -d= -f1 "$work/sysctl" | grep -vxF -f <(cut -d= -f1 "$saved/sysctl"))
+[ -z "$came" ] || echo "# sysctls that came with a module dockerd loaded: $(echo $came)"
 check "forwarding and bridge-netfilter sysctls are as before ($(tr '\n' ' ' < "$saved/sysctl"))" test ! -s "$work/last"
 finish

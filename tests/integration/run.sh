@@ -1,10 +1,12 @@
 #!/bin/bash
 # Integration tests: real VMs booted by runvm (TCG on these machines). Runs every t_*.sh here
-# (sourced, sharing the helpers below) and prints TAP and a closing "N passed, N failed" line. Needs RUNVM (the binary) and RUNVM_CONFIG (a configuration
-# pointing at the built kernel and initramfs); `make check-integration` sets both.
+# (sourced, sharing the helpers below and tests/lib/tap.sh's) and prints TAP and a closing
+# "integration: N passed, N failed" line. Needs RUNVM (the binary) and RUNVM_CONFIG (a
+# configuration pointing at the built kernel and initramfs); `make check-integration` sets both.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/bundle.sh"
+. "$here/../lib/tap.sh"
 
 : "${RUNVM:?set RUNVM to the runvm binary}"
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
@@ -12,7 +14,6 @@ export RUNVM_CONFIG
 
 work=$(mktemp -d /tmp/runvm-it-XXXXXX)
 root=$work/state
-pass=0 fail=0 n=0
 
 # Tests add commands that undo host changes of theirs (network namespaces, links) here.
 undo=()
@@ -23,9 +24,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 bundle=$work/bundle
 mkdir -p "$bundle"
@@ -90,6 +88,4 @@ left=$(pgrep -af -- "$work/" | grep -v "pgrep" || true)
 out=$left rc= err=
 check "no process of this run is left behind" test -z "$left"
 
-echo "1..$n"
-echo "integration: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_finish integration

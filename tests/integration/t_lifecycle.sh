@@ -2,7 +2,8 @@
 # run.sh.
 
 rm -f "$bundle/rootfs/ran"
-create_bg lc1 '["sh","-c","trap \"exit 42\" TERM; touch /ran; echo hello-out; echo hello-err >&2; while :; do sleep 1; done"]'
+# The process prints a tick every 100 ms: the pause check sees the guest stop and go on.
+create_bg lc1 '["sh","-c","trap \"exit 42\" TERM; touch /ran; echo hello-out; echo hello-err >&2; while :; do echo tick; sleep 0.1; done"]'
 pidfile_ok=$(python3 -c 'import sys; d=open(sys.argv[1]).read(); print(int(d) > 0 and not d.endswith("\n"))' "$work/lc1.pid" 2>&1)
 rc=$create_rc out= err=$(cat "$work/lc1.err")
 check "create: exit 0, pid file without newline, pid alive" eval '[ "$rc" = 0 ] && [ "$pidfile_ok" = True ] && kill -0 "$mon_pid"'
@@ -18,9 +19,17 @@ check "the container's stdout and stderr are create's fds" eval 'grep -q hello-o
 check "start twice: refused" eval '[ "$rc" = 1 ] && [[ "$err" == *"cannot start an already running container"* ]]'
 "${R[@]}" list >"$work/list.out"; rc=$?; out=$(cat "$work/list.out")
 check "list shows it running" eval '[ "$rc" = 0 ] && grep -q "^lc1 .*running" "$work/list.out"'
+ticks() { grep -c '^tick$' "$work/$1.out" 2>/dev/null; }
+t_run1=$(ticks lc1); sleep 0.5; t_run2=$(ticks lc1)
 "${R[@]}" pause lc1; st=$(status_of lc1)
+# What the guest printed before it froze may still be on its way: 0.5 s for that.
+sleep 0.5; t_paused1=$(ticks lc1); sleep 1.5; t_paused2=$(ticks lc1)
 "${R[@]}" resume lc1; st2=$(status_of lc1)
 check "pause, resume" eval '[ "$st" = paused ] && [ "$st2" = running ]'
+for _ in $(seq 100); do t_resumed=$(ticks lc1); [ "$t_resumed" -gt "$t_paused2" ] && break; sleep 0.05; done
+out="ticks: running $t_run1, 0.5 s later $t_run2; paused $t_paused1, 1.5 s later $t_paused2; resumed $t_resumed" err=
+check "paused, the guest makes no progress (tick $t_paused1, 1.5 s later $t_paused2); resumed, it goes on ($t_resumed)" \
+	eval '[ "$t_run2" -gt "$t_run1" ] && [ "$t_paused1" = "$t_paused2" ] && [ "$t_resumed" -gt "$t_paused2" ]'
 "${R[@]}" resume lc1 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
 check "resume when not paused: container not paused" eval '[ "$rc" = 1 ] && [[ "$err" == *"container not paused"* ]]'
 "${R[@]}" delete lc1 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")

@@ -3,15 +3,31 @@
 
 netns=rvit$$
 veth=rvit$$h
+# A run killed outright leaves its namespace and veth, whose subnet would shadow this run's:
+# those of runs that are gone go first.
+for l in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -x 'rvit[0-9]*'); do
+	kill -0 "${l#rvit}" 2>/dev/null || ip netns del "$l"
+done
+for l in $(ip -br link | awk '{sub(/@.*/, "", $1); print $1}' | grep -x 'rvit[0-9]*h'); do
+	l=${l%h}; kill -0 "${l#rvit}" 2>/dev/null || ip link del "${l}h"
+done
+# The subnet: the first 10.213.N.0/24, N from 50, that no route of the host is on (runs side by
+# side get one each), picked and taken under a lock (where there is flock: the nested host VM,
+# with one run only, has none); the host's TCP server port goes with it.
+exec 8>/tmp/runvm-it-net.lock
+! command -v flock >/dev/null || flock -w 60 8
+for sub in $(seq 50 99); do ip -4 route | grep -q "^10\.213\.$sub\." || break; done
+net=10.213.$sub port=$((18181 + sub))
 ip netns add "$netns"
 undo+=("ip netns del $netns" "ip link del $veth")
 ip link add "$veth" type veth peer name eth0 netns "$netns"
-ip addr add 10.213.50.1/24 dev "$veth"
+ip addr add $net.1/24 dev "$veth"
+exec 8>&-
 ip link set "$veth" up
 ip -n "$netns" link set lo up
 ip -n "$netns" link set eth0 mtu 1400 up
-ip -n "$netns" addr add 10.213.50.2/24 dev eth0
-ip -n "$netns" route add default via 10.213.50.1
+ip -n "$netns" addr add $net.2/24 dev eth0
+ip -n "$netns" route add default via $net.1
 # As Docker does on an IPv4-only network: the guest's eth0 follows.
 ip netns exec "$netns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 ns_mac=$(ip netns exec "$netns" cat /sys/class/net/eth0/address)
@@ -22,12 +38,12 @@ check "a new network namespace: loopback only, as with runc" test "$rc" = 0 -a "
 
 rv t-netid '["sh","-c","cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu /proc/sys/net/ipv6/conf/eth0/disable_ipv6; ip -4 -o addr show dev eth0 | tr -s \" \" | cut -d\" \" -f4; ip route | grep ^default | sed \"s/ *$//\""]' "$in_ns"
 check "the guest's eth0 has the namespace's MAC, MTU, IPv6 setting, address and default route" \
-	test "$rc" = 0 -a "$out" = "$(printf '%s\n1400\n1\n10.213.50.2/24\ndefault via 10.213.50.1 dev eth0' "$ns_mac")"
+	test "$rc" = 0 -a "$out" = "$(printf '%s\n1400\n1\n%s.2/24\ndefault via %s.1 dev eth0' "$ns_mac" $net $net)"
 
 # Guest -> host: a line to a server on the host's end of the veth.
-timeout 30 busybox nc -l -p 18231 > "$work/net-recv" 2>/dev/null &
+timeout 30 busybox nc -l -p $port > "$work/net-recv" 2>/dev/null &
 srv=$!
-rv t-netout '["sh","-c","echo line-from-the-guest | nc 10.213.50.1 18231"]' "$in_ns"
+rv t-netout '["sh","-c","echo line-from-the-guest | nc '"$net.1 $port"'"]' "$in_ns"
 wait "$srv"
 out=$(cat "$work/net-recv")
 check "guest -> host: TCP to the host's address" test "$rc" = 0 -a "$out" = line-from-the-guest
@@ -54,7 +70,7 @@ print(".".join(map(str, s.recv(512)[-4:])))
 PY
 ip netns exec "$netns" timeout 120 python3 "$work/fakedns.py" 127.0.0.11 &
 dns_ns=$!
-timeout 120 python3 "$work/fakedns.py" 10.213.50.1 &
+timeout 120 python3 "$work/fakedns.py" $net.1 &
 dns_host=$!
 printf 'nameserver 127.0.0.11\noptions ndots:0\n' > "$work/resolv.conf"
 with_dns="$in_ns"'; c["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind", "source": "'$work/resolv.conf'", "options": ["rbind", "ro"]})'
@@ -68,7 +84,7 @@ make_config "$bundle" '["sh","-c","mkdir -p /tmp/www && echo served-by-the-guest
 runner=$!
 out=
 for _ in $(seq 120); do
-	out=$(timeout 3 busybox wget -qO- http://10.213.50.2:8080/ 2>/dev/null) && break
+	out=$(timeout 3 busybox wget -qO- http://$net.2:8080/ 2>/dev/null) && break
 	sleep 0.25
 done
 check "host -> guest: HTTP from a server in the container" test "$out" = served-by-the-guest
@@ -76,7 +92,7 @@ web=$out
 # Docker's resolver forwards other names upstream from inside the namespace: with the proxy on,
 # the namespace's own stack still gets ARP and DNS answers while the guest owns the interface.
 ip -n "$netns" neigh flush all
-out=$(ip netns exec "$netns" python3 "$work/dnsq.py" 10.213.50.1 2>&1)
+out=$(ip netns exec "$netns" python3 "$work/dnsq.py" $net.1 2>&1)
 check "DNS: the namespace's own stack still reaches an upstream resolver" eval '[ "$web" = served-by-the-guest ] && [ "$out" = 10.1.2.3 ]'
 make_config "$bundle" '["true"]' "$in_ns"
 out=$("$RUNVM" --root "$root" run --bundle "$bundle" t-netshare 2>&1 </dev/null); rc=$?

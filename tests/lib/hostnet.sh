@@ -18,7 +18,11 @@
 #     does nothing before hostnet_start; call it from an EXIT trap. $hostnet_saved stays, for
 #     the caller to compare the host with (hostnet_save, hostnet_rules) and to remove.
 #   hostnet_save DIR: the state as above, in DIR/links, DIR/iptables, DIR/ip6tables, DIR/sysctl.
-#   hostnet_rules FILE: the rules of an iptables-save FILE without comments and counters.
+#   hostnet_rules FILE: the rules of an iptables-save FILE without comments and counters, and
+#     without empty tables (built-in chains accepting, no rule): one made by listing it, or one
+#     that dockerd made and hostnet_stop emptied but could not delete, is no change to the host.
+#   hostnet_sysctls_kept BEFORE AFTER: the lines of the sysctl file AFTER whose keys BEFORE has: a
+#     key that came with its module (dockerd loads br_netfilter) was no part of the host's state.
 
 hostnet_bridge=${RVNET_BRIDGE:-rvnet0}
 hostnet_addr=${RVNET_ADDR:-10.213.0.1/24}
@@ -43,7 +47,14 @@ hostnet_save() {
 	return 0
 }
 
-hostnet_rules() { sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' -e 's/^\[[0-9]*:[0-9]*\] //' "$1"; }
+hostnet_rules() {
+	sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' -e 's/^\[[0-9]*:[0-9]*\] //' "$1" | awk '
+		/^\*/ { table = $0; n = 0; keep = 0; next }
+		/^COMMIT$/ { if (keep) { print table; for (i = 1; i <= n; i++) print line[i]; print } next }
+		{ line[++n] = $0; if ($0 !~ /^:[^ ]+ ACCEPT$/) keep = 1 }'
+}
+
+hostnet_sysctls_kept() { awk -F= 'FILENAME == ARGV[1] { k[$1]; next } $1 in k' "$1" "$2"; }
 
 hostnet_start() {
 	local work=$1

@@ -41,6 +41,7 @@ export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/tests/lib/bundle.sh"
+. "$top/tests/lib/tap.sh"
 
 RUNVM=${RUNVM:-$top/build/runvm}
 NESTED_KERNEL=${NESTED_KERNEL:-$top/build/kernel-x86_64/vmlinux}
@@ -70,12 +71,6 @@ IT_TOOLS="ip tc pgrep pkill"
 PY_EXCLUDE=(test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data distutils 'config-*' site-packages
 	dist-packages '*.opt-1.pyc' '*.opt-2.pyc' '_test*.so' '_ctypes_test*.so' 'xxlimited*.so' '_xx*.so')
 
-skip() {
-	echo "1..0 # SKIP $*"
-	echo "nested: 0 passed, 0 failed"
-	exit 0
-}
-
 tmp='' qpid=''
 cleanup() {
 	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
@@ -87,14 +82,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(uname -m)" = x86_64 ] || skip "the nested host VM is x86_64 (this is $(uname -m))"
+[ "$(uname -m)" = x86_64 ] || tap_skip_all nested "the nested host VM is x86_64 (this is $(uname -m))"
 for t in "$QEMU" cpio busybox apt-get apt-cache dpkg-deb python3 sha256sum bash $IT_TOOLS; do
-	command -v "$t" >/dev/null || skip "$t not found (make deps installs it)"
+	command -v "$t" >/dev/null || tap_skip_all nested "$t not found (make deps installs it)"
 done
 for f in "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD"; do
 	[ -e "$f" ] || { echo "$f missing: run make first" >&2; exit 1; }
 done
-mkdir -p "$CACHE" || skip "cannot create $CACHE"
+mkdir -p "$CACHE" || tap_skip_all nested "cannot create $CACHE"
 tmp=$(mktemp -d "$CACHE/.tmp.XXXXXX") || exit 1
 
 # --- 1. Debian's cloud kernel and its KVM modules (cached) ---------------------------------
@@ -132,7 +127,7 @@ have_kernel() {
 	for m in $MODULES; do [ -s "$kdir/modules/$m.ko" ] || return 1; done
 }
 if ! have_kernel; then
-	why=$(fetch_kernel) || skip "cannot get Debian's cloud kernel: $why"
+	why=$(fetch_kernel) || tap_skip_all nested "cannot get Debian's cloud kernel: $why"
 fi
 echo "# host VM kernel: Debian $(cat "$kdir/version")"
 
@@ -143,8 +138,8 @@ libs() { ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^
 # script), and its standard library.
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-py_exe=$("$py" -c 'import os, sys; print(os.path.realpath(sys.executable))') || skip "python3 does not run"
-py_lib=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') || skip "python3 does not run"
+py_exe=$("$py" -c 'import os, sys; print(os.path.realpath(sys.executable))') || tap_skip_all nested "python3 does not run"
+py_lib=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') || tap_skip_all nested "python3 does not run"
 py_dynload=$(find "$py_lib/lib-dynload" -name '*.so' 2>/dev/null)
 it_tools=$(for t in bash $IT_TOOLS; do command -v "$t"; done)
 # shellcheck disable=SC2086
@@ -167,7 +162,7 @@ accel = kvm
 key=$( {
 	sha256sum "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD" "$qemu_bin" $libs_all $data_files "$(command -v busybox)" \
 		"$kdir"/vmlinuz "$kdir"/modules/*.ko "$here"/init "$here"/tests.sh "$here"/kvmtest.c "$here"/run.sh \
-		"$top/tests/lib/bundle.sh" "$top"/tests/integration/* "$py_exe" $it_tools
+		"$top/tests/lib/bundle.sh" "$top/tests/lib/tap.sh" "$top"/tests/integration/* "$py_exe" $it_tools
 	echo "$py_lib"
 	echo "$conf" "$MODULES"
 } | sha256sum | cut -c1-16)
@@ -199,10 +194,11 @@ build_initrd() {
 	cp -L "$NESTED_KERNEL" "$ir/guest/vmlinux"
 	cp -L "$NESTED_INITRD" "$ir/guest/initramfs.cpio"
 	printf '%s' "$conf" >"$ir/etc/runvm/runvm.conf"
-	# The integration suite, at /it/tests (run.sh finds ../lib/bundle.sh), and its tools.
+	# The integration suite, at /it/tests (run.sh finds ../lib/bundle.sh and ../lib/tap.sh, which
+	# tests.sh uses too), and its tools.
 	mkdir -p "$ir/it/tests/lib" "$ir/var" "$ir/etc/iproute2" "$ir$(dirname "$py_exe")"
 	cp -r "$top/tests/integration" "$ir/it/tests/"
-	cp "$top/tests/lib/bundle.sh" "$ir/it/tests/lib/"
+	cp "$top/tests/lib/bundle.sh" "$top/tests/lib/tap.sh" "$ir/it/tests/lib/"
 	cp -L "$(command -v bash)" "$ir/bin/bash"
 	for f in $IT_TOOLS; do cp -L "$(command -v "$f")" "$ir/usr/sbin/$f" || return 1; done
 	[ ! -d /etc/iproute2 ] || cp -rL /etc/iproute2/. "$ir/etc/iproute2/"
@@ -338,33 +334,33 @@ done
 
 if [ -n "$skip_reason" ]; then
 	[ -z "$NESTED_LOG" ] || echo "# console log: $NESTED_LOG"
-	skip "$skip_reason"
+	tap_skip_all nested "$skip_reason"
 fi
 
-pass=0 fail=0 todo=0 skipped=0 last=0
+# The host VM's results, counted as tap.sh counts its own; a "# TODO" failure is not counted.
+todo=0
 for l in "${tap[@]}"; do
 	case $l in
 	"not ok "*"# TODO"*) todo=$((todo + 1)) ;;
-	"ok "*"# SKIP"*) skipped=$((skipped + 1)) ;;
-	"not ok "*) fail=$((fail + 1)) ;;
-	"ok "*) pass=$((pass + 1)) ;;
+	"ok "*"# SKIP"*) tap_skipped=$((tap_skipped + 1)) ;;
+	"not ok "*) tap_fail=$((tap_fail + 1)) ;;
+	"ok "*) tap_pass=$((tap_pass + 1)) ;;
 	esac
-	[[ $l =~ ^(not\ )?ok\ ([0-9]+) ]] && last=${BASH_REMATCH[2]}
+	[[ $l =~ ^(not\ )?ok\ ([0-9]+) ]] && tap_n=${BASH_REMATCH[2]}
 done
 if [ -z "$done" ]; then
-	fail=$((fail + 1)) last=$((last + 1))
 	if [ -n "$stalled" ]; then
-		echo "not ok $last - the host VM finished # no console output for $NESTED_STALL s (NESTED_STALL): stuck"
+		not_ok "the host VM finished # no console output for $NESTED_STALL s (NESTED_STALL): stuck"
 		echo "# its CPUs when it was stopped:"
 		printf '%s\n' "${cpus:-(the QEMU monitor did not answer)}" | sed 's/^/#   /'
 	elif [ -n "$timed_out" ]; then
-		echo "not ok $last - the host VM finished # timed out after $NESTED_TIMEOUT s (NESTED_TIMEOUT)"
+		not_ok "the host VM finished # timed out after $NESTED_TIMEOUT s (NESTED_TIMEOUT)"
 	else
-		echo "not ok $last - the host VM finished # QEMU exited before the tests ended"
+		not_ok "the host VM finished # QEMU exited before the tests ended"
 	fi
 	echo "# the console's last lines (TAP left out):"
 	tr -d '\r\033' <"$log" | grep -av 'NESTED-TAP: \|NESTED-TIME: ' | tail -n 40 | sed 's/^/#   /'
-	echo "1..$last"
+	tap_plan
 fi
 
 echo "# outer boot (QEMU start to the host VM's init): ${outer_boot:-never}"
@@ -384,5 +380,5 @@ done
 for b in "${!runs[@]}"; do echo "# inner runvm run, L2 boot to exit, $b: ${runs[$b]}"; done
 echo "# total (host VM start to power-off): $(secs "$total") s"
 [ -z "$NESTED_LOG" ] || echo "# console log: $NESTED_LOG"
-echo "nested: $pass passed, $fail failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")$([ "$todo" = 0 ] || echo ", $todo todo (not counted)")$stall_note"
-[ "$fail" = 0 ]
+tap_summary nested "$([ "$todo" = 0 ] || echo ", $todo todo (not counted)")$stall_note"
+[ "$tap_fail" = 0 ]

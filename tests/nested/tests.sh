@@ -19,7 +19,6 @@
 # guests' consoles, then kills the suite's runvm processes so that it goes on; 240).
 
 P='NESTED-TAP: '
-n=0
 backends="kvm qemu"
 run_timeout=300
 bench_rounds=5
@@ -38,18 +37,10 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
-tap() { echo "$P$*"; }
-ok() { n=$((n + 1)); tap "ok $n - $1"; }
-# not_ok NAME [DETAIL...]: each detail's first lines as TAP diagnostics.
-not_ok() {
-	local name=$1 l
-	shift
-	n=$((n + 1))
-	tap "not ok $n - $name"
-	for l in "$@"; do
-		printf '%s\n' "$l" | head -n 8 | while IFS= read -r x; do tap "#   $x"; done
-	done
-}
+# The shared TAP helpers (ok, not_ok, tap_out, ...), each line marked for run.sh; a detail's first
+# 8 lines only: the serial console is slow.
+TAP_PREFIX=$P TAP_DIAG_LINES=8
+. /it/tests/lib/tap.sh
 
 # Milliseconds of wall-clock time (busybox date has no %N; adjtimex shows microseconds).
 now_ms() {
@@ -87,7 +78,7 @@ fi
 
 runvm check >/tmp/check 2>&1
 rc=$?
-while IFS= read -r l; do tap "# $l"; done </tmp/check
+while IFS= read -r l; do tap_out "# $l"; done </tmp/check
 if [ "$rc" = 0 ] && grep -q '^kvm usable *yes' /tmp/check; then
 	ok "runvm check: kvm usable"
 else
@@ -214,7 +205,7 @@ bench() {
 		med=$(echo "$all" | tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}')
 		if [ -z "$bad" ] && bench_mem "$b"; then
 			ok "$b: bench: $bench_rounds runs of true, and the memory of a running container"
-			tap "# bench $b: runvm run true, median ${med} ms of ${bench_rounds} (${all# }); running container:" \
+			tap_out "# bench $b: runvm run true, median ${med} ms of ${bench_rounds} (${all# }); running container:" \
 				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB, overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
 				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon:${mem_procs})"
 			eval "bench_ms_$b=$med bench_ovh_$b=$((mem_pss - mem_ram)) bench_anon_$b=$mem_anon"
@@ -226,7 +217,7 @@ bench() {
 	eval "k_ms=\${bench_ms_kvm:-} q_ms=\${bench_ms_qemu:-} k_ovh=\${bench_ovh_kvm:-} q_ovh=\${bench_ovh_qemu:-}"
 	eval "k_anon=\${bench_anon_kvm:-} q_anon=\${bench_anon_qemu:-}"
 	[ -n "$k_ms" ] && [ -n "$q_ms" ] || return 0
-	tap "# bench kvm/qemu: start $(ratio "$k_ms" "$q_ms")x, host memory overhead $(ratio "$k_ovh" "$q_ovh")x" \
+	tap_out "# bench kvm/qemu: start $(ratio "$k_ms" "$q_ms")x, host memory overhead $(ratio "$k_ovh" "$q_ovh")x" \
 		"(anonymous: $(ratio "$k_anon" "$q_anon")x) (goal: <= 0.5x start, <= 0.1x memory)"
 }
 
@@ -293,20 +284,20 @@ it_watchdog() {
 		fi
 		idle=$((idle + 10))
 		[ "$idle" -ge "$it_stall" ] || continue
-		tap "# watchdog: no test result for $idle s (nested_it_stall); processes (no kernel threads):"
-		ps -o pid,ppid,stat,args 2>/dev/null | awk '$1 != 2 && $2 != 2' | while IFS= read -r l; do tap "#   $l"; done
+		tap_out "# watchdog: no test result for $idle s (nested_it_stall); processes (no kernel threads):"
+		ps -o pid,ppid,stat,args 2>/dev/null | awk '$1 != 2 && $2 != 2' | while IFS= read -r l; do tap_out "#   $l"; done
 		for p in $(pgrep -f '^runvm --backend'); do
 			for t in /proc/$p/task/*; do
-				tap "# watchdog: runvm $p thread ${t##*/} ($(cut -d' ' -f3 "$t/stat" 2>/dev/null), wchan $(cat "$t/wchan" 2>/dev/null)):"
-				while IFS= read -r l; do tap "#   $l"; done <"$t/stack"
+				tap_out "# watchdog: runvm $p thread ${t##*/} ($(cut -d' ' -f3 "$t/stat" 2>/dev/null), wchan $(cat "$t/wchan" 2>/dev/null)):"
+				while IFS= read -r l; do tap_out "#   $l"; done <"$t/stack"
 			done
 		done
 		for f in /tmp/runvm-it-*/state/*/console.log; do
 			[ -e "$f" ] || continue
-			tap "# watchdog: $f, last lines:"
-			tail -n 25 "$f" | tr -d '\r' | while IFS= read -r l; do tap "#   $l"; done
+			tap_out "# watchdog: $f, last lines:"
+			tail -n 25 "$f" | tr -d '\r' | while IFS= read -r l; do tap_out "#   $l"; done
 		done
-		tap "# watchdog: killing the suite's runvm processes: $(echo $(pgrep -f '^runvm --backend'))"
+		tap_out "# watchdog: killing the suite's runvm processes: $(echo $(pgrep -f '^runvm --backend'))"
 		pkill -KILL -f '^runvm --backend'
 		idle=0
 	done
@@ -331,15 +322,15 @@ it_suite() {
 	mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
 	for f in memory cpu,cpuacct pids; do
 		mkdir -p "/sys/fs/cgroup/$f"
-		mount -t cgroup -o "$f" cgroup "/sys/fs/cgroup/$f" || tap "# cannot mount the cgroup v1 hierarchy $f"
+		mount -t cgroup -o "$f" cgroup "/sys/fs/cgroup/$f" || tap_out "# cannot mount the cgroup v1 hierarchy $f"
 	done
 	printf '#!/bin/sh\nexec runvm --backend %s "$@"\n' "$b" >/tmp/runvm-$b
 	chmod 755 /tmp/runvm-$b
 	if [ -e /it/tests/integration/t_arm64.sh ]; then
 		rm /it/tests/integration/t_arm64.sh
-		tap "# SKIP t_arm64.sh: aarch64 guests run on the qemu backend under TCG (check-integration); the host VM has no qemu-system-aarch64"
+		tap_out "# SKIP t_arm64.sh: aarch64 guests run on the qemu backend under TCG (check-integration); the host VM has no qemu-system-aarch64"
 	fi
-	tap "# integration suite, every runvm call with --backend $b${it_only:+ (IT_ONLY=$it_only)}"
+	tap_out "# integration suite, every runvm call with --backend $b${it_only:+ (IT_ONLY=$it_only)}"
 	t0=$(now_ms)
 	: >/tmp/it.tap
 	it_watchdog &
@@ -348,7 +339,7 @@ it_suite() {
 	# (stderr) becomes comments.
 	env RUNVM=/tmp/runvm-$b RUNVM_CONFIG=/etc/runvm/runvm.conf RUNVM_CACHE=/tmp/runvm-cache \
 		${it_only:+IT_ONLY=$it_only} bash /it/tests/integration/run.sh </dev/null 2>&1 |
-		awk -v base="$n" -v P="$P" -v count=/tmp/it.count -v na="$na" -v b="$b" '
+		awk -v base="$tap_n" -v P="$P" -v count=/tmp/it.count -v na="$na" -v b="$b" '
 		BEGIN { nna = split(na, naname, "\n") }
 		function emit(s) { print P s; fflush(); print s >>"/tmp/it.tap"; fflush("/tmp/it.tap") }
 		/^(not )?ok [0-9]+/ {
@@ -385,10 +376,10 @@ it_suite() {
 			print k + 0 > count
 		}'
 	kill "$wd"
-	n=$((n + $(cat /tmp/it.count 2>/dev/null || echo 0)))
+	tap_n=$((tap_n + $(cat /tmp/it.count 2>/dev/null || echo 0)))
 	echo "NESTED-TIME: integration $b $(($(now_ms) - t0))"
 }
 [ -z "$it_backend" ] || it_suite "$it_backend"
 
 echo "NESTED-TIME: all tests $(($(now_ms) - t_start))"
-tap "1..$n"
+tap_plan

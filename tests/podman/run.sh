@@ -5,11 +5,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/bundle.sh"
+. "$here/../lib/tap.sh"
 : "${RUNVM:?}" "${RUNVM_CONFIG:?}"
 if ! command -v podman >/dev/null; then
-	echo "1..0 # SKIP podman is not installed (make deps installs it)"
-	echo "podman: 0 passed, 0 failed"
-	exit 0
+	tap_skip_all podman "podman is not installed (make deps installs it)"
 fi
 work=$(mktemp -d /tmp/runvm-pm-XXXXXX)
 cat > "$work/runvm" <<WRAP
@@ -19,7 +18,6 @@ WRAP
 chmod +x "$work/runvm"
 P=(podman --root "$work/storage" --runroot "$work/run" --runtime "$work/runvm" --cgroup-manager cgroupfs --events-backend file)
 U=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --network none)
-pass=0 fail=0 n=0
 cleanup() {
 	"${P[@]}" rm -af >/dev/null 2>&1
 	pkill -KILL -f -- "$work/" 2>/dev/null
@@ -29,8 +27,7 @@ cleanup() {
 trap cleanup EXIT
 check() {
 	local name=$1; shift
-	if "$@"; then n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $name"
-	else n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $name"; echo "#   rc=$rc out=$(head -c 300 <<<"$out")"; fi
+	if "$@"; then ok "$name"; else not_ok "$name" "rc=$rc out=$(head -c 300 <<<"$out")"; fi
 }
 
 make_rootfs "$work/rootfs"
@@ -54,6 +51,4 @@ check "stop: SIGTERM handled, exit 0, in ${took} ms" eval '[ "$rc" = 0 ] && [ "$
 out=$("${P[@]}" rm pd 2>&1); rc=$?
 check "rm" test "$rc" = 0
 
-echo "1..$n"
-echo "podman: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_finish podman
