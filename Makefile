@@ -7,6 +7,8 @@ KARCH_arm64 := arm64
 KARCH := $(KARCH_$(ARCH))
 
 PREFIX ?= /usr/local
+BENCH_ROUNDS ?= 10
+FUZZ_SECONDS ?= 30
 DATADIR ?= $(PREFIX)/share/runvm
 BUILD ?= build
 
@@ -100,17 +102,37 @@ INITRD := $(GUEST_INITRD_$(KARCH))
 
 all: runtime agent kernel $(BUILD)/runvm.conf
 
+# Every target, in the order a newcomer meets them (tests/README.md says which suite covers what).
 help:
-	@echo "make deps               install build and test dependencies (Debian, as root)"
-	@echo "make                    runvm, the guest agent, the initramfs, the guest kernel (cached);"
-	@echo "                        on x86_64 also the arm64 guest kernel and initramfs (cross-built)"
-	@echo "make guest-arm64        only the arm64 guest kernel and initramfs"
-	@echo "make demo               deps + build + run a busybox container in a VM"
-	@echo "make check              deps + build + unit and integration tests"
-	@echo "make bench              start-time and memory figures against runc and bare QEMU, and"
-	@echo "                        bench-nested: the kvm backend against QEMU in the nested host VM"
-	@echo "make fuzz               run the fuzz targets (agent protocol, 9p, virtqueue) for a while (clang)"
-	@echo "make install            install to PREFIX=$(PREFIX)"
+	@echo "Build (as root on Debian 12; \`make deps\` first on a new machine):"
+	@echo "  make deps             install build and test dependencies (apt-get)"
+	@echo "  make / make all       runvm, the guest agents and initramfs images, the guest kernels"
+	@echo "                        (built once, cached in /var/cache/runvm), build/runvm.conf"
+	@echo "  make runtime          build/runvm only"
+	@echo "  make agent            the guest agents and initramfs images only"
+	@echo "  make kernel           the guest kernels of every guest architecture ($(GUEST_ARCHES))"
+	@echo "  make kernel-A         one architecture's kernel (A: x86_64, arm64; a foreign one cross-built)"
+	@echo "  make guest-A          one architecture's kernel, agent and initramfs"
+	@echo "  make install          install to PREFIX=$(PREFIX) (DESTDIR honoured)"
+	@echo "  make clean            remove $(BUILD)/ (the cached kernels stay)"
+	@echo "Run:"
+	@echo "  make demo             deps + build + run a busybox container in a VM"
+	@echo "Test (make check runs every one of them, after deps and all):"
+	@echo "  make check            deps, build, and every suite below"
+	@echo "  make format-check     every C file follows .clang-format (make format rewrites them)"
+	@echo "  make check-unit       C unit tests (TAP), x86_64-only ones skipped elsewhere"
+	@echo "  make check-cross      runvm cross-compiled for arm64"
+	@echo "  make check-fuzz       every fuzz target for 20 s"
+	@echo "  make fuzz             every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each"
+	@echo "  make check-integration  real VMs booted by runvm (IT_ONLY=NAME: tests/integration/t_NAME.sh)"
+	@echo "  make check-docker     a private dockerd with runvm: run.sh, then net.sh (bridge networking)"
+	@echo "  make check-podman     podman with runvm"
+	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
+	@echo "Measure:"
+	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net,"
+	@echo "                        and bench-nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
+	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
+	@echo "  make help             this list"
 
 runtime: $(BUILD)/runvm
 agent: $(foreach a,$(GUEST_ARCHES),$(GUEST_INITRD_$(a)))
@@ -254,7 +276,6 @@ $(BUILD)/bench/bare.cpio: bench/bare-init.c
 	$(CC) -O2 -static -o $(BUILD)/bench/bare/init $<
 	cd $(BUILD)/bench/bare && echo init | cpio --quiet -o -H newc -R 0:0 > ../bare.cpio
 
-BENCH_ROUNDS ?= 10
 bench: all $(BUILD)/bench/bare.cpio
 	bench/start.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --kernel $(KERNEL) \
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS) $(if $(filter arm64,$(GUEST_ARCHES)),--arm64)
@@ -267,7 +288,7 @@ bench: all $(BUILD)/bench/bare.cpio
 bench-nested: all
 	$(NESTED_ENV) NESTED_IT= NESTED_BENCH_ROUNDS=$(BENCH_ROUNDS) tests/nested/run.sh
 
-FUZZ_SECONDS ?= 30
+
 # The fuzz targets: libFuzzer with ASan and UBSan, their objects built apart in $(BUILD)/fuzz/obj.
 # UB aborts too (no recovery), so it counts as a crash.
 FUZZ_CC = clang -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
