@@ -23,18 +23,12 @@ struct hv_key {
 	unsigned min, max;
 };
 
-#define HV_KEY_STR(type, n, f)                         \
-	{                                              \
-		n, HV_KEY_STR, offsetof(type, f), 0, 0 \
-	}
-#define HV_KEY_UINT(type, n, f, lo, hi)                   \
-	{                                                 \
-		n, HV_KEY_UINT, offsetof(type, f), lo, hi \
-	}
-#define HV_KEY_BOOL(type, n, f)                         \
-	{                                               \
-		n, HV_KEY_BOOL, offsetof(type, f), 0, 0 \
-	}
+/* One line each: rows of a key table. */
+/* clang-format off */
+#define HV_KEY_STR(type, n, f) { n, HV_KEY_STR, offsetof(type, f), 0, 0 }
+#define HV_KEY_UINT(type, n, f, lo, hi) { n, HV_KEY_UINT, offsetof(type, f), lo, hi }
+#define HV_KEY_BOOL(type, n, f) { n, HV_KEY_BOOL, offsetof(type, f), 0, 0 }
+/* clang-format on */
 
 /*
  * Apply every key of @group to @settings, whose string members hold g_malloc'd defaults.

@@ -16,6 +16,11 @@ unsigned vmm_arch_ram_layout(uint64_t size, struct vmm_ram_slot slots[VMM_RAM_SL
 	return 1;
 }
 
+const char *vmm_arch_cmdline(void)
+{
+	return "";
+}
+
 unsigned vmm_arch_max_vcpus(void)
 {
 	return 1;

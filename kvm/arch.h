@@ -42,6 +42,9 @@ struct vmm_ram_slot {
 /* Where @size bytes of guest RAM go: fills @slots in ascending @gpa order and returns how many
  * (1 to VMM_RAM_SLOTS_MAX). */
 unsigned vmm_arch_ram_layout(uint64_t size, struct vmm_ram_slot slots[VMM_RAM_SLOTS_MAX]);
+/* The kernel arguments the platform's own devices need, before any other (x86: the 16550 as
+ * the console, and how the guest reboots). */
+const char *vmm_arch_cmdline(void);
 /* The most vCPUs the platform can address (x86: 8-bit xAPIC ids, one left for the IOAPIC). */
 unsigned vmm_arch_max_vcpus(void);
 

@@ -24,6 +24,7 @@
 #include "protocol/agent-proto.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "kvm/arch.h"
 #include "kvm/kvm-backend.h"
 #include "kvm/virtio/virtio.h"
 #include "kvm/vmm.h"
@@ -141,9 +142,9 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	if (vmm_new(cfg->vcpus, cfg->memory_mib, s->huge_pages, vm->console_fd, &vm->vmm, err) < 0)
 		goto fail;
 	t1 = rv_now_ms();
-	/* reboot=t: no keyboard controller to wait for; the triple fault ends the VM at once
-	 * (KVM_EXIT_SHUTDOWN). Devices append their virtio_mmio.device= as they are added. */
-	vmm_cmdline_append(vm->vmm, "console=ttyS0 reboot=t%s%s", cfg->cmdline && *cfg->cmdline ? " " : "",
+	/* The platform's arguments first, then the container's; devices announce themselves as
+	 * they are added (kvm/arch.h). */
+	vmm_cmdline_append(vm->vmm, "%s%s%s", vmm_arch_cmdline(), cfg->cmdline && *cfg->cmdline ? " " : "",
 			   cfg->cmdline ? cfg->cmdline : "");
 	if (virtio_console_add(vm->vmm, vm->console_fd, RV_AGENT_PORT_NAME, vm->agent_fd, err) < 0) {
 		rt_error_wrap(err, "virtio-console");

@@ -57,10 +57,10 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 /* Tear down what this process holds: the VM, fds, and unless keep_state the state directory. */
 void rt_container_release(struct rt_container *c);
 
-#define RT_CONTAINER_INIT                                                                                              \
-	{                                                                                                              \
-		.agent_fd = -1, .signal_fd = -1, .listen_fd = -1, .ready_fd = -1, .tap_fd = -1, .net = RT_NETCFG_INIT, \
-		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1                                                       \
-	}
+/* clang-format off */
+#define RT_CONTAINER_INIT { \
+	.agent_fd = -1, .signal_fd = -1, .listen_fd = -1, .ready_fd = -1, .tap_fd = -1, .net = RT_NETCFG_INIT, \
+	.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+/* clang-format on */
 
 #endif

@@ -38,10 +38,9 @@ struct rt_netcfg {
 	int dns_fd;         /* UDP socket connected to dns:53, or -1 */
 };
 
-#define RT_NETCFG_INIT       \
-	{                    \
-		.dns_fd = -1 \
-	}
+/* clang-format off */
+#define RT_NETCFG_INIT { .dns_fd = -1 }
+/* clang-format on */
 
 /* In the container's namespace, at create: the tap for the guest's NIC (IFF_TAP | IFF_NO_PI,
  * gone when the last fd closes). Fails clearly when another runvm container's tap is there. */
