@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "kvm/state.h"
 
 void kvm_state_put(struct kvm_state_buf *b, const void *p, size_t len)
@@ -16,19 +17,9 @@ void kvm_state_put(struct kvm_state_buf *b, const void *p, size_t len)
 		b->error = -E2BIG;
 		return;
 	}
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		uint8_t *d;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		d = realloc(b->data, cap);
-		if (!d) {
-			b->error = -ENOMEM;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
+	if (rv_grow(&b->data, &b->cap, b->len + len) < 0) {
+		b->error = -ENOMEM;
+		return;
 	}
 	memcpy(b->data + b->len, p, len);
 	b->len += len;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "protocol/agent-proto.h"
 
 #define RV_ATTR_HDR_LEN 8
@@ -111,18 +112,8 @@ char *rv_attr_strdup(const struct rv_attr *a)
 
 int rv_buf_append(struct rv_buf *b, const void *data, size_t len)
 {
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		uint8_t *p;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (!p)
-			return -ENOMEM;
-		b->data = p;
-		b->cap = cap;
-	}
+	if (rv_grow(&b->data, &b->cap, b->len + len) < 0)
+		return -ENOMEM;
 	if (len)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;
