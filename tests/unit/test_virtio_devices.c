@@ -422,6 +422,45 @@ static int tap_create(const char *name)
 	return fd;
 }
 
+static struct vmm *vm_copy(void);
+
+/* The running net device (in vm) saved, and loaded into a fresh one on a second tap
+ * in a copy of the VM: the guest sees the same MAC and status, and the queues go on. */
+static void test_net_state(void)
+{
+	struct kvm_state_buf rec = { 0 }, again = { 0 };
+	struct virtio_net_config c1, c2;
+	struct rt_error *err = NULL;
+	struct vmm *vm2;
+	int tap2 = tap_create("rvtest1");
+	bool r;
+
+	r = virtio_dev_save(fake_mmio_opaque(vm, 0), &rec) == 0;
+	ok(r, "net state: saved while running (%zu bytes)", rec.len);
+	vm2 = vm_copy();
+	r = tap2 >= 0 && virtio_net_add(vm2, tap2, &err) == 0;
+	ok(r, "net state: a fresh device on a second tap");
+	for (size_t n = 0; n < rec.len && r; n++)
+		r = virtio_dev_load(fake_mmio_opaque(vm2, 0), rec.data, n) < 0;
+	ok(r && fake_read32(vm2, 0, VIRTIO_MMIO_STATUS) == 0, "net state: every truncated record refused");
+	r = virtio_dev_load(fake_mmio_opaque(vm2, 0), rec.data, rec.len) == 0;
+	ok(r, "net state: loaded into the fresh device");
+	fake_read(vm, 0, 0x100, &c1, sizeof(c1));
+	fake_read(vm2, 0, 0x100, &c2, sizeof(c2));
+	ok(!memcmp(c1.mac, c2.mac, sizeof(c1.mac)) && c1.status == c2.status,
+	   "net state: the guest sees the same MAC and link status");
+	r = fake_read32(vm2, 0, VIRTIO_MMIO_STATUS) == fake_read32(vm, 0, VIRTIO_MMIO_STATUS) &&
+		virtio_dev_save(fake_mmio_opaque(vm2, 0), &again) == 0 && again.len == rec.len &&
+		!memcmp(again.data, rec.data, rec.len);
+	ok(r, "net state: the same device status, and it saves the same record");
+	rt_error_free(&err);
+	kvm_state_buf_release(&rec);
+	kvm_state_buf_release(&again);
+	fake_vmm_free(vm2);
+	if (tap2 >= 0)
+		close(tap2);
+}
+
 #define ETH_TEST 0x88b5 /* IEEE local experimental ethertype: nothing else sends it */
 
 static void test_net(void)
@@ -517,6 +556,7 @@ static void test_net(void)
 	ok(poll(&(struct pollfd){ .fd = tap, .events = POLLIN }, 1, 0) == 0,
 	   "net: frames with no guest buffer dropped, tap drained");
 	ok(!(fake_status(&d) & VIRTIO_CONFIG_S_NEEDS_RESET), "net: device still healthy");
+	test_net_state();
 
 	/* Hostile: a receive buffer too small for the header. */
 	rx = fake_alloc(vm, 8, 8);
