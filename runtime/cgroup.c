@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,8 +102,9 @@ static int apply_limits(const char *dir, unsigned long long mem_mib, long long q
 	g_autofree char *cpu = NULL;
 	int r = 0;
 
+	/* A limit in MiB that would wrap in bytes is as good as none. */
 	if (mem_mib)
-		mem = g_strdup_printf("%llu", mem_mib << 20);
+		mem = mem_mib > (ULLONG_MAX >> 20) ? g_strdup("max") : g_strdup_printf("%llu", mem_mib << 20);
 	if (quota > 0 && period > 0)
 		cpu = g_strdup_printf("%lld", quota);
 	/* Each limit lives in one v1 hierarchy (or in the v2 one): set it where its file is. */
@@ -144,7 +146,7 @@ int rt_cgroup_set_limits(const char *path, unsigned long long mem_mib, long long
 
 unsigned long long rt_cgroup_memory_mib(const struct hv_backend_ops *ops, unsigned long long guest_mib)
 {
-	return guest_mib + ops->host_overhead_mib;
+	return guest_mib > ULLONG_MAX - ops->host_overhead_mib ? ULLONG_MAX : guest_mib + ops->host_overhead_mib;
 }
 
 int rt_cgroup_enter(const char *path, const struct rt_spec *spec, unsigned long long mem_mib, struct rt_error **err)

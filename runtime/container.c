@@ -98,6 +98,9 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		.backend = (char *)c->ops->name,
 		.accel = (char *)hv_accel_name(c->probe.accel),
 		.cgroups_path = c->cgroup_joined ? c->spec->cgroups_path : NULL,
+		/* For `delete` after a monitor that could not take the redirect off (SIGKILL). */
+		.netns_path = c->spec->netns_path,
+		.net_ifindex = c->net.ifindex,
 	};
 
 	rt_debug("container %s", status);
@@ -155,10 +158,14 @@ static int join_netns(const struct rt_spec *spec, struct rt_error **err)
 }
 
 /*
- * Bind mounts reach the guest through one more share: STATE_DIR/mounts/N is bind-mounted
- * from mount N's source, in a mount namespace of the monitor's own (it and the hypervisor are its only
- * members, so the mounts vanish with them and never show on the host). A read-only bind is
- * read-only here too: the guest cannot write through it whatever it does.
+ * Bind mounts reach the guest through one more share, STATE_DIR/mounts, in a mount namespace
+ * of the monitor's own (it and the hypervisor are its only members, so the mounts vanish with
+ * them and never show on the host). What the share exports is a small tmpfs mounted over that
+ * directory, holding only mount N's target N, bind-mounted from mount N's source, and then
+ * made read-only: the guest sees each bind source and nothing of --root, and whatever it
+ * writes lands in a bind source (as the container's own writes would under runc) or nowhere.
+ * A read-only bind ("ro", and "rro") is read-only here too, recursively, whatever the guest
+ * does.
  */
 static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 {
@@ -173,6 +180,10 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 		return rt_make_error(err, errno, "create the monitor's mount namespace");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return rt_make_error(err, errno, "mkdir `%s`", dir);
+	/* Room for the targets' inodes only; it is read-only before the guest exists anyway. */
+	if (mount("runvm-mounts", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=4096,mode=0700") <
+	    0)
+		return rt_make_error(err, errno, "mount a tmpfs on `%s`", dir);
 	for (size_t i = 0; i < c->spec->n_mounts; i++) {
 		const struct rt_mount *m = &c->spec->mounts[i];
 		g_autofree char *target = NULL;
@@ -190,10 +201,15 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 			return rt_make_error(err, errno, "create `%s`", target);
 		if (mount(m->source, target, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
 			return rt_make_error(err, errno, "bind `%s`", m->source);
+		/* MS_REMOUNT | MS_RDONLY would reach the top mount only, never the ones below it. */
 		if (m->readonly &&
-		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (rec ? MS_REC : 0), NULL) < 0)
+		    mount_setattr(AT_FDCWD, target, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW,
+				  &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY }, sizeof(struct mount_attr)) < 0)
 			return rt_make_error(err, errno, "make `%s` read-only", m->source);
 	}
+	/* Not recursive: the binds keep their own flags. */
+	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return rt_make_error(err, errno, "make `%s` read-only", dir);
 	c->vs.shares[1] = (struct hv_share){ .tag = RV_MOUNTS_TAG, .host_path = g_steal_pointer(&dir) };
 	c->vs.cfg.n_shares = 2;
 	return 0;
@@ -326,14 +342,17 @@ void rt_container_release(struct rt_container *c)
 		c->ops->destroy(c->vm);
 	c->vm = NULL;
 	dump_console(c->console_log);
-	/* `run` staged its bind mounts in its own namespace: let go of them before removing. */
-	for (size_t i = 0; c->vs.shares[1].host_path && i < c->spec->n_mounts; i++) {
-		g_autofree char *target = g_strdup_printf("%s/%zu", c->vs.shares[1].host_path, i);
-
-		umount2(target, MNT_DETACH);
-	}
+	/* `run` staged its bind mounts in its own namespace: let go of them (the tmpfs and the binds
+	 * on it, at once) before removing. */
+	if (c->vs.shares[1].host_path)
+		umount2(c->vs.shares[1].host_path, MNT_DETACH | UMOUNT_NOFOLLOW);
 	if (c->state_dir && !c->keep_state) {
-		rt_state_dir_remove(c->state_dir);
+		struct rt_error *err = NULL;
+
+		if (rt_state_dir_remove(c->state_dir, &err) < 0) {
+			rt_warn("%s", err->msg);
+			rt_error_free(&err);
+		}
 		/* `run` (or a failed create) was in the cgroup itself: step out, then remove it. */
 		if (c->cgroup_joined)
 			rt_cgroup_remove(c->spec->cgroups_path, true);

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "runtime/lib/spec.h"
 #include "runtime/lib/state.h"
+#include "runtime/network.h"
 
 /* SIGKILL the monitor (the hypervisor dies with it) and wait up to 10 s for it to be gone or a
  * zombie: the caller that reaps it may be slow. */
@@ -45,7 +46,11 @@ int rt_container_destroy(const struct rt_state *st, const char *dir, struct rt_e
 
 	if (kill_monitor(st, err) < 0)
 		return -1;
-	rt_state_dir_remove(dir);
+	/* A monitor that ended on its own took the redirect off already; a killed one did not. */
+	if (st->net_ifindex > 0 && *st->netns_path && rt_net_unredirect(st->netns_path, st->net_ifindex, err) < 0)
+		return -1;
+	if (rt_state_dir_remove(dir, err) < 0)
+		return -1;
 	if (*st->cgroups_path)
 		rt_cgroup_remove(st->cgroups_path, false);
 	/* poststop hooks: after everything is released; their failure is a warning. */
@@ -80,8 +85,15 @@ int rt_cmd_delete(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		g_autofree char *root = g_canonicalize_filename(g->root, NULL);
 		g_autofree char *stale = g_build_filename(root, argv[optind], NULL);
 
-		/* A directory without a valid state (a create that died): clean it. */
-		rt_state_dir_remove(stale);
+		struct rt_error *rerr = NULL;
+
+		/* A directory without a valid state (a create that died): clean it. One that
+		 * cannot be removed is the error, never a silent success. */
+		if (rt_state_dir_remove(stale, &rerr) < 0) {
+			rt_error_free(err);
+			*err = rerr;
+			return -1;
+		}
 		if (force) {
 			rt_error_free(err);
 			return 0;

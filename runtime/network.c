@@ -9,6 +9,7 @@
 #include <linux/if_tun.h>
 #include <linux/pkt_cls.h>
 #include <linux/tc_act/tc_mirred.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -343,21 +344,51 @@ int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_
 	return dns_open(net, err);
 }
 
+/* Take the ingress qdisc off @ifindex in this thread's namespace: its filters go with it.
+ * Returns the netlink error, or 0 (also when it was gone already). */
+static int drop_redirect(int ifindex)
+{
+	g_autoptr(NlSock) sk = nl_socket_alloc();
+	g_autoptr(RtnlQdisc) q = rtnl_qdisc_alloc();
+	int r;
+
+	if (!sk || !q)
+		return -NLE_NOMEM;
+	r = nl_connect(sk, NETLINK_ROUTE);
+	if (r < 0)
+		return r;
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
+	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
+	rtnl_tc_set_kind(TC_CAST(q), "ingress");
+	r = rtnl_qdisc_delete(sk, q);
+	return r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV || r == -NLE_INVAL ? 0 : r;
+}
+
+int rt_net_unredirect(const char *netns_path, int ifindex, struct rt_error **err)
+{
+	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int ns = -EBADF;
+	int r;
+
+	if (self < 0)
+		return rt_make_error(err, errno, "open /proc/thread-self/ns/net");
+	ns = open(netns_path, O_RDONLY | O_CLOEXEC);
+	/* A namespace that is gone took its veth and the filters with it. */
+	if (ns < 0 && errno == ENOENT)
+		return 0;
+	if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+		return rt_make_error(err, errno, "network: join `%s`", netns_path);
+	r = drop_redirect(ifindex);
+	if (setns(self, CLONE_NEWNET) < 0)
+		return rt_make_error(err, errno, "network: return to the host's namespace");
+	return r < 0 ? nl_fail(err, r, "remove the redirect to the guest") : 0;
+}
+
 void rt_net_release(struct rt_netcfg *net)
 {
-	if (net->ifindex > 0) {
-		g_autoptr(NlSock) sk = nl_socket_alloc();
-		g_autoptr(RtnlQdisc) q = rtnl_qdisc_alloc();
-
-		/* Deleting the ingress qdisc takes its filters with it. */
-		if (sk && q && nl_connect(sk, NETLINK_ROUTE) == 0) {
-			rtnl_tc_set_ifindex(TC_CAST(q), net->ifindex);
-			rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-			rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
-			rtnl_tc_set_kind(TC_CAST(q), "ingress");
-			rtnl_qdisc_delete(sk, q);
-		}
-	}
+	if (net->ifindex > 0)
+		drop_redirect(net->ifindex);
 	if (net->dns_fd >= 0)
 		close(net->dns_fd);
 	g_free(net->ifname);

@@ -54,4 +54,8 @@ int rt_net_connect(const struct rt_spec *spec, struct rt_netcfg *net, struct rt_
  * container, a CNI one, keeps its veth), close the DNS socket, free. Never fails. */
 void rt_net_release(struct rt_netcfg *net);
 
+/* After a monitor that died without rt_net_release() (SIGKILL): in the namespace at
+ * @netns_path, take the redirect off interface @ifindex. A namespace that is gone is fine. */
+int rt_net_unredirect(const char *netns_path, int ifindex, struct rt_error **err);
+
 #endif

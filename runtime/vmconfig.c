@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,19 +42,29 @@ static int check_file(const char *what, enum rv_arch arch, bool foreign, const c
 			     foreign ? rv_arch_name(arch) : "", config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 }
 
-/* The container's limits size the VM; without them the configuration's defaults apply. */
-static void size_vm(const struct rt_config *config, const struct rt_spec *spec, unsigned *ret_mib, unsigned *ret_vcpus)
+/* The container's limits size the VM; without them the configuration's defaults apply. A
+ * limit too large for a VM (near 2^63 bytes it would wrap) is refused, never wrapped. */
+static int size_vm(const struct rt_config *config, const struct rt_spec *spec, unsigned *ret_mib, unsigned *ret_vcpus,
+		   struct rt_error **err)
 {
-	*ret_mib = config->memory_mib;
-	if (spec->memory_limit > 0)
-		*ret_mib = MAX(64u, (unsigned)((spec->memory_limit + (1 << 20) - 1) >> 20) + RT_GUEST_MEM_OVERHEAD_MIB);
+	uint64_t limit = spec->memory_limit > 0 ? (uint64_t)spec->memory_limit : 0;
+	uint64_t mib = (limit >> 20) + ((limit & ((1u << 20) - 1)) != 0);
+	uint64_t quota = spec->cpu_quota > 0 ? (uint64_t)spec->cpu_quota : 0;
+
+	if (mib > RT_GUEST_MEM_MAX_MIB - RT_GUEST_MEM_OVERHEAD_MIB)
+		return rt_make_error(err, 0,
+				     "config.json: `linux.resources.memory.limit` of %" PRIu64
+				     " bytes is more than a VM can have (%u MiB)",
+				     limit, RT_GUEST_MEM_MAX_MIB - RT_GUEST_MEM_OVERHEAD_MIB);
+	*ret_mib = mib ? MAX(64u, (unsigned)mib + RT_GUEST_MEM_OVERHEAD_MIB) : config->memory_mib;
 	*ret_vcpus = config->vcpus;
-	if (spec->cpu_quota > 0 && spec->cpu_period > 0)
-		*ret_vcpus = (unsigned)((spec->cpu_quota + spec->cpu_period - 1) / spec->cpu_period);
+	if (quota > 0 && spec->cpu_period > 0)
+		*ret_vcpus = (unsigned)MIN(quota / spec->cpu_period + (quota % spec->cpu_period != 0), 64u);
 	else if (spec->cpuset_count)
 		*ret_vcpus = spec->cpuset_count;
 	/* The guest kernel's CONFIG_NR_CPUS. */
 	*ret_vcpus = CLAMP(*ret_vcpus, 1u, 64u);
+	return 0;
 }
 
 int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spec, const struct hv_host_caps *caps,
@@ -93,6 +104,5 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
 		.confidential = HV_CONFIDENTIAL_NONE,
 	};
-	size_vm(config, spec, &ret->cfg.memory_mib, &ret->cfg.vcpus);
-	return 0;
+	return size_vm(config, spec, &ret->cfg.memory_mib, &ret->cfg.vcpus, err);
 }

@@ -14,6 +14,8 @@ struct hv_host_caps;
 /* What the guest kernel and agent keep for themselves: a guest given limit + this shows about
  * `limit` as MemTotal (measured: 256 MiB of RAM show as 242 MiB). */
 #define RT_GUEST_MEM_OVERHEAD_MIB 16
+/* The most guest RAM runvm gives a VM (as memory_mib in the configuration allows). */
+#define RT_GUEST_MEM_MAX_MIB (1u << 20)
 
 struct rt_vm_spec {
 	struct hv_vm_config cfg;   /* points into the members below and into the spec/config */

@@ -468,7 +468,8 @@ static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **e
 		m->bind = m->type && strcmp(m->type, "bind") == 0;
 		for (char **opt = m->options; *opt; opt++) {
 			m->bind = m->bind || strcmp(*opt, "bind") == 0 || strcmp(*opt, "rbind") == 0;
-			m->readonly = m->readonly || strcmp(*opt, "ro") == 0;
+			/* rro (the agent's mount_setattr) is read-only on the host's side too. */
+			m->readonly = m->readonly || strcmp(*opt, "ro") == 0 || strcmp(*opt, "rro") == 0;
 			if (strchr(*opt, '\n') || strchr(*opt, ','))
 				return rt_make_error(err, 0, "config.json: `%soptions` holds a newline or comma",
 						     prefix);

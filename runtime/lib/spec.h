@@ -44,7 +44,7 @@ struct rt_mount {
 	char *source;   /* may be NULL */
 	char **options; /* NULL-terminated */
 	bool bind;      /* type "bind", or bind/rbind among the options */
-	bool readonly;  /* "ro" among the options */
+	bool readonly;  /* "ro" or "rro" among the options: read-only on the host, recursively */
 };
 
 /* One OCI hook. */

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdint.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -52,31 +55,139 @@ int rt_state_dir_create(const char *root, const char *id, char **ret_dir, struct
 	return 0;
 }
 
-static void remove_tree(const char *dir, int depth)
+/* Is @name in @dfd a directory of @dev that is not a mount point? 1, 0 for anything else, or
+ * -errno. A bind mount from the same filesystem keeps st_dev: only STATX_ATTR_MOUNT_ROOT tells. */
+static int plain_dir(int dfd, const char *name, dev_t dev, struct statx *stx)
 {
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d && (name = g_dir_read_name(d))) {
-		g_autofree char *p = g_build_filename(dir, name, NULL);
-
-		/* Only what runvm made: files, sockets, and mounts/N, the empty targets of bind
-		 * mounts that live in the monitor's own mount namespace. Never descend into a
-		 * mounts/N: where it is still a mount it is a user's directory (rmdir and unlink
-		 * then fail with EBUSY, which is what we want). */
-		if (unlink(p) < 0 && errno == EISDIR) {
-			if (depth == 0)
-				remove_tree(p, 1);
-			else
-				rmdir(p);
-		}
-	}
-	rmdir(dir);
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_INO, stx) < 0)
+		return -errno;
+	if (!S_ISDIR(stx->stx_mode))
+		return 0;
+	if ((stx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT && stx->stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
+	    makedev(stx->stx_dev_major, stx->stx_dev_minor) != dev)
+		return -EXDEV;
+	return 1;
 }
 
-void rt_state_dir_remove(const char *dir)
+static char *tree_path(const char *dir, GPtrArray *names, const char *name)
 {
-	remove_tree(dir, 0);
+	GString *p = g_string_new(dir);
+
+	for (guint i = 0; i < names->len; i++)
+		g_string_append_printf(p, "/%s", (const char *)g_ptr_array_index(names, i));
+	if (name)
+		g_string_append_printf(p, "/%s", name);
+	return g_string_free(p, FALSE);
+}
+
+static int tree_error(struct rt_error **err, int e, const char *dir, GPtrArray *names, const char *name)
+{
+	g_autofree char *p = tree_path(dir, names, name);
+
+	return rt_make_error(err, e, e == EXDEV ? "remove `%s`: a mount point" : "remove `%s`", p);
+}
+
+/*
+ * Remove @dir and everything below it, however deep: a guest may have left a tree of any depth
+ * and shape. One directory fd at a time (depth costs heap, not fds or stack); symlinks are
+ * removed, never followed; a mount point or another filesystem below @dir is an error, never
+ * entered, so that a user's bind source is never emptied. Going back up through ".." is checked
+ * against the inode it came from.
+ */
+static int remove_tree(const char *dir, struct rt_error **err)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GArray) inos = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	uint64_t ino;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : rt_make_error(err, errno, "remove `%s`", dir);
+	if (fstat(fd, &st) < 0)
+		return rt_make_error(err, errno, "remove `%s`", dir);
+	ino = st.st_ino;
+	for (;;) {
+		_cleanup_close_ int child = -EBADF;
+		int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+		struct dirent *de;
+		int r = 0;
+
+		if (!d) {
+			if (dup_fd >= 0)
+				close(dup_fd);
+			return tree_error(err, errno, dir, names, NULL);
+		}
+		rewinddir(d);
+		while (r == 0 && (errno = 0, de = readdir(d))) {
+			struct statx stx;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			r = plain_dir(fd, de->d_name, st.st_dev, &stx);
+			if (r == -ENOENT) {
+				r = 0;
+				continue;
+			}
+			if (r == 0)
+				r = unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT ? -errno : 0;
+			else if (r == 1 && unlinkat(fd, de->d_name, AT_REMOVEDIR) == 0)
+				r = 0;
+			else if (r == 1 && errno != ENOTEMPTY && errno != EEXIST)
+				r = -errno;
+			else if (r == 1) {
+				/* Not empty: go down, and read this directory again when back. */
+				child = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (child < 0 || fstat(child, &st) < 0)
+					r = -errno;
+				else if (st.st_ino != stx.stx_ino)
+					r = -ESTALE;
+				else {
+					g_array_append_val(inos, ino);
+					g_ptr_array_add(names, g_strdup(de->d_name));
+					ino = st.st_ino;
+					break;
+				}
+			}
+			if (r < 0)
+				r = tree_error(err, -r, dir, names, de->d_name);
+		}
+		if (r == 0 && !de && errno)
+			r = tree_error(err, errno, dir, names, NULL);
+		closedir(d);
+		if (r < 0)
+			return -1;
+		if (child >= 0) {
+			close(fd);
+			fd = TAKE_FD(child);
+			continue;
+		}
+		/* This directory is empty now. */
+		if (names->len == 0)
+			break;
+		child = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (child < 0 || fstat(child, &st) < 0 || st.st_ino != g_array_index(inos, uint64_t, inos->len - 1))
+			return tree_error(err, child < 0 ? errno : ESTALE, dir, names, NULL);
+		close(fd);
+		fd = TAKE_FD(child);
+		ino = st.st_ino;
+		if (unlinkat(fd, g_ptr_array_index(names, names->len - 1), AT_REMOVEDIR) < 0 && errno != ENOENT) {
+			int e = errno;
+
+			return tree_error(err, e, dir, names, NULL);
+		}
+		g_array_set_size(inos, inos->len - 1);
+		g_ptr_array_set_size(names, names->len - 1);
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		return rt_make_error(err, errno, "remove `%s`", dir);
+	return 0;
+}
+
+int rt_state_dir_remove(const char *dir, struct rt_error **err)
+{
+	return remove_tree(dir, err);
 }
 
 int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err)
@@ -107,6 +218,7 @@ void rt_state_free(struct rt_state *st)
 	g_free(st->backend);
 	g_free(st->accel);
 	g_free(st->cgroups_path);
+	g_free(st->netns_path);
 	g_free(st);
 }
 
@@ -138,6 +250,9 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	MEMBER_STR("backend", st->backend);
 	MEMBER_STR("accel", st->accel);
 	MEMBER_STR("cgroupsPath", st->cgroups_path);
+	MEMBER_STR("netns", st->netns_path);
+	json_builder_set_member_name(b, "netIfindex");
+	json_builder_add_int_value(b, st->net_ifindex);
 #undef MEMBER_STR
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
@@ -178,9 +293,11 @@ int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 	st->backend = GET_STR("backend");
 	st->accel = GET_STR("accel");
 	st->cgroups_path = GET_STR("cgroupsPath");
+	st->netns_path = GET_STR("netns");
 #undef GET_STR
 	st->pid = (pid_t)json_object_get_int_member_with_default(o, "pid", 0);
 	st->pid_start = (unsigned long long)json_object_get_int_member_with_default(o, "pidStart", 0);
+	st->net_ifindex = (int)CLAMP(json_object_get_int_member_with_default(o, "netIfindex", 0), 0, G_MAXINT);
 	*ret = st;
 	return 0;
 }

@@ -18,8 +18,10 @@ int rt_check_id(const char *id, struct rt_error **err);
 int rt_root_prepare(const char *root, char **ret, struct rt_error **err);
 /* Create root/id; fails with runc's "container with given ID already exists". */
 int rt_state_dir_create(const char *root, const char *id, char **ret_dir, struct rt_error **err);
-/* Remove a state directory and what runvm put in it; missing is fine. */
-void rt_state_dir_remove(const char *dir);
+/* Remove a state directory and everything below it, however deep, never following a symlink
+ * nor entering a mount point (an error: nothing of a bind source is removed); missing is fine.
+ * Fails, with the directory partly removed, on anything it cannot remove. */
+int rt_state_dir_remove(const char *dir, struct rt_error **err);
 /* Take the container's lock (flock on DIR/lock), waiting for other commands. Returns the fd
  * that holds it. */
 int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err);
@@ -36,6 +38,8 @@ struct rt_state {
 	char *backend;
 	char *accel;
 	char *cgroups_path; /* the host cgroup the monitor joined, or "" */
+	char *netns_path;   /* the network namespace named by path, or "" */
+	int net_ifindex;    /* its interface that the monitor redirected to the guest, or 0 */
 };
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err);

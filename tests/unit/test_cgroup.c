@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The host cgroup's memory limit: the guest's RAM plus the overhead of the backend that runs it. */
+/* The host cgroup's memory limit: the guest's RAM plus the overhead of the backend that runs it,
+ * never wrapped. */
 #include "kvm/kvm-backend.h"
 #include "qemu-lite/qemu-lite.h"
 #include "runtime/cgroup.h"
@@ -13,5 +14,7 @@ int main(void)
 	ok(rt_cgroup_memory_mib(&hv_kvm_ops, 128 + 16) == 128 + 16 + 32, "kvm: guest RAM + 32 MiB for runvm's own VMM");
 	ok(hv_kvm_ops.host_overhead_mib < hv_qemu_lite_ops.host_overhead_mib,
 	   "the in-process VMM costs the host less than a QEMU");
+	ok(rt_cgroup_memory_mib(&hv_qemu_lite_ops, ~0ULL - 1) == ~0ULL,
+	   "a guest size near 2^64 MiB saturates instead of wrapping to a small limit");
 	return tap_done();
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* State files: atomic write and load, status derived as runc does, IDs, signal names. */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -10,6 +13,41 @@
 #include "runtime/lib/state.h"
 #include "runtime/lib/util.h"
 #include "tests/unit/tap.h"
+
+/* What a hostile guest could leave: 3000 levels (past PATH_MAX), and at each tenth a symlink to a
+ * directory and to a file outside, a regular file and a FIFO. */
+static int deep_junk(const char *root, const char *dir)
+{
+	g_autofree char *out = g_build_filename(root, "outside", NULL);
+	g_autofree char *keep = g_build_filename(out, "keep", NULL);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), i;
+
+	if (fd < 0 || mkdir(out, 0700) < 0 || !g_file_set_contents(keep, "x", 1, NULL))
+		return -1;
+	for (i = 0; i < 3000; i++) {
+		int next;
+
+		if (i % 10 == 0 &&
+		    (symlinkat(out, fd, "l") < 0 || symlinkat(keep, fd, "f") < 0 || mkfifoat(fd, "p", 0600) < 0 ||
+		     close(openat(fd, "r", O_CREAT | O_WRONLY, 0600)) < 0))
+			break;
+		if (mkdirat(fd, "d", 0700) < 0 || (next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			break;
+		close(fd);
+		fd = next;
+	}
+	return close(fd) < 0 || i < 3000 ? -1 : 0;
+}
+
+static bool outside_intact(const char *root)
+{
+	g_autofree char *keep = g_build_filename(root, "outside", "keep", NULL);
+	g_autofree char *out = g_build_filename(root, "outside", NULL);
+	g_autofree char *data = NULL;
+
+	return g_file_get_contents(keep, &data, NULL, NULL) && strcmp(data, "x") == 0 && unlink(keep) == 0 &&
+		rmdir(out) == 0;
+}
 
 int main(void)
 {
@@ -44,7 +82,10 @@ int main(void)
 	st->status = g_strdup("creating");
 	ok(strcmp(rt_state_status(st), "creating") == 0, "written before the monitor exists: creating");
 	rt_state_free(st);
-	rt_state_dir_remove(dir);
+	ok(deep_junk(root, dir) == 0, "a guest's junk: a tree 3000 deep, symlinks out, a FIFO");
+	ok(rt_state_dir_remove(dir, &err) == 0, "the state directory is removed however deep");
+	ok(access(dir, F_OK) < 0, "nothing of it is left");
+	ok(outside_intact(root), "the symlinks' targets outside survive, untouched");
 	ok(rt_state_open(root, "c1", &(char *){ NULL }, &st, NULL, &err) < 0 &&
 		   strstr(err->msg, "container does not exist"),
 	   "removed: container does not exist");
