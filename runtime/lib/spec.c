@@ -129,6 +129,21 @@ static int get_uint32(JsonObject *obj, const char *path, const char *name, guint
 	return 0;
 }
 
+/* An integer; a number that does not fit in 64 bits arrives as a double and is refused. */
+static int get_int64(JsonObject *obj, const char *path, const char *name, int64_t *ret, struct rt_error **err)
+{
+	JsonNode *n;
+
+	if (get_member(obj, path, name, JSON_NODE_VALUE, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	if (json_node_get_value_type(n) != G_TYPE_INT64)
+		return rt_make_error(err, 0, "config.json: `%s%s` must be a 64-bit integer", path, name);
+	*ret = json_node_get_int(n);
+	return 0;
+}
+
 static int get_bool(JsonObject *obj, const char *path, const char *name, bool *ret, struct rt_error **err)
 {
 	JsonNode *n;
@@ -507,7 +522,7 @@ static int count_cpuset(const char *list, unsigned *ret)
 static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
 {
 	JsonObject *res;
-	JsonNode *n, *v;
+	JsonNode *n;
 
 	if (get_member(linux_, "linux.", "resources", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;
@@ -516,29 +531,81 @@ static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_erro
 	res = json_node_get_object(n);
 	if (get_member(res, "linux.resources.", "memory", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;
-	if (n && (v = json_object_get_member(json_node_get_object(n), "limit")) && JSON_NODE_HOLDS_VALUE(v)) {
-		if (json_node_get_value_type(v) != G_TYPE_INT64)
-			return rt_make_error(err, 0, "config.json: `linux.resources.memory.limit` must be an integer");
-		/* -1 means unlimited, as does 0 */
-		s->memory_limit = MAX(json_node_get_int(v), 0);
-	}
+	/* -1 means unlimited, as does 0 */
+	if (n && get_int64(json_node_get_object(n), "linux.resources.memory.", "limit", &s->memory_limit, err) < 0)
+		return -1;
+	s->memory_limit = MAX(s->memory_limit, 0);
 	if (get_member(res, "linux.resources.", "cpu", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;
 	if (n) {
 		JsonObject *cpu = json_node_get_object(n);
 		g_autofree char *cpus = NULL;
+		int64_t period = 0;
 
-		if ((v = json_object_get_member(cpu, "quota")) && JSON_NODE_HOLDS_VALUE(v) &&
-		    json_node_get_value_type(v) == G_TYPE_INT64)
-			s->cpu_quota = MAX(json_node_get_int(v), 0);
-		if ((v = json_object_get_member(cpu, "period")) && JSON_NODE_HOLDS_VALUE(v) &&
-		    json_node_get_value_type(v) == G_TYPE_INT64)
-			s->cpu_period = (uint64_t)MAX(json_node_get_int(v), 0);
+		if (get_int64(cpu, "linux.resources.cpu.", "quota", &s->cpu_quota, err) < 0 ||
+		    get_int64(cpu, "linux.resources.cpu.", "period", &period, err) < 0)
+			return -1;
+		s->cpu_quota = MAX(s->cpu_quota, 0);
+		s->cpu_period = (uint64_t)MAX(period, 0);
 		if (get_string(cpu, "linux.resources.cpu.", "cpus", &cpus, err) < 0)
 			return -1;
 		if (cpus && *cpus && count_cpuset(cpus, &s->cpuset_count) < 0)
 			return rt_make_error(err, 0, "config.json: `linux.resources.cpu.cpus` is not a CPU list: `%s`",
 					     cpus);
+	}
+	return 0;
+}
+
+/* The types of what the seccomp compiler (runtime/seccomp.c) reads, checked here so that a
+ * mistyped profile is one error line at parse time, never a GLib critical in the monitor. */
+static int check_seccomp(JsonObject *sc, struct rt_error **err)
+{
+	g_autofree char *action = NULL;
+	g_auto(GStrv) arches = NULL;
+	guint32 errno_ret;
+	JsonArray *a;
+	JsonNode *n;
+
+	if (get_string(sc, "linux.seccomp.", "defaultAction", &action, err) < 0 ||
+	    get_uint32(sc, "linux.seccomp.", "defaultErrnoRet", &errno_ret, err) < 0 ||
+	    get_strv(sc, "linux.seccomp.", "architectures", &arches, err) < 0 ||
+	    get_member(sc, "linux.seccomp.", "syscalls", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	a = n ? json_node_get_array(n) : NULL;
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *prefix = g_strdup_printf("linux.seccomp.syscalls[%u].", i);
+		g_autofree char *rule_action = NULL;
+		g_auto(GStrv) names = NULL;
+		JsonArray *args;
+		JsonObject *rule;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `linux.seccomp.syscalls[%u]` must be an object", i);
+		rule = json_node_get_object(e);
+		if (get_strv(rule, prefix, "names", &names, err) < 0 ||
+		    get_string(rule, prefix, "action", &rule_action, err) < 0 ||
+		    get_uint32(rule, prefix, "errnoRet", &errno_ret, err) < 0 ||
+		    get_member(rule, prefix, "args", JSON_NODE_ARRAY, &n, err) < 0)
+			return -1;
+		if (!names)
+			return rt_make_error(err, 0, "config.json: `%snames` is missing", prefix);
+		args = n ? json_node_get_array(n) : NULL;
+		for (guint k = 0; args && k < json_array_get_length(args); k++) {
+			JsonNode *arg = json_array_get_element(args, k);
+			g_autofree char *aprefix = g_strdup_printf("%sargs[%u].", prefix, k);
+			g_autofree char *op = NULL;
+			guint32 index;
+			int64_t value;
+
+			if (!JSON_NODE_HOLDS_OBJECT(arg))
+				return rt_make_error(err, 0, "config.json: `%sargs[%u]` must be an object", prefix, k);
+			if (get_uint32(json_node_get_object(arg), aprefix, "index", &index, err) < 0 ||
+			    get_int64(json_node_get_object(arg), aprefix, "value", &value, err) < 0 ||
+			    get_int64(json_node_get_object(arg), aprefix, "valueTwo", &value, err) < 0 ||
+			    get_string(json_node_get_object(arg), aprefix, "op", &op, err) < 0)
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -559,6 +626,8 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	    get_strv(linux_, "linux.", "maskedPaths", &s->masked_paths, err) < 0 ||
 	    get_strv(linux_, "linux.", "readonlyPaths", &s->readonly_paths, err) < 0 ||
 	    get_member(linux_, "linux.", "seccomp", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (n && check_seccomp(json_node_get_object(n), err) < 0)
 		return -1;
 	if (n)
 		s->seccomp_json = json_to_string(n, FALSE);
@@ -602,14 +671,23 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	return 0;
 }
 
-/* Annotations are free-form strings; runvm reads its own. */
+/* Annotations are free-form strings (runtime-spec: values MUST be strings, as runc's Go map
+ * enforces); runvm reads its own. */
 static int parse_annotations(JsonObject *obj, struct rt_spec *s, struct rt_error **err)
 {
-	JsonNode *n;
+	JsonObjectIter it;
+	const char *key;
+	JsonNode *n, *val;
 
 	if (get_member(obj, "", "annotations", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;
-	return n ? get_string(json_node_get_object(n), "annotations.", "io.runvm.arch", &s->arch, err) : 0;
+	if (!n)
+		return 0;
+	json_object_iter_init(&it, json_node_get_object(n));
+	while (json_object_iter_next(&it, &key, &val))
+		if (!JSON_NODE_HOLDS_VALUE(val) || json_node_get_value_type(val) != G_TYPE_STRING)
+			return rt_make_error(err, 0, "config.json: `annotations.%s` must be a string", key);
+	return get_string(json_node_get_object(n), "annotations.", "io.runvm.arch", &s->arch, err);
 }
 
 int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret, struct rt_error **err)
