@@ -169,7 +169,7 @@ static int join_netns(const struct rt_spec *spec, struct rt_error **err)
  */
 static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 {
-	g_autofree char *dir = g_build_filename(c->state_dir, "mounts", NULL);
+	const char *dir;
 	bool any = false;
 
 	for (size_t i = 0; i < c->spec->n_mounts; i++)
@@ -178,12 +178,15 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 		return 0;
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return rt_make_error(err, errno, "create the monitor's mount namespace");
+	c->vs.shares[1] = (struct hv_share){ .tag = RV_MOUNTS_TAG,
+					     .host_path = dir = g_build_filename(c->state_dir, "mounts", NULL) };
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return rt_make_error(err, errno, "mkdir `%s`", dir);
 	/* Room for the targets' inodes only; it is read-only before the guest exists anyway. */
 	if (mount("runvm-mounts", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,nr_inodes=4096,mode=0700") <
 	    0)
 		return rt_make_error(err, errno, "mount a tmpfs on `%s`", dir);
+	/* From here on rt_container_release() unmounts it, also when staging fails. */
 	for (size_t i = 0; i < c->spec->n_mounts; i++) {
 		const struct rt_mount *m = &c->spec->mounts[i];
 		g_autofree char *target = NULL;
@@ -210,7 +213,6 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 	/* Not recursive: the binds keep their own flags. */
 	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return rt_make_error(err, errno, "make `%s` read-only", dir);
-	c->vs.shares[1] = (struct hv_share){ .tag = RV_MOUNTS_TAG, .host_path = g_steal_pointer(&dir) };
 	c->vs.cfg.n_shares = 2;
 	return 0;
 }

@@ -353,6 +353,50 @@ static int parse_process(JsonObject *root, struct rt_process *s, struct rt_error
 	return parse_process_object(json_node_get_object(n), s, err);
 }
 
+/*
+ * json-glib wraps an integer that does not fit in 64 bits (2^64 reads as -1, 10^30 too) without
+ * a word, and a limit would then mean something else than what was written. Integers up to
+ * 2^64-1 are fine (Go's uint64: RLIM_INFINITY); larger ones, or below -2^63, are refused here,
+ * on the text.
+ */
+static int check_numbers(const char *json, size_t len, const char *what, struct rt_error **err)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = json[i];
+		size_t start = i;
+		bool integer = true;
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			continue;
+		}
+		if (c != '-' && !g_ascii_isdigit(c))
+			continue;
+		while (i + 1 < len && (g_ascii_isdigit(json[i + 1]) || strchr("-+.eE", json[i + 1]))) {
+			integer = integer && !strchr(".eE", json[i + 1]);
+			i++;
+		}
+		if (integer) {
+			g_autofree char *num = g_strndup(json + start, i - start + 1);
+
+			errno = 0;
+			if (num[0] == '-' ? (g_ascii_strtoll(num, NULL, 10), errno == ERANGE)
+					  : (g_ascii_strtoull(num, NULL, 10), errno == ERANGE))
+				return rt_make_error(err, 0, "%s: the number `%s` does not fit in 64 bits", what, num);
+		}
+	}
+	return 0;
+}
+
 int rt_process_parse(const char *json, size_t len, struct rt_process **ret, struct rt_error **err)
 {
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -362,6 +406,8 @@ int rt_process_parse(const char *json, size_t len, struct rt_process **ret, stru
 
 	if (!json_parser_load_from_data(parser, json, (gssize)len, &gerr))
 		return rt_make_error(err, 0, "process: invalid JSON: %s", gerr->message);
+	if (check_numbers(json, len, "process", err) < 0)
+		return -1;
 	root = json_parser_get_root(parser);
 	if (!root || !JSON_NODE_HOLDS_OBJECT(root))
 		return rt_make_error(err, 0, "process property must not be empty: the process must be a JSON object");
@@ -446,6 +492,16 @@ static int parse_hooks(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	return 0;
 }
 
+static bool has_dotdot(const char *path)
+{
+	g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+
+	for (char **p = parts; *p; p++)
+		if (strcmp(*p, "..") == 0)
+			return true;
+	return false;
+}
+
 static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **err)
 {
 	JsonArray *a;
@@ -474,6 +530,10 @@ static int parse_mounts(JsonObject *root, struct rt_spec *s, struct rt_error **e
 			return -1;
 		if (!m->destination || m->destination[0] != '/')
 			return rt_make_error(err, 0, "config.json: `%sdestination` must be an absolute path", prefix);
+		/* The agent would keep it inside the rootfs; a destination that climbs is refused. */
+		if (has_dotdot(m->destination))
+			return rt_make_error(err, 0, "config.json: `%sdestination` `%s` holds `..`", prefix,
+					     m->destination);
 		/* The agent protocol separates the fields with newlines. */
 		if (strchr(m->destination, '\n') || (m->source && strchr(m->source, '\n')) ||
 		    (m->type && strchr(m->type, '\n')))
@@ -700,6 +760,8 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 
 	if (!json_parser_load_from_data(parser, json, (gssize)len, &gerr))
 		return rt_make_error(err, 0, "config.json: invalid JSON: %s", gerr->message);
+	if (check_numbers(json, len, "config.json", err) < 0)
+		return -1;
 	root = json_parser_get_root(parser);
 	if (!root || !JSON_NODE_HOLDS_OBJECT(root))
 		return rt_make_error(err, 0, "config.json: the top level must be an object");

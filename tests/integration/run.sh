@@ -49,6 +49,35 @@ nothing_left() {
 	local id=$1
 	[ ! -e "$root/$id" ] || { echo "# state dir $root/$id left behind"; return 1; }
 	! pgrep -f -- "$bundle/rootfs" >/dev/null || { echo "# a QEMU process is left behind"; return 1; }
+	! grep -q -- "$work/" /proc/self/mountinfo || { echo "# a mount under $work is left behind"; return 1; }
+}
+
+# expect_error NAME NEEDLE ID CMD...: CMD must fail with status 1 (EXPECT_RC=N: N, the guest's
+# 126/127), print one stderr line holding NEEDLE and no GLib warning or critical (criticals are
+# fatal: G_DEBUG), write it as the last JSON error line of the log, and leave nothing behind.
+# NEEDLE may list alternatives separated by `|` (the backends word some errors differently).
+# `timeout 60`: a case that would hang fails instead.
+expect_error() {
+	local name=$1 needle=$2 id=$3; shift 3
+	local log=$work/log.json
+	rm -f "$log"
+	G_DEBUG=fatal-criticals timeout 60 "$@" --root "$root" --log "$log" --log-format json run --bundle "$bundle" "$id" \
+		</dev/null >"$work/stdout" 2>"$work/stderr"
+	rc=$?
+	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
+	local lines last
+	lines=$(wc -l < "$work/stderr")
+	last=$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print([e["msg"] for e in l if e["level"]=="error"][-1])' "$log" 2>&1)
+	local found= alt
+	local -a alts
+	IFS="|" read -ra alts <<<"$needle"
+	for alt in "${alts[@]}"; do [[ "$err" == *"$alt"* ]] && [[ "$last" == *"$alt"* ]] && found=1; done
+	if [ "$rc" = "${EXPECT_RC:-1}" ] && [ "$lines" = 1 ] && [ -n "$found" ] && [[ "$err" != *"-CRITICAL **"* ]] &&
+		[[ "$err" != *"-WARNING **"* ]] && nothing_left "$id"; then
+		ok "$name: $err"
+	else
+		not_ok "$name" "rc=$rc lines=$lines" "stderr=$err" "log error=$last"
+	fi
 }
 
 # The lifecycle tests go through a subreaper (subreaper.py) that stands in for containerd's

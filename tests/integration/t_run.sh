@@ -77,30 +77,6 @@ out=$(cat "$work/sig.out"); err=$(cat "$work/sig.err")
 check "SIGTERM to runvm reaches the container's process" eval '[ "$rc" = 42 ] && [[ "$out" == *got-term* ]]'
 
 # --- errors: one line, exit 1, nothing left behind ---------------------------------------
-# expect_error NAME NEEDLE ID CMD...: CMD must fail with status 1, print one stderr line holding
-# NEEDLE, write it as the last JSON error line of the log, and leave nothing behind.
-# NEEDLE may list alternatives separated by `|` (the backends word some errors differently).
-expect_error() {
-	local name=$1 needle=$2 id=$3; shift 3
-	local log=$work/log.json
-	rm -f "$log"
-	"$@" --root "$root" --log "$log" --log-format json run --bundle "$bundle" "$id" </dev/null >"$work/stdout" 2>"$work/stderr"
-	rc=$?
-	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
-	local lines last
-	lines=$(wc -l < "$work/stderr")
-	last=$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print([e["msg"] for e in l if e["level"]=="error"][-1])' "$log" 2>&1)
-	local found= alt
-	local -a alts
-	IFS="|" read -ra alts <<<"$needle"
-	for alt in "${alts[@]}"; do [[ "$err" == *"$alt"* ]] && [[ "$last" == *"$alt"* ]] && found=1; done
-	if [ "$rc" = 1 ] && [ "$lines" = 1 ] && [ -n "$found" ] && nothing_left "$id"; then
-		ok "$name: $err"
-	else
-		not_ok "$name" "rc=$rc lines=$lines" "stderr=$err" "log error=$last"
-	fi
-}
-
 make_config "$bundle" '["true"]'
 mv "$bundle/config.json" "$work/config.json.saved"
 expect_error "missing config.json" "config.json" e-noconfig "$RUNVM"
