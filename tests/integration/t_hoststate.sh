@@ -89,7 +89,7 @@ rm -rf "$hs/data/junk" "$hs/data/done" "$hs/data/go" "$hs/data/listing"
 # The same junk left by a created container: delete removes the state and succeeds; the junk
 # stays in the volume's source only.
 create_bg h-del "$(python3 -c 'import json,sys; print(json.dumps(["sh","-c",sys.argv[1]]))' \
-	'd=/data/junk; i=0; while [ $i -lt 300 ]; do d=$d/d; i=$((i + 1)); done; mkdir -p "$d" && ln -s /data "$d/l" && touch /data/done')" "
+	'd=/data/junk; i=0; while [ $i -lt 100 ]; do d=$d/d; i=$((i + 1)); done; mkdir -p "$d" && ln -s /data "$d/l" && touch /data/done')" "
 c['mounts'] += [{'destination': '/data', 'type': 'bind', 'source': '$hs/data', 'options': ['rbind', 'rw']}]
 "
 "${R[@]}" start h-del; status=$(wait_status h-del)
