@@ -194,6 +194,8 @@ mkfifo "$bundle/rootfs/fifo"
 make_config "$bundle" '["/fifo"]'
 bi_n=$((bi_n + 1))
 EXPECT_RC=126 expect_error "bad input: args[0] a FIFO (create must not block on it)" "/fifo" "bi-$bi_n" "$RUNVM"
+# Where create did block (timeout killed it), what it left must not fail the tests after this one.
+"$RUNVM" --root "$root" delete --force "bi-$bi_n" 2>/dev/null
 rm -f "$bundle/rootfs/fifo"
 mknod "$bundle/rootfs/null" c 1 3
 make_config "$bundle" '["/null"]'

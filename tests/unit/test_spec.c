@@ -79,6 +79,37 @@ int main(void)
 	expect_error("{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"nope\"}}",
 		     "No such file");
 
+	/* What json-glib would wrap silently: refused on the text. Go's uint64 maximum is fine. */
+#define BASE "{\"ociVersion\":\"1\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"rootfs\"},"
+	expect_error(BASE "\"linux\":{\"resources\":{\"memory\":{\"limit\":18446744073709551616}}}}",
+		     "`18446744073709551616` does not fit in 64 bits");
+	expect_error(BASE "\"linux\":{\"resources\":{\"cpu\":{\"quota\":-9223372036854775809}}}}",
+		     "does not fit in 64 bits");
+	ok(parse(BASE "\"annotations\":{\"n\":\"99999999999999999999999\"},\"x\":18446744073709551615}", &s, &err) == 0,
+	   "2^64-1 and a long number inside a string pass the 64-bit check");
+	rt_spec_free(s);
+	s = NULL;
+	rt_error_free(&err);
+	expect_error(BASE "\"linux\":{\"resources\":{\"cpu\":{\"period\":\"1\"}}}}",
+		     "`linux.resources.cpu.period` must be a 64-bit integer");
+	expect_error(BASE "\"linux\":{\"resources\":{\"memory\":{\"limit\":{}}}}}",
+		     "`linux.resources.memory.limit` must be a scalar");
+	expect_error(BASE "\"annotations\":{\"a\":1}}", "`annotations.a` must be a string");
+	expect_error(BASE "\"linux\":{\"seccomp\":{\"syscalls\":[{\"names\":\"read\"}]}}}",
+		     "`linux.seccomp.syscalls[0].names` must be an array");
+	expect_error(BASE "\"linux\":{\"seccomp\":{\"syscalls\":[{\"action\":\"SCMP_ACT_ERRNO\"}]}}}",
+		     "`linux.seccomp.syscalls[0].names` is missing");
+	expect_error(BASE "\"mounts\":[{\"destination\":\"/a/../../b\",\"type\":\"tmpfs\"}]}", "holds `..`");
+	ok(parse(BASE "\"mounts\":[{\"destination\":\"/a..b/..c\",\"type\":\"bind\",\"source\":\"/s\","
+		      "\"options\":[\"rro\"]}]}",
+		 &s, &err) == 0 &&
+		   s->mounts[0].readonly,
+	   "`..` only as a whole component is refused; rro is read-only on the host too");
+	rt_spec_free(s);
+	s = NULL;
+	rt_error_free(&err);
+#undef BASE
+
 	ok(rt_spec_load("/nonexistent-bundle", &s, &err) < 0 && err && strstr(err->msg, "config.json"),
 	   "missing config.json: %s", err ? err->msg : "");
 	rt_error_free(&err);
