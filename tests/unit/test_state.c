@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* State files: atomic write and load, status derived as runc does, IDs, signal names. */
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +51,33 @@ static bool outside_intact(const char *root)
 		rmdir(out) == 0;
 }
 
+/* A mount below the state directory (a bind source that was never let go of) is never
+ * entered nor emptied: the removal fails, loudly. Needs root, in a mount namespace of its own. */
+static void mount_point_refused(const char *root)
+{
+	g_autofree char *dir = g_build_filename(root, "c2", NULL);
+	g_autofree char *m = g_build_filename(dir, "mounts", NULL);
+	g_autofree char *user = g_build_filename(m, "user-data", NULL);
+	struct rt_error *err = NULL;
+	int r;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		ok(1, "a mount point below the state directory # SKIP needs root");
+		return;
+	}
+	ok(mkdir(dir, 0700) == 0 && mkdir(m, 0700) == 0 && mount("t", m, "tmpfs", 0, "size=64k") == 0 &&
+		   g_file_set_contents(user, "u", 1, NULL),
+	   "a tmpfs mounted below a state directory, a user's file in it");
+	r = rt_state_dir_remove(dir, &err);
+	ok(r < 0 && err && strstr(err->msg, "a mount point"), "removal fails on the mount point: %s",
+	   err ? err->msg : "no error");
+	rt_error_free(&err);
+	ok(access(user, F_OK) == 0, "what the mount holds is untouched");
+	umount2(m, MNT_DETACH);
+	ok(rt_state_dir_remove(dir, &err) == 0 && access(dir, F_OK) < 0, "once unmounted, removed");
+	rt_error_free(&err);
+}
+
 int main(void)
 {
 	g_autofree char *root = g_dir_make_tmp("runvm-state-XXXXXX", NULL);
@@ -86,6 +115,7 @@ int main(void)
 	ok(rt_state_dir_remove(dir, &err) == 0, "the state directory is removed however deep");
 	ok(access(dir, F_OK) < 0, "nothing of it is left");
 	ok(outside_intact(root), "the symlinks' targets outside survive, untouched");
+	mount_point_refused(root);
 	ok(rt_state_open(root, "c1", &(char *){ NULL }, &st, NULL, &err) < 0 &&
 		   strstr(err->msg, "container does not exist"),
 	   "removed: container does not exist");
