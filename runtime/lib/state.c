@@ -84,7 +84,9 @@ static int tree_error(struct rt_error **err, int e, const char *dir, GPtrArray *
 {
 	g_autofree char *p = tree_path(dir, names, name);
 
-	return rt_make_error(err, e, e == EXDEV ? "remove `%s`: a mount point" : "remove `%s`", p);
+	/* EXDEV is ours: say what it means, not "Invalid cross-device link". */
+	return e == EXDEV ? rt_make_error(err, 0, "remove `%s`: a mount point", p)
+			  : rt_make_error(err, e, "remove `%s`", p);
 }
 
 /*
