@@ -371,8 +371,9 @@ static const cap_value_t qemu_caps[] = {
 };
 
 /* QEMU's jail (hypervisor-backends/jail.h): exactly the files that its command line names. */
-static int describe_jail(const struct hv_vm_config *cfg, struct hv_jail *j, struct rt_error **err)
+static int describe_jail(const char *binary, const struct hv_vm_config *cfg, struct hv_jail *j, struct rt_error **err)
 {
+	g_autofree char *program = g_find_program_in_path(binary);
 	unsigned data = HV_JAIL_NODEV | HV_JAIL_NOEXEC;
 
 	j->uid = HV_JAIL_UID;
@@ -381,6 +382,9 @@ static int describe_jail(const struct hv_vm_config *cfg, struct hv_jail *j, stru
 	j->n_keep = G_N_ELEMENTS(qemu_caps);
 	if (hv_jail_add_system(j, err) < 0 || hv_jail_add(j, cfg->kernel, HV_JAIL_RO | data, err) < 0 ||
 	    hv_jail_add(j, cfg->initrd, HV_JAIL_RO | data, err) < 0)
+		return -1;
+	/* A QEMU outside /usr (runvm.conf's binary=): exec finds it where it is. */
+	if (program && g_path_is_absolute(program) && hv_jail_add(j, program, HV_JAIL_RO | HV_JAIL_NODEV, err) < 0)
 		return -1;
 	if (cfg->accel == HV_ACCEL_KVM && hv_jail_add(j, "/dev/kvm", HV_JAIL_NOEXEC, err) < 0)
 		return -1;
@@ -424,7 +428,7 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		if (log_fd < 0)
 			return rt_make_error(err, errno, "open `%s`", cfg->console_log);
 	}
-	if (describe_jail(cfg, &jail, err) < 0)
+	if (describe_jail(argv[0], cfg, &jail, err) < 0)
 		return rt_error_wrap(err, "jail QEMU");
 	parent_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (parent_pidfd < 0)
