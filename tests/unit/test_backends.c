@@ -152,6 +152,7 @@ int main(void)
 		.kernel = kernel,
 		.initrd = initrd,
 		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
+		.console_log = log,
 	};
 	const struct hv_backend_ops *q = &hv_qemu_lite_ops;
 	struct rt_error *err = NULL;
@@ -171,7 +172,9 @@ int main(void)
 
 	/* The stand-in is PID 1 of its pid namespace (the jail's), which a signal it has no handler
 	 * for does not end: it handles SIGTERM as QEMU does. The jail binds what it names. */
-	if (!dir || !g_file_set_contents(fake, "#!/bin/sh\ntrap 'exit 143' TERM\nsleep 30 & wait\n", -1, NULL) ||
+	if (!dir ||
+	    !g_file_set_contents(fake, "#!/bin/sh\ntrap 'exit 143' TERM\necho ready >&2\nsleep 30 & wait\n", -1,
+				 NULL) ||
 	    g_chmod(fake, 0755) < 0 || !g_file_set_contents(kernel, "", 0, NULL) ||
 	    !g_file_set_contents(initrd, "", 0, NULL) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return ok(0, "test setup"), tap_done();
@@ -187,6 +190,14 @@ int main(void)
 		   st.host_rss_bytes >> 10);
 		rt_error_free(&err);
 		ok(q->wait(vm, 0, &status, &err) == 0, "qemu: wait times out while it runs");
+		/* Its stderr is the console log: "ready" once it handles SIGTERM. */
+		for (int i = 0; i < 500; i++) {
+			g_autofree char *text = NULL;
+
+			if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, "ready"))
+				break;
+			g_usleep(10000);
+		}
 		r = q->stop(vm, 2000, &err) == 0 && q->wait(vm, 0, &status, &err) == 1;
 		ok(r && status == 128 + SIGTERM, "qemu: stop ends it with SIGTERM (status %d)", status);
 		ok(q->stats(vm, &st, &err) < 0 && err && err->status == ESRCH, "qemu: no stats once the VM has ended");
