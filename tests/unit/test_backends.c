@@ -20,6 +20,7 @@
 
 #include "base/error.h"
 #include "hypervisor-backends/jail.h"
+#include "kvm/vmm.h"
 #include "hypervisor-backends/registry.h"
 #include "qemu-lite/qemu-lite.h"
 #include "tests/unit/tap.h"
@@ -136,6 +137,65 @@ static void test_enter(const char *dir)
 	g_unlink(outside);
 }
 
+/* How many of this process's threads run under a seccomp filter, and whether this one does. */
+static int filtered_threads(bool *ret_self)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc/self/task", 0, NULL);
+	g_autofree char *self = g_strdup_printf("%d", (int)gettid());
+	const char *tid;
+	int n = 0;
+
+	*ret_self = false;
+	while (d && (tid = g_dir_read_name(d))) {
+		g_autofree char *path = g_strdup_printf("/proc/self/task/%s/status", tid);
+		g_autofree char *text = NULL;
+		bool on;
+
+		if (!g_file_get_contents(path, &text, NULL, NULL))
+			continue;
+		on = strstr(text, "\nSeccomp:\t2\n") != NULL;
+		n += on;
+		if (!strcmp(tid, self))
+			*ret_self = on;
+	}
+	return n;
+}
+
+/* The kvm backend's VMM threads (one vCPU, the I/O thread) load the filter for themselves at
+ * their start; the thread that started them, the monitor's, stays as it was. */
+static void test_kvm_threads(void)
+{
+	struct rt_error *err = NULL;
+	struct vmm *vm = NULL;
+	uint8_t *bpf = NULL;
+	size_t len = 0;
+	bool self = true;
+	int n = 0;
+
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		ok(1, "# SKIP kvm: no /dev/kvm");
+		return;
+	}
+	if (hv_jail_seccomp_bpf(HV_JAIL_DENY_EXEC, &bpf, &len, &err) < 0 || vmm_new(1, 16, false, -1, &vm, &err) < 0) {
+		ok(0, "kvm: a VM for the thread filter: %s", err->msg);
+		rt_error_free(&err);
+		g_free(bpf);
+		return;
+	}
+	vmm_set_thread_filter(vm, bpf, len);
+	if (vmm_start(vm, &err) < 0) {
+		ok(0, "kvm: vmm_start: %s", err->msg);
+		rt_error_free(&err);
+	} else {
+		for (int i = 0; i < 200 && (n = filtered_threads(&self)) < 2; i++)
+			g_usleep(5000);
+		ok(n >= 2 && !self, "kvm: the vCPU and I/O threads run filtered (%d), the monitor's thread does not",
+		   n);
+	}
+	vmm_free(vm);
+	g_free(bpf);
+}
+
 int main(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("runvm-backends-XXXXXX", NULL);
@@ -231,6 +291,7 @@ int main(void)
 	close(sp[1]);
 	test_seccomp();
 	test_enter(dir);
+	test_kvm_threads();
 	g_unlink(fake);
 	g_unlink(log);
 	g_unlink(kernel);
