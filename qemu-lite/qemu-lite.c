@@ -384,7 +384,8 @@ static int describe_jail(const char *binary, const struct hv_vm_config *cfg, str
 	    hv_jail_add(j, cfg->initrd, HV_JAIL_RO | data, err) < 0)
 		return -1;
 	/* A QEMU outside /usr (runvm.conf's binary=): exec finds it where it is. */
-	if (program && g_path_is_absolute(program) && hv_jail_add(j, program, HV_JAIL_RO | HV_JAIL_NODEV, err) < 0)
+	if (program && g_path_is_absolute(program) && !g_str_has_prefix(program, "/usr/") &&
+	    hv_jail_add(j, program, HV_JAIL_RO | HV_JAIL_NODEV, err) < 0)
 		return -1;
 	if (cfg->accel == HV_ACCEL_KVM && hv_jail_add(j, "/dev/kvm", HV_JAIL_NOEXEC, err) < 0)
 		return -1;
