@@ -269,13 +269,8 @@ int main(void)
 	ok(r == 0 && vm, "qemu: launch runs the configured binary%s%s", err ? ": " : "", err ? err->msg : "");
 	rt_error_free(&err);
 	if (vm) {
-		r = q->stats(vm, &st, &err);
-		ok(r == 0 && st.host_rss_bytes > 0 && st.guest_ram_bytes == 300ULL << 20,
-		   "qemu: stats read the QEMU process (%llu KiB resident) and the guest's RAM",
-		   st.host_rss_bytes >> 10);
-		rt_error_free(&err);
-		ok(q->wait(vm, 0, &status, &err) == 0, "qemu: wait times out while it runs");
-		/* Its stderr is the console log: "ready" once it handles SIGTERM. */
+		/* Its stderr is the console log: "ready" once it handles SIGTERM
+		 * (and has a resident set: a process in the middle of its exec has none). */
 		for (int i = 0; i < 500; i++) {
 			g_autofree char *text = NULL;
 
@@ -283,6 +278,12 @@ int main(void)
 				break;
 			g_usleep(10000);
 		}
+		r = q->stats(vm, &st, &err);
+		ok(r == 0 && st.host_rss_bytes > 0 && st.guest_ram_bytes == 300ULL << 20,
+		   "qemu: stats read the QEMU process (%llu KiB resident) and the guest's RAM",
+		   st.host_rss_bytes >> 10);
+		rt_error_free(&err);
+		ok(q->wait(vm, 0, &status, &err) == 0, "qemu: wait times out while it runs");
 		r = q->stop(vm, 2000, &err) == 0 && q->wait(vm, 0, &status, &err) == 1;
 		ok(r && status == 128 + SIGTERM, "qemu: stop ends it with SIGTERM (status %d)", status);
 		ok(q->stats(vm, &st, &err) < 0 && err && err->status == ESRCH, "qemu: no stats once the VM has ended");
