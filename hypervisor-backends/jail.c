@@ -27,11 +27,17 @@
  * it points to is bound at its name. */
 static int add(struct hv_jail *j, const char *path, unsigned flags, bool keep_link, struct rt_error **err)
 {
+	g_autofree char *abs = NULL;
 	struct hv_jail_entry *e;
 	struct stat st;
 
-	if (!g_path_is_absolute(path))
-		return rt_make_error(err, EINVAL, "jail: `%s` is not an absolute path", path);
+	/* A relative path (a relative --root, kernel=) is bound where it resolves, and the VMM
+	 * starts in a directory of the same name, so that it resolves there alike. */
+	if (!g_path_is_absolute(path)) {
+		if (!j->cwd)
+			j->cwd = g_get_current_dir();
+		path = abs = g_build_filename(j->cwd, path, NULL);
+	}
 	for (size_t i = 0; i < j->n; i++)
 		if (!strcmp(j->entries[i].path, path))
 			return 0;
@@ -106,6 +112,7 @@ void hv_jail_clear(struct hv_jail *j)
 		g_free(j->entries[i].path);
 		g_free(j->entries[i].link);
 	}
+	g_free(j->cwd);
 	if (j->caps)
 		cap_free(j->caps);
 	g_free(j->bpf);
@@ -208,6 +215,8 @@ static int build_root(const struct hv_jail *j, int *fds, struct hv_jail_failure 
 	for (size_t i = 0; i < j->n; i++)
 		if (j->entries[i].kind == HV_JAIL_LINK && symlink(j->entries[i].link, j->entries[i].path + 1) < 0)
 			return fail(f, "jail: symlink", j->entries[i].path);
+	if (j->cwd && make_mountpoint(j->cwd + 1, true) < 0)
+		return fail(f, "jail: create the working directory", j->cwd);
 	if (j->proc) {
 		if (mkdir("proc", 0555) < 0 && errno != EEXIST)
 			return fail(f, "jail: mkdir", "/proc");
@@ -218,8 +227,8 @@ static int build_root(const struct hv_jail *j, int *fds, struct hv_jail_failure 
 		return fail(f, "jail: pivot_root", NULL);
 	if (umount2(".", MNT_DETACH) < 0)
 		return fail(f, "jail: detach the host's root", NULL);
-	if (chdir("/") < 0)
-		return fail(f, "jail: chdir", "/");
+	if (chdir(j->cwd ? j->cwd : "/") < 0)
+		return fail(f, "jail: chdir", j->cwd ? j->cwd : "/");
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	if (mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
 		return fail(f, "jail: make the root read-only", NULL);

@@ -46,6 +46,7 @@ struct hv_jail {
 	struct hv_jail_entry entries[HV_JAIL_MAX_PATHS];
 	size_t n;
 	bool proc; /* mount a /proc of the new pid namespace */
+	char *cwd; /* where the VMM starts, when a path was relative to it; else "/" */
 	uid_t uid; /* the uid and gid the VMM runs as */
 	gid_t gid;
 	cap_value_t keep[8]; /* the capabilities it keeps (every set), @n_keep of them */
@@ -71,7 +72,8 @@ enum {
 	HV_JAIL_DENY_EXEC = 1 << 0, /* execve, execveat too (a thread that never starts programs) */
 };
 
-/* Bind @path (which must exist, absolute) into @j with @flags. */
+/* Bind @path (which must exist; relative to the current directory, or absolute) into @j with
+ * @flags. */
 int hv_jail_add(struct hv_jail *j, const char *path, unsigned flags, struct rt_error **err);
 
 /* What every dynamically linked VMM needs: /usr, the library directories (or the host's
