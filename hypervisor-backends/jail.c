@@ -154,15 +154,26 @@ static int make_mountpoint(const char *rel, bool dir)
 		return -1;
 	}
 	memcpy(buf, rel, len + 1);
+	/* The directories made here are real; a symbolic link on the way can only sit inside an
+	 * entry bound already (a share the guest wrote to in an earlier run): never follow one,
+	 * it would lead out of the new root. */
 	for (char *p = strchr(buf, '/'); p; p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return -1;
+		if (lstat(buf, &st) < 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+			return -1;
+		}
 		*p = '/';
 	}
 	/* Inside an entry bound already (read-only maybe): the mount point is there. */
-	if (lstat(buf, &st) == 0)
-		return 0;
+	if (lstat(buf, &st) == 0) {
+		errno = ELOOP;
+		return S_ISLNK(st.st_mode) ? -1 : 0;
+	}
 	if (dir)
 		return mkdir(buf, 0755);
 	fd = open(buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -89,18 +89,24 @@ static void test_enter(const char *dir)
 {
 	g_autofree char *inside = g_build_filename(dir, "inside", NULL);
 	g_autofree char *outside = g_strdup_printf("%s-outside", dir);
+	g_autofree char *parent = g_path_get_dirname(dir), *base = g_path_get_basename(dir);
+	g_autofree char *rel_inside = g_build_filename(base, "inside", NULL);
+	g_autofree char *cwd = g_get_current_dir();
 	struct hv_jail j = { .uid = HV_JAIL_UID, .gid = HV_JAIL_GID, .keep = { CAP_DAC_OVERRIDE }, .n_keep = 1 };
 	struct rt_error *err = NULL;
-	int st = -1;
+	int st = -1, r;
 	pid_t pid;
 
 	if (geteuid() != 0) {
 		ok(1, "# SKIP jail: entering one needs root");
 		return;
 	}
-	if (!g_file_set_contents(inside, "", 0, NULL) || !g_file_set_contents(outside, "", 0, NULL) ||
-	    hv_jail_add_system(&j, &err) < 0 || hv_jail_add(&j, dir, HV_JAIL_NODEV, &err) < 0 ||
-	    hv_jail_finish(&j, &err) < 0) {
+	/* @dir given relative to its parent: the jail starts there. */
+	r = chdir(parent) < 0 ? -1 : hv_jail_add(&j, base, HV_JAIL_NODEV, &err);
+	if (chdir(cwd) < 0)
+		r = -1;
+	if (r < 0 || !g_file_set_contents(inside, "", 0, NULL) || !g_file_set_contents(outside, "", 0, NULL) ||
+	    hv_jail_add_system(&j, &err) < 0 || hv_jail_finish(&j, &err) < 0) {
 		ok(0, "jail: described: %s", err ? err->msg : "setup");
 		rt_error_free(&err);
 		hv_jail_clear(&j);
@@ -114,7 +120,7 @@ static void test_enter(const char *dir)
 		if (hv_jail_enter(&j, &f) < 0)
 			_exit(100);
 		/* One bit per expectation that fails: the exit status says which. */
-		bad |= access(inside, F_OK) != 0;
+		bad |= access(inside, F_OK) != 0 || access(rel_inside, F_OK) != 0;
 		bad |= (access(outside, F_OK) == 0) << 1;
 		bad |= (access("/etc/passwd", F_OK) == 0) << 2;
 		bad |= (access("/usr/bin/true", X_OK) != 0) << 3;
@@ -130,11 +136,52 @@ static void test_enter(const char *dir)
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	   "jail: inside, only its paths and the system's, read-only root, uid nobody, no_new_privs, "
+	   "jail: inside, only its paths (a relative one too) and the system's, read-only root, uid nobody, "
+	   "no_new_privs, "
 	   "bounding set cut (status %d)",
 	   WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
 	g_unlink(inside);
 	g_unlink(outside);
+}
+
+/* A path nested in a bound one through a symbolic link there (a share the guest wrote to):
+ * the jail refuses to follow it out of its root. */
+static void test_nested_symlink(const char *dir)
+{
+	g_autofree char *share = g_build_filename(dir, "share", NULL);
+	g_autofree char *link = g_build_filename(share, "link", NULL);
+	g_autofree char *file = g_build_filename(dir, "target", NULL);
+	g_autofree char *nested = g_build_filename(link, "target", NULL);
+	struct hv_jail j = { .uid = HV_JAIL_UID, .gid = HV_JAIL_GID };
+	struct rt_error *err = NULL;
+	int st = -1;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		ok(1, "# SKIP jail: entering one needs root");
+		return;
+	}
+	if (g_mkdir(share, 0755) < 0 || symlink(dir, link) < 0 || !g_file_set_contents(file, "", 0, NULL) ||
+	    hv_jail_add(&j, share, 0, &err) < 0 || hv_jail_add(&j, nested, 0, &err) < 0 ||
+	    hv_jail_finish(&j, &err) < 0) {
+		ok(0, "jail: described: %s", err ? err->msg : "setup");
+		rt_error_free(&err);
+	} else {
+		pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
+		if (pid == 0) {
+			struct hv_jail_failure f = { 0 };
+
+			_exit(hv_jail_enter(&j, &f) == -ELOOP && strstr(f.what, "mount point") ? 0 : 1);
+		}
+		if (pid > 0)
+			waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "jail: a path through a symbolic link inside a bound one is refused (ELOOP)");
+	}
+	hv_jail_clear(&j);
+	g_unlink(link);
+	g_unlink(file);
+	g_rmdir(share);
 }
 
 /* How many of this process's threads run under a seccomp filter, and whether this one does. */
@@ -317,6 +364,7 @@ int main(void)
 	close(sp[1]);
 	test_seccomp();
 	test_enter(dir);
+	test_nested_symlink(dir);
 	test_kvm_threads();
 	g_unlink(fake);
 	g_unlink(log);
