@@ -40,7 +40,7 @@ LIB_SRCS := $(BASE_SRCS) \
 	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
 	runtime/network.c runtime/arch.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c hypervisor-backends/settings.c \
-	hypervisor-backends/procstats.c \
+	hypervisor-backends/procstats.c hypervisor-backends/jail.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
 	protocol/agent-proto.c
 # runvm's own VMM (the kvm backend): the core, the saved-state format, the backend glue, and the

@@ -19,6 +19,7 @@
 #include "base/cleanup.h"
 #include "base/time.h"
 #include "hypervisor-backends/hostcaps.h"
+#include "hypervisor-backends/jail.h"
 #include "hypervisor-backends/procstats.h"
 #include "hypervisor-backends/settings.h"
 #include "protocol/agent-proto.h"
@@ -34,6 +35,8 @@ struct hv_vm {
 	int console_fd;
 	int agent_fd;
 	unsigned memory_mib;
+	uint8_t *thread_bpf; /* the VMM threads' seccomp filter, lent to @vmm */
+	size_t thread_bpf_len;
 };
 
 static const struct hv_key kvm_keys[] = {
@@ -87,6 +90,7 @@ static void destroy(struct hv_vm *vm)
 		return;
 	/* Devices are gone before the fds they were given. */
 	vm->vmm = vmm_free(vm->vmm);
+	g_free(vm->thread_bpf);
 	if (vm->console_fd >= 0)
 		close(vm->console_fd);
 	if (vm->agent_fd >= 0)
@@ -174,6 +178,11 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	if (vmm_load_kernel(vm->vmm, cfg->kernel, cfg->initrd, err) < 0)
 		goto fail;
 	t3 = rv_now_ms();
+	/* The monitor is the VMM: its vCPU and I/O threads, which run the guest and serve its
+	 * devices, take runvm's deny list (exec included) for themselves (SECURITY.md). */
+	if (hv_jail_seccomp_bpf(HV_JAIL_DENY_EXEC, &vm->thread_bpf, &vm->thread_bpf_len, err) < 0)
+		goto fail;
+	vmm_set_thread_filter(vm->vmm, vm->thread_bpf, vm->thread_bpf_len);
 	if (vmm_start(vm->vmm, err) < 0)
 		goto fail;
 	rt_debug(

@@ -250,11 +250,14 @@ void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
 	struct vmm *vm = c->vm;
+	int r = vmm_confine_thread(vm);
 	sigset_t kick;
 
 	sigemptyset(&kick);
 	sigaddset(&kick, SIGVCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (r < 0)
+		vmm_exit_with(vm, 1, "vCPU %u: load the seccomp filter: %s", c->id, strerror(-r));
 	for (;;) {
 		int f;
 

@@ -85,6 +85,10 @@ struct vmm {
 	unsigned n_watches;
 	pthread_t io_thread;
 	bool io_started;
+	/* runvm's seccomp deny list, loaded by each VMM thread for itself at its start (borrowed:
+	 * the backend keeps it for the VM's life), or NULL. */
+	const uint8_t *thread_bpf;
+	size_t thread_bpf_len;
 	struct {
 		void (*fn)(void *opaque);
 		void *opaque;

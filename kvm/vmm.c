@@ -18,12 +18,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <glib.h>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "hypervisor-backends/jail.h"
 #include "kvm/arch.h"
 #include "kvm/device.h"
 #include "kvm/memory.h"
@@ -308,12 +310,34 @@ void vmm_irq_pulse(struct vmm *vm, unsigned irq)
 
 /* --- the I/O thread --------------------------------------------------------------------- */
 
+void vmm_set_thread_filter(struct vmm *vm, const uint8_t *bpf, size_t len)
+{
+	vm->thread_bpf = bpf;
+	vm->thread_bpf_len = len;
+}
+
+int vmm_confine_thread(struct vmm *vm)
+{
+	/* Per thread, as seccomp itself: the threads never exec, and the monitor's own thread,
+	 * which runs hooks and manages cgroups, tc and mounts, keeps what it needs. */
+	if (!vm->thread_bpf)
+		return 0;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return hv_jail_seccomp_load(vm->thread_bpf, vm->thread_bpf_len);
+}
+
 static void *io_thread(void *arg)
 {
 	struct vmm *vm = arg;
 	struct vmm_watch w[VMM_MAX_WATCHES];
 	struct pollfd p[1 + VMM_MAX_WATCHES];
+	int r = vmm_confine_thread(vm);
 
+	if (r < 0) {
+		vmm_exit_with(vm, 1, "I/O thread: load the seccomp filter: %s", strerror(-r));
+		return NULL;
+	}
 	for (;;) {
 		unsigned n;
 		uint64_t v;

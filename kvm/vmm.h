@@ -45,6 +45,14 @@ int vmm_load_kernel(struct vmm *vm, const char *kernel, const char *initrd, stru
 /* Start the vCPU threads and the I/O thread. */
 int vmm_start(struct vmm *vm, struct rt_error **err);
 
+/* Before vmm_start(): the seccomp filter (BPF, borrowed until vmm_free) that the vCPU and I/O
+ * threads load for themselves as they start; the monitor's own thread stays unfiltered. */
+void vmm_set_thread_filter(struct vmm *vm, const uint8_t *bpf, size_t len);
+
+/* At the start of a VMM thread: no_new_privs and the filter for the calling thread only.
+ * Returns 0 or -errno. */
+int vmm_confine_thread(struct vmm *vm);
+
 /* Stop every vCPU at a safe point (out of KVM_RUN, no exit being handled), and let them go on.
  * vmm_pause returns once all of them have stopped; it fails when the VM has ended. */
 int vmm_pause(struct vmm *vm, struct rt_error **err);

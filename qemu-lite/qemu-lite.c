@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <glib.h>
 
 #include "hypervisor-backends/hostcaps.h"
+#include "hypervisor-backends/jail.h"
 #include "hypervisor-backends/procstats.h"
 #include "hypervisor-backends/settings.h"
 #include "base/cleanup.h"
@@ -187,6 +189,10 @@ char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_co
 	ADD("none");
 	/* The agent ends the guest with reboot(2): -no-reboot turns that into QEMU exiting. */
 	ADD("-no-reboot");
+	/* QEMU's own seccomp filter, on top of runvm's (the jail): no obsolete syscalls, no
+	 * setuid, no fork or exec, no scheduler or resource changes. */
+	ADD("-sandbox");
+	ADD("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	ADD("-M");
 	if (aarch64) {
 		/* virt: GICv3 (the host's own with KVM), virtio-mmio slots described in its device
@@ -302,23 +308,29 @@ struct fd_move {
 	int fd, target;
 };
 
-/* Runs in the forked child, before exec: only async-signal-safe calls, and _exit on failure
- * with errno sent up @errpipe. */
-static void __attribute__((noreturn))
-child_exec(char **argv, pid_t parent, struct fd_move *moves, size_t n_moves, int log_fd, int errpipe)
+/* Runs in the child, before exec: only async-signal-safe calls (the jail's included), and
+ * _exit on failure with what failed sent up @errpipe (an empty message: the exec). */
+static void __attribute__((noreturn)) child_exec(char **argv, const struct hv_jail *jail, int parent_pidfd,
+						 struct fd_move *moves, size_t n_moves, int log_fd, int errpipe)
 {
-	int e, end = QEMU_TAP_FD;
+	struct pollfd parent = { .fd = parent_pidfd, .events = POLLIN };
+	struct hv_jail_failure f = { 0 };
+	int end = QEMU_TAP_FD;
 	sigset_t all;
 
 	/* Terminal signals are for the runtime, which forwards them to the container; QEMU must
-	 * not die of a ^C. And QEMU must not outlive the runtime that supervises it. */
+	 * not die of a ^C. */
 	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(1);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	if (hv_jail_enter(jail, &f) < 0)
+		goto report;
+	/* QEMU must not outlive the runtime that supervises it. After the jail's uid change,
+	 * which clears the setting; the parent's pidfd tells whether it died before. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&parent, 1, 0) != 0)
+		_exit(1);
 
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* Move the fds above the targets first so that dup2 cannot clobber one with another, the
@@ -344,22 +356,66 @@ child_exec(char **argv, pid_t parent, struct fd_move *moves, size_t n_moves, int
 	syscall(SYS_close_range, errpipe + 1, ~0U, 0);
 	execvp(argv[0], argv);
 fail:
-	e = errno;
-	if (write(errpipe, &e, sizeof(e)) < 0) {
+	f.err = errno;
+report:
+	if (write(errpipe, &f, sizeof(f)) < 0) {
 		/* nothing more to do */
 	}
 	_exit(127);
 }
 
+/* What the QEMU process keeps of root's capabilities, all for the 9p passthrough server,
+ * which creates and changes files as the guest's uids would on the host (SECURITY.md). */
+static const cap_value_t qemu_caps[] = {
+	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP,
+};
+
+/* QEMU's jail (hypervisor-backends/jail.h): exactly the files that its command line names. */
+static int describe_jail(const char *binary, const struct hv_vm_config *cfg, struct hv_jail *j, struct rt_error **err)
+{
+	g_autofree char *program = g_find_program_in_path(binary);
+	unsigned data = HV_JAIL_NODEV | HV_JAIL_NOEXEC;
+
+	j->uid = HV_JAIL_UID;
+	j->gid = HV_JAIL_GID;
+	memcpy(j->keep, qemu_caps, sizeof(qemu_caps));
+	j->n_keep = G_N_ELEMENTS(qemu_caps);
+	if (hv_jail_add_system(j, err) < 0 || hv_jail_add(j, cfg->kernel, HV_JAIL_RO | data, err) < 0 ||
+	    hv_jail_add(j, cfg->initrd, HV_JAIL_RO | data, err) < 0)
+		return -1;
+	/* A QEMU outside /usr (runvm.conf's binary=): exec finds it where it is. */
+	if (program && g_path_is_absolute(program) && !g_str_has_prefix(program, "/usr/") &&
+	    hv_jail_add(j, program, HV_JAIL_RO | HV_JAIL_NODEV, err) < 0)
+		return -1;
+	if (cfg->accel == HV_ACCEL_KVM && hv_jail_add(j, "/dev/kvm", HV_JAIL_NOEXEC, err) < 0)
+		return -1;
+	if (cfg->console_log && hv_jail_add(j, cfg->console_log, data, err) < 0)
+		return -1;
+	if (cfg->agent.kind == HV_ENDPOINT_PATH && hv_jail_add(j, cfg->agent.path, data, err) < 0)
+		return -1;
+	/* nodev on a share: the guest can create device nodes in it over 9p, and must not
+	 * open them through QEMU. A disk may be a block device itself. */
+	for (size_t i = 0; i < cfg->n_shares; i++)
+		if (hv_jail_add(j, cfg->shares[i].host_path, data | (cfg->shares[i].readonly ? HV_JAIL_RO : 0), err) <
+		    0)
+			return -1;
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (hv_jail_add(j, cfg->disks[i].path, HV_JAIL_NOEXEC | (cfg->disks[i].readonly ? HV_JAIL_RO : 0),
+				err) < 0)
+			return -1;
+	return hv_jail_finish(j, err);
+}
+
 static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
 	g_auto(GStrv) argv = qemu_lite_build_argv(settings, cfg, QEMU_AGENT_FD, QEMU_QMP_FD, QEMU_TAP_FD);
-	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF;
+	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF, parent_pidfd = -EBADF;
+	_cleanup_jail_ struct hv_jail jail = { 0 };
 	struct fd_move moves[2 + QEMU_MAX_NICS];
+	struct hv_jail_failure f = { 0 };
 	int qmp[2], errpipe[2], e = 0;
 	size_t n_moves = 0;
 	struct hv_vm *vm;
-	pid_t parent;
 	ssize_t n;
 
 	/* Rather than boot something other than what was asked for. */
@@ -373,6 +429,11 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		if (log_fd < 0)
 			return rt_make_error(err, errno, "open `%s`", cfg->console_log);
 	}
+	if (describe_jail(argv[0], cfg, &jail, err) < 0)
+		return rt_error_wrap(err, "jail QEMU");
+	parent_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (parent_pidfd < 0)
+		return rt_make_error(err, errno, "pidfd_open");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0)
 		return rt_make_error(err, errno, "socketpair");
 	qmp_peer = qmp[1];
@@ -395,26 +456,31 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 
 		rt_debug("qemu: %s", line);
 	}
-	parent = getpid();
-	vm->pid = fork();
+	/* fork, with QEMU alone in new mount, pid and ipc namespaces. The network namespace
+	 * stays the monitor's: the container's, which config.json may name. */
+	vm->pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, NULL, NULL, NULL,
+				 NULL);
 	if (vm->pid < 0) {
 		e = errno;
 		close(errpipe[0]);
 		close(errpipe[1]);
 		vm_free(vm);
-		return rt_make_error(err, e, "fork");
+		return rt_make_error(err, e, "fork QEMU into new namespaces");
 	}
 	if (vm->pid == 0)
-		child_exec(argv, parent, moves, n_moves, log_fd, errpipe[1]);
+		child_exec(argv, &jail, parent_pidfd, moves, n_moves, log_fd, errpipe[1]);
 	close(errpipe[1]);
 	do
-		n = read(errpipe[0], &e, sizeof(e));
+		n = read(errpipe[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
 	close(errpipe[0]);
-	if (n == sizeof(e)) {
+	if (n == sizeof(f)) {
 		waitpid(vm->pid, NULL, 0);
 		vm_free(vm);
-		return rt_make_error(err, e, "cannot execute `%s`", argv[0]);
+		f.what[sizeof(f.what) - 1] = '\0';
+		if (*f.what)
+			return rt_make_error(err, f.err, "%s", f.what);
+		return rt_make_error(err, f.err, "cannot execute `%s`", argv[0]);
 	}
 	vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
 	if (vm->pidfd < 0) {

@@ -55,6 +55,8 @@ int main(void)
 	   "agent channel on the inherited socket");
 	ok(has_pair(argv, "-chardev", "socket,id=qmp,fd=4"), "QMP on the inherited socket");
 	ok(g_strv_contains((const char *const *)argv, "-no-reboot"), "-no-reboot so the guest's reboot ends QEMU");
+	ok(has_pair(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"),
+	   "QEMU's own seccomp sandbox, everything it can deny denied");
 	ok(!g_strv_contains((const char *const *)argv, "-netdev"), "no NIC unless asked for");
 	ok(!g_strv_contains((const char *const *)argv, "-drive"), "no disk unless asked for");
 
