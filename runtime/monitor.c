@@ -226,7 +226,7 @@ static void sink_write(struct sink *s, const uint8_t *data, size_t len)
 	sink_flush(s);
 }
 
-/* Nothing left for the reader, or the reader stopped taking it @stall_ms ago. */
+/* Nothing left for the reader, or it has taken nothing for OUTPUT_STALL_MS. */
 static bool sink_idle(const struct sink *s, long long now)
 {
 	return s->fd < 0 || !rv_buf_pending(&s->q) || now - s->moved >= OUTPUT_STALL_MS;
@@ -554,7 +554,7 @@ static int start_main(struct rt_monitor *m, struct rt_error **err)
 /* --- frames from the guest ----------------------------------------------------------------- */
 
 /* Guest-supplied text made fit for one line of a terminal or a log: printable ASCII and valid
- * printable UTF-8 as they are, control characters and other bytes as \\xNN; at most @max bytes,
+ * printable UTF-8 as they are, control characters and other bytes as \xNN; at most @max bytes,
  * then "..." where it was cut. */
 static char *escape_text(const uint8_t *data, size_t len, size_t max)
 {
