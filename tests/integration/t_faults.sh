@@ -130,3 +130,4 @@ else
 	check "QEMU SIGKILLed while running: the container reports stopped, delete succeeds, nothing left" \
 		eval '[ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone qk1'
 fi
+
