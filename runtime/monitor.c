@@ -1193,6 +1193,27 @@ static int poll_timeout(const struct rt_monitor *m, long long boot_deadline, lon
 	return !t ? -1 : t <= now ? 0 : (int)MIN(t - now, (long long)INT_MAX);
 }
 
+/* poll() over the slots in use only: fewer to scan, and poll refuses more entries than
+ * RLIMIT_NOFILE, which a monitor low on fds may be held to. */
+static int poll_used(struct pollfd *p, size_t n, int timeout)
+{
+	struct pollfd q[P_MAX];
+	size_t at[P_MAX], k = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		p[i].revents = 0;
+		if (p[i].fd >= 0) {
+			q[k] = p[i];
+			at[k++] = i;
+		}
+	}
+	r = poll(q, k, timeout);
+	for (size_t i = 0; r > 0 && i < k; i++)
+		p[at[i]].revents = q[i].revents;
+	return r;
+}
+
 /* The main process ended: its output still goes out while its reader takes it. */
 static void drain_output(struct rt_monitor *m)
 {
@@ -1279,7 +1300,7 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 			p[P_OUTS + 2 * i + 1] = (struct pollfd){ .fd = rv_buf_pending(&pr->err.q) ? pr->err.fd : -1,
 								 .events = POLLOUT };
 		}
-		if (poll(p, P_MAX, poll_timeout(m, boot_deadline, now)) < 0) {
+		if (poll_used(p, P_MAX, poll_timeout(m, boot_deadline, now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			rt_make_error(err, errno, "poll");

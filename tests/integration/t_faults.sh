@@ -131,3 +131,45 @@ else
 		eval '[ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone qk1'
 fi
 
+
+# --- the monitor out of fds (a guest can hold many through 9p fids): it still serves kill -----
+# RLIMIT_NOFILE just above the monitor's fds below 100, and idle control connections (which it
+# accepts and keeps) in every free number below that: nothing more can be opened or accepted,
+# short of the monitor giving up its reserve fd. Lifted before the end, which needs fds.
+create_bg fd1 '["sleep","600"]'
+"${R[@]}" start fd1
+limit=$(ls "/proc/$mon_pid/fd" | awk '$1 < 100' | sort -n | tail -1)
+limit=$((limit + 1))
+holes=$((limit - $(ls "/proc/$mon_pid/fd" | awk -v l="$limit" '$1 < l' | wc -l)))
+prlimit --pid "$mon_pid" --nofile="$limit:$limit"
+python3 -c '
+import socket, sys, time
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    held.append(s)
+time.sleep(600)' "$root/fd1/ctl.sock" "$holes" &
+holder=$!
+for _ in $(seq 100); do
+	[ "$(ls "/proc/$mon_pid/fd" | awk -v l="$limit" '$1 < l' | wc -l)" -ge "$limit" ] && break
+	sleep 0.05
+done
+full=$(ls "/proc/$mon_pid/fd" | awk -v l="$limit" '$1 < l' | wc -l)
+timeout 10 "${R[@]}" kill fd1 CONT 2>"$work/stderr"
+rc1=$?
+timeout 10 "${R[@]}" kill fd1 CONT 2>>"$work/stderr"
+rc2=$?
+st=$(status_of fd1)
+prlimit --pid "$mon_pid" --nofile=1024:1024
+kill "$holder"
+wait "$holder" 2>/dev/null
+timeout 10 "${R[@]}" kill fd1 KILL 2>>"$work/stderr"
+rc3=$?
+status=$(wait_status fd1)
+"${R[@]}" delete fd1 2>>"$work/stderr"
+rc=$? err=$(cat "$work/stderr")
+out="limit $limit, $holes free filled ($full in use); kill CONT rc $rc1, again rc $rc2 (state $st); kill KILL rc $rc3, status $status"
+check "the monitor out of fds: kill is answered (twice), then the container ends, delete succeeds, nothing left" \
+	eval '[ "$full" -ge "$limit" ] && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$st" = running ] && [ "$rc3" = 0 ] &&
+		[ "$status" = 137 ] && [ "$rc" = 0 ] && gone fd1'
