@@ -23,15 +23,22 @@
 
 /* As runc: a container whose process could not start is gone, torn down here (the caller,
  * containerd included, will not delete it). Taken under the lock again: a `delete --force`
- * may have been first, and then there is nothing left to do. */
-static void destroy_unstarted(const struct rt_globals *g, const char *id)
+ * may have been first, and then there is nothing left to do. The lock file is opened without
+ * O_CREAT (not through rt_state_open): created again in a directory that `delete` is
+ * emptying, it would leave that directory behind. */
+static void destroy_unstarted(const char *dir)
 {
-	g_autofree char *dir = NULL;
-	_cleanup_close_ int lock = -EBADF;
+	g_autofree char *path = g_build_filename(dir, "lock", NULL);
+	_cleanup_close_ int lock = open(path, O_RDWR | O_CLOEXEC);
 	struct rt_error *derr = NULL;
 	struct rt_state *st = NULL;
 
-	if (rt_state_open(g->root, id, &dir, &st, &lock, &derr) == 0 && rt_container_destroy(st, dir, &derr) < 0)
+	if (lock < 0)
+		return;
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return;
+	if (rt_state_load(dir, &st, &derr) == 0 && rt_container_destroy(st, dir, &derr) < 0)
 		rt_warn("%s", derr->msg);
 	rt_error_free(&derr);
 	rt_state_free(st);
@@ -41,7 +48,6 @@ int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_er
 {
 	g_autofree char *dir = NULL;
 	g_autofree char *sock = NULL;
-	g_autofree char *id = NULL;
 	_cleanup_close_ int lock = -EBADF, claim = -EBADF;
 	struct rt_config *config = NULL;
 	struct rt_state *st = NULL;
@@ -62,7 +68,6 @@ int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_er
 		r = rt_make_error(err, errno == EWOULDBLOCK ? 0 : errno, "cannot start an already running container");
 	else
 		r = rt_config_load(&config, err);
-	id = g_strdup(st->id);
 	rt_state_free(st);
 	if (r < 0)
 		return -1;
@@ -75,6 +80,6 @@ int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_er
 	sock = g_build_filename(dir, "ctl.sock", NULL);
 	r = rt_ctl_call_timeout(sock, "{\"op\":\"start\"}", timeout_ms, err);
 	if (r < 0)
-		destroy_unstarted(g, id);
+		destroy_unstarted(dir);
 	return r;
 }
