@@ -244,8 +244,24 @@ TEST_ENV = RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm
 NESTED_ENV = RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
 	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64))
 
-check-integration: all
+# The fault tests' guest: see the block below.
+FAULT_INITRD := $(BUILD)/faults/initramfs.cpio
+check-integration: all $(FAULT_INITRD)
 	$(TEST_ENV) tests/integration/run.sh
+
+# --- the fault tests' guest (tests/integration/t_faults.sh) ------------------------------------
+# A test /init that misbehaves on purpose (tests/faults/fault-init.c), alone in its own
+# initramfs: the production agent has no fault switch. Built for the host's guest architecture
+# with the agent's protocol objects; t_faults.sh finds it next to runvm and skips without it.
+$(BUILD)/faults/init: tests/faults/fault-init.c $(BUILD)/guest-$(KARCH)/protocol/agent-proto.o
+	@mkdir -p $(dir $@)
+	$(GUEST_CC_$(KARCH)) -std=gnu11 $(WARN) -O2 -I. -D_GNU_SOURCE -static -o $@ $^
+
+$(FAULT_INITRD): $(BUILD)/faults/init
+	rm -rf $(BUILD)/faults/root && mkdir -p $(BUILD)/faults/root
+	cp $< $(BUILD)/faults/root/init
+	cd $(BUILD)/faults/root && echo init | cpio --quiet -o -H newc -R 0:0 > $(abspath $@).tmp
+	mv $@.tmp $@
 
 # Docker end to end: starts its own dockerd (runvm registered as a runtime) and stops it.
 # run.sh with networking off, then net.sh with a bridge and iptables (it restores the host's

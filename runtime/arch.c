@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,19 +17,28 @@
 #include "base/error.h"
 #include "runtime/lib/spec.h"
 
+/* args[0] comes from the bundle, and the rootfs is the container's: it may name a FIFO (whose
+ * open blocks for a writer), a device node (whose open runs a host driver) or a socket. It is
+ * looked up as an O_PATH fd, which opens nothing, and read only when that fd is a regular
+ * file, reopened through /proc/self/fd (the same inode, no second lookup) with O_NONBLOCK. */
 int rt_elf_arch(const char *rootfs, const char *path)
 {
 	/* RESOLVE_IN_ROOT: the rootfs is `/` for every symlink and `..` on the way. */
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	_cleanup_close_ int root = -EBADF, fd = -EBADF;
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int root = -EBADF, node = -EBADF, fd = -EBADF;
 	unsigned char h[EI_NIDENT + 4];
+	char self[64];
 	unsigned machine;
+	struct stat sb;
 
 	root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -1;
-	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	node = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (node < 0 || fstat(node, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return -1;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", node);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || read(fd, h, sizeof(h)) != (ssize_t)sizeof(h) || memcmp(h, ELFMAG, SELFMAG) != 0)
 		return -1;
 	/* e_machine follows e_ident and e_type, in the file's byte order. */

@@ -60,6 +60,20 @@ int rt_ctl_listen(const char *path, int *ret_fd, struct rt_error **err)
 	return 0;
 }
 
+static int set_timeout(int fd, int opt, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+int rt_ctl_recv_timeout(int fd, unsigned timeout_ms, struct rt_error **err)
+{
+	if (set_timeout(fd, SO_RCVTIMEO, timeout_ms) < 0)
+		return rt_make_error(err, errno, "control socket: SO_RCVTIMEO");
+	return 0;
+}
+
 int rt_ctl_connect(const char *path, int *ret_fd, struct rt_error **err)
 {
 	struct sockaddr_un sa;
@@ -70,8 +84,14 @@ int rt_ctl_connect(const char *path, int *ret_fd, struct rt_error **err)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return rt_make_error(err, errno, "socket");
+	/* A monitor that does not accept (its backlog full) or read: connect and every send give
+	 * up by then (an AF_UNIX connect waits for the send timeout). */
+	if (set_timeout(fd, SO_SNDTIMEO, RT_CTL_TIMEOUT_MS) < 0)
+		return rt_make_error(err, errno, "control socket: SO_SNDTIMEO");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return rt_make_error(err, errno, "connect to the container's monitor");
+		return rt_make_error(err, errno,
+				     errno == EAGAIN ? "the container's monitor is not accepting connections"
+						     : "connect to the container's monitor");
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -150,6 +170,11 @@ int rt_ctl_recv(int fd, char **ret_msg, int ret_fds[RT_CTL_MAX_FDS], size_t *ret
 
 int rt_ctl_call(const char *path, const char *msg, struct rt_error **err)
 {
+	return rt_ctl_call_timeout(path, msg, RT_CTL_TIMEOUT_MS, err);
+}
+
+int rt_ctl_call_timeout(const char *path, const char *msg, unsigned timeout_ms, struct rt_error **err)
+{
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
 	g_autofree char *reply = NULL;
 	_cleanup_close_ int fd = -EBADF;
@@ -157,9 +182,14 @@ int rt_ctl_call(const char *path, const char *msg, struct rt_error **err)
 	JsonObject *o;
 	int r;
 
-	if (rt_ctl_connect(path, &fd, err) < 0 || rt_ctl_send(fd, msg, NULL, 0, err) < 0)
+	if (rt_ctl_connect(path, &fd, err) < 0 || rt_ctl_recv_timeout(fd, timeout_ms, err) < 0 ||
+	    rt_ctl_send(fd, msg, NULL, 0, err) < 0)
 		return -1;
 	r = rt_ctl_recv(fd, &reply, NULL, NULL, err);
+	if (r < 0 && (*err)->status == EAGAIN) {
+		rt_error_free(err);
+		return rt_make_error(err, 0, "the container's monitor did not answer within %u s", timeout_ms / 1000);
+	}
 	if (r < 0)
 		return -1;
 	if (r == 0)

@@ -21,14 +21,23 @@ struct rt_error;
 
 #define RT_CTL_MAX_MSG (256 * 1024)
 #define RT_CTL_MAX_FDS 3
+/* How long a client waits for the monitor to accept, take or answer a request (the monitor's
+ * loop never blocks, so only a wedged or stopped monitor takes that long). */
+#define RT_CTL_TIMEOUT_MS 60000
 
 int rt_ctl_listen(const char *path, int *ret_fd, struct rt_error **err);
 int rt_ctl_connect(const char *path, int *ret_fd, struct rt_error **err);
 int rt_ctl_send(int fd, const char *msg, const int *fds, size_t nfds, struct rt_error **err);
-/* Receive one message: 1 with it (NUL-terminated, g_free) and any fds, 0 when the peer has
+/* Receive one message (a client's rt_ctl_connect socket gives up after its receive timeout,
+ * none unless set): 1 with it (NUL-terminated, g_free) and any fds, 0 when the peer has
  * closed, < 0 on error. Extra fds beyond RT_CTL_MAX_FDS are closed. */
 int rt_ctl_recv(int fd, char **ret_msg, int ret_fds[RT_CTL_MAX_FDS], size_t *ret_nfds, struct rt_error **err);
-/* Send @msg and wait for the reply; a reply with "error" becomes *err. */
+/* Replies on @fd are awaited at most @timeout_ms (0: for ever); rt_ctl_recv then fails with
+ * EAGAIN. */
+int rt_ctl_recv_timeout(int fd, unsigned timeout_ms, struct rt_error **err);
+/* Send @msg and wait for the reply, at most RT_CTL_TIMEOUT_MS (rt_ctl_call) or @timeout_ms;
+ * a reply with "error" becomes *err. */
 int rt_ctl_call(const char *path, const char *msg, struct rt_error **err);
+int rt_ctl_call_timeout(const char *path, const char *msg, unsigned timeout_ms, struct rt_error **err);
 
 #endif

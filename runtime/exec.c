@@ -226,10 +226,17 @@ static int start_exec(const char *sock_path, const char *process_json, const str
 
 	if (pr->terminal)
 		fds[0] = slave;
-	if (rt_ctl_connect(sock_path, &sock, err) < 0 || rt_ctl_send(sock, msg, fds, pr->terminal ? 1 : 3, err) < 0)
+	/* The guest has RT_CTL_TIMEOUT_MS to start the process; then the wait is for its end. */
+	if (rt_ctl_connect(sock_path, &sock, err) < 0 || rt_ctl_recv_timeout(sock, RT_CTL_TIMEOUT_MS, err) < 0 ||
+	    rt_ctl_send(sock, msg, fds, pr->terminal ? 1 : 3, err) < 0)
 		return -1;
 	r = rt_ctl_recv(sock, &reply, NULL, NULL, err);
-	if (r < 0)
+	if (r < 0 && (*err)->status == EAGAIN) {
+		rt_error_free(err);
+		return rt_make_error(err, 0, "exec: the guest did not start the process within %u s",
+				     RT_CTL_TIMEOUT_MS / 1000);
+	}
+	if (r < 0 || (r > 0 && rt_ctl_recv_timeout(sock, 0, err) < 0))
 		return -1;
 	if (r == 0)
 		return rt_make_error(err, 0, "cannot exec in a stopped container");

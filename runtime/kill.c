@@ -44,6 +44,8 @@ int rt_cmd_kill(const struct rt_globals *g, int argc, char **argv, struct rt_err
 		return r;
 	}
 	rt_state_free(st);
+	/* The monitor answers at once, but nothing is waited for under the lock. */
+	close(TAKE_FD(lock));
 	sock = g_build_filename(dir, "ctl.sock", NULL);
 	msg = g_strdup_printf("{\"op\":\"kill\",\"signal\":%d}", sig);
 	return rt_ctl_call(sock, msg, err);

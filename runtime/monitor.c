@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "base/cleanup.h"
 #include "base/time.h"
 #include "hypervisor-backends/backend.h"
 #include "protocol/agent-proto.h"
@@ -22,23 +26,71 @@
 #include "runtime/monitor.h"
 #include "runtime/network.h"
 
+/*
+ * Every queue is bounded, and nothing in the loop blocks without a deadline:
+ *  - toward the guest, control frames (RUN, EXEC, SIGNAL, RESIZE) and data frames (STDIN, DNS)
+ *    wait in separate queues; the wire takes one data frame at a time and every queued control
+ *    frame before the next, so a signal waits behind one stream chunk at most, never behind
+ *    a process's input. Input and DNS answers are read only while the data queue holds less
+ *    than INPUT_HIGH_WATER; the control queue takes at most CTL_QUEUE_MAX (a SIGKILL that does
+ *    not fit still arms the kill deadline).
+ *  - toward stdio readers, each stream has its own queue, written without blocking (the
+ *    reader's fd is reopened O_NONBLOCK, or sent to with MSG_DONTWAIT). While any stream
+ *    holds OUTPUT_HIGH_WATER the agent channel is not read: the guest's writer blocks, as a
+ *    runc container's does on a full pipe, and kill, exec, signals and deadlines are still
+ *    served. A process's exit is reported once its output is out, or once its reader has
+ *    taken nothing for OUTPUT_STALL_MS (the rest is dropped).
+ *  - the guest's STARTED after a RUN is awaited for the boot timeout, then the container ends.
+ *  - the console log is capped (console_bound) and only its tail is read (console_tail).
+ */
+
 /* Stop reading a process's input while this much is queued for the guest. */
 #define INPUT_HIGH_WATER (256 * 1024)
+/* Refuse control requests while this much control traffic waits for the guest. */
+#define CTL_QUEUE_MAX (4 * 1024 * 1024)
+/* Stop reading the agent channel while one stdio stream holds this much for its reader. */
+#define OUTPUT_HIGH_WATER (256 * 1024)
+/* A reader that has taken nothing for this long after its process ended loses the rest. */
+#define OUTPUT_STALL_MS 5000
 /* Longest agent error message we pass on. */
 #define AGENT_ERROR_MAX 1024
 /* A SIGKILLed container whose guest does not report the death by then is ended by force. */
 #define KILL_GRACE_MS 5000
+/* The console log: past CONSOLE_MAX bytes, only its newest CONSOLE_KEEP are kept, checked
+ * every CONSOLE_CHECK_MS; CONSOLE_TAIL bytes of it are read for an error message, whose
+ * console line is at most CONSOLE_LINE_MAX bytes once escaped. */
+#define CONSOLE_MAX (1024 * 1024)
+#define CONSOLE_KEEP (256 * 1024)
+#define CONSOLE_CHECK_MS 1000
+#define CONSOLE_TAIL (16 * 1024)
+#define CONSOLE_LINE_MAX 512
+/* An accept4 that fails for want of fds is retried after this long. */
+#define ACCEPT_BACKOFF_MS 100
 #define MAX_PROCS 64
 #define MAX_CLIENTS 64
+
+/* Output toward one stdio reader. */
+struct sink {
+	int fd;          /* ours (reopened or dup'ed), -1 when absent or the reader went away */
+	bool sock;       /* a socket: sent to with MSG_DONTWAIT */
+	bool blocking;   /* could not be made non-blocking: written PIPE_BUF at a time on POLLOUT */
+	struct rv_buf q; /* what the reader has not taken yet */
+	long long moved; /* when q last shrank, or last became non-empty */
+};
 
 struct proc {
 	bool used;
 	uint32_t id;
-	int in_fd, out_fd, err_fd; /* -1 when absent; owned unless id == 0 */
-	bool in_open;              /* still reading its input */
+	int in_fd;            /* -1 when absent; owned unless id == 0 */
+	bool in_open;         /* still reading its input */
+	struct sink out, err; /* with a terminal, both streams go to out */
 	bool terminal;
 	int client; /* index of the exec client it reports to, or -1 */
 	bool started;
+	/* An exec'd process that ended, reported once its output is out (sink_idle). */
+	bool ended;
+	uint32_t end_status;
+	char *end_error;
 };
 
 struct client {
@@ -49,15 +101,22 @@ struct client {
 struct rt_monitor {
 	const struct rt_monitor_config *cfg; /* NULL when detached (tests) */
 	struct rv_buf in;                    /* bytes of a guest frame not yet complete */
-	struct rv_buf out;                   /* frames queued for the guest */
+	struct rv_buf wire;                  /* the frame(s) being written to the guest */
+	struct rv_buf ctl;                   /* control frames queued for the guest */
+	struct rv_buf data;                  /* stdin and DNS frames queued for the guest */
 	bool hello, run_sent, exited;
 	int status;
 	char *error;
 	struct proc procs[MAX_PROCS]; /* procs[0] is the main process */
 	struct client clients[MAX_CLIENTS];
 	uint32_t next_proc_id;
-	int start_client;        /* client waiting for the main process to start, or -1 */
-	long long kill_deadline; /* when to end a SIGKILLed container by force (0: none) */
+	int start_client;         /* client waiting for the main process to start, or -1 */
+	long long kill_deadline;  /* when to end a SIGKILLed container by force (0: none) */
+	long long start_deadline; /* when a RUN not yet STARTED ends the container (0: none) */
+	int reserve_fd;           /* kept open for an accept4 when fds run out */
+	long long accept_after;   /* no accept4 before then (out of fds) */
+	int console_fd;           /* the console log, to keep it bounded, or -1 */
+	long long console_next;   /* when to check its size next */
 };
 
 static void close_fd(int *fd)
@@ -77,6 +136,102 @@ void rt_monitor_forwarded_signals(sigset_t *ret)
 		sigaddset(ret, sigs[i]);
 }
 
+/* --- output toward stdio readers ------------------------------------------------------------ */
+
+#define SINK_NONE ((struct sink){ .fd = -1 })
+
+/* A reader's fd may be a blocking pipe or terminal that others share: O_NONBLOCK on it would
+ * change it for them too. A pipe, FIFO or terminal is reopened through /proc/self/fd, a new
+ * open file of the same object, made non-blocking; a socket gets MSG_DONTWAIT; a regular file
+ * does not block. Whatever cannot be reopened is written PIPE_BUF bytes at a time when poll
+ * says there is room, which a pipe takes without blocking. The caller keeps @fd. */
+static struct sink sink_open(int fd)
+{
+	struct sink s = SINK_NONE;
+	struct stat sb;
+
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		return s;
+	if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
+		char self[64];
+
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		s.fd = open(self, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	}
+	if (s.fd < 0) {
+		s.fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		s.sock = S_ISSOCK(sb.st_mode);
+		s.blocking = !s.sock && !S_ISREG(sb.st_mode) && !(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	}
+	return s;
+}
+
+static void sink_close(struct sink *s)
+{
+	close_fd(&s->fd);
+	rv_buf_free(&s->q);
+}
+
+/* Bytes the reader took now: > 0, 0 when it has no room, < 0 (-errno) when it is gone. */
+static ssize_t sink_put(struct sink *s, const uint8_t *data, size_t len)
+{
+	ssize_t n;
+
+	if (s->blocking) {
+		struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT))
+			return (p.revents & (POLLERR | POLLHUP)) ? -EPIPE : 0;
+		len = MIN(len, (size_t)PIPE_BUF);
+	}
+	do
+		n = s->sock ? send(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) : write(s->fd, data, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return n;
+}
+
+/* Hand the reader what it takes; a reader that went away (EPIPE) is not our failure: the data
+ * is dropped, as it would be for runc. */
+static void sink_flush(struct sink *s)
+{
+	while (s->fd >= 0 && rv_buf_pending(&s->q)) {
+		ssize_t n = sink_put(s, s->q.data + s->q.off, rv_buf_pending(&s->q));
+
+		if (n < 0) {
+			rt_debug("output fd %d: %s, dropping output", s->fd, strerror((int)-n));
+			sink_close(s);
+			return;
+		}
+		if (n == 0)
+			return;
+		rv_buf_consume(&s->q, (size_t)n);
+		s->moved = rv_now_ms();
+	}
+}
+
+/* Output from the guest: queued behind what the reader has not taken yet. The queue's bound
+ * is kept by the caller, which stops reading the guest (OUTPUT_HIGH_WATER). */
+static void sink_write(struct sink *s, const uint8_t *data, size_t len)
+{
+	if (s->fd < 0 || !len)
+		return;
+	if (!rv_buf_pending(&s->q))
+		s->moved = rv_now_ms();
+	if (rv_buf_append(&s->q, data, len) < 0) {
+		rt_debug("output fd %d: out of memory, dropping output", s->fd);
+		return;
+	}
+	sink_flush(s);
+}
+
+/* Nothing left for the reader, or it has taken nothing for OUTPUT_STALL_MS. */
+static bool sink_idle(const struct sink *s, long long now)
+{
+	return s->fd < 0 || !rv_buf_pending(&s->q) || now - s->moved >= OUTPUT_STALL_MS;
+}
+
 static struct rt_monitor *monitor_new(const struct rt_monitor_config *cfg, int in_fd, int out_fd, int err_fd,
 				      bool terminal)
 {
@@ -85,14 +240,15 @@ static struct rt_monitor *monitor_new(const struct rt_monitor_config *cfg, int i
 	m->cfg = cfg;
 	m->start_client = -1;
 	m->next_proc_id = 1;
+	m->reserve_fd = m->console_fd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		m->clients[i] = (struct client){ .fd = -1, .proc = -1 };
 	for (int i = 0; i < MAX_PROCS; i++)
-		m->procs[i] = (struct proc){ .in_fd = -1, .out_fd = -1, .err_fd = -1, .client = -1 };
+		m->procs[i] = (struct proc){ .in_fd = -1, .out = SINK_NONE, .err = SINK_NONE, .client = -1 };
 	m->procs[0] = (struct proc){ .used = true,
 				     .in_fd = in_fd,
-				     .out_fd = out_fd,
-				     .err_fd = err_fd,
+				     .out = sink_open(out_fd),
+				     .err = sink_open(err_fd),
 				     .in_open = in_fd >= 0,
 				     .terminal = terminal,
 				     .client = -1 };
@@ -106,13 +262,14 @@ struct rt_monitor *rt_monitor_new_detached(int stdout_fd, int stderr_fd)
 
 static void proc_release(struct rt_monitor *m, struct proc *p)
 {
+	sink_close(&p->out);
+	sink_close(&p->err);
 	if (p != &m->procs[0]) {
 		close_fd(&p->in_fd);
-		close_fd(&p->out_fd);
-		close_fd(&p->err_fd);
 		if (p->client >= 0)
 			m->clients[p->client].proc = -1;
-		*p = (struct proc){ .in_fd = -1, .out_fd = -1, .err_fd = -1, .client = -1 };
+		g_free(p->end_error);
+		*p = (struct proc){ .in_fd = -1, .out = SINK_NONE, .err = SINK_NONE, .client = -1 };
 	}
 }
 
@@ -120,13 +277,17 @@ void rt_monitor_free(struct rt_monitor *m)
 {
 	if (!m)
 		return;
-	for (int i = 1; i < MAX_PROCS; i++)
+	for (int i = 0; i < MAX_PROCS; i++)
 		if (m->procs[i].used)
 			proc_release(m, &m->procs[i]);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		close_fd(&m->clients[i].fd);
+	close_fd(&m->reserve_fd);
+	close_fd(&m->console_fd);
 	rv_buf_free(&m->in);
-	rv_buf_free(&m->out);
+	rv_buf_free(&m->wire);
+	rv_buf_free(&m->ctl);
+	rv_buf_free(&m->data);
 	g_free(m->error);
 	g_free(m);
 }
@@ -256,9 +417,9 @@ static int put_network(struct rv_buf *out, const struct rt_netcfg *net)
 static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t id, const struct rt_process *p,
 			 const struct rt_spec *spec, unsigned short rows, unsigned short cols)
 {
-	struct rv_buf *out = &m->out;
+	struct rv_buf *out = &m->ctl;
 	size_t start;
-	int r = rv_frame_begin(out, type, id, &start);
+	int r = rv_buf_pending(out) < CTL_QUEUE_MAX ? rv_frame_begin(out, type, id, &start) : -ENOBUFS;
 
 	for (char **a = p->args; r == 0 && *a; a++)
 		r = rv_put_str(out, RV_ATTR_ARG, *a);
@@ -294,14 +455,17 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 	}
 	if (r == 0)
 		r = rv_frame_end(out, start);
+	else if (r != -ENOBUFS)
+		out->len = start; /* no half-built frame left in the queue */
 	return r;
 }
 
-static int queue_u32(struct rv_buf *out, enum rv_msg_type type, uint32_t proc, enum rv_attr_type a1, uint32_t v1,
+static int queue_u32(struct rt_monitor *m, enum rv_msg_type type, uint32_t proc, enum rv_attr_type a1, uint32_t v1,
 		     enum rv_attr_type a2, uint32_t v2)
 {
+	struct rv_buf *out = &m->ctl;
 	size_t start;
-	int r = rv_frame_begin(out, type, proc, &start);
+	int r = rv_buf_pending(out) < CTL_QUEUE_MAX ? rv_frame_begin(out, type, proc, &start) : -ENOBUFS;
 
 	if (r == 0)
 		r = rv_put_u32(out, a1, v1);
@@ -309,12 +473,52 @@ static int queue_u32(struct rv_buf *out, enum rv_msg_type type, uint32_t proc, e
 		r = rv_put_u32(out, a2, v2);
 	if (r == 0)
 		r = rv_frame_end(out, start);
+	else if (r != -ENOBUFS)
+		out->len = start;
 	return r;
 }
 
 static int queue_signal(struct rt_monitor *m, uint32_t proc, int sig)
 {
-	return queue_u32(&m->out, RV_MSG_SIGNAL, proc, RV_ATTR_SIGNO, (uint32_t)sig, 0, 0);
+	return queue_u32(m, RV_MSG_SIGNAL, proc, RV_ATTR_SIGNO, (uint32_t)sig, 0, 0);
+}
+
+/* Move queued frames to the agent channel: every control frame first, then one data frame
+ * (a stream chunk), then control again. The wire is refilled only once empty, so a frame is
+ * never split by another. Returns 0 (possibly with bytes left: wait for POLLOUT) or -errno. */
+static int flush_guest(struct rt_monitor *m, int fd)
+{
+	for (;;) {
+		int r;
+
+		if (!rv_buf_pending(&m->wire)) {
+			struct rv_frame f;
+			size_t used;
+
+			if (rv_buf_pending(&m->ctl)) {
+				struct rv_buf t = m->wire;
+
+				m->wire = m->ctl;
+				m->ctl = t;
+			} else if (rv_buf_pending(&m->data) &&
+				   rv_frame_parse(m->data.data + m->data.off, rv_buf_pending(&m->data), &f, &used) >
+					   0) {
+				if (rv_buf_append(&m->wire, m->data.data + m->data.off, used) < 0)
+					return -ENOMEM;
+				rv_buf_consume(&m->data, used);
+			} else {
+				return 0;
+			}
+		}
+		r = rv_buf_flush(&m->wire, fd);
+		if (r < 0 || rv_buf_pending(&m->wire))
+			return r;
+	}
+}
+
+static size_t guest_pending(const struct rt_monitor *m)
+{
+	return rv_buf_pending(&m->wire) + rv_buf_pending(&m->ctl) + rv_buf_pending(&m->data);
 }
 
 /* The size of the terminal behind @fd, or 0x0. */
@@ -342,46 +546,42 @@ static int start_main(struct rt_monitor *m, struct rt_error **err)
 	if (queue_process(m, RV_MSG_RUN, 0, &m->cfg->spec->process, m->cfg->spec, rows, cols) < 0)
 		return rt_make_error(err, EMSGSIZE, "process description too large for the agent channel");
 	m->run_sent = true;
+	/* The agent had the boot timeout to come up; it has as long to start the process. */
+	m->start_deadline = rv_now_ms() + m->cfg->boot_timeout_ms;
 	return 0;
 }
 
 /* --- frames from the guest ----------------------------------------------------------------- */
 
-/* Write all of @data to a process's output. A reader that went away (EPIPE) is not our
- * failure: the data is dropped, as it would be for runc. */
-static void write_out(int *fd, const uint8_t *data, size_t len)
+/* Guest-supplied text made fit for one line of a terminal or a log: printable ASCII and valid
+ * printable UTF-8 as they are, control characters and other bytes as \xNN; at most @max bytes,
+ * then "..." where it was cut. */
+static char *escape_text(const uint8_t *data, size_t len, size_t max)
 {
-	while (len && *fd >= 0) {
-		ssize_t n = write(*fd, data, len);
+	GString *s = g_string_sized_new(MIN(len, max) + 4);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { .fd = *fd, .events = POLLOUT };
+	for (size_t i = 0; i < len;) {
+		const char *p = (const char *)data + i;
+		gunichar c = g_utf8_get_char_validated(p, (gssize)(len - i));
+		bool keep = c < 0x80 ? g_ascii_isprint((char)c) : c < (gunichar)-2 && g_unichar_isprint(c);
+		size_t n = keep ? (size_t)(g_utf8_next_char(p) - p) : 1;
 
-			poll(&p, 1, -1);
-			continue;
+		if (s->len + (keep ? n : 4) > max) {
+			g_string_append(s, "...");
+			break;
 		}
-		if (n < 0) {
-			rt_debug("output fd %d: %s, dropping output", *fd, strerror(errno));
-			close_fd(fd);
-			return;
-		}
-		data += n;
-		len -= (size_t)n;
+		if (keep)
+			g_string_append_len(s, p, (gssize)n);
+		else
+			g_string_append_printf(s, "\\x%02x", data[i]);
+		i += n;
 	}
+	return g_string_free(s, FALSE);
 }
 
-/* A guest-supplied message made fit for one line of a terminal. */
 static char *sanitize(const struct rv_attr *a)
 {
-	size_t n = MIN(a->len, AGENT_ERROR_MAX);
-	char *s = g_malloc(n + 1);
-
-	for (size_t i = 0; i < n; i++)
-		s[i] = g_ascii_isprint(a->data[i]) ? (char)a->data[i] : '?';
-	s[n] = '\0';
-	return s;
+	return escape_text(a->data, a->len, AGENT_ERROR_MAX);
 }
 
 static int handle_hello(struct rt_monitor *m, const struct rv_frame *f, struct rt_error **err)
@@ -450,12 +650,29 @@ static int handle_exit(struct rt_monitor *m, struct proc *p, const struct rv_fra
 				    m->error ? m->error : "container process ended before it started", (int)status);
 		return 0;
 	}
-	if (!p->started)
-		reply_error(m, p->client, error ? error : "exec failed", (int)status);
-	else
-		reply(m, p->client, "{\"exit\":%u}", status);
-	proc_release(m, p);
+	/* Reported once its output is out (proc_finish): the client may close the pipes then. */
+	p->ended = true;
+	p->end_status = status;
+	p->end_error = g_steal_pointer(&error);
+	p->in_open = false;
 	return 0;
+}
+
+static void proc_report(struct rt_monitor *m, struct proc *p)
+{
+	if (!p->started)
+		reply_error(m, p->client, p->end_error ? p->end_error : "exec failed", (int)p->end_status);
+	else
+		reply(m, p->client, "{\"exit\":%u}", p->end_status);
+}
+
+/* An exec'd process that ended, reported to its client once its reader has its output. */
+static void proc_finish(struct rt_monitor *m, struct proc *p, long long now)
+{
+	if (!p->ended || !sink_idle(&p->out, now) || !sink_idle(&p->err, now))
+		return;
+	proc_report(m, p);
+	proc_release(m, p);
 }
 
 static struct proc *find_proc(struct rt_monitor *m, uint32_t id)
@@ -492,7 +709,7 @@ static void dns_answers(struct rt_monitor *m)
 			return;
 		if (n < 12 || n > RV_DNS_MAX)
 			rt_debug("DNS answer of %zd bytes dropped", n);
-		else if (rv_frame_raw(&m->out, RV_MSG_DNS, 0, buf, (size_t)n) < 0)
+		else if (rv_frame_raw(&m->data, RV_MSG_DNS, 0, buf, (size_t)n) < 0)
 			return;
 	}
 }
@@ -514,13 +731,16 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 	if (!p)
 		return rt_make_error(err, 0, "agent protocol error: frame for unknown process %u", f->proc);
 	switch (f->type) {
-	case RV_MSG_STDOUT: write_out(&p->out_fd, f->payload, f->len); return 0;
-	case RV_MSG_STDERR: write_out(p->terminal ? &p->out_fd : &p->err_fd, f->payload, f->len); return 0;
+	case RV_MSG_STDOUT: sink_write(&p->out, f->payload, f->len); return 0;
+	case RV_MSG_STDERR: sink_write(p->terminal ? &p->out : &p->err, f->payload, f->len); return 0;
 	case RV_MSG_STARTED:
 		if (p->started)
 			return rt_make_error(err, 0, "agent protocol error: second STARTED for process %u", f->proc);
+		if (p == &m->procs[0] && !m->run_sent)
+			return rt_make_error(err, 0, "agent protocol error: STARTED before the process was started");
 		p->started = true;
 		if (p == &m->procs[0]) {
+			m->start_deadline = 0;
 			/* state.json says running (and poststart hooks have run, as with runc) before
 			 * `start` returns: an exec right after it must find the container running. */
 			int r = m->cfg && m->cfg->on_status ? m->cfg->on_status(m->cfg->ctx, "running", err) : 0;
@@ -587,13 +807,13 @@ static void ctl_kill(struct rt_monitor *m, int client, int sig)
 		}
 		return;
 	}
-	if (queue_signal(m, 0, sig) < 0) {
-		reply_error(m, client, "out of memory", -1);
-		return;
-	}
-	/* SIGKILL must end the container even if the guest no longer listens. */
+	/* SIGKILL must end the container even if the guest no longer listens (or reads). */
 	if (sig == SIGKILL && !m->kill_deadline)
 		m->kill_deadline = rv_now_ms() + KILL_GRACE_MS;
+	if (queue_signal(m, 0, sig) < 0 && sig != SIGKILL) {
+		reply_error(m, client, "the guest is not taking control requests", -1);
+		return;
+	}
 	reply(m, client, "{\"ok\":true}");
 }
 
@@ -666,15 +886,20 @@ static void ctl_exec(struct rt_monitor *m, int client, JsonObject *o, int *fds, 
 			    .id = m->next_proc_id++,
 			    .in_fd = fds[0],
 			    .in_open = true,
-			    .out_fd = pr->terminal ? dup(fds[0]) : fds[1],
-			    .err_fd = pr->terminal ? -1 : fds[2],
+			    .out = sink_open(pr->terminal ? fds[0] : fds[1]),
+			    .err = pr->terminal ? SINK_NONE : sink_open(fds[2]),
 			    .terminal = pr->terminal,
 			    .client = client };
+	for (size_t i = 1; i < nfds; i++)
+		close(fds[i]); /* the sinks hold their own */
 	m->clients[client].proc = (int)(p - m->procs);
 	tty_size(pr->terminal ? p->in_fd : -1, &rows, &cols);
 	r = queue_process(m, RV_MSG_EXEC, p->id, pr, NULL, rows, cols);
 	if (r < 0) {
-		reply_error(m, client, "exec: process description too large", 255);
+		reply_error(m, client,
+			    r == -ENOBUFS ? "exec: the guest is not taking control requests"
+					  : "exec: process description too large",
+			    255);
 		proc_release(m, p);
 	}
 	rt_process_free(pr);
@@ -719,13 +944,13 @@ static void ctl_message(struct rt_monitor *m, int client, const char *msg, int *
 		ctl_kill(m, client, (int)json_object_get_int_member_with_default(o, "signal", SIGTERM));
 	} else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0) {
 		ctl_pause(m, client, op[0] == 'p');
-	} else if (strcmp(op, "signal") == 0 && cp >= 0) {
+	} else if (strcmp(op, "signal") == 0 && cp >= 0 && !m->procs[cp].ended) {
 		int sig = (int)json_object_get_int_member_with_default(o, "signal", 0);
 
 		if (sig >= 1 && sig <= 64)
 			queue_signal(m, m->procs[cp].id, sig);
 	} else if (strcmp(op, "resize") == 0 && cp >= 0) {
-		queue_u32(&m->out, RV_MSG_RESIZE, m->procs[cp].id, RV_ATTR_ROWS,
+		queue_u32(m, RV_MSG_RESIZE, m->procs[cp].id, RV_ATTR_ROWS,
 			  (uint32_t)json_object_get_int_member_with_default(o, "rows", 0), RV_ATTR_COLS,
 			  (uint32_t)json_object_get_int_member_with_default(o, "cols", 0));
 	} else {
@@ -741,7 +966,9 @@ static void client_gone(struct rt_monitor *m, int client)
 	int cp = m->clients[client].proc;
 
 	/* The exec's representative died (the shim SIGKILLed it, say): its process goes too. */
-	if (cp >= 0) {
+	if (cp >= 0 && m->procs[cp].ended) {
+		proc_release(m, &m->procs[cp]); /* nobody left to report its end to */
+	} else if (cp >= 0) {
 		queue_signal(m, m->procs[cp].id, SIGKILL);
 		m->procs[cp].client = -1;
 	}
@@ -751,10 +978,24 @@ static void client_gone(struct rt_monitor *m, int client)
 	m->clients[client].proc = -1;
 }
 
+/* Out of fds (a guest can hold many through 9p fids), accept4 fails and the connection stays
+ * in the backlog, so poll reports it again at once. The reserve fd is given up for it, and
+ * taken back when fds are free again; with no reserve, accepting pauses ACCEPT_BACKOFF_MS. */
 static void accept_client(struct rt_monitor *m)
 {
 	int fd = accept4(m->cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+		if (m->reserve_fd >= 0) {
+			close_fd(&m->reserve_fd);
+			fd = accept4(m->cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		}
+		if (fd < 0) {
+			rt_debug("accept: %s, backing off", strerror(errno));
+			m->accept_after = rv_now_ms() + ACCEPT_BACKOFF_MS;
+			return;
+		}
+	}
 	if (fd < 0)
 		return;
 	for (int i = 0; i < MAX_CLIENTS; i++)
@@ -788,26 +1029,74 @@ static void client_readable(struct rt_monitor *m, int client)
 /* --- the loop ------------------------------------------------------------------------------ */
 
 /* What the guest console says about a guest that did not come up: the kernel's panic line if
- * there is one, else the last line. */
+ * there is one in the log's last CONSOLE_TAIL bytes, else the last line; escaped, as the guest
+ * wrote it. Only the tail is read: the log is the guest's to fill. */
 static char *console_tail(const char *path)
 {
-	g_autofree char *data = NULL;
-	g_auto(GStrv) lines = NULL;
-	const char *last = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	g_autofree uint8_t *buf = NULL;
+	g_autofree char *line = NULL;
+	const uint8_t *last = NULL, *end;
+	size_t last_len = 0;
+	struct stat sb;
+	ssize_t n;
 
-	if (!path || !g_file_get_contents(path, &data, NULL, NULL))
+	if (path)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return g_strdup("");
-	lines = g_strsplit(data, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		g_strstrip(*l);
-		if (strstr(*l, "Kernel panic")) {
-			last = *l;
+	buf = g_malloc(CONSOLE_TAIL);
+	n = pread(fd, buf, CONSOLE_TAIL, sb.st_size > CONSOLE_TAIL ? sb.st_size - CONSOLE_TAIL : 0);
+	if (n <= 0)
+		return g_strdup("");
+	end = buf + n;
+	for (const uint8_t *l = buf; l < end;) {
+		const uint8_t *nl = memchr(l, '\n', (size_t)(end - l));
+		const uint8_t *e = nl ? nl : end;
+		const uint8_t *next = nl ? nl + 1 : end;
+
+		while (l < e && g_ascii_isspace(*l))
+			l++;
+		while (e > l && g_ascii_isspace(e[-1]))
+			e--;
+		if (memmem(l, (size_t)(e - l), "Kernel panic", 12)) {
+			last = l, last_len = (size_t)(e - l);
 			break;
 		}
-		if (**l)
-			last = *l;
+		if (e > l)
+			last = l, last_len = (size_t)(e - l);
+		l = next;
 	}
-	return last ? g_strdup_printf(" (guest console: %s)", last) : g_strdup("");
+	if (!last)
+		return g_strdup("");
+	line = escape_text(last, last_len, CONSOLE_LINE_MAX);
+	return g_strdup_printf(" (guest console: %s)", line);
+}
+
+/* The console log is written by the VMM (QEMU's file chardev, the kvm backend's console),
+ * both opening it O_APPEND: a simple cap with the tail kept. Once the file passes CONSOLE_MAX,
+ * its newest CONSOLE_KEEP bytes are moved to its start and the rest cut off; the writers carry
+ * on at the new end. The check runs every CONSOLE_CHECK_MS, so the file can pass the cap by
+ * what the guest writes in that time; bytes written during the move may be lost. */
+static void console_bound(struct rt_monitor *m, long long now)
+{
+	g_autofree uint8_t *keep = NULL;
+	struct stat sb;
+	ssize_t n;
+
+	if (!m->cfg->console_log || now < m->console_next)
+		return;
+	m->console_next = now + CONSOLE_CHECK_MS;
+	if (m->console_fd < 0)
+		m->console_fd = open(m->cfg->console_log, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (m->console_fd < 0 || fstat(m->console_fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= CONSOLE_MAX)
+		return;
+	keep = g_malloc(CONSOLE_KEEP);
+	n = pread(m->console_fd, keep, CONSOLE_KEEP, sb.st_size - CONSOLE_KEEP);
+	if (n < 0 || pwrite(m->console_fd, keep, (size_t)n, 0) != n)
+		n = 0; /* the bound holds even then: drop it all */
+	if (ftruncate(m->console_fd, n) < 0)
+		rt_debug("console log: ftruncate: %s", strerror(errno));
 }
 
 static int vm_ended_error(struct rt_monitor *m, struct rt_error **err)
@@ -832,7 +1121,7 @@ static void read_input(struct rt_monitor *m, struct proc *p)
 	 * is gone reads EIO). */
 	if (n <= 0)
 		p->in_open = false;
-	if (rv_frame_raw(&m->out, RV_MSG_STDIN, p->id, buf, n > 0 ? (size_t)n : 0) < 0)
+	if (rv_frame_raw(&m->data, RV_MSG_STDIN, p->id, buf, n > 0 ? (size_t)n : 0) < 0)
 		p->in_open = false;
 }
 
@@ -847,7 +1136,7 @@ static void handle_signal(struct rt_monitor *m)
 
 			tty_size(p0->terminal ? p0->in_fd : -1, &rows, &cols);
 			if (rows && cols && m->run_sent)
-				queue_u32(&m->out, RV_MSG_RESIZE, 0, RV_ATTR_ROWS, rows, RV_ATTR_COLS, cols);
+				queue_u32(m, RV_MSG_RESIZE, 0, RV_ATTR_ROWS, rows, RV_ATTR_COLS, cols);
 		} else if (!m->run_sent) {
 			/* Nothing runs yet: the signal ends the container, as `kill` would. */
 			if (!signal_is_harmless((int)si.ssi_signo)) {
@@ -864,7 +1153,85 @@ static void handle_signal(struct rt_monitor *m)
 enum { P_AGENT, P_VM, P_SIGNAL, P_LISTEN, P_DNS, P_FIXED };
 #define P_CLIENTS P_FIXED
 #define P_PROCS (P_FIXED + MAX_CLIENTS)
-#define P_MAX (P_PROCS + MAX_PROCS)
+#define P_OUTS (P_PROCS + MAX_PROCS)
+#define P_MAX (P_OUTS + 2 * MAX_PROCS)
+
+/* A stdio reader that is behind by OUTPUT_HIGH_WATER: the guest is not read meanwhile. */
+static bool output_full(const struct rt_monitor *m)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (rv_buf_pending(&m->procs[i].out.q) >= OUTPUT_HIGH_WATER ||
+		    rv_buf_pending(&m->procs[i].err.q) >= OUTPUT_HIGH_WATER)
+			return true;
+	return false;
+}
+
+static void earliest(long long *t, long long deadline)
+{
+	if (deadline && (!*t || deadline < *t))
+		*t = deadline;
+}
+
+/* How long poll may wait: until the next armed deadline, or for ever when none is. */
+static int poll_timeout(const struct rt_monitor *m, long long boot_deadline, long long now)
+{
+	long long t = 0;
+
+	earliest(&t, m->hello ? 0 : boot_deadline);
+	earliest(&t, m->kill_deadline);
+	earliest(&t, m->start_deadline);
+	earliest(&t, m->accept_after > now ? m->accept_after : 0);
+	earliest(&t, m->cfg->console_log ? m->console_next : 0);
+	for (int i = 1; i < MAX_PROCS; i++) {
+		const struct proc *p = &m->procs[i];
+
+		if (p->used && p->ended) {
+			earliest(&t, rv_buf_pending(&p->out.q) ? p->out.moved + OUTPUT_STALL_MS : 0);
+			earliest(&t, rv_buf_pending(&p->err.q) ? p->err.moved + OUTPUT_STALL_MS : 0);
+		}
+	}
+	return !t ? -1 : t <= now ? 0 : (int)MIN(t - now, (long long)INT_MAX);
+}
+
+/* poll() over the slots in use only: fewer to scan, and poll refuses more entries than
+ * RLIMIT_NOFILE, which a monitor low on fds may be held to. */
+static int poll_used(struct pollfd *p, size_t n, int timeout)
+{
+	struct pollfd q[P_MAX];
+	size_t at[P_MAX], k = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		p[i].revents = 0;
+		if (p[i].fd >= 0) {
+			q[k] = p[i];
+			at[k++] = i;
+		}
+	}
+	r = poll(q, k, timeout);
+	for (size_t i = 0; r > 0 && i < k; i++)
+		p[at[i]].revents = q[i].revents;
+	return r;
+}
+
+/* The main process ended: its output still goes out while its reader takes it. */
+static void drain_output(struct rt_monitor *m)
+{
+	struct proc *p0 = &m->procs[0];
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = rv_buf_pending(&p0->out.q) ? p0->out.fd : -1, .events = POLLOUT },
+				       { .fd = rv_buf_pending(&p0->err.q) ? p0->err.fd : -1, .events = POLLOUT } };
+		long long now = rv_now_ms();
+
+		if (sink_idle(&p0->out, now) && sink_idle(&p0->err, now))
+			return;
+		if (poll(p, 2, OUTPUT_STALL_MS) < 0 && errno != EINTR)
+			return;
+		sink_flush(&p0->out);
+		sink_flush(&p0->err);
+	}
+}
 
 int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **ret_agent_error, struct rt_error **err)
 {
@@ -877,34 +1244,46 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 	int r = -1;
 
 	while (!m->exited) {
-		long long deadline = !m->hello ? boot_deadline : m->kill_deadline;
-		int timeout = -1;
+		long long now = rv_now_ms();
+		bool full = output_full(m);
 
-		if (deadline) {
-			long long left = deadline - rv_now_ms();
+		console_bound(m, now);
+		if (!m->hello && now >= boot_deadline) {
+			g_autofree char *tail = console_tail(cfg->console_log);
 
-			if (left <= 0 && !m->hello) {
-				g_autofree char *tail = console_tail(cfg->console_log);
-
-				rt_make_error(err, ETIMEDOUT, "guest agent did not start within %u s%s",
-					      cfg->boot_timeout_ms / 1000, tail);
-				goto out;
-			}
-			if (left <= 0) {
-				rt_debug("the guest did not report the SIGKILLed process's end: ending the VM");
-				m->exited = true;
-				m->status = 128 + SIGKILL;
-				break;
-			}
-			timeout = (int)left;
+			rt_make_error(err, ETIMEDOUT, "guest agent did not start within %u s%s",
+				      cfg->boot_timeout_ms / 1000, tail);
+			goto out;
 		}
+		if (m->start_deadline && now >= m->start_deadline) {
+			g_autofree char *tail = console_tail(cfg->console_log);
+
+			rt_make_error(err, ETIMEDOUT,
+				      "the guest agent did not start the container's process within %u s%s",
+				      cfg->boot_timeout_ms / 1000, tail);
+			reply_error(m, m->start_client, (*err)->msg, -1);
+			goto out;
+		}
+		if (m->kill_deadline && now >= m->kill_deadline) {
+			rt_debug("the guest did not report the SIGKILLed process's end: ending the VM");
+			m->exited = true;
+			m->status = 128 + SIGKILL;
+			break;
+		}
+		for (int i = 1; i < MAX_PROCS; i++)
+			if (m->procs[i].used)
+				proc_finish(m, &m->procs[i], now);
+		if (m->reserve_fd < 0)
+			m->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
 		p[P_AGENT] = (struct pollfd){ .fd = cfg->agent_fd,
-					      .events = POLLIN | (rv_buf_pending(&m->out) ? POLLOUT : 0) };
+					      .events = (full ? 0 : POLLIN) | (guest_pending(m) ? POLLOUT : 0) };
 		p[P_VM] = (struct pollfd){ .fd = cfg->ops->exit_fd(cfg->vm), .events = POLLIN };
 		p[P_SIGNAL] = (struct pollfd){ .fd = cfg->signal_fd, .events = POLLIN };
 		/* Control requests wait until the guest is up: `create` has not returned before. */
-		p[P_LISTEN] = (struct pollfd){ .fd = m->hello ? cfg->listen_fd : -1, .events = POLLIN };
-		p[P_DNS] = (struct pollfd){ .fd = cfg->net && rv_buf_pending(&m->out) < INPUT_HIGH_WATER
+		p[P_LISTEN] = (struct pollfd){ .fd = m->hello && now >= m->accept_after ? cfg->listen_fd : -1,
+					       .events = POLLIN };
+		p[P_DNS] = (struct pollfd){ .fd = cfg->net && rv_buf_pending(&m->data) < INPUT_HIGH_WATER
 						    ? cfg->net->dns_fd
 						    : -1,
 					    .events = POLLIN };
@@ -913,11 +1292,15 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 		for (int i = 0; i < MAX_PROCS; i++) {
 			const struct proc *pr = &m->procs[i];
 			bool want = pr->used && pr->in_open && pr->started &&
-				rv_buf_pending(&m->out) < INPUT_HIGH_WATER;
+				rv_buf_pending(&m->data) < INPUT_HIGH_WATER;
 
 			p[P_PROCS + i] = (struct pollfd){ .fd = want ? pr->in_fd : -1, .events = POLLIN };
+			p[P_OUTS + 2 * i] = (struct pollfd){ .fd = rv_buf_pending(&pr->out.q) ? pr->out.fd : -1,
+							     .events = POLLOUT };
+			p[P_OUTS + 2 * i + 1] = (struct pollfd){ .fd = rv_buf_pending(&pr->err.q) ? pr->err.fd : -1,
+								 .events = POLLOUT };
 		}
-		if (poll(p, P_MAX, timeout) < 0) {
+		if (poll_used(p, P_MAX, poll_timeout(m, boot_deadline, now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			rt_make_error(err, errno, "poll");
@@ -926,7 +1309,7 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 
 		if (p[P_SIGNAL].revents & POLLIN)
 			handle_signal(m);
-		if (p[P_AGENT].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (!full && (p[P_AGENT].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = read(cfg->agent_fd, buf, sizeof(buf));
 
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -941,19 +1324,24 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 			if (rt_monitor_feed(m, buf, (size_t)n, err) < 0)
 				goto out;
 		}
-		if (p[P_LISTEN].revents & POLLIN)
+		if (p[P_LISTEN].fd >= 0 && (p[P_LISTEN].revents & POLLIN))
 			accept_client(m);
 		if (p[P_DNS].fd >= 0 && p[P_DNS].revents)
 			dns_answers(m);
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (p[P_CLIENTS + i].fd >= 0 && p[P_CLIENTS + i].revents)
 				client_readable(m, i);
-		for (int i = 0; i < MAX_PROCS; i++)
+		for (int i = 0; i < MAX_PROCS; i++) {
 			if (p[P_PROCS + i].fd >= 0 && p[P_PROCS + i].revents)
 				read_input(m, &m->procs[i]);
+			if (p[P_OUTS + 2 * i].fd >= 0 && p[P_OUTS + 2 * i].revents)
+				sink_flush(&m->procs[i].out);
+			if (p[P_OUTS + 2 * i + 1].fd >= 0 && p[P_OUTS + 2 * i + 1].revents)
+				sink_flush(&m->procs[i].err);
+		}
 
-		if (rv_buf_pending(&m->out)) {
-			int w = rv_buf_flush(&m->out, cfg->agent_fd);
+		if (guest_pending(m)) {
+			int w = flush_guest(m, cfg->agent_fd);
 
 			if (w < 0 && w != -EPIPE) {
 				rt_make_error(err, -w, "write to the agent channel");
@@ -977,10 +1365,13 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 		}
 	}
 
+	drain_output(m);
 	/* Exec'd processes the guest did not report (the VM is being ended): they are gone too. */
 	for (int i = 1; i < MAX_PROCS; i++)
 		if (m->procs[i].used) {
-			if (m->procs[i].started)
+			if (m->procs[i].ended)
+				proc_report(m, &m->procs[i]);
+			else if (m->procs[i].started)
 				reply(m, m->procs[i].client, "{\"exit\":%d}", 128 + SIGKILL);
 			else
 				reply_error(m, m->procs[i].client, "container not running", 255);

@@ -7,7 +7,9 @@
  * exec), and returns the main process's exit status.
  *
  * Everything read from the guest is bounded by the protocol decoder; a misbehaving guest ends
- * its own container with an error, never the monitor.
+ * its own container with an error, never the monitor. Every queue (toward the guest, toward
+ * each stdio reader) is bounded, the loop never blocks without a deadline, and the console
+ * log is capped and read back only by its tail (the design comment in monitor.c).
  */
 #ifndef RUNVM_MONITOR_H
 #define RUNVM_MONITOR_H

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `runvm start ID`: release the created container's process; returns once it runs. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -11,15 +14,45 @@
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "runtime/lib/config.h"
 #include "runtime/lib/state.h"
+
+/* The monitor gives the guest the boot timeout to report the process started, then ends the
+ * container with its own error; the margin lets that error arrive first. */
+#define START_MARGIN_MS 10000
+
+/* As runc: a container whose process could not start is gone, torn down here (the caller,
+ * containerd included, will not delete it). Taken under the lock again: a `delete --force`
+ * may have been first, and then there is nothing left to do. The lock file is opened without
+ * O_CREAT (not through rt_state_open): created again in a directory that `delete` is
+ * emptying, it would leave that directory behind. */
+static void destroy_unstarted(const char *dir)
+{
+	g_autofree char *path = g_build_filename(dir, "lock", NULL);
+	_cleanup_close_ int lock = open(path, O_RDWR | O_CLOEXEC);
+	struct rt_error *derr = NULL;
+	struct rt_state *st = NULL;
+
+	if (lock < 0)
+		return;
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return;
+	if (rt_state_load(dir, &st, &derr) == 0 && rt_container_destroy(st, dir, &derr) < 0)
+		rt_warn("%s", derr->msg);
+	rt_error_free(&derr);
+	rt_state_free(st);
+}
 
 int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
 {
 	g_autofree char *dir = NULL;
 	g_autofree char *sock = NULL;
-	_cleanup_close_ int lock = -EBADF;
+	_cleanup_close_ int lock = -EBADF, claim = -EBADF;
+	struct rt_config *config = NULL;
 	struct rt_state *st = NULL;
 	const char *status;
+	unsigned timeout_ms;
 	int r;
 
 	if (rt_verb_open(g, argc, argv, &dir, &st, &lock, err) < 0)
@@ -29,19 +62,24 @@ int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_er
 		r = rt_make_error(err, 0, "cannot start a container that has stopped");
 	else if (strcmp(status, "created") != 0)
 		r = rt_make_error(err, 0, "cannot start an already running container");
-	else {
-		sock = g_build_filename(dir, "ctl.sock", NULL);
-		r = rt_ctl_call(sock, "{\"op\":\"start\"}", err);
-		/* As runc: a container whose process could not start is gone, torn down here (the
-		 * caller, containerd included, will not delete it). */
-		if (r < 0) {
-			struct rt_error *derr = NULL;
-
-			if (rt_container_destroy(st, dir, &derr) < 0)
-				rt_warn("%s", derr->msg);
-			rt_error_free(&derr);
-		}
-	}
+	else if ((claim = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = rt_make_error(err, errno, "open `%s`", dir);
+	else if (flock(claim, LOCK_EX | LOCK_NB) < 0)
+		r = rt_make_error(err, errno == EWOULDBLOCK ? 0 : errno, "cannot start an already running container");
+	else
+		r = rt_config_load(&config, err);
 	rt_state_free(st);
+	if (r < 0)
+		return -1;
+	timeout_ms = config->boot_timeout_s * 1000 + START_MARGIN_MS;
+	rt_config_free(config);
+	/* The wait is on the guest: `kill` and `delete --force` must get the lock meanwhile. A
+	 * second `start` finds the claim (a lock on the state directory) taken and leaves the
+	 * container alone; `delete` removes the directory all the same. */
+	close(TAKE_FD(lock));
+	sock = g_build_filename(dir, "ctl.sock", NULL);
+	r = rt_ctl_call_timeout(sock, "{\"op\":\"start\"}", timeout_ms, err);
+	if (r < 0)
+		destroy_unstarted(dir);
 	return r;
 }

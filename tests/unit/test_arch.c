@@ -4,6 +4,10 @@
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -75,6 +79,32 @@ int main(void)
 	ok(rt_elf_arch(root, "/bin/escape") == -1, "a symlink to a host path is not followed out");
 	ok(rt_elf_arch(root, "/bin/script") == -1 && rt_elf_arch(root, "/nope") == -1,
 	   "a script, a missing file: none");
+
+	/* Not a regular file: never opened for reading, so nothing blocks and no driver runs (a
+	 * hang here ends the test by SIGALRM). */
+	alarm(20);
+	ok(mkfifo(AT("bin/fifo"), 0755) == 0 && rt_elf_arch(root, "/bin/fifo") == -1 &&
+		   arch_of(root, "fifo", "/bin", NULL, NULL, &why) == host && strstr(why, "host"),
+	   "a FIFO is not read (no writer, no hang): the host's");
+	if (geteuid() == 0) {
+		ok(mknod(AT("bin/null"), S_IFCHR | 0755, makedev(1, 3)) == 0 && rt_elf_arch(root, "/bin/null") == -1 &&
+			   arch_of(root, "null", "/bin", NULL, NULL, &why) == host,
+		   "a character device is not opened: the host's");
+	} else {
+		printf("ok %d - # SKIP a character device needs root to create\n", ++tap_n);
+	}
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		g_strlcpy(sa.sun_path, AT("bin/sock"), sizeof(sa.sun_path));
+		ok(s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 && rt_elf_arch(root, "/bin/sock") == -1,
+		   "a socket is not an ELF program");
+		close(s);
+	}
+	symlink("/bin/fifo", AT("bin/tofifo"));
+	ok(rt_elf_arch(root, "/bin/tofifo") == -1, "a symlink to a FIFO: not read either");
+	alarm(0);
 
 	ok(arch_of(root, "sh", "/usr/local/bin:/bin", NULL, NULL, &why) == RV_ARCH_AARCH64 && strstr(why, "program"),
 	   "args[0] found through PATH");
