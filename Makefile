@@ -313,7 +313,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 	$(FUZZ_CC) $(DEPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 fuzz_objs = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,tests/fuzz/$(1).c $(2))
 # The monitor's handler of the agent's stream, as a hostile guest would feed it.
-$(BUILD)/fuzz/fuzz_agent_stream: $(call fuzz_objs,fuzz_agent_stream,runtime/monitor.c runtime/ctl.c runtime/lib/spec.c \
+$(BUILD)/fuzz/fuzz_agent_stream: $(call fuzz_objs,fuzz_agent_stream,runtime/monitor.c runtime/ctl.c runtime/lib/spec.c runtime/lib/util.c \
 		base/error.c base/log.c protocol/agent-proto.c)
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 # The 9P server (kvm/virtio/p9.c) against a scratch export.

@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "base/cleanup.h"
 #include "hypervisor-backends/backend.h"
 #include "hypervisor-backends/hostcaps.h"
 #include "protocol/agent-proto.h"
@@ -24,6 +25,7 @@
 #include "base/log.h"
 #include "runtime/lib/spec.h"
 #include "runtime/lib/state.h"
+#include "runtime/lib/util.h"
 #include "runtime/monitor.h"
 #include "runtime/seccomp.h"
 
@@ -330,12 +332,34 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	return 0;
 }
 
+/* With --debug, the end of the guest's console: its last 64 KiB (the log is bounded, but not
+ * that small), one escaped debug line per console line, since the guest wrote it. */
 static void dump_console(const char *path)
 {
-	g_autofree char *data = NULL;
+	enum { DUMP_TAIL = 64 * 1024, DUMP_LINE = 512 };
+	g_autofree uint8_t *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct stat sb;
+	ssize_t n;
 
-	if (rt_log_debug_enabled() && path && g_file_get_contents(path, &data, NULL, NULL) && *data)
-		rt_debug("guest console:\n%s", data);
+	if (!rt_log_debug_enabled() || !path)
+		return;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
+		return;
+	buf = g_malloc(DUMP_TAIL);
+	n = pread(fd, buf, DUMP_TAIL, sb.st_size > DUMP_TAIL ? sb.st_size - DUMP_TAIL : 0);
+	if (n <= 0)
+		return;
+	rt_debug("guest console (last %zd bytes):", n);
+	for (const uint8_t *l = buf, *end = buf + n; l < end;) {
+		const uint8_t *nl = memchr(l, '\n', (size_t)(end - l));
+		const uint8_t *e = nl ? nl : end;
+		g_autofree char *line = rt_escape_text(l, (size_t)(e - l), DUMP_LINE);
+
+		rt_debug("  %s", line);
+		l = nl ? nl + 1 : end;
+	}
 }
 
 void rt_container_release(struct rt_container *c)

@@ -23,6 +23,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "runtime/lib/spec.h"
+#include "runtime/lib/util.h"
 #include "runtime/monitor.h"
 #include "runtime/network.h"
 
@@ -553,35 +554,9 @@ static int start_main(struct rt_monitor *m, struct rt_error **err)
 
 /* --- frames from the guest ----------------------------------------------------------------- */
 
-/* Guest-supplied text made fit for one line of a terminal or a log: printable ASCII and valid
- * printable UTF-8 as they are, control characters and other bytes as \xNN; at most @max bytes,
- * then "..." where it was cut. */
-static char *escape_text(const uint8_t *data, size_t len, size_t max)
-{
-	GString *s = g_string_sized_new(MIN(len, max) + 4);
-
-	for (size_t i = 0; i < len;) {
-		const char *p = (const char *)data + i;
-		gunichar c = g_utf8_get_char_validated(p, (gssize)(len - i));
-		bool keep = c < 0x80 ? g_ascii_isprint((char)c) : c < (gunichar)-2 && g_unichar_isprint(c);
-		size_t n = keep ? (size_t)(g_utf8_next_char(p) - p) : 1;
-
-		if (s->len + (keep ? n : 4) > max) {
-			g_string_append(s, "...");
-			break;
-		}
-		if (keep)
-			g_string_append_len(s, p, (gssize)n);
-		else
-			g_string_append_printf(s, "\\x%02x", data[i]);
-		i += n;
-	}
-	return g_string_free(s, FALSE);
-}
-
 static char *sanitize(const struct rv_attr *a)
 {
-	return escape_text(a->data, a->len, AGENT_ERROR_MAX);
+	return rt_escape_text(a->data, a->len, AGENT_ERROR_MAX);
 }
 
 static int handle_hello(struct rt_monitor *m, const struct rv_frame *f, struct rt_error **err)
@@ -1069,7 +1044,7 @@ static char *console_tail(const char *path)
 	}
 	if (!last)
 		return g_strdup("");
-	line = escape_text(last, last_len, CONSOLE_LINE_MAX);
+	line = rt_escape_text(last, last_len, CONSOLE_LINE_MAX);
 	return g_strdup_printf(" (guest console: %s)", line);
 }
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,4 +109,30 @@ char *rt_read_report(int fd)
 	}
 	close(fd);
 	return g_strndup(buf, len);
+}
+
+/* Guest-supplied text made fit for one line of a terminal or a log: printable ASCII and valid
+ * printable UTF-8 as they are, control characters and other bytes as \xNN; at most @max bytes,
+ * then "..." where it was cut. */
+char *rt_escape_text(const uint8_t *data, size_t len, size_t max)
+{
+	GString *s = g_string_sized_new(MIN(len, max) + 4);
+
+	for (size_t i = 0; i < len;) {
+		const char *p = (const char *)data + i;
+		gunichar c = g_utf8_get_char_validated(p, (gssize)(len - i));
+		bool keep = c < 0x80 ? g_ascii_isprint((char)c) : c < (gunichar)-2 && g_unichar_isprint(c);
+		size_t n = keep ? (size_t)(g_utf8_next_char(p) - p) : 1;
+
+		if (s->len + (keep ? n : 4) > max) {
+			g_string_append(s, "...");
+			break;
+		}
+		if (keep)
+			g_string_append_len(s, p, (gssize)n);
+		else
+			g_string_append_printf(s, "\\x%02x", data[i]);
+		i += n;
+	}
+	return g_string_free(s, FALSE);
 }

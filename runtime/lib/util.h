@@ -3,6 +3,8 @@
 #ifndef RUNVM_UTIL_H
 #define RUNVM_UTIL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct rt_error;
@@ -21,5 +23,10 @@ int rt_send_console(const char *path, int master, struct rt_error **err);
 /* What a forked helper reports on a pipe before it closes it ("ok", or why not; "" if it died
  * first), bounded to 4 KiB. Closes @fd. */
 char *rt_read_report(int fd);
+
+/* Guest-supplied text made fit for one line of a terminal or a log: printable ASCII and valid
+ * printable UTF-8 as they are, control characters and other bytes as \xNN; at most @max bytes,
+ * then "..." where it was cut. */
+char *rt_escape_text(const uint8_t *data, size_t len, size_t max);
 
 #endif
