@@ -23,22 +23,15 @@
 
 /* As runc: a container whose process could not start is gone, torn down here (the caller,
  * containerd included, will not delete it). Taken under the lock again: a `delete --force`
- * may have been first, and then there is nothing left to do. The lock file is opened without
- * O_CREAT (not through rt_state_open): created again in a directory that `delete` is
- * emptying, it would leave that directory behind. */
+ * may have been first, and then there is nothing left to do (the lock is gone with it). */
 static void destroy_unstarted(const char *dir)
 {
-	g_autofree char *path = g_build_filename(dir, "lock", NULL);
-	_cleanup_close_ int lock = open(path, O_RDWR | O_CLOEXEC);
+	_cleanup_close_ int lock = -EBADF;
 	struct rt_error *derr = NULL;
 	struct rt_state *st = NULL;
 
-	if (lock < 0)
-		return;
-	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return;
-	if (rt_state_load(dir, &st, &derr) == 0 && rt_container_destroy(st, dir, &derr) < 0)
+	if (rt_state_lock(dir, &lock, &derr) == 0 && rt_state_load(dir, &st, &derr) == 0 &&
+	    rt_container_destroy(st, dir, &derr) < 0)
 		rt_warn("%s", derr->msg);
 	rt_error_free(&derr);
 	rt_state_free(st);

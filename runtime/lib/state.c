@@ -46,10 +46,22 @@ int rt_state_dir_create(const char *root, const char *id, char **ret_dir, struct
 {
 	g_autofree char *dir = g_build_filename(root, id, NULL);
 
+	g_autofree char *lock = g_build_filename(dir, "lock", NULL);
+	_cleanup_close_ int fd = -EBADF;
+
 	if (mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
 			return rt_make_error(err, 0, "container with given ID already exists");
 		return rt_make_error(err, errno, "create state directory `%s`", dir);
+	}
+	/* The lock file is made here, once: rt_state_lock() never creates it, so a verb that
+	 * locks while `delete` empties the directory cannot leave a new one behind. */
+	fd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+
+		rmdir(dir);
+		return rt_make_error(err, e, "create `%s`", lock);
 	}
 	*ret_dir = g_steal_pointer(&dir);
 	return 0;
@@ -195,7 +207,7 @@ int rt_state_dir_remove(const char *dir, struct rt_error **err)
 int rt_state_lock(const char *dir, int *ret_fd, struct rt_error **err)
 {
 	g_autofree char *path = g_build_filename(dir, "lock", NULL);
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
 		return rt_make_error(err, errno == ENOENT ? 0 : errno,
