@@ -338,11 +338,12 @@ FUZZ_TARGETS := fuzz_agent_stream fuzz_p9 fuzz_virtqueue fuzz_agent_run $(FUZZ_V
 # Each target's corpus persists between runs (and `make clean`) under FUZZ_CORPUS/TARGET, seeded
 # from tests/fuzz/seeds/TARGET/ (fuzz_agent_run's from the unit test's RUN frame); crashes land
 # in $(BUILD)/fuzz/TARGET-crash-*. -timeout: an input that takes 5 s is a hang, which fails too.
+# `make fuzz FUZZ_TARGETS=fuzz_qmp` runs only the ones named.
 FUZZ_CORPUS ?= /var/cache/runvm/fuzz
 FUZZ_MAXLEN_fuzz_virtqueue := 16384
 define fuzz_run
 	mkdir -p $(FUZZ_CORPUS)/$(1)
-	$(if $(wildcard tests/fuzz/seeds/$(1)/*),cp -n tests/fuzz/seeds/$(1)/* $(FUZZ_CORPUS)/$(1)/)
+	$(if $(wildcard tests/fuzz/seeds/$(1)/*),cp tests/fuzz/seeds/$(1)/* $(FUZZ_CORPUS)/$(1)/)
 	$(if $(filter fuzz_agent_run,$(1)),[ -n "$$(ls $(FUZZ_CORPUS)/$(1))" ] || \
 		$(BUILD)/tests/test_agent_run $(FUZZ_CORPUS)/$(1)/run >/dev/null)
 	$(BUILD)/fuzz/$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=$(or $(FUZZ_MAXLEN_$(1)),4096) -timeout=5 \
