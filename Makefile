@@ -301,7 +301,7 @@ $(BUILD)/fuzz/fuzz_agent_stream: $(call fuzz_objs,fuzz_agent_stream,runtime/moni
 		base/error.c base/log.c protocol/agent-proto.c)
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 # The 9P server (kvm/virtio/p9.c) against a scratch export.
-$(BUILD)/fuzz/fuzz_p9: $(call fuzz_objs,fuzz_p9,kvm/virtio/p9.c)
+$(BUILD)/fuzz/fuzz_p9: $(call fuzz_objs,fuzz_p9,kvm/virtio/p9.c tests/fuzz/fuzz-scratch.c)
 	$(FUZZ_CC) -o $@ $^
 # The split virtqueue parser (kvm/virtio/virtqueue.c) over guest memory and ring layout from the input.
 $(BUILD)/fuzz/fuzz_virtqueue: $(call fuzz_objs,fuzz_virtqueue,kvm/virtio/virtqueue.c)
@@ -314,7 +314,7 @@ $(BUILD)/fuzz/fuzz_agent_run: $(call fuzz_objs,fuzz_agent_run,$(AGENT_CONFIG_SRC
 # (tests/fuzz/fuzz-vm.c drives them): the register state machine with each device, the
 # console's control protocol, and the devices' saved-state loaders. Like the virtio unit tests
 # they need the architecture's layout hooks (x86_64 only for now).
-FUZZ_VM_SRCS := tests/fuzz/fuzz-vm.c $(VIRTIO_TEST_SRCS) base/error.c base/log.c
+FUZZ_VM_SRCS := tests/fuzz/fuzz-vm.c tests/fuzz/fuzz-scratch.c $(VIRTIO_TEST_SRCS) base/error.c base/log.c
 FUZZ_VM_TARGETS := $(if $(KVM_LAYOUT_SRCS_$(KARCH)),fuzz_virtio_mmio fuzz_console fuzz_vmm_state)
 $(FUZZ_VM_TARGETS:%=$(BUILD)/fuzz/%): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
 		$(FUZZ_VM_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
@@ -324,11 +324,11 @@ $(FUZZ_VM_TARGETS:%=$(BUILD)/fuzz/%): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/f
 # and QEMU's QMP replies (qemu-lite/qmp.c). A GLib critical aborts them (tests/fuzz/fuzz-glib.c).
 FUZZ_JSON_SRCS := tests/fuzz/fuzz-glib.c base/error.c base/log.c
 $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_process: $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
-		$(patsubst %.c,$(BUILD)/fuzz/obj/%.o,runtime/lib/spec.c $(FUZZ_JSON_SRCS))
+		$(patsubst %.c,$(BUILD)/fuzz/obj/%.o,runtime/lib/spec.c tests/fuzz/fuzz-scratch.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/fuzz/fuzz_seccomp: $(call fuzz_objs,fuzz_seccomp,runtime/seccomp.c base/arch.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/fuzz/fuzz_state: $(call fuzz_objs,fuzz_state,runtime/lib/state.c $(FUZZ_JSON_SRCS))
+$(BUILD)/fuzz/fuzz_state: $(call fuzz_objs,fuzz_state,runtime/lib/state.c tests/fuzz/fuzz-scratch.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/fuzz/fuzz_qmp: $(call fuzz_objs,fuzz_qmp,qemu-lite/qmp.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_mmio.h>
 #include <net/if.h>
@@ -18,11 +17,12 @@
 #include "kvm/arch.h"
 #include "kvm/state.h"
 #include "kvm/virtio/virtio.h"
+#include "tests/fuzz/fuzz-scratch.h"
 #include "tests/fuzz/fuzz-vm.h"
 
 #define DISK_SIZE (64 * 1024)
 
-static char scratch[64], disk[96], export[96];
+static char disk[160], export[160];
 static int tap = -2; /* -2: not tried yet, -1: none here */
 static uint64_t window;
 
@@ -51,28 +51,12 @@ bool fuzz_more(const struct fuzz_in *in)
 	return in->off < in->len;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-static void scratch_remove(void)
-{
-	nftw(scratch, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void reset_export(void)
 {
 	char p[128];
 	int fd;
 
-	nftw(export, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_remove_tree(export);
 	mkdir(export, 0755);
 	snprintf(p, sizeof(p), "%s/f", export);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -94,16 +78,14 @@ static void reset_disk(void)
  * device @kind uses is reset (each costs system calls); both are made the first time. */
 static void scratch_reset(enum fuzz_dev kind)
 {
-	if (!scratch[0]) {
+	if (!disk[0]) {
 		uint64_t base;
 		unsigned irq;
 
-		snprintf(scratch, sizeof(scratch), "/dev/shm/runvm-fuzz-vm.%d", (int)getpid());
-		snprintf(disk, sizeof(disk), "%s/disk", scratch);
-		snprintf(export, sizeof(export), "%s/export", scratch);
-		if (mkdir(scratch, 0700) < 0 || vmm_arch_virtio_mmio_slot(0, &base, &window, &irq) < 0)
+		snprintf(disk, sizeof(disk), "%s/disk", fuzz_scratch_dir("vm"));
+		snprintf(export, sizeof(export), "%s/export", fuzz_scratch_dir("vm"));
+		if (vmm_arch_virtio_mmio_slot(0, &base, &window, &irq) < 0)
 			abort();
-		atexit(scratch_remove);
 		reset_export();
 		reset_disk();
 	} else if (kind == FUZZ_9P) {
@@ -150,7 +132,7 @@ static int vm_new(struct fuzz_vm *fv, enum fuzz_dev kind, uint8_t flags, bool re
 	memset(fv, 0, sizeof(*fv));
 	fv->host_fd = -1;
 	fv->console_fd = -1;
-	if (reset || !scratch[0])
+	if (reset || !disk[0])
 		scratch_reset(kind);
 	fv->vm = fake_vmm_new(FUZZ_RAM);
 	fv->kind = kind;

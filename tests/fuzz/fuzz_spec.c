@@ -10,30 +10,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/error.h"
 #include "runtime/lib/spec.h"
+#include "tests/fuzz/fuzz-scratch.h"
 
-static char bundle[64], rootfs[80];
-
-static void bundle_remove(void)
-{
-	rmdir(rootfs);
-	rmdir(bundle);
-}
+static const char *bundle;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rt_error *err = NULL;
 	struct rt_spec *s = NULL;
 
-	if (!bundle[0]) {
-		snprintf(bundle, sizeof(bundle), "/dev/shm/runvm-fuzz-spec.%d", (int)getpid());
+	if (!bundle) {
+		char rootfs[160];
+
+		bundle = fuzz_scratch_dir("spec");
 		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", bundle);
-		if (mkdir(bundle, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+		if (mkdir(rootfs, 0755) < 0)
 			abort();
-		atexit(bundle_remove);
 	}
 	if (rt_spec_parse((const char *)data, size, bundle, &s, &err) == 0) {
 		if (err)

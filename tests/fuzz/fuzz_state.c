@@ -10,21 +10,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
 
 #include "base/error.h"
 #include "runtime/lib/state.h"
+#include "tests/fuzz/fuzz-scratch.h"
 
-static char dir[64], path[96];
-
-static void dir_remove(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
+static const char *dir;
+static char path[160];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,12 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rt_state *st = NULL;
 	int fd;
 
-	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/dev/shm/runvm-fuzz-state.%d", (int)getpid());
+	if (!dir) {
+		dir = fuzz_scratch_dir("state");
 		snprintf(path, sizeof(path), "%s/state.json", dir);
-		if (mkdir(dir, 0700) < 0)
-			abort();
-		atexit(dir_remove);
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
