@@ -122,8 +122,8 @@ help:
 	@echo "  make format-check     every C file follows .clang-format (make format rewrites them)"
 	@echo "  make check-unit       C unit tests (TAP), x86_64-only ones skipped elsewhere"
 	@echo "  make check-cross      runvm cross-compiled for arm64"
-	@echo "  make check-fuzz       every fuzz target for 20 s"
-	@echo "  make fuzz             every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each"
+	@echo "  make check-fuzz       every fuzz target for 10 s"
+	@echo "  make fuzz             every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each, corpora in FUZZ_CORPUS"
 	@echo "  make check-integration  real VMs booted by runvm (IT_ONLY=NAME: tests/integration/t_NAME.sh)"
 	@echo "  make check-docker     a private dockerd with runvm: run.sh, then net.sh (bridge networking)"
 	@echo "  make check-podman     podman with runvm"
@@ -317,7 +317,7 @@ $(BUILD)/fuzz/fuzz_agent_stream: $(call fuzz_objs,fuzz_agent_stream,runtime/moni
 		base/error.c base/log.c protocol/agent-proto.c)
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 # The 9P server (kvm/virtio/p9.c) against a scratch export.
-$(BUILD)/fuzz/fuzz_p9: $(call fuzz_objs,fuzz_p9,kvm/virtio/p9.c)
+$(BUILD)/fuzz/fuzz_p9: $(call fuzz_objs,fuzz_p9,kvm/virtio/p9.c tests/fuzz/fuzz-scratch.c)
 	$(FUZZ_CC) -o $@ $^
 # The split virtqueue parser (kvm/virtio/virtqueue.c) over guest memory and ring layout from the input.
 $(BUILD)/fuzz/fuzz_virtqueue: $(call fuzz_objs,fuzz_virtqueue,kvm/virtio/virtqueue.c)
@@ -326,20 +326,53 @@ $(BUILD)/fuzz/fuzz_virtqueue: $(call fuzz_objs,fuzz_virtqueue,kvm/virtio/virtque
 # full RUN that the unit test builds.
 $(BUILD)/fuzz/fuzz_agent_run: $(call fuzz_objs,fuzz_agent_run,$(AGENT_CONFIG_SRCS))
 	$(FUZZ_CC) -o $@ $^
+# The virtio devices behind the virtio-mmio transport, on the unit tests' double of the VMM core
+# (tests/fuzz/fuzz-vm.c drives them): the register state machine with each device, the
+# console's control protocol, and the devices' saved-state loaders. Like the virtio unit tests
+# they need the architecture's layout hooks (x86_64 only for now).
+FUZZ_VM_SRCS := tests/fuzz/fuzz-vm.c tests/fuzz/fuzz-scratch.c $(VIRTIO_TEST_SRCS) base/error.c base/log.c
+FUZZ_VM_TARGETS := $(if $(KVM_LAYOUT_SRCS_$(KARCH)),fuzz_virtio_mmio fuzz_console fuzz_vmm_state)
+$(FUZZ_VM_TARGETS:%=$(BUILD)/fuzz/%): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
+		$(FUZZ_VM_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS) -lpthread
+# What the runtime reads from files: config.json and process.json (runtime/lib/spec.c), the
+# seccomp profile it compiles (runtime/seccomp.c), its own state.json (runtime/lib/state.c),
+# and QEMU's QMP replies (qemu-lite/qmp.c). A GLib critical aborts them (tests/fuzz/fuzz-glib.c).
+FUZZ_JSON_SRCS := tests/fuzz/fuzz-glib.c base/error.c base/log.c
+$(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_process: $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
+		$(patsubst %.c,$(BUILD)/fuzz/obj/%.o,runtime/lib/spec.c tests/fuzz/fuzz-scratch.c $(FUZZ_JSON_SRCS))
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/fuzz/fuzz_seccomp: $(call fuzz_objs,fuzz_seccomp,runtime/seccomp.c base/arch.c $(FUZZ_JSON_SRCS))
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/fuzz/fuzz_state: $(call fuzz_objs,fuzz_state,runtime/lib/state.c tests/fuzz/fuzz-scratch.c $(FUZZ_JSON_SRCS))
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/fuzz/fuzz_qmp: $(call fuzz_objs,fuzz_qmp,qemu-lite/qmp.c $(FUZZ_JSON_SRCS))
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 
-fuzz: $(BUILD)/fuzz/fuzz_agent_stream $(BUILD)/fuzz/fuzz_p9 $(BUILD)/fuzz/fuzz_virtqueue $(BUILD)/fuzz/fuzz_agent_run \
-	$(BUILD)/tests/test_agent_run
-	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-p9 $(BUILD)/fuzz/corpus-virtqueue
-	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/fuzz_p9 -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus-p9
-	$(BUILD)/fuzz/fuzz_virtqueue -max_total_time=$(FUZZ_SECONDS) -max_len=16384 $(BUILD)/fuzz/corpus-virtqueue
-	mkdir -p $(BUILD)/fuzz/corpus-agent-run
-	[ -n "$$(ls $(BUILD)/fuzz/corpus-agent-run)" ] || $(BUILD)/tests/test_agent_run $(BUILD)/fuzz/corpus-agent-run/run >/dev/null
-	$(BUILD)/fuzz/fuzz_agent_run -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus-agent-run
+FUZZ_TARGETS := fuzz_agent_stream fuzz_p9 fuzz_virtqueue fuzz_agent_run $(FUZZ_VM_TARGETS) fuzz_spec fuzz_process \
+	fuzz_seccomp fuzz_state fuzz_qmp
+# Each target's corpus persists between runs (and `make clean`) under FUZZ_CORPUS/TARGET, seeded
+# from tests/fuzz/seeds/TARGET/ (fuzz_agent_run's from the unit test's RUN frame); crashes land
+# in $(BUILD)/fuzz/TARGET-crash-*. -timeout: an input that takes 5 s is a hang, which fails too.
+# `make fuzz FUZZ_TARGETS=fuzz_qmp` runs only the ones named.
+FUZZ_CORPUS ?= /var/cache/runvm/fuzz
+FUZZ_MAXLEN_fuzz_virtqueue := 16384
+define fuzz_run
+	mkdir -p $(FUZZ_CORPUS)/$(1)
+	$(if $(wildcard tests/fuzz/seeds/$(1)/*),cp tests/fuzz/seeds/$(1)/* $(FUZZ_CORPUS)/$(1)/)
+	$(if $(filter fuzz_agent_run,$(1)),[ -n "$$(ls $(FUZZ_CORPUS)/$(1))" ] || \
+		$(BUILD)/tests/test_agent_run $(FUZZ_CORPUS)/$(1)/run >/dev/null)
+	$(BUILD)/fuzz/$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=$(or $(FUZZ_MAXLEN_$(1)),4096) -timeout=5 \
+		-artifact_prefix=$(BUILD)/fuzz/$(1)- $(FUZZ_CORPUS)/$(1)
 
-# A short fuzzing run as part of `make check`: a crash found fails the check.
+endef
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/tests/test_agent_run
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t)))
+
+# A short fuzzing run as part of `make check` (10 s a target, about 2 minutes in all): a crash
+# found fails the check.
 check-fuzz:
-	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) fuzz FUZZ_SECONDS=10
 
 install: all
 	install -D -m 0755 $(BUILD)/runvm $(DESTDIR)$(PREFIX)/bin/runvm

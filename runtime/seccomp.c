@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,14 +15,78 @@
 /* The kernel's BPF_MAXINSNS: a longer program cannot be loaded anyway. */
 #define BPF_MAX_BYTES (4096 * 8)
 
-static int parse_action(const char *name, JsonObject *o, uint32_t *ret, struct rt_error **err)
+/* Typed members: json-glib's getters print a GLib critical and return 0 or NULL for a member
+ * of another type, which would then pass for a valid value (a mistyped errnoRet as 0: the
+ * syscall "succeeds"). A member of the wrong type is an error; absent or null: the default. */
+static JsonNode *member(JsonObject *o, const char *name)
 {
-	int errno_ret = (int)json_object_get_int_member_with_default(o, "errnoRet", EPERM);
+	JsonNode *n = json_object_get_member(o, name);
 
+	return n && !JSON_NODE_HOLDS_NULL(n) ? n : NULL;
+}
+
+static bool holds(JsonNode *n, GType type)
+{
+	return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
+}
+
+static int get_string(JsonObject *o, const char *name, const char **ret, struct rt_error **err)
+{
+	JsonNode *n = member(o, name);
+
+	if (n && !holds(n, G_TYPE_STRING))
+		return rt_make_error(err, 0, "seccomp: `%s` must be a string", name);
+	*ret = n ? json_node_get_string(n) : "";
+	return 0;
+}
+
+static int get_int(JsonObject *o, const char *name, gint64 def, gint64 *ret, struct rt_error **err)
+{
+	JsonNode *n = member(o, name);
+
+	if (n && !holds(n, G_TYPE_INT64))
+		return rt_make_error(err, 0, "seccomp: `%s` must be an integer", name);
+	*ret = n ? json_node_get_int(n) : def;
+	return 0;
+}
+
+static int get_array(JsonObject *o, const char *name, JsonArray **ret, struct rt_error **err)
+{
+	JsonNode *n = member(o, name);
+
+	if (n && !JSON_NODE_HOLDS_ARRAY(n))
+		return rt_make_error(err, 0, "seccomp: `%s` must be an array", name);
+	*ret = n ? json_node_get_array(n) : NULL;
+	return 0;
+}
+
+/* Element @i of @a when it is a string (string_at) or an object (object_at), else NULL. */
+static const char *string_at(JsonArray *a, guint i)
+{
+	JsonNode *n = json_array_get_element(a, i);
+
+	return holds(n, G_TYPE_STRING) ? json_node_get_string(n) : NULL;
+}
+
+static JsonObject *object_at(JsonArray *a, guint i)
+{
+	JsonNode *n = json_array_get_element(a, i);
+
+	return JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+/* @o's action member @key, with its errnoRet. */
+static int parse_action(JsonObject *o, const char *key, uint32_t *ret, struct rt_error **err)
+{
+	const char *name;
+	gint64 errno_ret;
+
+	if (get_string(o, key, &name, err) < 0 || get_int(o, "errnoRet", EPERM, &errno_ret, err) < 0)
+		return -1;
 	if (!strcmp(name, "SCMP_ACT_ALLOW"))
 		*ret = SCMP_ACT_ALLOW;
 	else if (!strcmp(name, "SCMP_ACT_ERRNO"))
-		*ret = SCMP_ACT_ERRNO(errno_ret);
+		*ret = SCMP_ACT_ERRNO((uint32_t)errno_ret);
 	else if (!strcmp(name, "SCMP_ACT_KILL") || !strcmp(name, "SCMP_ACT_KILL_THREAD"))
 		*ret = SCMP_ACT_KILL;
 	else if (!strcmp(name, "SCMP_ACT_KILL_PROCESS"))
@@ -29,7 +94,7 @@ static int parse_action(const char *name, JsonObject *o, uint32_t *ret, struct r
 	else if (!strcmp(name, "SCMP_ACT_TRAP"))
 		*ret = SCMP_ACT_TRAP;
 	else if (!strcmp(name, "SCMP_ACT_TRACE"))
-		*ret = SCMP_ACT_TRACE(errno_ret);
+		*ret = SCMP_ACT_TRACE((uint32_t)errno_ret);
 	else if (!strcmp(name, "SCMP_ACT_LOG"))
 		*ret = SCMP_ACT_LOG;
 	else
@@ -62,37 +127,40 @@ static int parse_op(const char *name, enum scmp_compare *ret, struct rt_error **
 
 static int add_rule(scmp_filter_ctx ctx, JsonObject *rule, uint32_t default_action, struct rt_error **err)
 {
-	JsonArray *names = json_object_get_array_member(rule, "names");
-	JsonArray *args = json_object_has_member(rule, "args") &&
-			JSON_NODE_HOLDS_ARRAY(json_object_get_member(rule, "args"))
-		? json_object_get_array_member(rule, "args")
-		: NULL;
+	JsonArray *names, *args;
 	struct scmp_arg_cmp cmps[6];
 	unsigned ncmp = 0;
 	uint32_t action;
 
-	if (!names ||
-	    parse_action(json_object_get_string_member_with_default(rule, "action", ""), rule, &action, err) < 0)
-		return names ? -1 : rt_make_error(err, 0, "seccomp: a rule without names");
+	if (get_array(rule, "names", &names, err) < 0 || get_array(rule, "args", &args, err) < 0)
+		return -1;
+	if (!names)
+		return rt_make_error(err, 0, "seccomp: a rule without names");
+	if (parse_action(rule, "action", &action, err) < 0)
+		return -1;
 	if (action == default_action)
 		return 0; /* libseccomp refuses rules that change nothing */
 	for (guint i = 0; args && i < json_array_get_length(args); i++) {
-		JsonObject *a = json_array_get_object_element(args, i);
+		JsonObject *a = object_at(args, i);
 		enum scmp_compare op = SCMP_CMP_EQ;
+		const char *op_name;
+		gint64 index, value, value2;
 
 		if (!a || ncmp == G_N_ELEMENTS(cmps))
 			return rt_make_error(err, 0, "seccomp: bad argument list");
-		if (parse_op(json_object_get_string_member_with_default(a, "op", ""), &op, err) < 0)
+		if (get_string(a, "op", &op_name, err) < 0 || parse_op(op_name, &op, err) < 0 ||
+		    get_int(a, "index", 0, &index, err) < 0 || get_int(a, "value", 0, &value, err) < 0 ||
+		    get_int(a, "valueTwo", 0, &value2, err) < 0)
 			return -1;
 		cmps[ncmp++] = (struct scmp_arg_cmp){
-			.arg = (unsigned)json_object_get_int_member_with_default(a, "index", 0),
+			.arg = (unsigned)index,
 			.op = op,
-			.datum_a = (scmp_datum_t)json_object_get_int_member_with_default(a, "value", 0),
-			.datum_b = (scmp_datum_t)json_object_get_int_member_with_default(a, "valueTwo", 0),
+			.datum_a = (scmp_datum_t)value,
+			.datum_b = (scmp_datum_t)value2,
 		};
 	}
 	for (guint i = 0; i < json_array_get_length(names); i++) {
-		const char *name = json_array_get_string_element(names, i);
+		const char *name = string_at(names, i);
 		int nr = name ? seccomp_syscall_resolve_name(name) : __NR_SCMP_ERROR;
 		int r;
 
@@ -110,21 +178,26 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 {
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
 	scmp_filter_ctx ctx = NULL;
+	JsonNode *root;
 	JsonObject *o;
-	JsonArray *syscalls;
+	JsonArray *syscalls, *arches;
 	uint32_t def;
+	gint64 def_errno;
 	int fd = -1, r = -1;
 	off_t size;
 
-	if (!json_parser_load_from_data(parser, json, -1, NULL) ||
-	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+	/* An empty document parses, with no root. */
+	if (!json_parser_load_from_data(parser, json, -1, NULL) || !(root = json_parser_get_root(parser)) ||
+	    !JSON_NODE_HOLDS_OBJECT(root))
 		return rt_make_error(err, 0, "seccomp: not a JSON object");
-	o = json_node_get_object(json_parser_get_root(parser));
-	if (parse_action(json_object_get_string_member_with_default(o, "defaultAction", ""), o, &def, err) < 0)
+	o = json_node_get_object(root);
+	if (parse_action(o, "defaultAction", &def, err) < 0 ||
+	    get_int(o, "defaultErrnoRet", EPERM, &def_errno, err) < 0 ||
+	    get_array(o, "architectures", &arches, err) < 0 || get_array(o, "syscalls", &syscalls, err) < 0)
 		return -1;
 	/* errnoRet of the default action is "defaultErrnoRet". */
-	if (json_object_has_member(o, "defaultErrnoRet") && def == SCMP_ACT_ERRNO(EPERM))
-		def = SCMP_ACT_ERRNO((int)json_object_get_int_member(o, "defaultErrnoRet"));
+	if (def == SCMP_ACT_ERRNO(EPERM))
+		def = SCMP_ACT_ERRNO((uint32_t)def_errno);
 	ctx = seccomp_init(def);
 	if (!ctx)
 		return rt_make_error(err, ENOMEM, "seccomp_init");
@@ -137,12 +210,9 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 		goto out;
 	}
 	/* An x86_64 guest also runs x86 and x32 code where the profile lists them. */
-	if (arch == RV_ARCH_X86_64 && json_object_has_member(o, "architectures") &&
-	    JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "architectures"))) {
-		JsonArray *arches = json_object_get_array_member(o, "architectures");
-
+	if (arch == RV_ARCH_X86_64 && arches) {
 		for (guint i = 0; i < json_array_get_length(arches); i++) {
-			const char *a = json_array_get_string_element(arches, i);
+			const char *a = string_at(arches, i);
 
 			if (a && !strcmp(a, "SCMP_ARCH_X86"))
 				seccomp_arch_add(ctx, SCMP_ARCH_X86);
@@ -150,11 +220,8 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 				seccomp_arch_add(ctx, SCMP_ARCH_X32);
 		}
 	}
-	syscalls = json_object_has_member(o, "syscalls") && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, "syscalls"))
-		? json_object_get_array_member(o, "syscalls")
-		: NULL;
 	for (guint i = 0; syscalls && i < json_array_get_length(syscalls); i++) {
-		JsonObject *rule = json_array_get_object_element(syscalls, i);
+		JsonObject *rule = object_at(syscalls, i);
 
 		if (!rule) {
 			rt_make_error(err, 0, "seccomp: syscalls[%u] is not an object", i);

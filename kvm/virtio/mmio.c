@@ -32,6 +32,10 @@
 
 #define VIRTIO_MMIO_MAGIC 0x74726976  /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x4d565552 /* "RUVM" */
+/* The status bits a driver may set (2.1); NEEDS_RESET is the device's, the rest reserved. */
+#define DRIVER_STATUS_BITS                                                                    \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | \
+	 VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED)
 
 struct virtio_dev {
 	struct vmm *vm;
@@ -174,8 +178,9 @@ static void write_status(struct virtio_dev *d, uint32_t val)
 		reset(d);
 		return;
 	}
-	/* NEEDS_RESET is the device's to set; the other bits are the driver's. */
-	status = val & 0xff & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	/* Only the driver's bits are kept: a reserved one would also make the saved state one
+	 * that virtio_dev_load() refuses. */
+	status = val & DRIVER_STATUS_BITS;
 	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		/* 3.1.1: accept only a subset of what we offered, and (4.2.2: no legacy
 		 * interface) VERSION_1; else leave FEATURES_OK clear for the driver to see. */
@@ -442,9 +447,6 @@ int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaq
 
 #define VIRTIO_STATE_MAGIC 0x6f696d76u /* "vmio" */
 #define VIRTIO_STATE_VERSION 1
-#define DRIVER_STATUS_BITS                                                                    \
-	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | \
-	 VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED)
 
 int virtio_dev_save(struct virtio_dev *d, struct kvm_state_buf *out)
 {

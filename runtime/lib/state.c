@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,6 +279,26 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	return 0;
 }
 
+/* A member of state.json: absent is empty (or 0), another type makes the file invalid (json-glib's
+ * typed getters would print a GLib critical, and a NULL string would reach strcmp()). */
+static char *state_str(JsonObject *o, const char *k, bool *bad)
+{
+	JsonNode *n = json_object_get_member(o, k);
+
+	if (n && (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING))
+		*bad = true;
+	return g_strdup(n && !*bad ? json_node_get_string(n) : "");
+}
+
+static gint64 state_int(JsonObject *o, const char *k, bool *bad)
+{
+	JsonNode *n = json_object_get_member(o, k);
+
+	if (n && (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64))
+		*bad = true;
+	return n && !*bad ? json_node_get_int(n) : 0;
+}
+
 int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 {
 	g_autofree char *path = g_build_filename(dir, "state.json", NULL);
@@ -286,6 +307,7 @@ int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 	struct rt_state *st;
 	JsonObject *o;
 	JsonNode *root;
+	bool bad = false;
 
 	if (!json_parser_load_from_file(parser, path, &gerr)) {
 		if (g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -297,7 +319,7 @@ int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 		return rt_make_error(err, 0, "`%s` is not a state file", path);
 	o = json_node_get_object(root);
 	st = g_new0(struct rt_state, 1);
-#define GET_STR(k) g_strdup(json_object_get_string_member_with_default(o, k, ""))
+#define GET_STR(k) state_str(o, k, &bad)
 	st->oci_version = GET_STR("ociVersion");
 	st->id = GET_STR("id");
 	st->status = GET_STR("status");
@@ -309,9 +331,13 @@ int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 	st->cgroups_path = GET_STR("cgroupsPath");
 	st->netns_path = GET_STR("netns");
 #undef GET_STR
-	st->pid = (pid_t)json_object_get_int_member_with_default(o, "pid", 0);
-	st->pid_start = (unsigned long long)json_object_get_int_member_with_default(o, "pidStart", 0);
-	st->net_ifindex = (int)CLAMP(json_object_get_int_member_with_default(o, "netIfindex", 0), 0, G_MAXINT);
+	st->pid = (pid_t)state_int(o, "pid", &bad);
+	st->pid_start = (unsigned long long)state_int(o, "pidStart", &bad);
+	st->net_ifindex = (int)CLAMP(state_int(o, "netIfindex", &bad), 0, G_MAXINT);
+	if (bad) {
+		rt_state_free(st);
+		return rt_make_error(err, 0, "`%s` is not a state file", path);
+	}
 	*ret = st;
 	return 0;
 }

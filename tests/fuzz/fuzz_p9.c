@@ -14,7 +14,6 @@
  * it point to, must be unchanged after every input.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,28 +23,18 @@
 #include <unistd.h>
 
 #include "kvm/virtio/p9.h"
+#include "tests/fuzz/fuzz-scratch.h"
 
 static char base[64], exp_dir[128], outside[128];
 static struct stat outside_st, sentinel_st;
 static uint8_t req[8192], resp[600 * 1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
 
 static void build_export(void)
 {
 	char p[256];
 	int fd;
 
-	nftw(exp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_remove_tree(exp_dir);
 	mkdir(exp_dir, 0755);
 	snprintf(p, sizeof(p), "%s/d", exp_dir);
 	mkdir(p, 0755);
@@ -66,7 +55,7 @@ static void build_export(void)
 
 static void cleanup(void)
 {
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_remove_tree(base);
 }
 
 static void setup(void)
