@@ -78,7 +78,7 @@ check "hostile guest: the share shows the bind sources only" eval '[ "$(cat "$hs
 check "hostile guest: nothing written at the share's root or above, nothing moved, the ro bind unwritable" \
 	eval '[ "$rc" = 0 ] && [ "$out" = finished ]'
 check "hostile guest: --root holds only runvm's own files while the guest runs" \
-	eval '[ "$hs_root" = "./h-state ./h-state/console.log ./h-state/ctl.sock ./h-state/mounts ./h-state/state.json " ]'
+	eval '[ "$hs_root" = "./h-state ./h-state/console.log ./h-state/ctl.sock ./h-state/lock ./h-state/mounts ./h-state/state.json " ]'
 check "hostile guest: the read-only source and its submount are untouched" \
 	eval '[ "$(ls -A "$hs/ro")" = "$(printf "file\nsub")" ] && [ "$(ls -A "$hs/ro/sub")" = file ]'
 check "hostile guest: a writable bind's writes land in its source (resolv.conf, the volume's deep junk)" \
