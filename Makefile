@@ -32,7 +32,7 @@ DEPFLAGS = -MMD -MP
 # Everything of the host side but main(): tests link it too.
 # The ground floor (base/): error object, logging, cleanup, monotonic time, architectures.
 # It includes nothing else of ours; every other folder may include it.
-BASE_SRCS := base/error.c base/log.c base/arch.c
+BASE_SRCS := base/error.c base/log.c base/arch.c base/bpf.c
 LIB_SRCS := $(BASE_SRCS) \
 	runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
@@ -342,7 +342,7 @@ FUZZ_JSON_SRCS := tests/fuzz/fuzz-glib.c base/error.c base/log.c
 $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_process: $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
 		$(patsubst %.c,$(BUILD)/fuzz/obj/%.o,runtime/lib/spec.c tests/fuzz/fuzz-scratch.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/fuzz/fuzz_seccomp: $(call fuzz_objs,fuzz_seccomp,runtime/seccomp.c base/arch.c $(FUZZ_JSON_SRCS))
+$(BUILD)/fuzz/fuzz_seccomp: $(call fuzz_objs,fuzz_seccomp,runtime/seccomp.c base/arch.c base/bpf.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/fuzz/fuzz_state: $(call fuzz_objs,fuzz_state,runtime/lib/state.c tests/fuzz/fuzz-scratch.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)

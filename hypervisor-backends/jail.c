@@ -17,6 +17,7 @@
 #include <glib.h>
 #include <seccomp.h>
 
+#include "base/bpf.h"
 #include "base/error.h"
 #include "hypervisor-backends/jail.h"
 
@@ -361,8 +362,7 @@ int hv_jail_seccomp_bpf(unsigned flags, uint8_t **ret_bpf, size_t *ret_len, stru
 	};
 	static const char *const exec[] = { "execve", "execveat" };
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int fd = -1, r = -1;
-	off_t size;
+	int r = -1;
 
 	if (!ctx)
 		return rt_make_error(err, ENOMEM, "seccomp_init");
@@ -386,24 +386,8 @@ int hv_jail_seccomp_bpf(unsigned flags, uint8_t **ret_bpf, size_t *ret_len, stru
 			goto out;
 		}
 	}
-	r = -1;
-	fd = memfd_create("jail-bpf", MFD_CLOEXEC);
-	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0 || (size = lseek(fd, 0, SEEK_END)) <= 0 || size > JAIL_BPF_MAX ||
-	    size % sizeof(struct sock_filter)) {
-		rt_make_error(err, errno, "seccomp: export the jail's filter");
-		goto out;
-	}
-	*ret_bpf = g_malloc((size_t)size);
-	if (pread(fd, *ret_bpf, (size_t)size, 0) != size) {
-		g_clear_pointer(ret_bpf, g_free);
-		rt_make_error(err, errno, "seccomp: read the jail's filter");
-		goto out;
-	}
-	*ret_len = (size_t)size;
-	r = 0;
+	r = rv_bpf_export(ctx, JAIL_BPF_MAX, ret_bpf, ret_len, err);
 out:
-	if (fd >= 0)
-		close(fd);
 	seccomp_release(ctx);
 	return r;
 }

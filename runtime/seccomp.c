@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 #include <seccomp.h>
 
+#include "base/bpf.h"
 #include "base/error.h"
 #include "runtime/seccomp.h"
 
@@ -183,8 +184,7 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 	JsonArray *syscalls, *arches;
 	uint32_t def;
 	gint64 def_errno;
-	int fd = -1, r = -1;
-	off_t size;
+	int r = -1;
 
 	/* An empty document parses, with no root. */
 	if (!json_parser_load_from_data(parser, json, -1, NULL) || !(root = json_parser_get_root(parser)) ||
@@ -230,26 +230,8 @@ int rt_seccomp_compile(const char *json, enum rv_arch arch, uint8_t **ret_bpf, s
 		if (add_rule(ctx, rule, def, err) < 0)
 			goto out;
 	}
-	fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
-	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0 || (size = lseek(fd, 0, SEEK_END)) < 0) {
-		rt_make_error(err, errno, "seccomp: export the filter");
-		goto out;
-	}
-	if (size == 0 || size > BPF_MAX_BYTES || size % 8) {
-		rt_make_error(err, 0, "seccomp: the compiled filter has %lld bytes", (long long)size);
-		goto out;
-	}
-	*ret_bpf = g_malloc((size_t)size);
-	if (pread(fd, *ret_bpf, (size_t)size, 0) != size) {
-		g_clear_pointer(ret_bpf, g_free);
-		rt_make_error(err, errno, "seccomp: read the filter");
-		goto out;
-	}
-	*ret_len = (size_t)size;
-	r = 0;
+	r = rv_bpf_export(ctx, BPF_MAX_BYTES, ret_bpf, ret_len, err);
 out:
-	if (fd >= 0)
-		close(fd);
 	seccomp_release(ctx);
 	return r;
 }
