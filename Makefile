@@ -97,7 +97,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps check check-unit check-cross check-integration check-fuzz check-docker check-podman check-nested demo bench bench-nested fuzz install \
+.PHONY: all runtime agent kernel deps check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-nested demo bench bench-nested fuzz install \
 	clean format format-check help
 
 all: runtime agent kernel $(BUILD)/runvm.conf
@@ -125,6 +125,7 @@ help:
 	@echo "  make check-fuzz       every fuzz target for 10 s"
 	@echo "  make fuzz             every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each, corpora in FUZZ_CORPUS"
 	@echo "  make check-integration  real VMs booted by runvm (IT_ONLY=NAME: tests/integration/t_NAME.sh)"
+	@echo "  make check-faults     only the fault tests of check-integration (t_faults.sh)"
 	@echo "  make check-docker     a private dockerd with runvm: run.sh, then net.sh (bridge networking)"
 	@echo "  make check-podman     podman with runvm"
 	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
@@ -248,6 +249,10 @@ NESTED_ENV = RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KER
 FAULT_INITRD := $(BUILD)/faults/initramfs.cpio
 check-integration: all $(FAULT_INITRD)
 	$(TEST_ENV) tests/integration/run.sh
+
+# Only the fault tests (t_faults.sh), which check-integration, and so make check, runs too.
+check-faults: all $(FAULT_INITRD)
+	$(TEST_ENV) IT_ONLY=faults tests/integration/run.sh
 
 # --- the fault tests' guest (tests/integration/t_faults.sh) ------------------------------------
 # A test /init that misbehaves on purpose (tests/faults/fault-init.c), alone in its own
