@@ -42,20 +42,36 @@ struct exec_opts {
 	bool detach, tty;
 };
 
-/* The process to run, as JSON: the --process file, or the container's own process with the
- * command line's args, env, cwd and user. */
+/* A JSON array of strings: @a (NULL-terminated), then @more's. */
+static JsonNode *string_array(char **a, GPtrArray *more)
+{
+	JsonArray *arr = json_array_new();
+	JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+	for (; a && *a; a++)
+		json_array_add_string_element(arr, *a);
+	for (guint i = 0; more && i < more->len; i++)
+		json_array_add_string_element(arr, more->pdata[i]);
+	json_node_take_array(n, arr);
+	return n;
+}
+
+/* The process to run, as JSON: the --process file, or, as runc does, the container's own
+ * process (config.json's, so its capabilities, rlimits, noNewPrivileges, umask and the rest
+ * apply to the exec'd process too) with the command line's args, env, cwd, user and tty. */
 static int build_process(const struct exec_opts *o, const char *bundle, char **args, char **ret_json,
 			 struct rt_process **ret, struct rt_error **err)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) root = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autofree char *config = NULL;
 	g_autofree char *data = NULL;
+	g_autoptr(GError) gerr = NULL;
 	struct rt_spec *spec = NULL;
+	JsonObject *proc, *user;
+	JsonNode *node;
 	gsize len;
 
 	if (o->process_file) {
-		g_autoptr(GError) gerr = NULL;
-
 		if (!g_file_get_contents(o->process_file, &data, &len, &gerr))
 			return rt_make_error(err, 0, "exec: read `%s`: %s", o->process_file, gerr->message);
 		if (rt_process_parse(data, len, ret, err) < 0)
@@ -67,50 +83,46 @@ static int build_process(const struct exec_opts *o, const char *bundle, char **a
 	}
 	if (!args || !*args)
 		return rt_make_error(err, 0, "exec: args must not be empty");
+	/* rt_spec_load() checked config.json, its process and every member this reads. */
 	if (rt_spec_load(bundle, &spec, err) < 0)
 		return -1;
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "terminal");
-	json_builder_add_boolean_value(b, o->tty);
-	json_builder_set_member_name(b, "args");
-	json_builder_begin_array(b);
-	for (char **a = args; *a; a++)
-		json_builder_add_string_value(b, *a);
-	json_builder_end_array(b);
-	json_builder_set_member_name(b, "env");
-	json_builder_begin_array(b);
-	for (char **e = spec->process.env; *e; e++)
-		json_builder_add_string_value(b, *e);
-	for (guint i = 0; i < o->env->len; i++)
-		json_builder_add_string_value(b, o->env->pdata[i]);
-	json_builder_end_array(b);
-	json_builder_set_member_name(b, "cwd");
-	json_builder_add_string_value(b, o->cwd ? o->cwd : spec->process.cwd);
-	json_builder_set_member_name(b, "user");
-	json_builder_begin_object(b);
-	{
-		unsigned long uid = spec->process.uid, gid = spec->process.gid;
-
-		if (o->user) {
-			char *end;
-
-			uid = strtoul(o->user, &end, 10);
-			gid = *end == ':' ? strtoul(end + 1, &end, 10) : uid == 0 ? 0 : spec->process.gid;
-			if (*end) {
-				rt_spec_free(spec);
-				return rt_make_error(err, 0, "exec: --user takes UID[:GID], not `%s`", o->user);
-			}
-		}
-		json_builder_set_member_name(b, "uid");
-		json_builder_add_int_value(b, (gint64)uid);
-		json_builder_set_member_name(b, "gid");
-		json_builder_add_int_value(b, (gint64)gid);
+	config = g_build_filename(bundle, "config.json", NULL);
+	if (!json_parser_load_from_file(parser, config, &gerr)) {
+		rt_spec_free(spec);
+		return rt_make_error(err, 0, "exec: read `%s`: %s", config, gerr->message);
 	}
-	json_builder_end_object(b);
-	json_builder_end_object(b);
+	proc = json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)), "process");
+	json_object_set_boolean_member(proc, "terminal", o->tty);
+	json_object_set_member(proc, "args", string_array(args, NULL));
+	json_object_set_member(proc, "env", string_array(spec->process.env, o->env));
+	if (o->cwd)
+		json_object_set_string_member(proc, "cwd", o->cwd);
+	if (o->user) {
+		unsigned long uid, gid;
+		char *end;
+
+		uid = strtoul(o->user, &end, 10);
+		gid = *end == ':' ? strtoul(end + 1, &end, 10) : uid == 0 ? 0 : spec->process.gid;
+		if (*end) {
+			rt_spec_free(spec);
+			return rt_make_error(err, 0, "exec: --user takes UID[:GID], not `%s`", o->user);
+		}
+		/* `user` may be absent or null in config.json: then --user makes it. */
+		node = json_object_get_member(proc, "user");
+		if (node && JSON_NODE_HOLDS_OBJECT(node)) {
+			user = json_node_get_object(node);
+		} else {
+			user = json_object_new();
+			json_object_set_object_member(proc, "user", user);
+		}
+		json_object_set_int_member(user, "uid", (gint64)uid);
+		json_object_set_int_member(user, "gid", (gint64)gid);
+	}
 	rt_spec_free(spec);
-	root = json_builder_get_root(b);
-	data = json_to_string(root, FALSE);
+	node = json_node_new(JSON_NODE_OBJECT);
+	json_node_set_object(node, proc);
+	data = json_to_string(node, FALSE);
+	json_node_unref(node);
 	if (rt_process_parse(data, strlen(data), ret, err) < 0)
 		return -1;
 	*ret_json = g_steal_pointer(&data);

@@ -1,6 +1,6 @@
 # exec, and terminals through --console-socket. Sourced by run.sh.
 
-create_bg ex1 '["sleep","600"]' 'c["process"]["env"] += ["FROM_CONFIG=yes"]'
+create_bg ex1 '["sleep","600"]' 'c["process"]["env"] += ["FROM_CONFIG=yes"]; c["process"]["noNewPrivileges"] = True; c["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_KILL"] for k in ("bounding", "effective", "permitted")}'
 "${R[@]}" start ex1
 
 out=$("${R[@]}" exec ex1 sh -c 'echo hello from exec; exit 5' 2>"$work/stderr"); rc=$?; err=$(cat "$work/stderr")
@@ -9,6 +9,11 @@ out=$(echo piped-in | "${R[@]}" exec ex1 cat 2>"$work/stderr"); rc=$?; err=$(cat
 check "exec: stdin relayed" test "$rc" = 0 -a "$out" = piped-in
 out=$("${R[@]}" exec --env FOO=bar --cwd /tmp --user 1000:100 ex1 sh -c 'echo $FOO $FROM_CONFIG $(pwd) $(id -u):$(id -g)' 2>"$work/stderr"); rc=$?; err=$(cat "$work/stderr")
 check "exec: --env (on top of the config's), --cwd, --user" test "$rc" = 0 -a "$out" = "bar yes /tmp 1000:100"
+# As runc: an inline exec is the container's process with other args, so it gets the
+# config's capabilities and noNewPrivileges, not every capability.
+out=$("${R[@]}" exec ex1 sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status | tr -s "\t" " " | tr "\n" " "' 2>"$work/stderr"); rc=$?; err=$(cat "$work/stderr")
+check "exec: inline, the config's capabilities (CHOWN, KILL) and noNewPrivileges" \
+	test "$rc" = 0 -a "$out" = "CapEff: 0000000000000021 CapBnd: 0000000000000021 NoNewPrivs: 1 "
 out=$("${R[@]}" exec ex1 no-such-program 2>"$work/stderr"); rc=$?; err=$(cat "$work/stderr")
 check "exec: not found is 127 with a message" eval '[ "$rc" = 127 ] && [[ "$err" == *no-such-program* ]]'
 
