@@ -235,10 +235,22 @@ static int build_root(const struct hv_jail *j, int *fds, struct hv_jail_failure 
 		if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			return fail(f, "jail: mount", "/proc");
 	}
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) < 0)
+			return fail(f, "jail: detach the host's root", NULL);
+	} else if (errno == EINVAL) {
+		/* The host's root is the initramfs (rootfs), which cannot be pivoted away from
+		 * (switch_root's case, runc's no-pivot mode): the new root is moved over it and
+		 * chrooted into. The old root stays mounted beneath, out of reach: nothing holds an
+		 * fd into it, and chroot, mount and open_by_handle_at are denied by the filter
+		 * below, with CAP_SYS_CHROOT and CAP_SYS_ADMIN gone. */
+		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+			return fail(f, "jail: move the root over the initramfs", NULL);
+		if (chroot(".") < 0)
+			return fail(f, "jail: chroot", NULL);
+	} else {
 		return fail(f, "jail: pivot_root", NULL);
-	if (umount2(".", MNT_DETACH) < 0)
-		return fail(f, "jail: detach the host's root", NULL);
+	}
 	if (chdir(j->cwd ? j->cwd : "/") < 0)
 		return fail(f, "jail: chdir", j->cwd ? j->cwd : "/");
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
