@@ -1,5 +1,7 @@
 # Fault tests (issue #12): a guest flooding its console, an agent silent after RUN, a stdout
-# reader that never reads, QEMU SIGKILLed. Each ends with the container stopped (or the verb
+# reader that never reads, QEMU SIGKILLed, the monitor out of fds, an agent that never says
+# HELLO, an agent silent after start, a hostile agent (frames out of order, oversized, random
+# bytes), a guest kernel panic after start. Each ends with the container stopped (or the verb
 # failing clearly), `delete` succeeding or the container already torn down, and nothing left
 # (no monitor, no VMM, no state directory). Sourced by run.sh. The broken guests come from
 # tests/faults/fault-init.c, built next to runvm by `make check-integration`.
@@ -173,3 +175,78 @@ out="limit $limit, $holes free filled ($full in use); kill CONT rc $rc1, again r
 check "the monitor out of fds: kill is answered (twice), then the container ends, delete succeeds, nothing left" \
 	eval '[ "$full" -ge "$limit" ] && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$st" = running ] && [ "$rc3" = 0 ] &&
 		[ "$status" = 137 ] && [ "$rc" = 0 ] && gone fd1'
+
+# --- more broken guests (tests/faults/fault-init.c) ---------------------------------------------
+if [ ! -e "$fault_initrd" ]; then
+	for t in "no HELLO" "silent after start" "hostile agent: early" "hostile agent: oversized" \
+		"hostile agent: random" "kernel panic after start"; do
+		skip "$t" "no $fault_initrd (make check-integration builds it)"
+	done
+else
+	# An agent that never says HELLO: create gives up at the boot timeout.
+	conf=$(fault_conf nohello 5)
+	make_config "$bundle" '["true"]'
+	mon_pid= t0=$(date +%s)
+	RUNVM_CONFIG=$conf timeout 60 "${R[@]}" create --bundle "$bundle" nh1 </dev/null >/dev/null 2>"$work/stderr"
+	rc=$? took=$(($(date +%s) - t0)) err=$(cat "$work/stderr") out="create took $took s"
+	check "an agent that never says HELLO: create fails after the boot timeout (5 s) with one clear line, nothing left" \
+		eval '[ "$rc" = 1 ] && [ "$took" -ge 5 ] && [ "$took" -lt 30 ] && [ "$(wc -l <"$work/stderr")" = 1 ] &&
+			[[ "$err" == *"guest agent did not start within 5 s"* ]] && gone nh1'
+
+	# An agent silent after start (STARTED, then nothing): SIGTERM goes unanswered, SIGKILL's
+	# deadline in the monitor ends the VM.
+	conf=$(fault_conf silentstart 20)
+	RUNVM_CONFIG=$conf create_bg ss1 '["sleep","600"]'
+	RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start ss1 2>"$work/stderr"
+	src=$?
+	timeout 10 "${R[@]}" kill ss1 TERM 2>>"$work/stderr"
+	trc=$?
+	sleep 1
+	st1=$(status_of ss1)
+	t0=$(date +%s)
+	timeout 10 "${R[@]}" kill ss1 KILL 2>>"$work/stderr"
+	krc=$?
+	status=$(wait_status ss1)
+	took=$(($(date +%s) - t0)) st=$(status_of ss1)
+	"${R[@]}" delete ss1 2>>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr")
+	out="create $create_rc, start $src, kill TERM $trc (then $st1), kill KILL $krc, ended in $took s: status $status, state $st"
+	check "an agent silent after start: TERM is unanswered, KILL ends the container (137, stopped) by its deadline, delete succeeds, nothing left" \
+		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ "$trc" = 0 ] && [ "$st1" = running ] && [ "$krc" = 0 ] &&
+			[ "$status" = 137 ] && [ "$took" -lt 30 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone ss1'
+
+	# A hostile agent: frames out of order, too long, or not frames at all. Random bytes in place
+	# of HELLO fail create; bad frames after HELLO (create has returned) end the monitor with the
+	# error on its stderr (the shim's log): the container is stopped, start refuses, delete works.
+	for mode in early oversized random; do
+		conf=$(fault_conf $mode 20)
+		RUNVM_CONFIG=$conf create_bg hx-$mode '["true"]'
+		src= st= drc= status=
+		if [ "$create_rc" = 0 ]; then
+			status=$(wait_status hx-$mode)
+			st=$(status_of hx-$mode)
+			RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start hx-$mode 2>/dev/null
+			src=$?
+			"${R[@]}" delete hx-$mode 2>/dev/null
+			drc=$?
+		fi
+		rc=$create_rc err=$(cat "$work/hx-$mode.err")
+		out="create $create_rc; monitor status $status, state $st, start $src, delete $drc"
+		check "a hostile agent ($mode): one \"agent protocol error\" line, the container stopped or never created, nothing left" \
+			eval '[ "$(wc -l <"$work/hx-$mode.err")" = 1 ] && [[ "$err" == *"agent protocol error"* ]] &&
+				{ [ "$rc" = 1 ] || { [ "$rc" = 0 ] && [ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] &&
+					[ "$src" = 1 ] && [ "$drc" = 0 ]; }; } && gone hx-$mode'
+	done
+
+	# A guest kernel panic after start (PID 1 exits; panic=-1 reboots, which ends the VM).
+	conf=$(fault_conf panic 20)
+	RUNVM_CONFIG=$conf create_bg pn1 '["sleep","600"]'
+	RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start pn1 2>"$work/stderr"
+	src=$?
+	status=$(wait_status pn1)
+	st=$(status_of pn1)
+	"${R[@]}" delete pn1 2>>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src, monitor status $status, state $st"
+	check "a guest kernel panic after start: the container reports stopped, delete succeeds, nothing left" \
+		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ -n "$status" ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone pn1'
+fi
