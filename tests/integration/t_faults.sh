@@ -259,6 +259,7 @@ for when in created running; do
 	create_bg $id '["sleep","600"]'
 	src=
 	if [ $when = running ]; then "${R[@]}" start $id; src=$?; fi
+	vmm_before=$(pgrep -f -- "$bundle/rootfs")
 	kill -KILL "$mon_pid"
 	status=$(wait_status $id)
 	for _ in $(seq 100); do pgrep -f -- "$bundle/rootfs" >/dev/null || break; sleep 0.05; done
@@ -266,13 +267,13 @@ for when in created running; do
 	st=$(status_of $id)
 	if [ $when = running ]; then force=--force; else force=; fi
 	"${R[@]}" delete $force $id 2>"$work/stderr"
-	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src; monitor status $status, state $st"
+	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src; VMM ${vmm_before:-none}; monitor status $status, state $st"
 	if [ -n "$vmm_left" ]; then
 		kill -KILL $vmm_left
 		skip "the monitor SIGKILLed ($when): its VMM dies with it" "known bug: VMM $vmm_left outlives its SIGKILLed monitor"
 	else
 		check "the monitor SIGKILLed ($when): its VMM dies too, the container reports stopped, delete${force:+ $force} succeeds, nothing left" \
-			eval '[ "$create_rc" = 0 ] && [ "$status" = -9 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone $id'
+			eval '[ "$create_rc" = 0 ] && [ -n "$vmm_before" ] && [ "$status" = -9 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone $id'
 	fi
 done
 
