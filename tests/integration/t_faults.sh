@@ -247,9 +247,10 @@ else
 	status=$(wait_status pn1)
 	st=$(status_of pn1)
 	"${R[@]}" delete pn1 2>>"$work/stderr"
-	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src, monitor status $status, state $st"
-	check "a guest kernel panic after start: the container reports stopped, delete succeeds, nothing left" \
-		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ -n "$status" ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone pn1'
+	rc=$? err="$(cat "$work/stderr") monitor: $(cat "$work/pn1.err")" out="create $create_rc, start $src, monitor status $status, state $st"
+	check "a guest kernel panic after start: the monitor's error names the panic, the container reports stopped, delete succeeds, nothing left" \
+		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] &&
+			[ "$rc" = 0 ] && [ "$(wc -l <"$work/pn1.err")" = 1 ] && grep -q "Kernel panic" "$work/pn1.err" && gone pn1'
 fi
 
 # --- the monitor SIGKILLed after create and while running --------------------------------------
