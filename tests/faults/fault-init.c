@@ -8,14 +8,24 @@
  *                       up after its deadline, and `kill` / `delete --force` work meanwhile;
  *   runvm_fault=flood   never say HELLO; write FLOOD_BYTES of junk (control characters,
  *                       invalid UTF-8) to the console, then one last line FLOOD_LAST: the host
- *                       keeps the console log bounded and shows only its escaped tail.
+ *                       keeps the console log bounded and shows only its escaped tail;
+ *   runvm_fault=nohello never say HELLO: create gives up after the boot timeout;
+ *   runvm_fault=silentstart  say HELLO, answer RUN with STARTED, then nothing more: the
+ *                       monitor's SIGKILL deadline ends the container;
+ *   runvm_fault=panic   say HELLO, answer RUN with STARTED, then exit: PID 1 exiting panics
+ *                       the kernel, which (panic=-1) reboots, so the VM ends;
+ *   runvm_fault=early   say HELLO and STARTED at once, before any RUN (out of order);
+ *   runvm_fault=oversized  say HELLO, then a header whose length passes RV_PROTO_MAX_PAYLOAD;
+ *   runvm_fault=random  write random bytes instead of a frame.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,24 +83,121 @@ static int open_port(void)
 	return -ENOENT;
 }
 
-static void silent(void)
+/* Write the frame of @type for proc 0, with a VERSION attribute for HELLO, to @fd. */
+static int send_frame(int fd, enum rv_msg_type type)
 {
 	struct rv_buf b = { 0 };
-	char sink[4096];
 	size_t start;
+	int r = rv_frame_begin(&b, type, 0, &start);
+
+	if (r == 0 && type == RV_MSG_HELLO)
+		r = rv_put_u32(&b, RV_ATTR_VERSION, RV_PROTO_VERSION);
+	if (r == 0)
+		r = rv_frame_end(&b, start);
+	if (r == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
+		r = -EIO;
+	rv_buf_free(&b);
+	return r;
+}
+
+static int say_hello(void)
+{
 	int fd = open_port();
 
-	if (fd < 0 || rv_frame_begin(&b, RV_MSG_HELLO, 0, &start) < 0 ||
-	    rv_put_u32(&b, RV_ATTR_VERSION, RV_PROTO_VERSION) < 0 || rv_frame_end(&b, start) < 0 ||
-	    write(fd, b.data, b.len) != (ssize_t)b.len) {
+	if (fd < 0 || send_frame(fd, RV_MSG_HELLO) < 0) {
 		say("fault-init: cannot say HELLO\n");
 		hang();
 	}
-	say("fault-init: HELLO said, silent from now on\n");
-	/* What the host sends is read and dropped, so that its writes never block on us. */
+	return fd;
+}
+
+/* What the host sends is read and dropped, so that its writes never block on us. */
+static void drain(int fd)
+{
+	char sink[4096];
+
 	while (read(fd, sink, sizeof(sink)) != 0)
 		;
 	hang();
+}
+
+static void silent(void)
+{
+	int fd = say_hello();
+
+	say("fault-init: HELLO said, silent from now on\n");
+	drain(fd);
+}
+
+/* Read frames until RUN, then say STARTED. */
+static int await_run(int fd)
+{
+	struct rv_buf in = { 0 };
+	uint8_t chunk[4096];
+
+	for (;;) {
+		struct rv_frame f;
+		size_t used;
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		int r;
+
+		if (n <= 0 || rv_buf_append(&in, chunk, (size_t)n) < 0)
+			return -EIO;
+		while ((r = rv_frame_parse(in.data + in.off, rv_buf_pending(&in), &f, &used)) > 0) {
+			if (f.type == RV_MSG_RUN) {
+				rv_buf_free(&in);
+				return send_frame(fd, RV_MSG_STARTED);
+			}
+			rv_buf_consume(&in, used);
+		}
+		if (r < 0)
+			return r;
+	}
+}
+
+static void started(bool then_exit)
+{
+	int fd = say_hello();
+
+	if (await_run(fd) < 0) {
+		say("fault-init: no RUN to answer\n");
+		hang();
+	}
+	if (then_exit) {
+		say("fault-init: STARTED said, PID 1 exits now\n");
+		_exit(0);
+	}
+	say("fault-init: STARTED said, silent from now on\n");
+	drain(fd);
+}
+
+static void hostile(const char *how)
+{
+	int fd = open_port();
+	uint8_t bytes[4096];
+
+	if (fd < 0)
+		hang();
+	if (strcmp(how, "early") == 0) {
+		if (send_frame(fd, RV_MSG_HELLO) < 0 || send_frame(fd, RV_MSG_STARTED) < 0)
+			say("fault-init: cannot send\n");
+	} else if (strcmp(how, "oversized") == 0) {
+		uint8_t hdr[RV_PROTO_HDR_LEN] = { 'R', 'V', RV_PROTO_VERSION, RV_MSG_STDOUT };
+
+		rv_le32(hdr + 8, RV_PROTO_MAX_PAYLOAD + 1);
+		if (send_frame(fd, RV_MSG_HELLO) < 0 || write(fd, hdr, sizeof(hdr)) != sizeof(hdr))
+			say("fault-init: cannot send\n");
+	} else {
+		/* Never starts with the magic 'R', so the first header is already wrong. */
+		srandom((unsigned)getpid());
+		for (size_t i = 0; i < sizeof(bytes); i++)
+			bytes[i] = (uint8_t)random();
+		bytes[0] = 0xff;
+		if (write(fd, bytes, sizeof(bytes)) != sizeof(bytes))
+			say("fault-init: cannot send\n");
+	}
+	say("fault-init: hostile frames sent\n");
+	drain(fd);
 }
 
 static void flood(void)
@@ -123,8 +230,20 @@ int main(void)
 			cmdline[0] = '\0';
 		close(fd);
 	}
-	if (strstr(cmdline, "runvm_fault=silent"))
+	if (strstr(cmdline, "runvm_fault=silentstart"))
+		started(false);
+	else if (strstr(cmdline, "runvm_fault=silent"))
 		silent();
+	else if (strstr(cmdline, "runvm_fault=nohello"))
+		hang();
+	else if (strstr(cmdline, "runvm_fault=panic"))
+		started(true);
+	else if (strstr(cmdline, "runvm_fault=early"))
+		hostile("early");
+	else if (strstr(cmdline, "runvm_fault=oversized"))
+		hostile("oversized");
+	else if (strstr(cmdline, "runvm_fault=random"))
+		hostile("random");
 	else if (strstr(cmdline, "runvm_fault=flood"))
 		flood();
 	say("fault-init: no runvm_fault= on the kernel command line\n");

@@ -1,5 +1,8 @@
 # Fault tests (issue #12): a guest flooding its console, an agent silent after RUN, a stdout
-# reader that never reads, QEMU SIGKILLed. Each ends with the container stopped (or the verb
+# reader that never reads, QEMU SIGKILLed, the monitor out of fds, an agent that never says
+# HELLO, an agent silent after start, a hostile agent (frames out of order, oversized, random
+# bytes), a guest kernel panic after start, the monitor SIGKILLed (after create, while running),
+# --root on a full filesystem, a guest filling a share. Each ends with the container stopped (or the verb
 # failing clearly), `delete` succeeding or the container already torn down, and nothing left
 # (no monitor, no VMM, no state directory). Sourced by run.sh. The broken guests come from
 # tests/faults/fault-init.c, built next to runvm by `make check-integration`.
@@ -173,3 +176,137 @@ out="limit $limit, $holes free filled ($full in use); kill CONT rc $rc1, again r
 check "the monitor out of fds: kill is answered (twice), then the container ends, delete succeeds, nothing left" \
 	eval '[ "$full" -ge "$limit" ] && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$st" = running ] && [ "$rc3" = 0 ] &&
 		[ "$status" = 137 ] && [ "$rc" = 0 ] && gone fd1'
+
+# --- more broken guests (tests/faults/fault-init.c) ---------------------------------------------
+if [ ! -e "$fault_initrd" ]; then
+	for t in "no HELLO" "silent after start" "hostile agent: early" "hostile agent: oversized" \
+		"hostile agent: random" "kernel panic after start"; do
+		skip "$t" "no $fault_initrd (make check-integration builds it)"
+	done
+else
+	# An agent that never says HELLO: create gives up at the boot timeout.
+	conf=$(fault_conf nohello 5)
+	make_config "$bundle" '["true"]'
+	mon_pid= t0=$(date +%s)
+	RUNVM_CONFIG=$conf timeout 60 "${R[@]}" create --bundle "$bundle" nh1 </dev/null >/dev/null 2>"$work/stderr"
+	rc=$? took=$(($(date +%s) - t0)) err=$(cat "$work/stderr") out="create took $took s"
+	check "an agent that never says HELLO: create fails after the boot timeout (5 s) with one clear line, nothing left" \
+		eval '[ "$rc" = 1 ] && [ "$took" -ge 5 ] && [ "$took" -lt 30 ] && [ "$(wc -l <"$work/stderr")" = 1 ] &&
+			[[ "$err" == *"guest agent did not start within 5 s"* ]] && gone nh1'
+
+	# An agent silent after start (STARTED, then nothing): SIGTERM goes unanswered, SIGKILL's
+	# deadline in the monitor ends the VM.
+	conf=$(fault_conf silentstart 20)
+	RUNVM_CONFIG=$conf create_bg ss1 '["sleep","600"]'
+	RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start ss1 2>"$work/stderr"
+	src=$?
+	timeout 10 "${R[@]}" kill ss1 TERM 2>>"$work/stderr"
+	trc=$?
+	sleep 1
+	st1=$(status_of ss1)
+	t0=$(date +%s)
+	timeout 10 "${R[@]}" kill ss1 KILL 2>>"$work/stderr"
+	krc=$?
+	status=$(wait_status ss1)
+	took=$(($(date +%s) - t0)) st=$(status_of ss1)
+	"${R[@]}" delete ss1 2>>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr")
+	out="create $create_rc, start $src, kill TERM $trc (then $st1), kill KILL $krc, ended in $took s: status $status, state $st"
+	check "an agent silent after start: TERM is unanswered, KILL ends the container (137, stopped) by its deadline, delete succeeds, nothing left" \
+		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ "$trc" = 0 ] && [ "$st1" = running ] && [ "$krc" = 0 ] &&
+			[ "$status" = 137 ] && [ "$took" -lt 30 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone ss1'
+
+	# A hostile agent: frames out of order, too long, or not frames at all. Random bytes in place
+	# of HELLO fail create; bad frames after HELLO (create has returned) end the monitor with the
+	# error on its stderr (the shim's log): the container is stopped, start refuses, delete works.
+	for mode in early oversized random; do
+		conf=$(fault_conf $mode 20)
+		RUNVM_CONFIG=$conf create_bg hx-$mode '["true"]'
+		src= st= drc= status=
+		if [ "$create_rc" = 0 ]; then
+			status=$(wait_status hx-$mode)
+			st=$(status_of hx-$mode)
+			RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start hx-$mode 2>/dev/null
+			src=$?
+			"${R[@]}" delete hx-$mode 2>/dev/null
+			drc=$?
+		fi
+		rc=$create_rc err=$(cat "$work/hx-$mode.err")
+		out="create $create_rc; monitor status $status, state $st, start $src, delete $drc"
+		check "a hostile agent ($mode): one \"agent protocol error\" line, the container stopped or never created, nothing left" \
+			eval '[ "$(wc -l <"$work/hx-$mode.err")" = 1 ] && [[ "$err" == *"agent protocol error"* ]] &&
+				{ [ "$rc" = 1 ] || { [ "$rc" = 0 ] && [ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] &&
+					[ "$src" = 1 ] && [ "$drc" = 0 ]; }; } && gone hx-$mode'
+	done
+
+	# A guest kernel panic after start (PID 1 exits; panic=-1 reboots, which ends the VM).
+	conf=$(fault_conf panic 20)
+	RUNVM_CONFIG=$conf create_bg pn1 '["sleep","600"]'
+	RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start pn1 2>"$work/stderr"
+	src=$?
+	status=$(wait_status pn1)
+	st=$(status_of pn1)
+	"${R[@]}" delete pn1 2>>"$work/stderr"
+	rc=$? err="$(cat "$work/stderr") monitor: $(cat "$work/pn1.err")" out="create $create_rc, start $src, monitor status $status, state $st"
+	check "a guest kernel panic after start: the monitor's error names the panic, the container reports stopped, delete succeeds, nothing left" \
+		eval '[ "$create_rc" = 0 ] && [ "$src" = 0 ] && [ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] &&
+			[ "$rc" = 0 ] && [ "$(wc -l <"$work/pn1.err")" = 1 ] && grep -q "Kernel panic" "$work/pn1.err" && gone pn1'
+fi
+
+# --- the monitor SIGKILLed after create and while running --------------------------------------
+# The VMM must die with its monitor; the container then reads stopped and delete cleans up.
+for when in created running; do
+	id=mk-$when
+	create_bg $id '["sleep","600"]'
+	src=
+	if [ $when = running ]; then "${R[@]}" start $id; src=$?; fi
+	vmm_before=$(pgrep -f -- "$bundle/rootfs")
+	kill -KILL "$mon_pid"
+	status=$(wait_status $id)
+	for _ in $(seq 100); do pgrep -f -- "$bundle/rootfs" >/dev/null || break; sleep 0.05; done
+	vmm_left=$(pgrep -f -- "$bundle/rootfs")
+	st=$(status_of $id)
+	if [ $when = running ]; then force=--force; else force=; fi
+	"${R[@]}" delete $force $id 2>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr") out="create $create_rc, start $src; VMM ${vmm_before:-none}; monitor status $status, state $st"
+	if [ -n "$vmm_left" ]; then
+		kill -KILL $vmm_left
+		skip "the monitor SIGKILLed ($when): its VMM dies with it" "known bug: VMM $vmm_left outlives its SIGKILLed monitor"
+	else
+		check "the monitor SIGKILLed ($when): its VMM dies too, the container reports stopped, delete${force:+ $force} succeeds, nothing left" \
+			eval '[ "$create_rc" = 0 ] && [ -n "$vmm_before" ] && [ "$status" = -9 ] && [ "$st" = stopped ] && [ "$rc" = 0 ] && gone $id'
+	fi
+done
+
+# --- --root on a full filesystem: create fails with one line and leaves nothing -----------------
+full=$work/fullroot
+mkdir -p "$full"
+if mount -t tmpfs -o size=64k tmpfs "$full"; then
+	undo+=("umount $full")
+	dd if=/dev/zero of="$full/filler" bs=4k 2>/dev/null
+	make_config "$bundle" '["true"]'
+	timeout 60 "$RUNVM" --root "$full" create --bundle "$bundle" fr1 </dev/null >/dev/null 2>"$work/stderr"
+	rc=$? err=$(cat "$work/stderr") out=$(ls -A "$full")
+	left=$(ls -A "$full" | grep -vx filler)
+	umount "$full" && unset 'undo[${#undo[@]}-1]'
+	check "--root on a full filesystem: create fails with one clear line, nothing left" \
+		eval '[ "$rc" = 1 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && [[ "$err" == *"No space left"* ]] && [ -z "$left" ] &&
+			mon_pid= gone fr1'
+else
+	skip "--root on a full filesystem" "cannot mount a tmpfs here"
+fi
+
+# --- a guest filling a share: its writes fail with ENOSPC, the container goes on -----------------
+share=$work/share
+mkdir -p "$share"
+if mount -t tmpfs -o size=1m tmpfs "$share"; then
+	undo+=("umount $share")
+	rv sh1 '["sh","-c","dd if=/dev/zero of=/mnt/x bs=64k 2>/dev/null; echo dd=$?; echo second-write-ok >/mnt/y 2>/dev/null; rm /mnt/x; echo after-rm >/mnt/y && cat /mnt/y"]' \
+		'c["mounts"].append({"destination": "/mnt", "type": "bind", "source": "'"$share"'", "options": ["rbind"]})'
+	used=$(du -sk "$share" | cut -f1)
+	umount "$share" && unset 'undo[${#undo[@]}-1]'
+	check "a guest filling a share (1 MiB tmpfs): dd fails, the container goes on writing there once space is freed, exit 0, nothing left" \
+		eval '[ "$rc" = 0 ] && [[ "$out" == *"dd=1"* ]] && [[ "$out" == *"after-rm"* ]] && mon_pid= gone sh1'
+else
+	skip "a guest filling a share" "cannot mount a tmpfs here"
+fi
