@@ -261,10 +261,14 @@ for when in created running; do
 	src=
 	if [ $when = running ]; then "${R[@]}" start $id; src=$?; fi
 	vmm_before=$(pgrep -f -- "$bundle/rootfs")
+	# The kvm backend has no VMM process of its own: its VMM is the monitor.
+	[ -n "$vmm_before" ] || vmm_before=$mon_pid
 	kill -KILL "$mon_pid"
 	status=$(wait_status $id)
-	for _ in $(seq 100); do pgrep -f -- "$bundle/rootfs" >/dev/null || break; sleep 0.05; done
-	vmm_left=$(pgrep -f -- "$bundle/rootfs")
+	# Alive: a process with a command line (a zombie has none).
+	vmm_alive() { for p in $vmm_before; do [ -n "$(tr -d '\0' <"/proc/$p/cmdline" 2>/dev/null)" ] && echo "$p"; done; }
+	for _ in $(seq 100); do [ -z "$(vmm_alive)" ] && break; sleep 0.05; done
+	vmm_left=$(vmm_alive)
 	st=$(status_of $id)
 	if [ $when = running ]; then force=--force; else force=; fi
 	"${R[@]}" delete $force $id 2>"$work/stderr"
