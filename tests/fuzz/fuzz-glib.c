@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "base/error.h"
 #include "tests/fuzz/fuzz-glib.h"
 
 /* abort() rather than GLib's own fatal path, which raises SIGTRAP: libFuzzer catches SIGABRT
@@ -22,4 +23,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	g_log_set_default_handler(log_handler, NULL);
 	return 0;
+}
+
+void fuzz_check_error(int r, struct rt_error **err)
+{
+	if (r >= 0 ? *err != NULL : !*err || !(*err)->msg || !(*err)->msg[0])
+		abort();
+	rt_error_free(err);
 }

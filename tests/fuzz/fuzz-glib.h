@@ -8,6 +8,12 @@
 #ifndef RUNVM_TEST_FUZZ_GLIB_H
 #define RUNVM_TEST_FUZZ_GLIB_H
 
+struct rt_error;
+
+/* The error object's contract (base/error.h), held or abort(): @r >= 0 with no error set, or
+ * @r < 0 with a message. Frees *@err. */
+void fuzz_check_error(int r, struct rt_error **err);
+
 /* libFuzzer calls it once, before the first input. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "tests/fuzz/fuzz-glib.h"
 #include "runtime/lib/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -15,13 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rt_error *err = NULL;
 	struct rt_process *p = NULL;
 
-	if (rt_process_parse((const char *)data, size, &p, &err) == 0) {
-		if (err)
-			abort();
+	int r = rt_process_parse((const char *)data, size, &p, &err);
+
+	if (r == 0)
 		rt_process_free(p);
-	} else if (!err || !err->msg || !err->msg[0]) {
-		abort();
-	}
-	rt_error_free(&err);
+	fuzz_check_error(r, &err);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "tests/fuzz/fuzz-glib.h"
 #include "qemu-lite/qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,9 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = qmp_handshake(sv[0], &err);
 	while (r == 0 && ++n < 64)
 		r = qmp_execute(sv[0], n % 2 ? "stop" : "cont", &err);
-	if (r < 0 && (!err || !err->msg || !err->msg[0]))
-		abort();
-	rt_error_free(&err);
+	fuzz_check_error(r, &err);
 	close(sv[0]);
 	close(sv[1]);
 	return 0;

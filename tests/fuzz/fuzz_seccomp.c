@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "base/error.h"
+#include "tests/fuzz/fuzz-glib.h"
 #include "runtime/seccomp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -27,15 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *bpf = NULL;
 		size_t len = 0;
 
-		if (rt_seccomp_compile(json, arch, &bpf, &len, &err) == 0) {
-			if (err || len == 0 || len % sizeof(struct sock_filter) ||
+		int r = rt_seccomp_compile(json, arch, &bpf, &len, &err);
+
+		if (r == 0) {
+			if (len == 0 || len % sizeof(struct sock_filter) ||
 			    len / sizeof(struct sock_filter) > BPF_MAXINSNS)
 				abort();
 			g_free(bpf);
-		} else if (!err || !err->msg || !err->msg[0]) {
-			abort();
 		}
-		rt_error_free(&err);
+		fuzz_check_error(r, &err);
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "tests/fuzz/fuzz-glib.h"
 #include "runtime/lib/spec.h"
 #include "tests/fuzz/fuzz-scratch.h"
 
@@ -21,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rt_error *err = NULL;
 	struct rt_spec *s = NULL;
+	int r;
 
 	if (!bundle) {
 		char rootfs[160];
@@ -30,13 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mkdir(rootfs, 0755) < 0)
 			abort();
 	}
-	if (rt_spec_parse((const char *)data, size, bundle, &s, &err) == 0) {
-		if (err)
-			abort(); /* an error set on success */
+	r = rt_spec_parse((const char *)data, size, bundle, &s, &err);
+	if (r == 0)
 		rt_spec_free(s);
-	} else if (!err || !err->msg || !err->msg[0]) {
-		abort(); /* a failure must say why */
-	}
-	rt_error_free(&err);
+	fuzz_check_error(r, &err);
 	return 0;
 }

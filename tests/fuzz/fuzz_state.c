@@ -15,6 +15,7 @@
 #include <glib.h>
 
 #include "base/error.h"
+#include "tests/fuzz/fuzz-glib.h"
 #include "runtime/lib/state.h"
 #include "tests/fuzz/fuzz-scratch.h"
 
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rt_error *err = NULL;
 	struct rt_state *st = NULL;
-	int fd;
+	int fd, r;
 
 	if (!dir) {
 		dir = fuzz_scratch_dir("state");
@@ -35,15 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
 		abort();
 	close(fd);
-	if (rt_state_load(dir, &st, &err) == 0) {
+	r = rt_state_load(dir, &st, &err);
+	if (r == 0) {
 		g_autofree char *json = rt_state_to_oci_json(st);
 
-		if (err || !json)
+		if (!json)
 			abort();
 		rt_state_free(st);
-	} else if (!err || !err->msg || !err->msg[0]) {
-		abort();
 	}
-	rt_error_free(&err);
+	fuzz_check_error(r, &err);
 	return 0;
 }
