@@ -108,6 +108,18 @@ void rt_log(enum rt_log_level level, const char *fmt, ...)
 	log_msg(level, msg);
 }
 
+int rt_log_fd(void)
+{
+	return rt_log_state.fd;
+}
+
+void rt_log_close(void)
+{
+	if (rt_log_state.fd >= 0)
+		close(rt_log_state.fd);
+	rt_log_state.fd = -1;
+}
+
 void rt_log_fatal(const struct rt_error *err)
 {
 	g_autofree char *line = g_strdup_printf("runvm: %s\n", err->msg);

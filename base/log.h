@@ -19,6 +19,10 @@ void rt_log(enum rt_log_level level, const char *fmt, ...) __attribute__((format
 /* Report a fatal error the way runc does: one line on stderr and an error entry in the log. */
 void rt_log_fatal(const struct rt_error *err);
 bool rt_log_debug_enabled(void);
+/* The log file's descriptor (-1 while the log is stderr); and closing it, after which lines go
+ * to stderr: for a child that must not keep the runtime's log (the kvm backend's jailed VMM). */
+int rt_log_fd(void);
+void rt_log_close(void);
 
 #define rt_debug(...) rt_log(RT_LOG_DEBUG, __VA_ARGS__)
 #define rt_warn(...) rt_log(RT_LOG_WARN, __VA_ARGS__)

@@ -87,6 +87,19 @@ int hv_jail_add_system(struct hv_jail *j, struct rt_error **err)
 	return 0;
 }
 
+void hv_jail_keep_9p(struct hv_jail *j)
+{
+	static const cap_value_t p9[] = {
+		CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP,
+	};
+
+	G_STATIC_ASSERT(G_N_ELEMENTS(p9) <= G_N_ELEMENTS(j->keep));
+	j->uid = HV_JAIL_UID;
+	j->gid = HV_JAIL_GID;
+	memcpy(j->keep, p9, sizeof(p9));
+	j->n_keep = G_N_ELEMENTS(p9);
+}
+
 static int by_path(const void *a, const void *b)
 {
 	return strcmp(((const struct hv_jail_entry *)a)->path, ((const struct hv_jail_entry *)b)->path);
@@ -104,7 +117,7 @@ int hv_jail_finish(struct hv_jail *j, struct rt_error **err)
 	     cap_set_flag(j->caps, CAP_PERMITTED, (int)j->n_keep, j->keep, CAP_SET) < 0 ||
 	     cap_set_flag(j->caps, CAP_INHERITABLE, (int)j->n_keep, j->keep, CAP_SET) < 0))
 		return rt_make_error(err, errno, "jail: cap_set_flag");
-	return hv_jail_seccomp_bpf(0, &j->bpf, &j->bpf_len, err);
+	return hv_jail_seccomp_bpf(j->seccomp_flags, &j->bpf, &j->bpf_len, err);
 }
 
 void hv_jail_clear(struct hv_jail *j)

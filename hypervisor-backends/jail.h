@@ -51,8 +51,9 @@ struct hv_jail {
 	gid_t gid;
 	cap_value_t keep[8]; /* the capabilities it keeps (every set), @n_keep of them */
 	size_t n_keep;
-	cap_t caps;   /* @keep as a libcap state, made by hv_jail_finish */
-	uint8_t *bpf; /* runvm's seccomp filter (hv_jail_seccomp_bpf) */
+	cap_t caps;             /* @keep as a libcap state, made by hv_jail_finish */
+	unsigned seccomp_flags; /* HV_JAIL_DENY_* for the process's filter */
+	uint8_t *bpf;           /* runvm's seccomp filter (hv_jail_seccomp_bpf) */
 	size_t bpf_len;
 };
 
@@ -71,6 +72,11 @@ struct hv_jail_failure {
 enum {
 	HV_JAIL_DENY_EXEC = 1 << 0, /* execve, execveat too (a thread that never starts programs) */
 };
+
+/* Run as HV_JAIL_UID and keep what a 9p passthrough server needs to create and change files
+ * as the guest's uids would on the host: CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID
+ * MKNOD SETFCAP (SECURITY.md). */
+void hv_jail_keep_9p(struct hv_jail *j);
 
 /* Bind @path (which must exist; relative to the current directory, or absolute) into @j with
  * @flags. */

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The `kvm` backend (hypervisor-backends/backend.h): runvm's own VMM on /dev/kvm. The VM's
- * threads live in the calling process (the monitor), so launch returns with the vCPUs running
- * and there is no child process: "the hypervisor's exit status" is the VMM's own, 0 when the
- * guest rebooted or powered off, 1 when a vCPU failed.
+ * The `kvm` backend (hypervisor-backends/backend.h): runvm's own VMM on /dev/kvm, in a jailed
+ * process of its own (below). "The hypervisor's exit status" is that process's: 0 when the
+ * guest rebooted or powered off, 1 when a vCPU failed or setup did, 128 + N when signal N
+ * ended it (the seccomp filter's SIGSYS among them).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,13 +35,44 @@
 #include "kvm/virtio/virtio.h"
 #include "kvm/vmm.h"
 
+/*
+ * The VMM process (Firecracker's model): launch forks it, in new mount, pid and ipc namespaces;
+ * it opens what the VM needs (/dev/kvm, the kernel, the shares' directories, the console log)
+ * with the monitor's privileges, then enters a jail (hypervisor-backends/jail.h) whose root is
+ * an empty read-only tmpfs and its own /proc: every file it uses afterwards is one of those fds.
+ * It runs as HV_JAIL_UID with the 9p server's capabilities only, no_new_privs, runvm's deny
+ * list (exec included) for the process and again for each vCPU and I/O thread. The monitor,
+ * which goes on running hooks, the network and the state as root, drives it over a socket of
+ * fixed-size records (struct vmm_msg) and watches it through a pidfd.
+ */
+enum vmm_op {
+	VMM_READY = 1, /* the VMM: the vCPUs run */
+	VMM_FAILED,    /* the VMM: setup failed (err, text), it exits */
+	VMM_ENDED,     /* the VMM: the VM ended (err: its status, text: why), it exits */
+	VMM_REPLY,     /* the VMM: the answer to PAUSE or RESUME (err, text) */
+	VMM_PAUSE,     /* the monitor: stop the vCPUs */
+	VMM_RESUME,    /* the monitor: let them go on */
+	VMM_STOP,      /* the monitor: end the VM now */
+};
+
+struct vmm_msg {
+	int32_t op;
+	int32_t err;
+	char text[256];
+};
+
+/* How long the monitor waits for the VMM's setup and for an answer to PAUSE or RESUME. */
+#define VMM_SETUP_MS 30000
+#define VMM_REPLY_MS 10000
+#define VMM_MAX_NICS 8
+
 struct hv_vm {
-	struct vmm *vmm;
-	int console_fd;
-	int agent_fd;
+	pid_t pid;
+	int pidfd; /* readable once the VMM process has ended */
+	int ctl;   /* SOCK_SEQPACKET to the VMM process */
+	bool reaped;
+	int status;
 	unsigned memory_mib;
-	uint8_t *thread_bpf; /* the VMM threads' seccomp filter, lent to @vmm */
-	size_t thread_bpf_len;
 };
 
 static const struct hv_key kvm_keys[] = {
@@ -84,22 +120,8 @@ static int probe(const void *settings, const struct hv_host_caps *caps, enum rv_
 	return 0;
 }
 
-static void destroy(struct hv_vm *vm)
-{
-	if (!vm)
-		return;
-	/* Devices are gone before the fds they were given. */
-	vm->vmm = vmm_free(vm->vmm);
-	g_free(vm->thread_bpf);
-	if (vm->console_fd >= 0)
-		close(vm->console_fd);
-	if (vm->agent_fd >= 0)
-		close(vm->agent_fd);
-	g_free(vm);
-}
-
-/* Our own end of the agent channel, valid until destroy: a copy of the caller's fd (the caller
- * closes its own right after launch, as it must for a QEMU), or a connection to the path. */
+/* Our own end of the agent channel: a copy of the caller's fd (the caller closes its own right
+ * after launch, as it must for a QEMU), or a connection to the path. */
 static int agent_connect(const struct hv_endpoint *ep, int *ret_fd, struct rt_error **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -121,131 +143,420 @@ static int agent_connect(const struct hv_endpoint *ep, int *ret_fd, struct rt_er
 	return 0;
 }
 
+/* In the VMM process, still privileged: the VM, its devices, the kernel, everything opened
+ * that the jail will hide. */
+static int vm_setup(const struct kvm_settings *s, const struct hv_vm_config *cfg, struct vmm **ret,
+		    struct rt_error **err)
+{
+	int console_fd = -1, agent_fd = -1;
+	struct vmm *vmm = NULL;
+	long long t0, t1, t2;
+
+	/* The fds are the VM's for its whole life, and the process's life is the VM's. */
+	if (cfg->console_log) {
+		console_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (console_fd < 0)
+			return rt_make_error(err, errno, "open `%s`", cfg->console_log);
+	}
+	if (agent_connect(&cfg->agent, &agent_fd, err) < 0)
+		return -1;
+	t0 = rv_now_ms();
+	if (vmm_new(cfg->vcpus, cfg->memory_mib, s->huge_pages, console_fd, &vmm, err) < 0)
+		return -1;
+	*ret = vmm;
+	t1 = rv_now_ms();
+	/* The platform's arguments first, then the container's; devices announce themselves as
+	 * they are added (kvm/arch.h). */
+	vmm_cmdline_append(vmm, "%s%s%s", vmm_arch_cmdline(), cfg->cmdline && *cfg->cmdline ? " " : "",
+			   cfg->cmdline ? cfg->cmdline : "");
+	if (virtio_console_add(vmm, console_fd, RV_AGENT_PORT_NAME, agent_fd, err) < 0)
+		return rt_error_wrap(err, "virtio-console");
+	for (size_t i = 0; i < cfg->n_shares; i++)
+		if (virtio_9p_add(vmm, cfg->shares[i].tag, cfg->shares[i].host_path, cfg->shares[i].readonly, err) < 0)
+			return rt_error_wrap(err, "virtio-9p `%s`", cfg->shares[i].tag);
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (virtio_blk_add(vmm, cfg->disks[i].path, cfg->disks[i].readonly, err) < 0)
+			return rt_error_wrap(err, "virtio-blk `%s`", cfg->disks[i].path);
+	for (size_t i = 0; i < cfg->n_nics; i++)
+		if (virtio_net_add(vmm, cfg->nics[i].tap_fd, err) < 0)
+			return rt_error_wrap(err, "virtio-net");
+	if (virtio_rng_add(vmm, err) < 0)
+		return rt_error_wrap(err, "virtio-rng");
+	t2 = rv_now_ms();
+	if (vmm_load_kernel(vmm, cfg->kernel, cfg->initrd, err) < 0)
+		return -1;
+	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms", t1 - t0,
+		 t2 - t1, rv_now_ms() - t2);
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every inherited fd but @keep (the monitor's end of the agent channel, its control
+ * socket and listening socket, the container's lock and stdio are none of the VMM's). */
+static void close_all_but(int *keep, size_t n)
+{
+	int from = 0;
+
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static void send_msg(int ctl, enum vmm_op op, int e, const char *text)
+{
+	struct vmm_msg m = { .op = op, .err = e };
+
+	g_strlcpy(m.text, text ? text : "", sizeof(m.text));
+	if (send(ctl, &m, sizeof(m), MSG_NOSIGNAL) < 0) {
+		/* The monitor is gone: the parent-death signal ends us too. */
+	}
+}
+
+static void __attribute__((noreturn)) vmm_fail(int ctl, struct rt_error *err)
+{
+	send_msg(ctl, VMM_FAILED, err->status, err->msg);
+	_exit(1);
+}
+
+static void __attribute__((noreturn)) vmm_end(int ctl, struct vmm *vmm)
+{
+	const char *reason = "";
+	int status = 1;
+
+	vmm_stop(vmm);
+	vmm_ended(vmm, &status, &reason);
+	send_msg(ctl, VMM_ENDED, status, reason);
+	_exit(status);
+}
+
+/* The VMM process: set up, jail, run; answer the monitor until the VM ends. */
+static void __attribute__((noreturn)) vmm_process(const struct kvm_settings *s, const struct hv_vm_config *cfg,
+						  const struct hv_jail *jail, int ctl, int parent_pidfd)
+{
+	struct pollfd parent = { .fd = parent_pidfd, .events = POLLIN };
+	int keep[4 + VMM_MAX_NICS], devnull;
+	struct hv_jail_failure f = { 0 };
+	struct rt_error *err = NULL;
+	struct vmm *vmm = NULL;
+	size_t n = 0;
+	sigset_t none;
+
+	/* The terminal's signals are the runtime's, which forwards them to the container. */
+	setpgid(0, 0);
+	prctl(PR_SET_NAME, "runvm-vmm");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	keep[n++] = STDERR_FILENO;
+	keep[n++] = ctl;
+	keep[n++] = parent_pidfd;
+	if (rt_log_fd() >= 0)
+		keep[n++] = rt_log_fd();
+	if (cfg->agent.kind == HV_ENDPOINT_FD)
+		keep[n++] = cfg->agent.fd;
+	for (size_t i = 0; i < cfg->n_nics && i < VMM_MAX_NICS; i++)
+		keep[n++] = cfg->nics[i].tap_fd;
+	close_all_but(keep, n);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0) {
+		rt_make_error(&err, errno, "/dev/null");
+		vmm_fail(ctl, err);
+	}
+	if (vm_setup(s, cfg, &vmm, &err) < 0)
+		vmm_fail(ctl, err);
+	/* Nothing of the runtime's log or stderr from here on: a VMM taken over by the guest
+	 * could write anything there. What the monitor must know comes up @ctl. */
+	rt_log_close();
+	if (dup2(devnull, STDERR_FILENO) < 0) {
+		rt_make_error(&err, errno, "/dev/null");
+		vmm_fail(ctl, err);
+	}
+	close(devnull);
+	if (hv_jail_enter(jail, &f) < 0) {
+		f.what[sizeof(f.what) - 1] = '\0';
+		rt_make_error(&err, f.err, "%s", f.what);
+		vmm_fail(ctl, err);
+	}
+	/* The VMM must not outlive its monitor. After the jail's uid change, which clears the
+	 * setting; the monitor's pidfd tells whether it died before. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&parent, 1, 0) != 0)
+		_exit(1);
+	close(parent_pidfd);
+	/* The process's filter is loaded; each thread adds its own (kvm/vmm.c). */
+	vmm_set_thread_filter(vmm, jail->bpf, jail->bpf_len);
+	if (vmm_start(vmm, &err) < 0)
+		vmm_fail(ctl, err);
+	send_msg(ctl, VMM_READY, 0, NULL);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = vmm_exit_fd(vmm), .events = POLLIN } };
+		struct vmm_msg m;
+		ssize_t len;
+		int r;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vmm_end(ctl, vmm);
+		}
+		if (p[1].revents)
+			vmm_end(ctl, vmm);
+		if (!p[0].revents)
+			continue;
+		len = recv(ctl, &m, sizeof(m), MSG_DONTWAIT);
+		if (len < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		/* The monitor hung up, or asked for the end. */
+		if (len != sizeof(m) || m.op == VMM_STOP)
+			vmm_end(ctl, vmm);
+		r = m.op == VMM_PAUSE ? vmm_pause(vmm, &err) : m.op == VMM_RESUME ? vmm_resume(vmm, &err) : 0;
+		send_msg(ctl, VMM_REPLY, r < 0 ? err->status : 0, r < 0 ? err->msg : NULL);
+		rt_error_free(&err);
+	}
+}
+
+/* Text that came from the VMM process, which may be the guest's by now: printable ASCII only. */
+static void sanitize(struct vmm_msg *m)
+{
+	m->text[sizeof(m->text) - 1] = '\0';
+	for (char *c = m->text; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+}
+
+/* The next record from the VMM process within @timeout_ms: 1, 0 when the time ran out or the
+ * VMM went away without one (*@m untouched), < 0 on error. */
+static int recv_msg(struct hv_vm *vm, int timeout_ms, struct vmm_msg *m, struct rt_error **err)
+{
+	long long deadline = rv_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = vm->ctl, .events = POLLIN };
+		long long left = deadline - rv_now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return 0;
+		if (poll(&p, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return rt_make_error(err, errno, "poll the VMM process");
+		}
+		if (!p.revents)
+			return 0;
+		n = recv(vm->ctl, m, sizeof(*m), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			return 0;
+		if (n != sizeof(*m))
+			continue;
+		sanitize(m);
+		return 1;
+	}
+}
+
+static void reap(struct hv_vm *vm, bool block)
+{
+	int st;
+
+	if (vm->reaped || waitpid(vm->pid, &st, block ? 0 : WNOHANG) <= 0)
+		return;
+	vm->reaped = true;
+	vm->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void destroy(struct hv_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->pid > 0 && !vm->reaped) {
+		kill(vm->pid, SIGKILL);
+		reap(vm, true);
+	}
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	if (vm->ctl >= 0)
+		close(vm->ctl);
+	g_free(vm);
+}
+
+/* The VMM process is forked without exec, which is safe only from a process with one thread. */
+static int check_single_threaded(struct rt_error **err)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc/self/task", 0, NULL);
+	unsigned n = 0;
+
+	if (!d)
+		return rt_make_error(err, errno, "read /proc/self/task");
+	while (g_dir_read_name(d))
+		n++;
+	if (n != 1)
+		return rt_make_error(err, EBUSY, "the kvm backend forks its VMM from a process with %u threads", n);
+	return 0;
+}
+
 static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
 {
-	const struct kvm_settings *s = settings;
+	_cleanup_close_ int parent_pidfd = -EBADF;
+	_cleanup_jail_ struct hv_jail jail = { 0 };
+	struct vmm_msg m;
 	struct hv_vm *vm;
-	long long t0, t1, t2, t3;
+	int sp[2], r, e;
 
 	/* Rather than boot something other than what was asked for. */
 	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE)
 		return rt_make_error(err, EOPNOTSUPP, "the kvm backend boots plain guests from their kernel only");
+	if (cfg->n_nics > VMM_MAX_NICS)
+		return rt_make_error(err, 0, "%zu NICs asked for, the kvm backend takes at most %d", cfg->n_nics,
+				     VMM_MAX_NICS);
+	if (check_single_threaded(err) < 0)
+		return -1;
+	/* Its jail: nothing but its own /proc (the 9p server names fds through /proc/self/fd). */
+	hv_jail_keep_9p(&jail);
+	jail.proc = true;
+	jail.seccomp_flags = HV_JAIL_DENY_EXEC;
+	if (hv_jail_finish(&jail, err) < 0)
+		return rt_error_wrap(err, "jail the VMM");
+	parent_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (parent_pidfd < 0)
+		return rt_make_error(err, errno, "pidfd_open");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return rt_make_error(err, errno, "socketpair");
 	vm = g_new0(struct hv_vm, 1);
-	vm->console_fd = vm->agent_fd = -1;
+	vm->ctl = sp[0];
+	vm->pidfd = -1;
 	vm->memory_mib = cfg->memory_mib;
-	if (cfg->console_log) {
-		vm->console_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (vm->console_fd < 0) {
-			rt_make_error(err, errno, "open `%s`", cfg->console_log);
-			goto fail;
-		}
+	/* Its network namespace stays the monitor's: the container's. */
+	vm->pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, NULL, NULL, NULL,
+				 NULL);
+	if (vm->pid == 0) {
+		close(sp[0]);
+		vmm_process(settings, cfg, &jail, sp[1], parent_pidfd);
 	}
-	if (agent_connect(&cfg->agent, &vm->agent_fd, err) < 0)
-		goto fail;
-	t0 = rv_now_ms();
-	if (vmm_new(cfg->vcpus, cfg->memory_mib, s->huge_pages, vm->console_fd, &vm->vmm, err) < 0)
-		goto fail;
-	t1 = rv_now_ms();
-	/* The platform's arguments first, then the container's; devices announce themselves as
-	 * they are added (kvm/arch.h). */
-	vmm_cmdline_append(vm->vmm, "%s%s%s", vmm_arch_cmdline(), cfg->cmdline && *cfg->cmdline ? " " : "",
-			   cfg->cmdline ? cfg->cmdline : "");
-	if (virtio_console_add(vm->vmm, vm->console_fd, RV_AGENT_PORT_NAME, vm->agent_fd, err) < 0) {
-		rt_error_wrap(err, "virtio-console");
-		goto fail;
+	e = errno;
+	close(sp[1]);
+	if (vm->pid < 0) {
+		destroy(vm);
+		return rt_make_error(err, e, "fork the VMM into new namespaces");
 	}
-	for (size_t i = 0; i < cfg->n_shares; i++)
-		if (virtio_9p_add(vm->vmm, cfg->shares[i].tag, cfg->shares[i].host_path, cfg->shares[i].readonly, err) <
-		    0) {
-			rt_error_wrap(err, "virtio-9p `%s`", cfg->shares[i].tag);
-			goto fail;
-		}
-	for (size_t i = 0; i < cfg->n_disks; i++)
-		if (virtio_blk_add(vm->vmm, cfg->disks[i].path, cfg->disks[i].readonly, err) < 0) {
-			rt_error_wrap(err, "virtio-blk `%s`", cfg->disks[i].path);
-			goto fail;
-		}
-	for (size_t i = 0; i < cfg->n_nics; i++)
-		if (virtio_net_add(vm->vmm, cfg->nics[i].tap_fd, err) < 0) {
-			rt_error_wrap(err, "virtio-net");
-			goto fail;
-		}
-	if (virtio_rng_add(vm->vmm, err) < 0) {
-		rt_error_wrap(err, "virtio-rng");
-		goto fail;
+	vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
+	if (vm->pidfd < 0) {
+		e = errno;
+		destroy(vm);
+		return rt_make_error(err, e, "pidfd_open");
 	}
-	t2 = rv_now_ms();
-	if (vmm_load_kernel(vm->vmm, cfg->kernel, cfg->initrd, err) < 0)
-		goto fail;
-	t3 = rv_now_ms();
-	/* The monitor is the VMM: its vCPU and I/O threads, which run the guest and serve its
-	 * devices, take runvm's deny list (exec included) for themselves (SECURITY.md). */
-	if (hv_jail_seccomp_bpf(HV_JAIL_DENY_EXEC, &vm->thread_bpf, &vm->thread_bpf_len, err) < 0)
-		goto fail;
-	vmm_set_thread_filter(vm->vmm, vm->thread_bpf, vm->thread_bpf_len);
-	if (vmm_start(vm->vmm, err) < 0)
-		goto fail;
-	rt_debug(
-		"kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms, vCPUs started in %lld ms",
-		t1 - t0, t2 - t1, t3 - t2, rv_now_ms() - t3);
-	*ret_vm = vm;
-	return 0;
-fail:
+	r = recv_msg(vm, VMM_SETUP_MS, &m, err);
+	if (r > 0 && m.op == VMM_READY) {
+		*ret_vm = vm;
+		return 0;
+	}
+	if (r > 0 && m.op == VMM_FAILED)
+		rt_make_error(err, m.err, "%s", m.text);
+	else if (r == 0)
+		rt_make_error(err, ETIMEDOUT, "the VMM process did not get its VM running");
 	destroy(vm);
 	return -1;
 }
 
 static int exit_fd(struct hv_vm *vm)
 {
-	return vmm_exit_fd(vm->vmm);
+	return vm->pidfd;
 }
 
 static int vm_wait(struct hv_vm *vm, int timeout_ms, int *ret_status, struct rt_error **err)
 {
-	long long deadline = rv_now_ms() + MAX(timeout_ms, 0);
-	int status;
+	struct pollfd p = { .fd = vm->pidfd, .events = POLLIN };
+	int r;
 
-	while (!vmm_ended(vm->vmm, &status, NULL)) {
-		struct pollfd p = { .fd = vmm_exit_fd(vm->vmm), .events = POLLIN };
-		long long left = deadline - rv_now_ms();
-
-		if (timeout_ms >= 0 && left <= 0)
-			return 0;
-		if (poll(&p, 1, timeout_ms < 0 ? -1 : (int)left) < 0 && errno != EINTR)
+	if (!vm->reaped) {
+		do
+			r = poll(&p, 1, timeout_ms);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
 			return rt_make_error(err, errno, "poll");
+		if (r == 0)
+			return 0;
+		reap(vm, true);
+		/* Why it ended, for the debug log (a VMM killed by a signal sends nothing). */
+		if (rt_log_debug_enabled()) {
+			struct vmm_msg m;
+
+			while (recv_msg(vm, 0, &m, NULL) > 0)
+				if (m.op == VMM_ENDED)
+					rt_debug("kvm: VM ended (status %d): %s", m.err, m.text);
+		}
 	}
-	*ret_status = status;
+	*ret_status = vm->status;
 	return 1;
 }
 
 static int stop(struct hv_vm *vm, int grace_ms, struct rt_error **err)
 {
-	(void)err;
+	struct vmm_msg m = { .op = VMM_STOP };
+	int st, r;
+
+	if (vm->reaped)
+		return 0;
 	/* No ACPI power button to press politely: like QEMU on SIGTERM, the VM ends at once. */
-	(void)grace_ms;
-	vmm_stop(vm->vmm);
+	if (send(vm->ctl, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof(m)) {
+		r = vm_wait(vm, grace_ms, &st, err);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	kill(vm->pid, SIGKILL);
+	return vm_wait(vm, -1, &st, err) < 0 ? -1 : 0;
+}
+
+static int request(struct hv_vm *vm, enum vmm_op op, struct rt_error **err)
+{
+	struct vmm_msg m = { .op = op };
+	int r;
+
+	if (vm->reaped || send(vm->ctl, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(m))
+		return rt_make_error(err, ESRCH, "VM has ended");
+	do
+		r = recv_msg(vm, VMM_REPLY_MS, &m, err);
+	while (r > 0 && m.op != VMM_REPLY && m.op != VMM_ENDED);
+	if (r < 0)
+		return -1;
+	if (r == 0 || m.op == VMM_ENDED)
+		return rt_make_error(err, r == 0 ? ETIMEDOUT : ESRCH, "%s the VM: %s",
+				     op == VMM_PAUSE ? "pause" : "resume",
+				     r == 0 ? "the VMM process did not answer" : "it has ended");
+	if (m.err)
+		return rt_make_error(err, m.err, "%s", m.text);
 	return 0;
 }
 
 static int pause_vm(struct hv_vm *vm, struct rt_error **err)
 {
-	return vmm_pause(vm->vmm, err);
+	return request(vm, VMM_PAUSE, err);
 }
 
 static int resume_vm(struct hv_vm *vm, struct rt_error **err)
 {
-	return vmm_resume(vm->vmm, err);
+	return request(vm, VMM_RESUME, err);
 }
 
-/* The VMM's threads run in this process, and nothing else does once `run` or `create` has
- * become the monitor: the process's cost is the VM's, give or take the monitor's own few MB. */
+/* What the VMM process costs; the monitor's own few MB are not in it. */
 static int stats(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **err)
 {
 	struct hv_vm_stats st = { .guest_ram_bytes = (unsigned long long)vm->memory_mib << 20 };
 
-	if (vmm_ended(vm->vmm, NULL, NULL))
+	reap(vm, false);
+	if (vm->reaped)
 		return rt_make_error(err, ESRCH, "VM has ended");
-	if (hv_proc_stats(getpid(), &st, err) < 0)
+	if (hv_proc_stats(vm->pid, &st, err) < 0)
 		return -1;
 	*ret = st;
 	return 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The `kvm` backend: runvm's own VMM (kvm/vmm.h), in the monitor's process. */
+/* The `kvm` backend: runvm's own VMM (kvm/vmm.h), in a jailed process of its own. */
 #ifndef RUNVM_KVM_BACKEND_H
 #define RUNVM_KVM_BACKEND_H
 

@@ -318,8 +318,8 @@ void vmm_set_thread_filter(struct vmm *vm, const uint8_t *bpf, size_t len)
 
 int vmm_confine_thread(struct vmm *vm)
 {
-	/* Per thread, as seccomp itself: the threads never exec, and the monitor's own thread,
-	 * which runs hooks and manages cgroups, tc and mounts, keeps what it needs. */
+	/* Per thread, as seccomp itself: each VMM thread stacks this on the process's filter,
+	 * so a thread that runs guest-driven code is filtered even where the process is not. */
 	if (!vm->thread_bpf)
 		return 0;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

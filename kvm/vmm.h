@@ -46,7 +46,7 @@ int vmm_load_kernel(struct vmm *vm, const char *kernel, const char *initrd, stru
 int vmm_start(struct vmm *vm, struct rt_error **err);
 
 /* Before vmm_start(): the seccomp filter (BPF, borrowed until vmm_free) that the vCPU and I/O
- * threads load for themselves as they start; the monitor's own thread stays unfiltered. */
+ * threads load for themselves as they start, on top of whatever the process already has. */
 void vmm_set_thread_filter(struct vmm *vm, const uint8_t *bpf, size_t len);
 
 /* At the start of a VMM thread: no_new_privs and the filter for the calling thread only.

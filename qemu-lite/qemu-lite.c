@@ -364,22 +364,14 @@ report:
 	_exit(127);
 }
 
-/* What the QEMU process keeps of root's capabilities, all for the 9p passthrough server,
- * which creates and changes files as the guest's uids would on the host (SECURITY.md). */
-static const cap_value_t qemu_caps[] = {
-	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP,
-};
-
 /* QEMU's jail (hypervisor-backends/jail.h): exactly the files that its command line names. */
 static int describe_jail(const char *binary, const struct hv_vm_config *cfg, struct hv_jail *j, struct rt_error **err)
 {
 	g_autofree char *program = g_find_program_in_path(binary);
 	unsigned data = HV_JAIL_NODEV | HV_JAIL_NOEXEC;
 
-	j->uid = HV_JAIL_UID;
-	j->gid = HV_JAIL_GID;
-	memcpy(j->keep, qemu_caps, sizeof(qemu_caps));
-	j->n_keep = G_N_ELEMENTS(qemu_caps);
+	/* What QEMU keeps of root's capabilities is all for its 9p server. */
+	hv_jail_keep_9p(j);
 	if (hv_jail_add_system(j, err) < 0 || hv_jail_add(j, cfg->kernel, HV_JAIL_RO | data, err) < 0 ||
 	    hv_jail_add(j, cfg->initrd, HV_JAIL_RO | data, err) < 0)
 		return -1;

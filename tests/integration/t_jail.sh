@@ -1,8 +1,8 @@
-# The jail of the QEMU process (SECURITY.md, "The jail, by backend"), read from the host while a
-# container runs, and what happens when the VMM is killed the way a seccomp filter kills it.
+# The jail of the VMM process, QEMU's or the kvm backend's (SECURITY.md, "The jail, by backend"),
+# read from the host while a container runs, and what happens when the VMM is killed the way a seccomp filter kills it.
 # Sourced by run.sh.
 
-# Capabilities QEMU keeps for its 9p server: CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID
+# Capabilities the VMM keeps for its 9p server: CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID
 # (bits 0-4), MKNOD (27), SETFCAP (31).
 jail_caps=000000008800001f
 marker=$work/host-only-file
@@ -11,22 +11,32 @@ mkdir -p "$root/other-container" && : >"$root/other-container/state.json"
 
 create_bg jl1 '["sleep","600"]'
 "${R[@]}" start jl1 >/dev/null 2>"$work/stderr"; rc=$?
+# The VMM is the monitor's child: QEMU, or the kvm backend's own VMM process (comm runvm-vmm).
 qpid=$(pgrep -P "$mon_pid" 2>/dev/null | head -1)
-if [ "$rc" = 0 ] && ! grep -q qemu-system "/proc/$qpid/cmdline" 2>/dev/null; then
-	# The kvm backend (the nested suite runs with it): its VMM is the monitor's own threads,
-	# whose filters test_backends checks; SECURITY.md says why it has no process jail.
-	skip "jail: the QEMU process's jail" "no QEMU process (the kvm backend runs its VMM in the monitor)"
-	"${R[@]}" delete --force jl1 2>/dev/null
-	wait_status jl1 >/dev/null
-	rm -rf "$root/other-container" "$marker"
-	return 0
-fi
+if grep -q qemu-system "/proc/$qpid/cmdline" 2>/dev/null; then vmm=QEMU; else vmm=$(cat "/proc/$qpid/comm" 2>/dev/null); fi
 out=$(cat "/proc/$qpid/status" 2>/dev/null); err=$(cat "$work/stderr")
 field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' <<<"$out"; }
-check "jail: QEMU is the running monitor's child" eval '[ "$rc" = 0 ] && [ -n "$qpid" ] && [[ "$(cat /proc/$qpid/cmdline 2>/dev/null | tr "\0" " ")" == *qemu-system* ]]'
+check "jail: the VMM ($vmm) is the running monitor's child" eval '[ "$rc" = 0 ] && [ -n "$qpid" ] && { [ "$vmm" = QEMU ] || [ "$vmm" = runvm-vmm ]; }'
 check "jail: CapEff, CapPrm, CapInh, CapAmb and CapBnd are the 9p server's only ($jail_caps)" eval \
 	'[ "$(field CapEff)" = $jail_caps ] && [ "$(field CapPrm)" = $jail_caps ] && [ "$(field CapInh)" = $jail_caps ] && [ "$(field CapBnd)" = $jail_caps ] && [ "$(field CapAmb)" = $jail_caps ]'
-check "jail: Seccomp: 2, two filters at least (runvm's and QEMU's -sandbox)" eval '[ "$(field Seccomp)" = 2 ] && [ "$(field Seccomp_filters)" -ge 2 ]'
+if [ "$vmm" = QEMU ]; then
+	check "jail: Seccomp: 2, two filters at least (runvm's and QEMU's -sandbox)" eval '[ "$(field Seccomp)" = 2 ] && [ "$(field Seccomp_filters)" -ge 2 ]'
+else
+	# Every thread but the main one (which only answers the monitor) is a vCPU or the I/O
+	# thread, each with the process's filter and its own.
+	threads_filtered() {
+		local n=0 t f
+		for t in /proc/$qpid/task/*; do
+			[ "$t" = "/proc/$qpid/task/$qpid" ] && continue
+			f=$(awk '$1 == "Seccomp_filters:" {print $2}' "$t/status" 2>/dev/null)
+			[ "${f:-0}" -ge 2 ] || return 1
+			n=$((n + 1))
+		done
+		[ "$n" -ge 2 ]
+	}
+	check "jail: Seccomp: 2 for the process, and its vCPU and I/O threads add a filter of their own" eval \
+		'[ "$(field Seccomp)" = 2 ] && [ "$(field Seccomp_filters)" -ge 1 ] && threads_filtered'
+fi
 check "jail: NoNewPrivs: 1" test "$(field NoNewPrivs)" = 1
 check "jail: runs as uid and gid 65534" eval '[ "$(field Uid)" = "65534 65534 65534 65534" ] && [ "$(field Gid)" = "65534 65534 65534 65534" ]'
 ns_differ() { [ "$(readlink "/proc/$qpid/ns/$1")" != "$(readlink "/proc/$mon_pid/ns/$1")" ] && [ -n "$(readlink "/proc/$qpid/ns/$1")" ]; }
@@ -37,8 +47,14 @@ check "jail: PID 1 of its pid namespace" eval '[ "$(field NSpid | awk "{print \$
 # What it sees: /proc/PID/root is its root. Positive checks first, so that an unreadable root
 # cannot pass for a hidden one.
 r=/proc/$qpid/root
-check "jail: it sees its binary, the rootfs share and the console log" eval \
-	'[ -x "$r/usr/bin/qemu-system-x86_64" ] && [ -e "$r$bundle/rootfs/bin/sh" ] && [ -e "$r$root/jl1/console.log" ]'
+if [ "$vmm" = QEMU ]; then
+	check "jail: it sees its binary, the rootfs share and the console log" eval \
+		'[ -x "$r/usr/bin/qemu-system-x86_64" ] && [ -e "$r$bundle/rootfs/bin/sh" ] && [ -e "$r$root/jl1/console.log" ]'
+else
+	# It opened everything before the jail: its root holds its own /proc and nothing else.
+	check "jail: it sees its own /proc (itself as PID 1) and nothing else at all" eval \
+		'[ -e "$r/proc/1/status" ] && [ "$(ls -A "$r")" = proc ]'
+fi
 check "jail: the host's files are not visible (a file in /tmp, /etc/passwd, /root, /run, /home)" eval \
 	'[ ! -e "$r$marker" ] && [ ! -e "$r/etc/passwd" ] && [ ! -e "$r/root" ] && [ ! -e "$r/run" ] && [ ! -e "$r/home" ]'
 check "jail: no other container's state, nor its own beyond the console log" eval \
@@ -47,8 +63,13 @@ mi=$(cat "/proc/$qpid/mountinfo" 2>/dev/null)
 # mountinfo: field 5 is the mount point, 6 its options; after " - " the type.
 root_line=$(awk '$5 == "/"' <<<"$mi")
 check "jail: its root is a read-only tmpfs" eval '[[ "$root_line" == *" - tmpfs "* ]] && [[ "$(awk "{print \$6}" <<<"$root_line")" == ro,* ]]'
-check "jail: every mount is nosuid, the rootfs share nodev,noexec" eval \
-	'! awk "{print \$6}" <<<"$mi" | grep -vq nosuid && [[ "$(awk -v p="$bundle/rootfs" "\$5 == p {print \$6}" <<<"$mi")" == *nodev*noexec* ]]'
+if [ "$vmm" = QEMU ]; then
+	check "jail: every mount is nosuid, the rootfs share nodev,noexec" eval \
+		'! awk "{print \$6}" <<<"$mi" | grep -vq nosuid && [[ "$(awk -v p="$bundle/rootfs" "\$5 == p {print \$6}" <<<"$mi")" == *nodev*noexec* ]]'
+else
+	check "jail: two mounts only, its root and its /proc, both nosuid" eval \
+		'[ "$(awk "{print \$5}" <<<"$mi" | sort | tr "\n" " ")" = "/ /proc " ] && ! awk "{print \$6}" <<<"$mi" | grep -vq nosuid'
+fi
 check "jail: nothing of the host's /run, /home, /root, /var mounted (the container's own paths aside)" eval \
 	'! awk "{print \$5}" <<<"$mi" | grep -v "^$work/" | grep -Eq "^/(run|home|root|var)(/|$)"'
 
@@ -60,7 +81,7 @@ check "jail: nothing of the host's /run, /home, /root, /var mounted (the contain
 kill -KILL "$qpid" 2>/dev/null
 status=$(wait_status jl1)
 st=$(status_of jl1)
-check "jail: QEMU killed: the container reports stopped" eval '[ -n "$status" ] && [ "$st" = stopped ]'
+check "jail: the VMM killed: the container reports stopped" eval '[ -n "$status" ] && [ "$st" = stopped ]'
 "${R[@]}" delete jl1 2>"$work/stderr"; rc=$?; err=$(cat "$work/stderr")
 check "jail: delete succeeds and leaves nothing" eval '[ "$rc" = 0 ] && nothing_left jl1 && [ ! -e /proc/$qpid ] && [ ! -e /proc/$mon_pid ]'
 rm -rf "$root/other-container" "$marker"

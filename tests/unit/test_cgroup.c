@@ -13,7 +13,7 @@ int main(void)
 	ok(rt_cgroup_memory_mib(&hv_qemu_lite_ops, 128 + 16) == 128 + 16 + 160, "qemu: guest RAM + 160 MiB for QEMU");
 	ok(rt_cgroup_memory_mib(&hv_kvm_ops, 128 + 16) == 128 + 16 + 32, "kvm: guest RAM + 32 MiB for runvm's own VMM");
 	ok(hv_kvm_ops.host_overhead_mib < hv_qemu_lite_ops.host_overhead_mib,
-	   "the in-process VMM costs the host less than a QEMU");
+	   "runvm's own VMM costs the host less than a QEMU");
 	ok(rt_cgroup_memory_mib(&hv_qemu_lite_ops, ~0ULL - 1) == ~0ULL,
 	   "a guest size near 2^64 MiB saturates instead of wrapping to a small limit");
 	return tap_done();

@@ -13,9 +13,13 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +27,10 @@
 
 #include "base/error.h"
 #include "base/time.h"
+#include "hypervisor-backends/backend.h"
 #include "kvm/arch.h"
 #include "kvm/device.h"
+#include "kvm/kvm-backend.h"
 #include "kvm/state.h"
 #include "kvm/vmm.h"
 #include "kvm/x86/boot.h"
@@ -598,6 +604,146 @@ static void test_huge_pages(void)
 	}
 }
 
+static unsigned count_fds(void)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+	unsigned n = 0;
+
+	while (d && g_dir_read_name(d))
+		n++;
+	return n;
+}
+
+/* One line of /proc/PID/status, e.g. "CapEff", without its name. */
+static char *status_field(pid_t pid, const char *key)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return g_strdup("");
+	lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l; l++)
+		if (g_str_has_prefix(*l, key) && (*l)[strlen(key)] == ':')
+			return g_strstrip(g_strdup(*l + strlen(key) + 1));
+	return g_strdup("");
+}
+
+/* What the jailed VMM process's root holds, names joined by spaces. */
+static char *root_listing(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/root", pid);
+	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+	g_autoptr(GString) s = g_string_new(NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d)))
+		g_string_append_printf(s, "%s%s", s->len ? " " : "", name);
+	return g_strdup(s->str);
+}
+
+/* The kvm backend as the monitor drives it: the VMM in a jailed process of its own, running
+ * this guest (which prints "hi" on the UART, then spins), paused, resumed, stopped; a setup
+ * that fails says why and leaves no process and no fd. */
+static void test_backend_process(const char *dir, const char *kernel)
+{
+	g_autofree char *log = g_build_filename(dir, "backend.log", NULL);
+	g_autofree char *junk = g_build_filename(dir, "junk", NULL);
+	struct kvm_settings ks = { .huge_pages = false };
+	struct hv_share share = { .tag = "rootfs", .host_path = dir };
+	struct hv_vm_config cfg = {
+		.arch = RV_ARCH_X86_64,
+		.accel = HV_ACCEL_KVM,
+		.vcpus = 1,
+		.memory_mib = RAM_MIB,
+		.kernel = kernel,
+		.cmdline = "console=ttyS0",
+		.shares = &share,
+		.n_shares = 1,
+		.console_log = log,
+	};
+	const struct hv_backend_ops *o = &hv_kvm_ops;
+	g_autofree char *children = NULL, *path = NULL, *text = NULL;
+	struct rt_error *err = NULL;
+	struct hv_vm_stats st = { 0 };
+	struct hv_vm *vm = NULL;
+	unsigned fds = count_fds();
+	int sp[2], status = -1;
+	pid_t pid = 0;
+	bool r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		ok(0, "socketpair: %s", strerror(errno));
+		return;
+	}
+	cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
+	if (o->launch(&ks, &cfg, &vm, &err) < 0) {
+		r = geteuid() != 0;
+		ok(r, "backend: launch: %s%s", err->msg, r ? " # SKIP not root" : "");
+		rt_error_free(&err);
+		close(sp[0]), close(sp[1]);
+		return;
+	}
+	path = g_strdup_printf("/proc/self/task/%d/children", getpid());
+	if (g_file_get_contents(path, &children, NULL, NULL))
+		pid = (pid_t)atoi(children);
+	{
+		g_autofree char *comm = NULL, *uid = status_field(pid, "Uid"), *eff = status_field(pid, "CapEff");
+		g_autofree char *bnd = status_field(pid, "CapBnd"), *nnp = status_field(pid, "NoNewPrivs");
+		g_autofree char *sec = status_field(pid, "Seccomp"), *nspid = status_field(pid, "NSpid");
+		g_autofree char *root = root_listing(pid), *comm_path = g_strdup_printf("/proc/%d/comm", pid);
+
+		g_file_get_contents(comm_path, &comm, NULL, NULL);
+		ok(pid > 0 && comm && !strcmp(g_strstrip(comm), "runvm-vmm"),
+		   "backend: the VMM is a child process, runvm-vmm (%d)", pid);
+		ok(!strcmp(uid, "65534\t65534\t65534\t65534") && !strcmp(eff, "000000008800001f") &&
+			   !strcmp(bnd, "000000008800001f"),
+		   "backend: it runs as 65534 with the 9p server's capabilities only (Uid %s, CapEff %s, CapBnd %s)",
+		   uid, eff, bnd);
+		ok(!strcmp(nnp, "1") && !strcmp(sec, "2") && g_str_has_suffix(nspid, "\t1"),
+		   "backend: no_new_privs %s, seccomp %s, PID 1 of its own pid namespace (NSpid %s)", nnp, sec, nspid);
+		ok(!strcmp(root, "proc"), "backend: its root holds only its /proc: `%s`", root);
+	}
+	/* The guest ran in there: its UART line reached the console log, opened before the jail. */
+	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(10000)) {
+		g_clear_pointer(&text, g_free);
+		if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, "hi\n"))
+			break;
+	}
+	ok(text && strstr(text, "hi\n"), "backend: the guest printed on its UART from inside the jail");
+	ok(o->pause(vm, &err) == 0 && o->resume(vm, &err) == 0, "backend: pause and resume over the VMM's socket%s%s",
+	   err ? ": " : "", err ? err->msg : "");
+	rt_error_free(&err);
+	r = o->stats(vm, &st, &err) == 0 && st.host_rss_bytes > 0;
+	ok(r, "backend: stats of the VMM process (%llu kB RSS)", st.host_rss_bytes >> 10);
+	rt_error_free(&err);
+	ok(o->wait(vm, 0, &status, &err) == 0, "backend: the VM runs until stopped");
+	r = o->stop(vm, 2000, &err) == 0 && o->wait(vm, 0, &status, &err) == 1 && status == 0;
+	ok(r, "backend: stop ends it, status %d", status);
+	rt_error_free(&err);
+	o->destroy(vm);
+	close(sp[0]), close(sp[1]);
+	r = waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD && count_fds() == fds;
+	ok(r, "backend: nothing left, no child, no fd (%u, was %u)", count_fds(), fds);
+
+	/* A setup that fails in the VMM process: its reason comes up, nothing stays. */
+	g_file_set_contents(junk, "not an ELF", -1, NULL);
+	cfg.kernel = junk;
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp);
+	cfg.agent.fd = sp[1];
+	vm = NULL;
+	r = o->launch(&ks, &cfg, &vm, &err) < 0 && strstr(err->msg, "not an x86_64 ELF");
+	ok(r, "backend: a kernel that cannot load: %s", err ? err->msg : "launched");
+	rt_error_free(&err);
+	if (vm)
+		o->destroy(vm);
+	close(sp[0]), close(sp[1]);
+	r = waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD && count_fds() == fds;
+	ok(r, "backend: ... and leaves no child and no fd (%u, was %u)", count_fds(), fds);
+	unlink(log);
+}
+
 int main(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("test-kvm-run-XXXXXX", NULL);
@@ -627,6 +773,7 @@ int main(void)
 	test_errors(dir, kernel);
 	test_vcpu_state(kernel);
 	test_huge_pages();
+	test_backend_process(dir, kernel);
 
 	for (const char *const *f =
 		     (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", "trunc", NULL };
