@@ -28,9 +28,19 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "runtime/lib/spec.h"
+#include "runtime/lib/state.h"
 #include "runtime/lib/util.h"
 
 /* The forked monitor. Never returns. */
+/* For `start` (runtime/lib/state.h): best effort, the log has the error already. */
+static void note_error(const char *dir, const char *msg)
+{
+	g_autofree char *path = g_build_filename(dir, RT_STATE_ERROR, NULL);
+
+	if (!g_file_set_contents_full(path, msg, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
+		rt_debug("cannot record the error in `%s`, ignoring", path);
+}
+
 static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int slave)
 {
 	g_autofree char *agent_error = NULL;
@@ -70,6 +80,7 @@ static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int s
 				rt_log(RT_LOG_ERROR, "%s", err->msg);
 		} else {
 			rt_log(RT_LOG_ERROR, "%s", err->msg);
+			note_error(c->state_dir, err->msg);
 		}
 		rt_error_free(&err);
 		status = 255;

@@ -16,10 +16,23 @@
 #include "base/log.h"
 #include "runtime/lib/config.h"
 #include "runtime/lib/state.h"
+#include "runtime/lib/util.h"
 
 /* The monitor gives the guest the boot timeout to report the process started, then ends the
  * container with its own error; the margin lets that error arrive first. */
 #define START_MARGIN_MS 10000
+
+/* Why the monitor ended the container before it started, if it said (at most 4 KiB, escaped),
+ * else NULL. */
+static char *stopped_reason(const char *dir)
+{
+	g_autofree char *path = g_build_filename(dir, RT_STATE_ERROR, NULL);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	uint8_t buf[4096];
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+
+	return n > 0 ? rt_escape_text(buf, (size_t)n, sizeof(buf)) : NULL;
+}
 
 /* As runc: a container whose process could not start is gone, torn down here (the caller,
  * containerd included, will not delete it). Taken under the lock again: a `delete --force`
@@ -51,9 +64,12 @@ int rt_cmd_start(const struct rt_globals *g, int argc, char **argv, struct rt_er
 	if (rt_verb_open(g, argc, argv, &dir, &st, &lock, err) < 0)
 		return -1;
 	status = rt_state_status(st);
-	if (strcmp(status, "stopped") == 0)
-		r = rt_make_error(err, 0, "cannot start a container that has stopped");
-	else if (strcmp(status, "created") != 0)
+	if (strcmp(status, "stopped") == 0) {
+		g_autofree char *why = stopped_reason(dir);
+
+		r = rt_make_error(err, 0, "cannot start a container that has stopped%s%s", why ? ": " : "",
+				  why ? why : "");
+	} else if (strcmp(status, "created") != 0)
 		r = rt_make_error(err, 0, "cannot start an already running container");
 	else if ((claim = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = rt_make_error(err, errno, "open `%s`", dir);

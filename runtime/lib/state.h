@@ -43,6 +43,10 @@ struct rt_state {
 };
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err);
+/* DIR/RT_STATE_ERROR: why the monitor ended the container after `create` had returned (a
+ * guest that broke the protocol, a VM that died before `start`), written by the monitor and
+ * shown by `start` in its "has stopped" error. */
+#define RT_STATE_ERROR "error"
 /* Load DIR/state.json. A missing directory or file is runc's "container does not exist". */
 int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err);
 void rt_state_free(struct rt_state *st);
