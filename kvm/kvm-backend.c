@@ -244,7 +244,7 @@ static void __attribute__((noreturn)) vmm_process(const struct kvm_settings *s, 
 						  const struct hv_jail *jail, int ctl, int parent_pidfd)
 {
 	struct pollfd parent = { .fd = parent_pidfd, .events = POLLIN };
-	int keep[4 + VMM_MAX_NICS], devnull;
+	int keep[5 + VMM_MAX_NICS], devnull;
 	struct hv_jail_failure f = { 0 };
 	struct rt_error *err = NULL;
 	struct vmm *vmm = NULL;
@@ -333,19 +333,17 @@ static void sanitize(struct vmm_msg *m)
 			*c = '?';
 }
 
-/* The next record from the VMM process within @timeout_ms: 1, 0 when the time ran out or the
- * VMM went away without one (*@m untouched), < 0 on error. */
+/* The next record from the VMM process within @timeout_ms (0: only one already there): 1, 0
+ * when the time ran out or the VMM went away without one, < 0 on error. */
 static int recv_msg(struct hv_vm *vm, int timeout_ms, struct vmm_msg *m, struct rt_error **err)
 {
 	long long deadline = rv_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct pollfd p = { .fd = vm->ctl, .events = POLLIN };
-		long long left = deadline - rv_now_ms();
+		long long left = MAX(deadline - rv_now_ms(), 0);
 		ssize_t n;
 
-		if (left <= 0)
-			return 0;
 		if (poll(&p, 1, (int)left) < 0) {
 			if (errno == EINTR)
 				continue;
