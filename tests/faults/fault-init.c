@@ -236,7 +236,8 @@ static void nofile(void)
 	mkdir(NOFILE_ROOT, 0755);
 	if (mount(RV_ROOTFS_TAG, NOFILE_ROOT, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") < 0 ||
 	    (first = open(NOFILE_ROOT "/etc/passwd", O_RDONLY)) < 0) {
-		snprintf(line, sizeof(line), "fault-init: cannot open a file on the rootfs share: %s\n", strerror(errno));
+		snprintf(line, sizeof(line), "fault-init: cannot open a file on the rootfs share: %s\n",
+			 strerror(errno));
 		say(line);
 		drain(fd);
 	}
