@@ -317,7 +317,9 @@ fseen fd1 started
 limit=$(ls "/proc/$mon_pid/fd" | awk '$1 < 100' | sort -n | tail -1)
 limit=$((limit + 1))
 holes=$((limit - $(ls "/proc/$mon_pid/fd" | awk -v l="$limit" '$1 < l' | wc -l)))
+# (prlimit must be there and work, or nothing is exhausted: the nested host VM has it copied in.)
 prlimit --pid "$mon_pid" --nofile="$limit:$limit"
+plrc=$?
 python3 -c '
 import socket, sys, time
 held = []
@@ -345,9 +347,9 @@ rc3=$?
 status=$(wait_status fd1)
 "${R[@]}" delete fd1 2>>"$work/stderr"
 rc=$? err=$(cat "$work/stderr")
-out="limit $limit, $holes free filled ($full in use); kill CONT rc $rc1, again rc $rc2 (state $st); kill KILL rc $rc3, status $status; seen: $seen"
+out="limit $limit (prlimit rc $plrc), $holes free filled ($full in use); kill CONT rc $rc1, again rc $rc2 (state $st); kill KILL rc $rc3, status $status; seen: $seen"
 check "the monitor out of fds: kill is answered (twice), then the container ends, delete succeeds, nothing left" \
-	eval '[ "$seen" = yes ] && [ "$full" -ge "$limit" ] && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$st" = running ] && [ "$rc3" = 0 ] &&
+	eval '[ "$seen" = yes ] && [ "$plrc" = 0 ] && [ "$full" -ge "$limit" ] && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$st" = running ] && [ "$rc3" = 0 ] &&
 		[ "$status" = 137 ] && [ "$rc" = 0 ] && gone fd1'
 
 # --- more broken guests (tests/faults/fault-init.c) ---------------------------------------------

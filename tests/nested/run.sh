@@ -11,11 +11,12 @@
 # 2. Builds the host VM's initramfs (cpio newc, cached under $RUNVM_CACHE/nested by a hash of
 #    its inputs): busybox, the modules, runvm with its libraries, the guest kernel and
 #    initramfs, the fault tests' initramfs (NESTED_FAULT_INITRD, where it was built: t_faults.sh
-#    finds it next to the suite's runvm), a runvm.conf pointing at them, a busybox OCI bundle, QEMU with its libraries
-#    and firmware (for --backend qemu), kvmtest (a /dev/kvm smoke test) and tests/nested/init
-#    and tests.sh, which run inside. For the integration suite (tests/integration, run inside
-#    with every runvm call given --backend $NESTED_IT): bash, python3 and the part of its
-#    standard library a test could want, iproute2's ip and tc, procps' pgrep and pkill, with
+#    finds it next to the suite's runvm), a runvm.conf pointing at them, a busybox OCI bundle,
+#    QEMU with its libraries and firmware (for --backend qemu), kvmtest (a /dev/kvm smoke test)
+#    and tests/nested/init and tests.sh, which run inside. For the integration suite
+#    (tests/integration, run inside with every runvm call given --backend $NESTED_IT): bash,
+#    python3 and the part of its standard library a test could want, iproute2's ip and tc,
+#    procps' pgrep and pkill, util-linux's prlimit (t_faults: the monitor out of fds), with
 #    their libraries; busybox is the rest of the userland.
 # 3. Boots it, streams the TAP lines the tests print on the serial console, and prints the
 #    outer boot time, the time of every inner `runvm run` (L2 boot to exit), the integration
@@ -70,7 +71,7 @@ MODULES="irqbypass kvm kvm-amd tun veth sch_ingress cls_u32 act_mirred"
 QEMU_DATA="bios-microvm.bin qboot.rom pvh.bin linuxboot.bin linuxboot_dma.bin multiboot.bin multiboot_dma.bin kvmvapic.bin"
 # The integration suite's tools beyond busybox (bash apart): they go to /usr/sbin, first on
 # the host VM's PATH, ahead of busybox's own ip and tc.
-IT_TOOLS="ip tc pgrep pkill"
+IT_TOOLS="ip tc pgrep pkill prlimit"
 # Left out of the host VM's copy of python3's standard library: big and of no use to a test.
 PY_EXCLUDE=(test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data distutils 'config-*' site-packages
 	dist-packages '*.opt-1.pyc' '*.opt-2.pyc' '_test*.so' '_ctypes_test*.so' 'xxlimited*.so' '_xx*.so')
