@@ -243,7 +243,7 @@ check-cross:
 # guest it boots inside its host VM.
 TEST_ENV = RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf)
 NESTED_ENV = RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
-	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64))
+	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) NESTED_FAULT_INITRD=$(abspath $(FAULT_INITRD))
 
 # The fault tests' guest: see the block below.
 FAULT_INITRD := $(BUILD)/faults/initramfs.cpio
@@ -282,9 +282,10 @@ check-podman: all
 
 # runvm under real KVM (both backends) inside an x86_64 QEMU-TCG host VM with emulated SVM: the
 # only way these machines (PVM /dev/kvm) run the kvm backend. Quick checks and the bench, then
-# the integration suite with --backend kvm (NESTED_IT=kvm; empty: without it). Downloads
-# Debian's cloud kernel once (into RUNVM_CACHE); takes about 5 minutes; skips where it cannot run.
-check-nested: all
+# the integration suite with --backend kvm (NESTED_IT=kvm; empty: without it), the fault tests'
+# broken guest (FAULT_INITRD) carried in. Downloads Debian's cloud kernel once (into
+# RUNVM_CACHE); takes about 5 minutes; skips where it cannot run.
+check-nested: all $(FAULT_INITRD)
 	$(NESTED_ENV) tests/nested/run.sh
 
 demo: deps

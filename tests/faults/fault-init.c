@@ -9,6 +9,8 @@
  *   runvm_fault=flood   never say HELLO; write FLOOD_BYTES of junk (control characters,
  *                       invalid UTF-8) to the console, then one last line FLOOD_LAST: the host
  *                       keeps the console log bounded and shows only its escaped tail;
+ *                       runvm_flood_kib=N writes N KiB instead (a slow console: the kvm
+ *                       backend's 16550 takes a few KB a second);
  *   runvm_fault=nohello never say HELLO: create gives up after the boot timeout;
  *   runvm_fault=silentstart  say HELLO, answer RUN with STARTED, then nothing more: the
  *                       monitor's SIGKILL deadline ends the container;
@@ -16,7 +18,14 @@
  *                       the kernel, which (panic=-1) reboots, so the VM ends;
  *   runvm_fault=early   say HELLO and STARTED at once, before any RUN (out of order);
  *   runvm_fault=oversized  say HELLO, then a header whose length passes RV_PROTO_MAX_PAYLOAD;
- *   runvm_fault=random  write random bytes instead of a frame.
+ *   runvm_fault=random  write random bytes instead of a frame;
+ *   runvm_fault=nofile  say HELLO, answer RUN with STARTED, mount the rootfs share (9p) and
+ *                       open NOFILE_COUNT files on it, holding them all, stopping at the first
+ *                       open that fails; say "fault-init: N files open over 9p" on the console
+ *                       every NOFILE_REPORT, and at the end with "(all)" or the errno that
+ *                       stopped it; then nothing more. Every open is a fid of its own on the
+ *                       host, so the host's 9p server is pressed for fds (the host must bound
+ *                       them and go on serving `kill`).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,10 +36,15 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "protocol/agent-proto.h"
+
+#define NOFILE_COUNT 100000
+#define NOFILE_REPORT 1000
+#define NOFILE_ROOT "/rootfs"
 
 #define FLOOD_BYTES (3 * 1024 * 1024)
 #define FLOOD_LAST "FLOOD-DONE \x1b[2J\xc3\x28 end\n"
@@ -200,12 +214,58 @@ static void hostile(const char *how)
 	drain(fd);
 }
 
-static void flood(void)
+/* The rootfs share, mounted as the agent mounts it, and one of its files opened NOFILE_COUNT
+ * times: one file rather than 100000 new ones, which would take many minutes under TCG and leave
+ * them all in the bundle; for the host each open is the same cost, a fid with an fd behind it.
+ * The reopens go through /proc/self/fd (no walk of the path over 9p each time: a fid clone and
+ * an open). A line every NOFILE_REPORT opens tells the host how far it got. */
+static void nofile(void)
+{
+	int fd = say_hello(), first;
+	/* Above the kernel's default of 1024: PID 1 is root, and nr_open is 1048576. */
+	struct rlimit rl = { NOFILE_COUNT + 64, NOFILE_COUNT + 64 };
+	char line[160], self[64];
+	int n = 0, e = 0;
+
+	if (await_run(fd) < 0) {
+		say("fault-init: no RUN to answer\n");
+		hang();
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		say("fault-init: cannot raise RLIMIT_NOFILE\n");
+	mkdir(NOFILE_ROOT, 0755);
+	if (mount(RV_ROOTFS_TAG, NOFILE_ROOT, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") < 0 ||
+	    (first = open(NOFILE_ROOT "/etc/passwd", O_RDONLY)) < 0) {
+		snprintf(line, sizeof(line), "fault-init: cannot open a file on the rootfs share: %s\n",
+			 strerror(errno));
+		say(line);
+		drain(fd);
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", first);
+	for (n = 1; n < NOFILE_COUNT; n++) {
+		if (open(self, O_RDONLY) < 0) {
+			e = errno;
+			break;
+		}
+		if ((n + 1) % NOFILE_REPORT == 0) {
+			snprintf(line, sizeof(line), "fault-init: %d files open over 9p\n", n + 1);
+			say(line);
+		}
+	}
+	snprintf(line, sizeof(line), "fault-init: %d files open over 9p (%s), holding them\n", n,
+		 n == NOFILE_COUNT ? "all" : strerror(e));
+	say(line);
+	drain(fd);
+}
+
+static void flood(const char *cmdline)
 {
 	static const char junk[] = "junk \x1b[31mred\x1b[0m \x07\x08\x7f \xff\xfe\xc0 \xe2\x82 tab\there\r\n";
 	int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	const char *kib = strstr(cmdline, "runvm_flood_kib=");
+	size_t bytes = kib ? strtoul(kib + strlen("runvm_flood_kib="), NULL, 10) * 1024 : FLOOD_BYTES;
 
-	for (size_t n = 0; fd >= 0 && n < FLOOD_BYTES; n += sizeof(junk) - 1)
+	for (size_t n = 0; fd >= 0 && n < bytes; n += sizeof(junk) - 1)
 		if (write(fd, junk, sizeof(junk) - 1) < 0)
 			break;
 	if (fd >= 0 && write(fd, FLOOD_LAST, sizeof(FLOOD_LAST) - 1) < 0)
@@ -245,7 +305,9 @@ int main(void)
 	else if (strstr(cmdline, "runvm_fault=random"))
 		hostile("random");
 	else if (strstr(cmdline, "runvm_fault=flood"))
-		flood();
+		flood(cmdline);
+	else if (strstr(cmdline, "runvm_fault=nofile"))
+		nofile();
 	say("fault-init: no runvm_fault= on the kernel command line\n");
 	hang();
 }

@@ -10,11 +10,13 @@
 #    ones runvm's network takeover uses (sch_ingress, cls_u32, act_mirred).
 # 2. Builds the host VM's initramfs (cpio newc, cached under $RUNVM_CACHE/nested by a hash of
 #    its inputs): busybox, the modules, runvm with its libraries, the guest kernel and
-#    initramfs, a runvm.conf pointing at them, a busybox OCI bundle, QEMU with its libraries
-#    and firmware (for --backend qemu), kvmtest (a /dev/kvm smoke test) and tests/nested/init
-#    and tests.sh, which run inside. For the integration suite (tests/integration, run inside
-#    with every runvm call given --backend $NESTED_IT): bash, python3 and the part of its
-#    standard library a test could want, iproute2's ip and tc, procps' pgrep and pkill, with
+#    initramfs, the fault tests' initramfs (NESTED_FAULT_INITRD, where it was built: t_faults.sh
+#    finds it next to the suite's runvm), a runvm.conf pointing at them, a busybox OCI bundle,
+#    QEMU with its libraries and firmware (for --backend qemu), kvmtest (a /dev/kvm smoke test)
+#    and tests/nested/init and tests.sh, which run inside. For the integration suite
+#    (tests/integration, run inside with every runvm call given --backend $NESTED_IT): bash,
+#    python3 and the part of its standard library a test could want, iproute2's ip and tc,
+#    procps' pgrep and pkill, util-linux's prlimit (t_faults: the monitor out of fds), with
 #    their libraries; busybox is the rest of the userland.
 # 3. Boots it, streams the TAP lines the tests print on the serial console, and prints the
 #    outer boot time, the time of every inner `runvm run` (L2 boot to exit), the integration
@@ -25,7 +27,9 @@
 # QEMU, the kernel cannot be downloaded, no svm in the TCG CPU).
 #
 # Env: RUNVM (default build/runvm), NESTED_KERNEL / NESTED_INITRD (the L2 guest's; default
-# build/kernel-x86_64/vmlinux, build/initramfs.cpio), RUNVM_CACHE (/var/cache/runvm),
+# build/kernel-x86_64/vmlinux, build/initramfs.cpio), NESTED_FAULT_INITRD (the fault tests'
+# guest, tests/faults/fault-init.c; default build/faults/initramfs.cpio; without it the suite's
+# broken-guest faults skip), RUNVM_CACHE (/var/cache/runvm),
 # NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_STALL (s without a byte on its console:
 # it is stuck, its CPUs' registers are shown, it is stopped and booted once more; 420, above the
 # longest silence the tests inside allow: one inner run's timeout), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
@@ -46,6 +50,7 @@ top=$(cd "$here/../.." && pwd)
 RUNVM=${RUNVM:-$top/build/runvm}
 NESTED_KERNEL=${NESTED_KERNEL:-$top/build/kernel-x86_64/vmlinux}
 NESTED_INITRD=${NESTED_INITRD:-$top/build/initramfs.cpio}
+NESTED_FAULT_INITRD=${NESTED_FAULT_INITRD:-$top/build/faults/initramfs.cpio}
 CACHE=${RUNVM_CACHE:-/var/cache/runvm}/nested
 NESTED_TIMEOUT=${NESTED_TIMEOUT:-1800}
 NESTED_STALL=${NESTED_STALL:-420}
@@ -66,7 +71,7 @@ MODULES="irqbypass kvm kvm-amd tun veth sch_ingress cls_u32 act_mirred"
 QEMU_DATA="bios-microvm.bin qboot.rom pvh.bin linuxboot.bin linuxboot_dma.bin multiboot.bin multiboot_dma.bin kvmvapic.bin"
 # The integration suite's tools beyond busybox (bash apart): they go to /usr/sbin, first on
 # the host VM's PATH, ahead of busybox's own ip and tc.
-IT_TOOLS="ip tc pgrep pkill"
+IT_TOOLS="ip tc pgrep pkill prlimit"
 # Left out of the host VM's copy of python3's standard library: big and of no use to a test.
 PY_EXCLUDE=(test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data distutils 'config-*' site-packages
 	dist-packages '*.opt-1.pyc' '*.opt-2.pyc' '_test*.so' '_ctypes_test*.so' 'xxlimited*.so' '_xx*.so')
@@ -89,6 +94,13 @@ done
 for f in "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD"; do
 	[ -e "$f" ] || { echo "$f missing: run make first" >&2; exit 1; }
 done
+# Optional: `make check-nested` builds it; without it t_faults.sh skips its broken guests.
+fault_initrd=
+if [ -e "$NESTED_FAULT_INITRD" ]; then
+	fault_initrd=$NESTED_FAULT_INITRD
+else
+	echo "# no $NESTED_FAULT_INITRD: the fault tests' broken guests will skip in the host VM"
+fi
 mkdir -p "$CACHE" || tap_skip_all nested "cannot create $CACHE"
 tmp=$(mktemp -d "$CACHE/.tmp.XXXXXX") || exit 1
 
@@ -160,7 +172,7 @@ accel = kvm
 # sha256sum follows links: the guest kernel is a link into the kernel cache.
 # shellcheck disable=SC2086
 key=$( {
-	sha256sum "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD" "$qemu_bin" $libs_all $data_files "$(command -v busybox)" \
+	sha256sum "$RUNVM" "$NESTED_KERNEL" "$NESTED_INITRD" $fault_initrd "$qemu_bin" $libs_all $data_files "$(command -v busybox)" \
 		"$kdir"/vmlinuz "$kdir"/modules/*.ko "$here"/init "$here"/tests.sh "$here"/kvmtest.c "$here"/run.sh \
 		"$top/tests/lib/bundle.sh" "$top/tests/lib/tap.sh" "$top"/tests/integration/* "$py_exe" $it_tools
 	echo "$py_lib"
@@ -193,6 +205,8 @@ build_initrd() {
 	[ -z "$data_files" ] || cp $data_files "$ir/usr/share/qemu/"
 	cp -L "$NESTED_KERNEL" "$ir/guest/vmlinux"
 	cp -L "$NESTED_INITRD" "$ir/guest/initramfs.cpio"
+	# tests.sh links it next to the suite's runvm (the --backend wrapper in /tmp).
+	[ -z "$fault_initrd" ] || cp -L "$fault_initrd" "$ir/guest/faults-initramfs.cpio" || return 1
 	printf '%s' "$conf" >"$ir/etc/runvm/runvm.conf"
 	# The integration suite, at /it/tests (run.sh finds ../lib/bundle.sh and ../lib/tap.sh, which
 	# tests.sh uses too), and its tools.

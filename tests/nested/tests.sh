@@ -326,6 +326,12 @@ it_suite() {
 	done
 	printf '#!/bin/sh\nexec runvm --backend %s "$@"\n' "$b" >/tmp/runvm-$b
 	chmod 755 /tmp/runvm-$b
+	# t_faults.sh looks for its broken guest next to RUNVM, as in the build tree (run.sh copies
+	# it in when it was built).
+	if [ -e /guest/faults-initramfs.cpio ]; then
+		mkdir -p /tmp/faults
+		ln -sf /guest/faults-initramfs.cpio /tmp/faults/initramfs.cpio
+	fi
 	if [ -e /it/tests/integration/t_arm64.sh ]; then
 		rm /it/tests/integration/t_arm64.sh
 		tap_out "# SKIP t_arm64.sh: aarch64 guests run on the qemu backend under TCG (check-integration); the host VM has no qemu-system-aarch64"
