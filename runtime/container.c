@@ -108,10 +108,19 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	rt_debug("container %s", status);
 	/* The network first: the namespace is complete once the prestart hooks have run (Docker
 	 * 20.10) or once create has returned (Docker 26+ configures it in between). */
-	if (strcmp(status, "starting") == 0)
-		return (c->tap_fd >= 0 && rt_net_connect(c->spec, &c->net, err) < 0)
-			? -1
-			: run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
+	if (strcmp(status, "starting") == 0) {
+		if (c->tap_fd >= 0) {
+			if (rt_net_connect(c->spec, &c->net, err) < 0)
+				return -1;
+			/* Recorded at once: a `delete` that SIGKILLs the monitor from here on (while
+			 * start waits on a silent guest) must find the redirect to take it off. */
+			st.status = "created";
+			st.net_ifindex = c->net.ifindex;
+			if (rt_state_write(c->state_dir, &st, err) < 0)
+				return -1;
+		}
+		return run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
+	}
 	/* The hooks of create see the VM up (the pid is the monitor's), the process not started. */
 	if (strcmp(status, "created") == 0 &&
 	    (run_hooks(c, RT_HOOK_PRESTART, "creating", err) < 0 ||

@@ -23,6 +23,7 @@
 #include <glib.h>
 
 #include "runtime/cli.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "base/cleanup.h"
 #include "base/error.h"
@@ -89,6 +90,14 @@ static void __attribute__((noreturn)) monitor_main(struct rt_container *c, int s
 	}
 	rt_container_release(c);
 	_exit(status);
+}
+
+/* The monitor joins the container's cgroup (making it) after the fork: one that died without
+ * tearing down (SIGKILLed during boot) leaves it to us. Only an empty one goes. */
+static void remove_cgroup(const struct rt_spec *spec)
+{
+	if (spec->cgroups_path && rt_cgroup_path_supported(spec->cgroups_path))
+		rt_cgroup_remove(spec->cgroups_path, false);
 }
 
 enum { OPT_BUNDLE = 'b', OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_PRESERVE_FDS, OPT_IGNORED, OPT_IGNORED_ARG };
@@ -158,6 +167,7 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	if (strcmp(report, "ok") != 0) {
 		/* The monitor tears itself down after reporting; wait so nothing is left. */
 		waitpid(pid, NULL, 0);
+		remove_cgroup(c.spec);
 		return rt_make_error(err, 0, "%s", *report ? report : "the container's monitor died while creating it");
 	}
 	c.keep_state = true; /* from here on the container exists: `delete` removes it */
@@ -170,6 +180,7 @@ fail:
 	/* A container its caller cannot track is no use: take it down. */
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	remove_cgroup(c.spec);
 	c.keep_state = false;
 	return -1;
 }

@@ -803,9 +803,19 @@ static void ctl_pause(struct rt_monitor *m, int client, bool pause)
 	else
 		r = pause ? ops->pause(m->cfg->vm, &err) : ops->resume(m->cfg->vm, &err);
 
-	if (r == 0 && m->cfg->on_status)
-		r = m->cfg->on_status(m->cfg->ctx, pause ? "paused" : (m->procs[0].started ? "running" : "created"),
-				      &err);
+	if (r == 0 && m->cfg->on_status &&
+	    m->cfg->on_status(m->cfg->ctx, pause ? "paused" : (m->procs[0].started ? "running" : "created"), &err) <
+		    0) {
+		struct rt_error *undo = NULL;
+
+		/* The state could not say so (--root full, say): put the VM back as the state has
+		 * it, so that what `state` reports is what the container does. */
+		if ((pause ? ops->resume(m->cfg->vm, &undo) : ops->pause(m->cfg->vm, &undo)) < 0) {
+			rt_warn("%s", undo->msg);
+			rt_error_free(&undo);
+		}
+		r = -1;
+	}
 	if (r < 0) {
 		reply_error(m, client, err->msg, -1);
 		rt_error_free(&err);

@@ -127,8 +127,7 @@ host_clean() {
 		if tc_ingress "$fns" eth0; then
 			echo "# a tc ingress qdisc or filter is left on $fns's eth0"
 			tc -n "$fns" qdisc del dev eth0 ingress 2>/dev/null
-			tc_left=1
-			[ -n "${tc_bug:-}" ] || r=1
+			r=1
 		fi
 		if tc_ingress "$fveth"; then
 			echo "# a tc ingress qdisc or filter is left on $fveth"
@@ -144,19 +143,6 @@ host_clean() {
 	return $r
 }
 
-# check_tc_bug NAME BUG COND: check NAME, except that a tc redirect left on the namespace's eth0
-# (a runtime bug: BUG says which) makes it skip with "known bug: BUG" where COND holds otherwise.
-check_tc_bug() {
-	local name=$1 bug=$2
-	shift 2
-	tc_left= tc_bug=1
-	if "$@"; then
-		if [ -n "$tc_left" ]; then skip "$name" "known bug: $bug"; else ok "$name"; fi
-	else
-		not_ok "$name" "rc=$rc" "stdout=$(head -c 300 <<<"$out")" "stderr=$(head -c 600 <<<"$err")"
-	fi
-	tc_bug=
-}
 
 # gone ID: nothing of the container is left, its monitor ($mon_pid) included.
 # (host_clean runs whatever the rest finds, to clean up after itself.)
@@ -213,7 +199,6 @@ else
 		eval 'flood_tail_ok && gone fl1'
 
 	# --- an agent silent after RUN (HELLO, then nothing) ---------------------------------------
-	tc_bug_start="the tc redirect on the veth is made at start, but state.json learns its ifindex only at \"running\" (on_status, runtime/container.c): a monitor SIGKILLed in between (start's or delete's teardown, runtime/delete.c) leaves it"
 	conf=$(fault_conf silent 8)
 	RUNVM_CONFIG=$conf create_bg sl1 '["true"]' "$(fenv sl1)"
 	fseen sl1
@@ -221,7 +206,7 @@ else
 	RUNVM_CONFIG=$conf timeout 60 "${R[@]}" start sl1 2>"$work/stderr"
 	rc=$? took=$(($(date +%s) - t0)) err=$(cat "$work/stderr") out="start took $took s; cgroup and tap seen: $seen"
 	status=$(wait_status sl1)
-	check_tc_bug "an agent silent after RUN: start gives up after its deadline with a clear error, nothing left" "$tc_bug_start" \
+	check "an agent silent after RUN: start gives up after its deadline with a clear error, nothing left" \
 		eval '[ "$create_rc" = 0 ] && [ "$seen" = yes ] && [ "$rc" = 1 ] && [ "$took" -lt 30 ] &&
 			[[ "$err" == *"did not start the container'"'"'s process within 8 s"* ]] && gone sl1'
 
@@ -238,7 +223,7 @@ else
 	src=$? out="kill rc $rc, start rc $src: $(cat "$work/sl2.start"), monitor status $status; seen: $seen"
 	"${R[@]}" delete --force sl2 2>/dev/null
 	# The monitor ends with 137, unless the failed start's teardown SIGKILLs it first (-9).
-	check_tc_bug "... kill while start waits: answered at once, the container ends, start fails, nothing left" "$tc_bug_start" \
+	check "... kill while start waits: answered at once, the container ends, start fails, nothing left" \
 		eval '[ "$seen" = yes ] && [ "$rc" = 0 ] && [ -n "$status" ] && [ "$src" = 1 ] && [ -s "$work/sl2.start" ] && gone sl2'
 
 	RUNVM_CONFIG=$conf create_bg sl3 '["true"]' "$(fenv sl3)"
@@ -250,7 +235,7 @@ else
 	rc=$? err=$(cat "$work/stderr")
 	wait "$start_pid"
 	src=$? out="delete rc $rc, start rc $src: $(cat "$work/sl3.start"); seen: $seen"
-	check_tc_bug "... delete --force while start waits: succeeds, start fails clearly, nothing left" "$tc_bug_start" \
+	check "... delete --force while start waits: succeeds, start fails clearly, nothing left" \
 		eval '[ "$seen" = yes ] && [ "$rc" = 0 ] && [ "$src" = 1 ] && [ -s "$work/sl3.start" ] && gone sl3'
 fi
 
@@ -402,17 +387,19 @@ else
 		if [ "$create_rc" = 0 ]; then
 			status=$(wait_status hx-$mode)
 			st=$(status_of hx-$mode)
-			RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start hx-$mode 2>/dev/null
+			RUNVM_CONFIG=$conf timeout 30 "${R[@]}" start hx-$mode 2>"$work/hx-$mode.start"
 			src=$?
 			"${R[@]}" delete hx-$mode 2>/dev/null
 			drc=$?
 		fi
 		rc=$create_rc err=$(cat "$work/hx-$mode.err")
-		out="create $create_rc; monitor status $status, state $st, start $src, delete $drc"
-		check "a hostile agent ($mode): one \"agent protocol error\" line, the container stopped or never created, nothing left" \
+		serr=$(cat "$work/hx-$mode.start" 2>/dev/null)
+		out="create $create_rc; monitor status $status, state $st, start $src ($serr), delete $drc"
+		# start refuses with the monitor's reason (STATE_DIR/error), not only "has stopped".
+		check "a hostile agent ($mode): one \"agent protocol error\" line, the container stopped (start says why) or never created, nothing left" \
 			eval '[ "$(wc -l <"$work/hx-$mode.err")" = 1 ] && [[ "$err" == *"agent protocol error"* ]] &&
 				{ [ "$rc" = 1 ] || { [ "$rc" = 0 ] && [ -n "$status" ] && [ "$status" != 0 ] && [ "$st" = stopped ] &&
-					[ "$src" = 1 ] && [ "$drc" = 0 ]; }; } && gone hx-$mode'
+					[ "$src" = 1 ] && [[ "$serr" == *"has stopped: "*"agent protocol error"* ]] && [ "$drc" = 0 ]; }; } && gone hx-$mode'
 	done
 
 	# A guest kernel panic after start (PID 1 exits; panic=-1 reboots, which ends the VM).
@@ -494,17 +481,8 @@ else
 			[ "$(wc -l <"$work/mb1.err")" = 1 ] && [[ "$err" == *"monitor died"* ]] &&
 			{ [[ "$st" == *"does not exist"* ]] || { [ "$st" = stopped ] && [ "$drc" = 0 ]; }; } && nothing_left mb1
 	}
-	cg_left=$(ls -d /sys/fs/cgroup/*/"$fcg/mb1" "/sys/fs/cgroup/$fcg/mb1" 2>/dev/null)
-	if mb_ok && [ -n "$cg_left" ] && rmdir $cg_left && host_clean mb1; then
-		# runtime/create.c: the monitor joins the cgroup after the fork; create's own copy of
-		# the container never learns it (cgroup_joined), so its teardown removes the state but
-		# not the cgroup. Removed here so that the later checks start clean.
-		skip "the monitor SIGKILLed during boot: create fails with one clear line, its VMM dies, nothing left" \
-			"known bug: create leaves the cgroup /$fcg/mb1 of a monitor that died while booting (runtime/create.c)"
-	else
-		check "the monitor SIGKILLed during boot: create fails with one clear line, its VMM dies, nothing left" \
-			eval 'mb_ok && gone mb1'
-	fi
+	check "the monitor SIGKILLed during boot: create fails with one clear line, its VMM dies, nothing left" \
+		eval 'mb_ok && gone mb1'
 fi
 
 for when in created running; do
@@ -615,14 +593,7 @@ if mount -t tmpfs -o size=2m tmpfs "$rfull"; then
 			[ -z "$left" ] && gone rr1
 	}
 	name="--root filling up while running: state stays valid JSON or one clear line, and true; kill and delete work, the container ends stopped, nothing left"
-	if [ "$consistent" = no ] && [ "$prc" != 0 ] && [[ "$s2" == "json running" ]] && rr_ok; then
-		# runtime/monitor.c, ctl_pause: the VM is paused first, the state written after; when the
-		# write fails, pause fails but the VM stays paused under a state "running" (and resume
-		# refuses: "container not paused").
-		skip "$name" "known bug: a pause whose state write fails (ENOSPC) leaves the VM paused while state says running (ctl_pause, runtime/monitor.c)"
-	else
-		check "$name" eval '[ "$consistent" = yes ] && rr_ok'
-	fi
+	check "$name" eval '[ "$consistent" = yes ] && rr_ok'
 	echo "# $out"
 else
 	skip "--root filling up while running" "cannot mount a tmpfs here"
