@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `runvm run [--bundle DIR] ID`: create, start and wait for a container in the foreground,
- * then remove it. The runvm process is the container's monitor for its whole life. */
+ * then remove it. The runvm process is the container's monitor for its whole life, or, with a
+ * pid or time namespace (fork_monitor), its parent. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
