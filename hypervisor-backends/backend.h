@@ -70,6 +70,11 @@ struct hv_vm_config {
 	struct hv_endpoint agent;
 	const char *console_log; /* file that receives the guest console, or NULL */
 	enum hv_confidential confidential;
+	/* CLONE_NEWPID and CLONE_NEWIPC, where set: the VMM process stays in the caller's namespace
+	 * of that type (one config.json names by path, which wins over the jail's private one)
+	 * instead of one of its own. A mount namespace of its own is always made: the jail is built
+	 * in it. */
+	unsigned long vmm_shared_namespaces;
 };
 
 /* What probe found: whether the backend can run a guest of the asked architecture here, with

@@ -36,7 +36,8 @@
 #include "kvm/vmm.h"
 
 /*
- * The VMM process (Firecracker's model): launch forks it, in new mount, pid and ipc namespaces;
+ * The VMM process (Firecracker's model): launch forks it, in new mount, pid and ipc namespaces
+ * (pid and ipc: unless config.json names the container's by path, hv_vm_config);
  * it opens what the VM needs (/dev/kvm, the kernel, the shares' directories, the console log)
  * with the monitor's privileges, then enters a jail (hypervisor-backends/jail.h) whose root is
  * an empty read-only tmpfs and its own /proc: every file it uses afterwards is one of those fds.
@@ -434,9 +435,12 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	vm->ctl = sp[0];
 	vm->pidfd = -1;
 	vm->memory_mib = cfg->memory_mib;
-	/* Its network namespace stays the monitor's: the container's. */
-	vm->pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, NULL, NULL, NULL,
-				 NULL);
+	/* Its mount namespace is always its own (the jail is built there), its pid and ipc ones too
+	 * unless config.json named that type by path: then it shares the monitor's. The others
+	 * stay the monitor's: the container's. */
+	vm->pid = (pid_t)syscall(SYS_clone,
+				 CLONE_NEWNS | ((CLONE_NEWPID | CLONE_NEWIPC) & ~cfg->vmm_shared_namespaces) | SIGCHLD,
+				 NULL, NULL, NULL, NULL);
 	if (vm->pid == 0) {
 		close(sp[0]);
 		vmm_process(settings, cfg, &jail, sp[1], parent_pidfd);

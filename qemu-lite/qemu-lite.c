@@ -448,10 +448,13 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 
 		rt_debug("qemu: %s", line);
 	}
-	/* fork, with QEMU alone in new mount, pid and ipc namespaces. The network namespace
-	 * stays the monitor's: the container's, which config.json may name. */
-	vm->pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, NULL, NULL, NULL,
-				 NULL);
+	/* fork, with QEMU alone in new mount, pid and ipc namespaces, but for a pid or ipc namespace
+	 * that config.json named by path: that one it shares with the monitor. The mount namespace
+	 * is always its own (its jail is built there); the others stay the monitor's: the
+	 * container's. */
+	vm->pid = (pid_t)syscall(SYS_clone,
+				 CLONE_NEWNS | ((CLONE_NEWPID | CLONE_NEWIPC) & ~cfg->vmm_shared_namespaces) | SIGCHLD,
+				 NULL, NULL, NULL, NULL);
 	if (vm->pid < 0) {
 		e = errno;
 		close(errpipe[0]);

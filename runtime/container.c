@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -42,6 +46,238 @@ static bool shares_host_netns(const struct rt_spec *spec)
 		ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
+/*
+ * The container's namespaces on the host (issue 13): the monitor, whose pid is the container's,
+ * lives in them, as runc's container process does, so that what tools read in /proc/PID/ns is
+ * the container's. For each type of linux.namespaces: a path is joined, a type without one gets a
+ * new namespace, a type not listed is the caller's. The order is runc's (nsexec): every path is
+ * opened first (a joined mount namespace may not have the others), joined in the order of
+ * enum rt_ns_type, then the new ones are made; the cgroup namespace comes after the cgroup is
+ * joined, so that its root is the container's cgroup. pid and time are the exceptions: only
+ * children enter those, so `create` and `run` enter them just before they fork the monitor
+ * (rt_container_enter_child_namespaces), which is then PID 1 of a new pid namespace.
+ *
+ * user: never on the host. Mappings are the guest's business (the guest's user namespace); the
+ * monitor stays in the caller's user namespace, as root, which the VMM's jail needs.
+ */
+
+/* The monitor's pid for the host, or rather for the caller (its pid namespace): in a pid
+ * namespace of its own the monitor is PID 1 there, and getpid() says 1. Read from /proc/self,
+ * the caller's procfs (the monitor's mount namespaces, new or copied, keep it), before anything
+ * else changes. */
+static pid_t monitor_pid;
+
+static pid_t host_pid(void)
+{
+	char buf[32];
+	ssize_t n;
+
+	if (monitor_pid > 0)
+		return monitor_pid;
+	n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		monitor_pid = (pid_t)g_ascii_strtoll(buf, NULL, 10);
+	}
+	if (monitor_pid <= 0)
+		monitor_pid = getpid();
+	return monitor_pid;
+}
+
+/* Whether the kernel has time namespaces (5.6 and later). Without them a listed "time" is left
+ * out, as one more type the host lacks. */
+static bool have_time_ns(void)
+{
+	return access("/proc/self/ns/time", F_OK) == 0;
+}
+
+/* What linux.namespaces asks of the host for @type: 0 nothing (not listed, or user, or a time
+ * namespace this kernel lacks), else its CLONE_NEW* flag. */
+static int ns_wanted(const struct rt_spec *spec, enum rt_ns_type type)
+{
+	if (!spec->namespaces[type].listed || type == RT_NS_USER || (type == RT_NS_TIME && !have_time_ns()))
+		return 0;
+	return rt_ns_clone_flag(type);
+}
+
+static const char *ns_name_of_flag(int flag)
+{
+	for (int t = 0; t < _RT_NS_MAX; t++)
+		if (rt_ns_clone_flag(t) == flag)
+			return rt_ns_proc_name(t);
+	return "unknown";
+}
+
+/* Open @type's path, which must be a namespace of that type. runc's nsexec says "failed to open
+ * PATH" and "failed to setns into ipc namespace: Invalid argument"; this says why. O_NONBLOCK:
+ * a FIFO there must not hang us. */
+static int open_ns_path(const struct rt_spec *spec, enum rt_ns_type type, int *ret_fd, struct rt_error **err)
+{
+	const char *path = spec->namespaces[type].path, *name = rt_ns_proc_name(type);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct statfs fs;
+	int kind;
+
+	if (fd < 0)
+		return rt_make_error(err, errno, "namespace path: `%s`", path);
+	if (fstatfs(fd, &fs) < 0 || fs.f_type != NSFS_MAGIC || (kind = ioctl(fd, NS_GET_NSTYPE)) < 0)
+		return rt_make_error(err, 0, "failed to setns into %s namespace: `%s` is not a namespace", name, path);
+	if (kind != rt_ns_clone_flag(type))
+		return rt_make_error(err, 0, "failed to setns into %s namespace: `%s` is a %s namespace", name, path,
+				     ns_name_of_flag(kind));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* At `create` and `run`, before anything exists: every path must be a namespace of its type
+ * (one error line and nothing left, rather than a monitor that fails). A relative path is the
+ * caller's, as runc takes it (containerd runs it in the bundle). */
+static int check_namespaces(struct rt_spec *spec, struct rt_error **err)
+{
+	for (int t = 0; t < _RT_NS_MAX; t++) {
+		struct rt_namespace *ns = &spec->namespaces[t];
+		int fd;
+
+		if (!ns->path || t == RT_NS_USER)
+			continue;
+		if (!g_path_is_absolute(ns->path)) {
+			char *abs = g_canonicalize_filename(ns->path, NULL);
+
+			g_free(ns->path);
+			ns->path = abs;
+			if (t == RT_NS_NET) {
+				g_free(spec->netns_path);
+				spec->netns_path = g_strdup(abs);
+			}
+		}
+		if (open_ns_path(spec, t, &fd, err) < 0)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+int rt_container_enter_child_namespaces(struct rt_container *c, struct rt_error **err)
+{
+	static const enum rt_ns_type types[] = { RT_NS_PID, RT_NS_TIME };
+	int fds[G_N_ELEMENTS(types)], flags = 0, r = -1;
+	bool any = false;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
+		int flag = ns_wanted(c->spec, types[i]);
+
+		if (!flag)
+			continue;
+		any = true;
+		if (!c->spec->namespaces[types[i]].path)
+			flags |= flag;
+		else if (open_ns_path(c->spec, types[i], &fds[i], err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (fds[i] >= 0 && setns(fds[i], rt_ns_clone_flag(types[i])) < 0) {
+			rt_make_error(err, errno, "failed to setns into %s namespace `%s`", rt_ns_proc_name(types[i]),
+				      c->spec->namespaces[types[i]].path);
+			goto out;
+		}
+	if (flags && unshare(flags) < 0) {
+		rt_make_error(err, errno, "create the container's pid or time namespace");
+		goto out;
+	}
+	/* The VMM stays in a pid namespace named by path rather than one of its own. */
+	if (c->spec->namespaces[RT_NS_PID].path)
+		c->vs.cfg.vmm_shared_namespaces |= CLONE_NEWPID;
+	r = any ? 1 : 0;
+out:
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
+}
+
+/* The cgroup namespace the monitor came from, while it is in another: it steps out of the
+ * container's cgroup from there (a cgroup v2 namespace cannot reach its root's parent). */
+static int caller_cgroupns_fd = -1;
+
+/* In the monitor: ipc, uts, net, mount. Paths joined first, all opened before the first
+ * setns; then the new ones, in one unshare. @ret_cgroup_fd: the cgroup namespace path's fd, for
+ * enter_cgroup_ns once the cgroup is joined. */
+static int enter_namespaces(struct rt_container *c, int *ret_cgroup_fd, struct rt_error **err)
+{
+	static const enum rt_ns_type types[] = { RT_NS_IPC, RT_NS_UTS, RT_NS_NET, RT_NS_MOUNT, RT_NS_CGROUP };
+	const struct rt_spec *spec = c->spec;
+	int fds[G_N_ELEMENTS(types)], flags = 0, r = -1;
+	g_autofree char *cwd = g_get_current_dir();
+
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (ns_wanted(spec, types[i]) && spec->namespaces[types[i]].path &&
+		    open_ns_path(spec, types[i], &fds[i], err) < 0)
+			goto out;
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
+		if (fds[i] < 0 || types[i] == RT_NS_CGROUP)
+			continue;
+		if (setns(fds[i], rt_ns_clone_flag(types[i])) < 0) {
+			rt_make_error(err, errno, "failed to setns into %s namespace `%s`", rt_ns_proc_name(types[i]),
+				      spec->namespaces[types[i]].path);
+			goto out;
+		}
+		/* Joining a mount namespace moves us to its root: paths relative to where we were
+		 * (the caller's) resolve there alike, if it has that directory. */
+		if (types[i] == RT_NS_MOUNT && chdir(cwd) < 0)
+			rt_debug("chdir `%s` in the joined mount namespace: %s, staying at its root", cwd,
+				 strerror(errno));
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (types[i] != RT_NS_CGROUP && !spec->namespaces[types[i]].path)
+			flags |= ns_wanted(spec, types[i]);
+	if (flags && unshare(flags) < 0) {
+		rt_make_error(err, errno, "create the container's namespaces");
+		goto out;
+	}
+	/* Ours alone: nothing mounted here (the bind mounts' staging) may show elsewhere. */
+	if ((flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		rt_make_error(err, errno, "make the monitor's mount namespace private");
+		goto out;
+	}
+	/* As runc does in a UTS namespace of the container's own (the guest's is set by the
+	 * agent): what `nsenter -u -t PID hostname` shows. */
+	if ((flags & CLONE_NEWUTS) && spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+		rt_make_error(err, errno, "sethostname");
+		goto out;
+	}
+	if (spec->namespaces[RT_NS_IPC].path)
+		c->vs.cfg.vmm_shared_namespaces |= CLONE_NEWIPC;
+	*ret_cgroup_fd = fds[G_N_ELEMENTS(types) - 1];
+	fds[G_N_ELEMENTS(types) - 1] = -1;
+	r = 0;
+out:
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
+}
+
+/* The cgroup namespace, once the monitor is in the container's cgroup: @fd's (a path), or a
+ * new one rooted there. */
+static int enter_cgroup_ns(const struct rt_spec *spec, int fd, struct rt_error **err)
+{
+	if (!ns_wanted(spec, RT_NS_CGROUP))
+		return 0;
+	caller_cgroupns_fd = open("/proc/self/ns/cgroup", O_RDONLY | O_CLOEXEC);
+	if (caller_cgroupns_fd < 0)
+		return rt_make_error(err, errno, "open /proc/self/ns/cgroup");
+	if (fd >= 0 && setns(fd, CLONE_NEWCGROUP) < 0)
+		return rt_make_error(err, errno, "failed to setns into cgroup namespace `%s`",
+				     spec->namespaces[RT_NS_CGROUP].path);
+	if (fd < 0 && unshare(CLONE_NEWCGROUP) < 0)
+		return rt_make_error(err, errno, "create the container's cgroup namespace");
+	return 0;
+}
+
 int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, const char *id, const char *bundle,
 			 struct rt_error **err)
 {
@@ -59,6 +295,8 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 		return rt_make_error(err, 0,
 				     "the host's network namespace cannot be shared with a VM (docker --network host): "
 				     "give the container a network namespace of its own");
+	if (check_namespaces(c->spec, err) < 0)
+		return -1;
 	hv_host_probe("", &caps);
 	if (rt_vm_spec_prepare(c->config, c->spec, &caps, g->backend, g->debug, &c->vs, &c->ops, &c->probe, err) < 0)
 		return -1;
@@ -82,9 +320,13 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 
 static int run_hooks(struct rt_container *c, enum rt_hook_kind kind, const char *status, struct rt_error **err)
 {
-	return rt_hooks_run(c->spec, kind, c->id, c->bundle, status, getpid(), err);
+	return rt_hooks_run(c->spec, kind, c->id, c->bundle, status, host_pid(), err);
 }
 
+/* on_status belongs to another change (the hooks' statuses) and names getpid(): in the monitor,
+ * that must be its pid for the host (host_pid), which getpid() is not in a pid namespace of its
+ * own. To be replaced by host_pid() there. */
+#define getpid() host_pid()
 static int on_status(void *ctx, const char *status, struct rt_error **err)
 {
 	struct rt_container *c = ctx;
@@ -143,30 +385,7 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	}
 	return 0;
 }
-
-/* The monitor lives in the container's network namespace (a new one, or the one named in
- * linux.namespaces), so that what the caller sets up in /proc/PID/ns/net is the container's,
- * never the host's. */
-static int join_netns(const struct rt_spec *spec, struct rt_error **err)
-{
-	int fd;
-
-	if (!spec->netns)
-		return 0;
-	if (!spec->netns_path)
-		return unshare(CLONE_NEWNET) < 0 ? rt_make_error(err, errno, "create a network namespace") : 0;
-	fd = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return rt_make_error(err, errno, "open network namespace `%s`", spec->netns_path);
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-
-		close(fd);
-		return rt_make_error(err, e, "join network namespace `%s`", spec->netns_path);
-	}
-	close(fd);
-	return 0;
-}
+#undef getpid
 
 /*
  * Bind mounts reach the guest through one more share, STATE_DIR/mounts, in a mount namespace
@@ -187,7 +406,11 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 		any = any || c->spec->mounts[i].bind;
 	if (!any)
 		return 0;
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	/* A mount namespace of the container's own (enter_namespaces) takes them as it is. The
+	 * caller's, or one that config.json names by path, is shared with others: the staging
+	 * goes into a private copy of it (whose /proc/PID/ns/mnt is then the copy's). */
+	if ((!c->spec->namespaces[RT_NS_MOUNT].listed || c->spec->namespaces[RT_NS_MOUNT].path) &&
+	    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 		return rt_make_error(err, errno, "create the monitor's mount namespace");
 	c->vs.shares[1] = (struct hv_share){ .tag = RV_MOUNTS_TAG,
 					     .host_path = dir = g_build_filename(c->state_dir, "mounts", NULL) };
@@ -255,7 +478,10 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	sigset_t fwd;
 	int sp[2], vm_status, r;
 
-	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || join_netns(c->spec, err) < 0 ||
+	_cleanup_close_ int cgroupns_fd = -EBADF;
+
+	host_pid();
+	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || enter_namespaces(c, &cgroupns_fd, err) < 0 ||
 	    stage_bind_mounts(c, err) < 0)
 		return -1;
 	if (c->spec->netns) {
@@ -278,6 +504,8 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 			return -1;
 		c->cgroup_joined = true;
 	}
+	if (enter_cgroup_ns(c->spec, cgroupns_fd, err) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return rt_make_error(err, errno, "socketpair");
 	c->agent_fd = sp[0];
@@ -388,7 +616,13 @@ void rt_container_release(struct rt_container *c)
 			rt_warn("%s", err->msg);
 			rt_error_free(&err);
 		}
-		/* `run` (or a failed create) was in the cgroup itself: step out, then remove it. */
+		/* `run` (or a failed create) was in the cgroup itself: step out, then remove it,
+		 * from the cgroup namespace it came from. */
+		if (caller_cgroupns_fd >= 0 && setns(caller_cgroupns_fd, CLONE_NEWCGROUP) < 0)
+			rt_debug("return to the caller's cgroup namespace: %s", strerror(errno));
+		if (caller_cgroupns_fd >= 0)
+			close(caller_cgroupns_fd);
+		caller_cgroupns_fd = -1;
 		if (c->cgroup_joined)
 			rt_cgroup_remove(c->spec->cgroups_path, true);
 	}

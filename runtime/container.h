@@ -50,6 +50,11 @@ struct rt_container {
  * directory. Nothing runs yet. */
 int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, const char *id, const char *bundle,
 			 struct rt_error **err);
+/* Just before the monitor is forked (`create`, and `run` where this says so): the container's
+ * pid and time namespaces, which only children enter (the monitor is then PID 1 of a new pid
+ * namespace). Returns 1 when the monitor must be a child of this process for them, 0 when
+ * linux.namespaces has neither. The monitor enters the others itself (rt_container_monitor). */
+int rt_container_enter_child_namespaces(struct rt_container *c, struct rt_error **err);
 /* In the monitor process: boot the VM and run the monitor loop until the main process ends
  * (at once for @autostart, else on a control-socket `start`). Returns its exit status. */
 int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,

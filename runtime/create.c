@@ -148,6 +148,10 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	if (c.spec->process.terminal && rt_open_pty(&master, &slave, err) < 0)
 		return -1;
 
+	/* The monitor is born in the container's pid namespace (PID 1 of a new one) and time
+	 * namespace; it enters the others itself. */
+	if (rt_container_enter_child_namespaces(&c, err) < 0)
+		return -1;
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return rt_make_error(err, errno, "pipe");
 	pid = fork();

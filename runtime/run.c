@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `runvm run [--bundle DIR] ID`: create, start and wait for a container in the foreground,
- * then remove it. The runvm process is the container's monitor for its whole life. */
+ * then remove it. The runvm process is the container's monitor for its whole life, or, with a
+ * pid or time namespace (fork_monitor), its parent. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -13,6 +18,69 @@
 #include "base/log.h"
 #include "runtime/lib/spec.h"
 #include "runtime/lib/util.h"
+#include "runtime/monitor.h"
+
+/*
+ * The container's pid (or time) namespace takes effect in children only: with one, the monitor
+ * is a child of this process, PID 1 of the new pid namespace, and the pid the pid file and the
+ * state name. This process stays as runc's does for `run`: it forwards the signals it gets to
+ * the monitor (which forwards them to the container) and exits with its status. Returns 0 in
+ * the monitor, 1 with *@ret_status in this process once the monitor has ended.
+ */
+static int fork_monitor(const char *pid_file, int *ret_status, struct rt_error **err)
+{
+	sigset_t fwd, old;
+	pid_t pid;
+	int st;
+
+	/* Blocked across the fork: what comes before the monitor reads its signalfd waits for it
+	 * there (PID 1 of a namespace ignores a signal it has no handler for). */
+	rt_monitor_forwarded_signals(&fwd);
+	sigaddset(&fwd, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &fwd, &old) < 0)
+		return rt_make_error(err, errno, "sigprocmask");
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return rt_make_error(err, e, "fork");
+	}
+	if (pid == 0) {
+		sigset_t chld;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_UNBLOCK, &chld, NULL);
+		return 0;
+	}
+	if (pid_file && rt_write_pid_file(pid_file, pid, err) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	/* The container's stdio is the monitor's alone: its end is the caller's EOF. */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int fd = 0; devnull >= 0 && fd < 3; fd++)
+		dup2(devnull, fd);
+	if (devnull > 2)
+		close(devnull);
+	for (;;) {
+		siginfo_t si;
+
+		if (sigwaitinfo(&fwd, &si) < 0)
+			continue;
+		if (si.si_signo != SIGCHLD) {
+			kill(pid, si.si_signo);
+			continue;
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid && (WIFEXITED(st) || WIFSIGNALED(st)))
+			break;
+	}
+	*ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 1;
+}
 
 enum { OPT_BUNDLE = 'b', OPT_DETACH = 'd', OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_IGNORED };
 
@@ -31,7 +99,7 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 	__attribute__((cleanup(rt_container_release))) struct rt_container c = RT_CONTAINER_INIT;
 	g_autofree char *agent_error = NULL;
 	const char *bundle = ".", *pid_file = NULL;
-	int opt, status = 0;
+	int opt, r, status = 0;
 
 	while ((opt = rt_getopt(argc, argv, "b:d", opts, "run", err)) != -1) {
 		switch (opt) {
@@ -53,7 +121,19 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 		return rt_make_error(err, 0,
 				     "process.terminal is true, but `runvm run` relays plain stdio only: "
 				     "set it to false, or use create with --console-socket");
-	if (pid_file && rt_write_pid_file(pid_file, getpid(), err) < 0)
+	r = rt_container_enter_child_namespaces(&c, err);
+	if (r > 0) {
+		r = fork_monitor(pid_file, &status, err);
+		if (r > 0) {
+			/* The monitor has removed what it made; one killed outright leaves its state
+			 * directory, which goes here. Its console was its to show. */
+			g_clear_pointer(&c.console_log, g_free);
+			return status;
+		}
+	} else if (r == 0 && pid_file && rt_write_pid_file(pid_file, getpid(), err) < 0) {
+		return -1;
+	}
+	if (r < 0)
 		return -1;
 	c.stdin_fd = STDIN_FILENO;
 	c.stdout_fd = STDOUT_FILENO;

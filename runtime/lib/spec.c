@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -70,6 +71,8 @@ void rt_spec_free(struct rt_spec *s)
 	g_strfreev(s->sysctl);
 	g_free(s->seccomp_json);
 	g_free(s->netns_path);
+	for (int i = 0; i < _RT_NS_MAX; i++)
+		g_free(s->namespaces[i].path);
 	g_free(s->cgroups_path);
 	g_free(s->oci_version);
 	rt_process_clear(&s->process);
@@ -670,11 +673,80 @@ static int check_seccomp(JsonObject *sc, struct rt_error **err)
 	return 0;
 }
 
+static const struct {
+	const char *name, *proc;
+	int flag;
+} ns_types[_RT_NS_MAX] = {
+	[RT_NS_USER] = { "user", "user", CLONE_NEWUSER },
+	[RT_NS_IPC] = { "ipc", "ipc", CLONE_NEWIPC },
+	[RT_NS_UTS] = { "uts", "uts", CLONE_NEWUTS },
+	[RT_NS_NET] = { "network", "net", CLONE_NEWNET },
+	[RT_NS_PID] = { "pid", "pid", CLONE_NEWPID },
+	[RT_NS_MOUNT] = { "mount", "mnt", CLONE_NEWNS },
+	[RT_NS_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
+	[RT_NS_TIME] = { "time", "time", CLONE_NEWTIME },
+};
+
+const char *rt_ns_type_name(enum rt_ns_type type)
+{
+	return type < _RT_NS_MAX ? ns_types[type].name : "?";
+}
+
+const char *rt_ns_proc_name(enum rt_ns_type type)
+{
+	return type < _RT_NS_MAX ? ns_types[type].proc : "?";
+}
+
+int rt_ns_clone_flag(enum rt_ns_type type)
+{
+	return type < _RT_NS_MAX ? ns_types[type].flag : 0;
+}
+
+/* linux.namespaces: each type at most once, only types runc knows, and time (runc 1.2's,
+ * Docker's default since 2026). What the host does with them is runtime/container.c's. */
+static int parse_namespaces(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
+{
+	JsonNode *n;
+	JsonArray *a;
+
+	if (get_member(linux_, "linux.", "namespaces", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *type = NULL, *path = NULL;
+		g_autofree char *prefix = g_strdup_printf("linux.namespaces[%u].", i);
+		struct rt_namespace *ns = NULL;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `linux.namespaces[%u]` must be an object", i);
+		if (get_string(json_node_get_object(e), prefix, "type", &type, err) < 0 ||
+		    get_string(json_node_get_object(e), prefix, "path", &path, err) < 0)
+			return -1;
+		for (int t = 0; t < _RT_NS_MAX && type; t++)
+			if (strcmp(type, ns_types[t].name) == 0)
+				ns = &s->namespaces[t];
+		/* runc: `namespace {"foo" ""} does not exist`, `duplicated ns {"ipc" ""}`. */
+		if (!ns)
+			return rt_make_error(err, 0, "config.json: `%stype`: namespace `%s` does not exist", prefix,
+					     type ? type : "");
+		if (ns->listed)
+			return rt_make_error(err, 0, "config.json: `%stype`: duplicated namespace `%s`", prefix, type);
+		ns->listed = true;
+		if (path && *path)
+			ns->path = g_steal_pointer(&path);
+	}
+	s->netns = s->namespaces[RT_NS_NET].listed;
+	s->netns_path = g_strdup(s->namespaces[RT_NS_NET].path);
+	return 0;
+}
+
 static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **err)
 {
 	JsonObject *linux_;
 	JsonNode *n;
-	JsonArray *a;
 
 	if (get_member(root, "", "linux", JSON_NODE_OBJECT, &n, err) < 0)
 		return -1;
@@ -708,27 +780,7 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 		g_ptr_array_add(kv, NULL);
 		s->sysctl = (char **)g_ptr_array_free(g_steal_pointer(&kv), FALSE);
 	}
-	if (get_member(linux_, "linux.", "namespaces", JSON_NODE_ARRAY, &n, err) < 0)
-		return -1;
-	if (!n)
-		return 0;
-	a = json_node_get_array(n);
-	for (guint i = 0; i < json_array_get_length(a); i++) {
-		JsonNode *e = json_array_get_element(a, i);
-		g_autofree char *type = NULL;
-		g_autofree char *prefix = g_strdup_printf("linux.namespaces[%u].", i);
-
-		if (!JSON_NODE_HOLDS_OBJECT(e))
-			return rt_make_error(err, 0, "config.json: `linux.namespaces[%u]` must be an object", i);
-		if (get_string(json_node_get_object(e), prefix, "type", &type, err) < 0)
-			return -1;
-		if (type && strcmp(type, "network") == 0) {
-			s->netns = true;
-			if (get_string(json_node_get_object(e), prefix, "path", &s->netns_path, err) < 0)
-				return -1;
-		}
-	}
-	return 0;
+	return parse_namespaces(linux_, s, err);
 }
 
 /* Annotations are free-form strings (runtime-spec: values MUST be strings, as runc's Go map

@@ -55,6 +55,26 @@ struct rt_hook {
 	int timeout_s; /* 0: none */
 };
 
+/* The namespace types of linux.namespaces, in the order runc joins their paths (user first;
+ * libcontainer's NamespaceTypes()). */
+enum rt_ns_type {
+	RT_NS_USER,
+	RT_NS_IPC,
+	RT_NS_UTS,
+	RT_NS_NET,
+	RT_NS_PID,
+	RT_NS_MOUNT,
+	RT_NS_CGROUP,
+	RT_NS_TIME,
+	_RT_NS_MAX,
+};
+
+/* One type's entry in linux.namespaces. */
+struct rt_namespace {
+	bool listed; /* the type is in the list: a new namespace, or @path's */
+	char *path;  /* the namespace to join, or NULL ("" counts as none, as with runc) */
+};
+
 enum rt_hook_kind {
 	RT_HOOK_PRESTART,
 	RT_HOOK_CREATE_RUNTIME,
@@ -74,22 +94,30 @@ struct rt_spec {
 	GPtrArray *hooks[_RT_HOOK_KIND_MAX]; /* of struct rt_hook; NULL when none */
 	struct rt_mount *mounts;
 	size_t n_mounts;
-	char **masked_paths;   /* NULL-terminated */
-	char **readonly_paths; /* NULL-terminated */
-	char **sysctl;         /* NULL-terminated "key=value" */
-	char *seccomp_json;    /* linux.seccomp as JSON, or NULL */
-	char *cgroups_path;    /* linux.cgroupsPath, or NULL */
-	int64_t memory_limit;  /* linux.resources.memory.limit in bytes, 0 when unset */
-	int64_t cpu_quota;     /* linux.resources.cpu.quota, 0 when unset */
-	uint64_t cpu_period;   /* linux.resources.cpu.period, 0 when unset */
-	unsigned cpuset_count; /* CPUs in linux.resources.cpu.cpus, 0 when unset */
-	bool netns;            /* linux.namespaces has a network namespace */
-	char *netns_path;      /* ...to join, or NULL for a new one */
-	char *arch;            /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
+	char **masked_paths;                        /* NULL-terminated */
+	char **readonly_paths;                      /* NULL-terminated */
+	char **sysctl;                              /* NULL-terminated "key=value" */
+	char *seccomp_json;                         /* linux.seccomp as JSON, or NULL */
+	char *cgroups_path;                         /* linux.cgroupsPath, or NULL */
+	int64_t memory_limit;                       /* linux.resources.memory.limit in bytes, 0 when unset */
+	int64_t cpu_quota;                          /* linux.resources.cpu.quota, 0 when unset */
+	uint64_t cpu_period;                        /* linux.resources.cpu.period, 0 when unset */
+	unsigned cpuset_count;                      /* CPUs in linux.resources.cpu.cpus, 0 when unset */
+	bool netns;                                 /* linux.namespaces has a network namespace */
+	char *netns_path;                           /* ...to join, or NULL for a new one */
+	struct rt_namespace namespaces[_RT_NS_MAX]; /* every type (network too: netns, netns_path) */
+	char *arch; /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
 };
 
 /* config.json's name of a hook kind ("prestart", "createRuntime", ...). */
 const char *rt_hook_kind_name(enum rt_hook_kind kind);
+
+/* config.json's name of a namespace type ("network", "mount", ...), and its name under
+ * /proc/PID/ns ("net", "mnt", ...). */
+const char *rt_ns_type_name(enum rt_ns_type type);
+const char *rt_ns_proc_name(enum rt_ns_type type);
+/* The CLONE_NEW* flag of a namespace type. */
+int rt_ns_clone_flag(enum rt_ns_type type);
 
 /* Load BUNDLE/config.json. Errors name the file and the offending field. */
 int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err);

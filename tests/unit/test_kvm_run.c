@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -643,6 +644,76 @@ static char *root_listing(pid_t pid)
 	return g_strdup(s->str);
 }
 
+/* Whether process @pid's namespace of @type is ours. */
+static bool same_ns(pid_t pid, const char *type)
+{
+	g_autofree char *theirs_path = g_strdup_printf("/proc/%d/ns/%s", pid, type);
+	g_autofree char *ours_path = g_strdup_printf("/proc/self/ns/%s", type);
+	g_autofree char *theirs = g_file_read_link(theirs_path, NULL), *ours = g_file_read_link(ours_path, NULL);
+
+	return theirs && ours && !strcmp(theirs, ours);
+}
+
+/* config.json named the pid and ipc namespaces by path (hv_vm_config.vmm_shared_namespaces):
+ * the VMM stays in the caller's, keeps a mount namespace of its own for its jail, whose /proc
+ * (of the shared pid namespace) is still mounted, and its guest runs. */
+static void test_backend_shared_ns(const char *dir, const char *kernel)
+{
+	g_autofree char *log = g_build_filename(dir, "shared.log", NULL);
+	struct kvm_settings ks = { .huge_pages = false };
+	struct hv_vm_config cfg = {
+		.arch = RV_ARCH_X86_64,
+		.accel = HV_ACCEL_KVM,
+		.vcpus = 1,
+		.memory_mib = RAM_MIB,
+		.kernel = kernel,
+		.cmdline = "console=ttyS0",
+		.console_log = log,
+		.vmm_shared_namespaces = CLONE_NEWPID | CLONE_NEWIPC,
+	};
+	g_autofree char *children = NULL, *path = NULL, *text = NULL, *root = NULL, *nspid = NULL;
+	struct rt_error *err = NULL;
+	struct hv_vm *vm = NULL;
+	int sp[2], status = -1;
+	pid_t pid = 0;
+	bool r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		ok(0, "socketpair: %s", strerror(errno));
+		return;
+	}
+	cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
+	if (hv_kvm_ops.launch(&ks, &cfg, &vm, &err) < 0) {
+		r = geteuid() != 0;
+		ok(r, "backend, shared namespaces: launch: %s%s", err->msg, r ? " # SKIP not root" : "");
+		rt_error_free(&err);
+		close(sp[0]), close(sp[1]);
+		return;
+	}
+	path = g_strdup_printf("/proc/self/task/%d/children", getpid());
+	if (g_file_get_contents(path, &children, NULL, NULL))
+		pid = (pid_t)atoi(children);
+	root = root_listing(pid);
+	nspid = status_field(pid, "NSpid");
+	ok(pid > 0 && same_ns(pid, "pid") && same_ns(pid, "ipc") && !same_ns(pid, "mnt") && !strchr(nspid, '\t'),
+	   "backend, pid and ipc shared: the VMM is in the caller's pid and ipc namespaces, a mount namespace of "
+	   "its own (NSpid %s)",
+	   nspid);
+	ok(!strcmp(root, "proc"), "backend, pid and ipc shared: its jail still has its /proc: `%s`", root);
+	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(10000)) {
+		g_clear_pointer(&text, g_free);
+		if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, "hi\n"))
+			break;
+	}
+	ok(text && strstr(text, "hi\n"), "backend, pid and ipc shared: the guest runs");
+	r = hv_kvm_ops.stop(vm, 2000, &err) == 0 && hv_kvm_ops.wait(vm, 0, &status, &err) == 1;
+	ok(r, "backend, pid and ipc shared: stop ends it");
+	rt_error_free(&err);
+	hv_kvm_ops.destroy(vm);
+	close(sp[0]), close(sp[1]);
+	unlink(log);
+}
+
 /* The kvm backend as the monitor drives it: the VMM in a jailed process of its own, running
  * this guest (which prints "hi" on the UART, then spins), paused, resumed, stopped; a setup
  * that fails says why and leaves no process and no fd. */
@@ -704,6 +775,8 @@ static void test_backend_process(const char *dir, const char *kernel)
 		ok(!strcmp(nnp, "1") && !strcmp(sec, "2") && g_str_has_suffix(nspid, "\t1"),
 		   "backend: no_new_privs %s, seccomp %s, PID 1 of its own pid namespace (NSpid %s)", nnp, sec, nspid);
 		ok(!strcmp(root, "proc"), "backend: its root holds only its /proc: `%s`", root);
+		ok(!same_ns(pid, "pid") && !same_ns(pid, "ipc") && !same_ns(pid, "mnt") && same_ns(pid, "net"),
+		   "backend: mount, pid and ipc namespaces of its own, the caller's network namespace");
 	}
 	/* The guest ran in there: its UART line reached the console log, opened before the jail. */
 	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(10000)) {
@@ -774,6 +847,7 @@ int main(void)
 	test_vcpu_state(kernel);
 	test_huge_pages();
 	test_backend_process(dir, kernel);
+	test_backend_shared_ns(dir, kernel);
 
 	for (const char *const *f =
 		     (const char *const[]){ "vmlinux", "initrd", "console.log", "junk", "nonote", "trunc", NULL };

@@ -110,6 +110,34 @@ int main(void)
 	rt_error_free(&err);
 #undef BASE
 
+	/* linux.namespaces: each type once, a path kept ("" is none, as with runc), network also
+	 * in netns/netns_path, an unknown type refused (runc: does not exist). */
+#define NS(list)                                                                                                                                    \
+	"{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"linux\":{\"namespaces\":[" list \
+	"]}}"
+	ok(parse(NS("{\"type\":\"pid\"},{\"type\":\"ipc\",\"path\":\"/proc/1/ns/ipc\"},{\"type\":\"network\","
+		    "\"path\":\"\"},{\"type\":\"time\"},{\"type\":\"cgroup\",\"path\":\"rel\"}"),
+		 &s, &err) == 0 &&
+		   s->namespaces[RT_NS_PID].listed && !s->namespaces[RT_NS_PID].path &&
+		   !strcmp(s->namespaces[RT_NS_IPC].path, "/proc/1/ns/ipc") && s->netns && !s->netns_path &&
+		   s->namespaces[RT_NS_NET].listed && !s->namespaces[RT_NS_NET].path &&
+		   s->namespaces[RT_NS_TIME].listed && !s->namespaces[RT_NS_MOUNT].listed &&
+		   !s->namespaces[RT_NS_UTS].listed && !strcmp(s->namespaces[RT_NS_CGROUP].path, "rel"),
+	   "linux.namespaces: listed types, their paths, an empty path as none%s%s", err ? ": " : "",
+	   err ? err->msg : "");
+	rt_spec_free(s);
+	s = NULL;
+	rt_error_free(&err);
+	ok(rt_ns_clone_flag(RT_NS_MOUNT) == 0x00020000 && !strcmp(rt_ns_proc_name(RT_NS_MOUNT), "mnt") &&
+		   !strcmp(rt_ns_type_name(RT_NS_NET), "network"),
+	   "namespace types: flag, /proc/PID/ns name, config.json name");
+	expect_error(NS("{\"type\":\"ipc\"},{\"type\":\"ipc\"}"),
+		     "`linux.namespaces[1].type`: duplicated namespace `ipc`");
+	expect_error(NS("{\"type\":\"mnt\"}"), "`linux.namespaces[0].type`: namespace `mnt` does not exist");
+	expect_error(NS("{\"path\":\"/x\"}"), "namespace `` does not exist");
+	expect_error(NS("{\"type\":\"uts\",\"path\":[]}"), "`linux.namespaces[0].path` must be");
+#undef NS
+
 	ok(rt_spec_load("/nonexistent-bundle", &s, &err) < 0 && err && strstr(err->msg, "config.json"),
 	   "missing config.json: %s", err ? err->msg : "");
 	rt_error_free(&err);
