@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,14 +10,30 @@
 #include "hypervisor-backends/backend.h"
 #include "hypervisor-backends/procstats.h"
 
-int hv_proc_stats(pid_t pid, struct hv_vm_stats *ret, struct rt_error **err)
+/* The pid of @pidfd's process in the pid namespace of /proc ("Pid:" of its fdinfo; -1 once it
+ * has been reaped), or 0. */
+static long pidfd_pid(int pidfd)
 {
-	g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+	g_autofree char *path = g_strdup_printf("/proc/self/fdinfo/%d", pidfd);
+	g_autofree char *info = NULL;
+	const char *p;
+
+	if (!g_file_get_contents(path, &info, NULL, NULL) || !(p = strstr(info, "\nPid:")))
+		return 0;
+	return strtol(p + 5, NULL, 10);
+}
+
+int hv_proc_stats(int pidfd, struct hv_vm_stats *ret, struct rt_error **err)
+{
+	long pid = pidfd_pid(pidfd);
+	g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
 	g_autofree char *data = NULL;
 	g_auto(GStrv) fields = NULL;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	char *p;
 
+	if (pid <= 0)
+		return rt_make_error(err, ESRCH, "the VMM process is gone");
 	if (!g_file_get_contents(path, &data, NULL, NULL))
 		return rt_make_error(err, ESRCH, "read `%s`", path);
 	/* The command name, in parentheses, may hold blanks and parentheses itself: the fields

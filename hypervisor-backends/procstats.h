@@ -9,7 +9,10 @@ struct rt_error;
 struct hv_vm_stats;
 
 /* Fill the host_rss_bytes and cpu_*_us members of @ret (the others are left alone) from
- * /proc/@pid/stat. Fails with ESRCH once the process is gone. */
-int hv_proc_stats(pid_t pid, struct hv_vm_stats *ret, struct rt_error **err);
+ * /proc/PID/stat of the process @pidfd refers to. By pidfd, because the pid the caller got from
+ * clone is its own pid namespace's (a monitor in a pid namespace of its own), while /proc is
+ * the host's: the pidfd's fdinfo names the process as /proc does. Fails with ESRCH once the
+ * process is gone. */
+int hv_proc_stats(int pidfd, struct hv_vm_stats *ret, struct rt_error **err);
 
 #endif

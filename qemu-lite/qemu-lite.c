@@ -561,7 +561,7 @@ static int stats(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **er
 	if (vm->reaped)
 		return rt_make_error(err, ESRCH, "VM has ended");
 	/* QEMU runs alone in its process (no helpers): its cost is the VM's. */
-	if (hv_proc_stats(vm->pid, &st, err) < 0)
+	if (hv_proc_stats(vm->pidfd, &st, err) < 0)
 		return -1;
 	*ret = st;
 	return 0;

@@ -323,10 +323,6 @@ static int run_hooks(struct rt_container *c, enum rt_hook_kind kind, const char 
 	return rt_hooks_run(c->spec, kind, c->id, c->bundle, status, host_pid(), err);
 }
 
-/* on_status belongs to another change (the hooks' statuses) and names getpid(): in the monitor,
- * that must be its pid for the host (host_pid), which getpid() is not in a pid namespace of its
- * own. To be replaced by host_pid() there. */
-#define getpid() host_pid()
 static int on_status(void *ctx, const char *status, struct rt_error **err)
 {
 	struct rt_container *c = ctx;
@@ -334,8 +330,8 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		.oci_version = c->spec->oci_version,
 		.id = (char *)c->id,
 		.status = (char *)status,
-		.pid = getpid(),
-		.pid_start = rt_pid_start_time(getpid()),
+		.pid = host_pid(),
+		.pid_start = rt_pid_start_time(host_pid()),
 		.bundle = c->bundle,
 		.rootfs = c->spec->rootfs,
 		.created = c->created,
@@ -385,7 +381,6 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	}
 	return 0;
 }
-#undef getpid
 
 /*
  * Bind mounts reach the guest through one more share, STATE_DIR/mounts, in a mount namespace
