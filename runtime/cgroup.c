@@ -492,9 +492,10 @@ char *rt_cgroup_dir_of(pid_t pid, const char *file, bool *v2)
 {
 	g_autoptr(GPtrArray) hs = hierarchies();
 
-	for (guint i = 0; i < hs->len; i++) {
-		const struct hier *h = hs->pdata[i];
-		g_autofree char *own = own_cgroup(pid, h);
+	/* v1 first: a hybrid host's unified hierarchy has files such as cpu.stat of its own. */
+	for (guint i = 0; i < 2 * hs->len; i++) {
+		const struct hier *h = hs->pdata[i % hs->len];
+		g_autofree char *own = h->v2 == (i >= hs->len) ? own_cgroup(pid, h) : NULL;
 		g_autofree char *dir = own ? g_build_filename(h->mnt, own, NULL) : NULL;
 
 		if (dir && exists(dir, file)) {
