@@ -53,7 +53,9 @@ long long rt_cgroup_host_pids(long long limit)
 void rt_cgroup_limits_from(const struct rt_resources *res, unsigned long long mem_mib, struct rt_cgroup_limits *ret)
 {
 	*ret = (struct rt_cgroup_limits){
-		.mem_mib = res->memory_limit > 0 ? mem_mib : res->memory_limit < 0 ? ULLONG_MAX : 0,
+		.mem_mib = res->memory_limit > 0 ? mem_mib
+			: res->memory_limit < 0  ? ULLONG_MAX
+						 : 0,
 		.cpu_quota = res->cpu_quota,
 		.cpu_period = res->cpu_period,
 		.cpu_shares = res->cpu_shares,
@@ -190,7 +192,7 @@ static GPtrArray *hierarchies(void)
 static bool v2_host(GPtrArray *hs)
 {
 	return hs->len == 1 && ((struct hier *)hs->pdata[0])->v2 &&
-	       strcmp(((struct hier *)hs->pdata[0])->mnt, CGROUP_ROOT) == 0;
+		strcmp(((struct hier *)hs->pdata[0])->mnt, CGROUP_ROOT) == 0;
 }
 
 /* Does @h hold controller @ctl: named in a v1 mount's options, or enabled in a v2 root. */
@@ -202,6 +204,11 @@ static bool has_controller(const struct hier *h, const char *ctl)
 
 	if (!h->v2)
 		return in_list(h->opts, ctl);
+	/* A hybrid host's unified hierarchy gets the controllers no v1 one has (hugetlb here):
+	 * runc's v1 manager sets no limit there, and neither does runvm, so that what runc
+	 * refuses (a hugetlb limit without a v1 hugetlb hierarchy) is refused here too. */
+	if (strcmp(h->mnt, CGROUP_ROOT) != 0)
+		return false;
 	p = g_build_filename(h->mnt, "cgroup.controllers", NULL);
 	if (!g_file_get_contents(p, &list, NULL, NULL))
 		return false;
@@ -282,9 +289,9 @@ static int make_path(const struct hier *h, const char *dir, struct rt_error **er
 
 		if (!**p)
 			continue;
-		if (h->v2)
-			for (const char *const *c = (const char *const[]){ "+cpuset", "+cpu", "+io", "+memory",
-									    "+pids", "+hugetlb", NULL };
+		if (h->v2 && strcmp(h->mnt, CGROUP_ROOT) == 0)
+			for (const char *const *c = (const char *const[]){ "+cpuset", "+cpu", "+io", "+memory", "+pids",
+									   "+hugetlb", NULL };
 			     *c; c++)
 				write_file(cur, "cgroup.subtree_control", *c); /* absent or busy: not there */
 		next = g_build_filename(cur, *p, NULL);
@@ -367,8 +374,9 @@ static int apply(const struct hier *h, const char *dir, const struct rt_cgroup_l
 				if (r == 0)
 					g_clear_pointer(&period, g_free);
 			}
-			if (quota && (set(dir, "cpu.cfs_quota_us", quota, err) < 0 ||
-				      (period && set(dir, "cpu.cfs_period_us", period, err) < 0)))
+			if (quota &&
+			    (set(dir, "cpu.cfs_quota_us", quota, err) < 0 ||
+			     (period && set(dir, "cpu.cfs_period_us", period, err) < 0)))
 				return -1;
 		}
 	}
@@ -383,13 +391,16 @@ static int apply(const struct hier *h, const char *dir, const struct rt_cgroup_l
 
 		if (v2) {
 			/* io.bfq.weight where BFQ is there, else io.weight in its own range. */
-			g_autofree char *iow = g_strdup_printf("%" PRIu64, rt_cgroup_blkio_to_io_weight(lim->blkio_weight));
+			g_autofree char *iow = g_strdup_printf("%" PRIu64,
+							       rt_cgroup_blkio_to_io_weight(lim->blkio_weight));
 			int r = write_file(dir, "io.bfq.weight", w);
 
-			if (r == -ENOENT ? set(dir, "io.weight", iow, err) < 0 : r < 0 && set(dir, "io.bfq.weight", w, err) < 0)
+			if (r == -ENOENT ? set(dir, "io.weight", iow, err) < 0
+					 : r < 0 && set(dir, "io.bfq.weight", w, err) < 0)
 				return -1;
-		} else if (set(dir, !exists(dir, "blkio.weight") && exists(dir, "blkio.bfq.weight") ? "blkio.bfq.weight"
-												      : "blkio.weight",
+		} else if (set(dir,
+			       !exists(dir, "blkio.weight") && exists(dir, "blkio.bfq.weight") ? "blkio.bfq.weight"
+											       : "blkio.weight",
 			       w, err) < 0) {
 			return -1;
 		}

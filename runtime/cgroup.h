@@ -54,8 +54,7 @@ unsigned long long rt_cgroup_memory_mib(const struct hv_backend_ops *ops, unsign
 long long rt_cgroup_host_pids(long long limit);
 /* The limits of @res for the host; @mem_mib is the host memory limit to set when res limits
  * memory. The strings stay @res's. */
-void rt_cgroup_limits_from(const struct rt_resources *res, unsigned long long mem_mib,
-			   struct rt_cgroup_limits *ret);
+void rt_cgroup_limits_from(const struct rt_resources *res, unsigned long long mem_mib, struct rt_cgroup_limits *ret);
 
 /* runc's v1 -> v2 conversions (libcontainer/cgroups/utils.go): cpu.shares [2, 262144] to
  * cpu.weight [1, 10000], blkio.weight [10, 1000] to io.weight [1, 10000]; 0 stays 0 (unset). */

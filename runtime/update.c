@@ -108,8 +108,7 @@ static int read_resources(const char *file, struct rt_resources *res, struct rt_
 	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
 		return rt_make_error(err, 0, "update: resources must be a JSON object%s%s", gerr ? ": " : "",
 				     gerr ? gerr->message : "");
-	return rt_resources_parse(json_node_get_object(json_parser_get_root(parser)), "update: `resources", res,
-				  err);
+	return rt_resources_parse(json_node_get_object(json_parser_get_root(parser)), "update: `resources", res, err);
 }
 
 /* One flag into @res. */
@@ -151,8 +150,8 @@ static int take_flag(int c, const char *val, struct rt_resources *res, struct rt
 	case OPT_CPUSET_CPUS:
 	case OPT_CPUSET_MEMS:
 		if (strchr(val, '\n'))
-			return rt_make_error(err, 0, "update: invalid value for %s", c == OPT_CPUSET_CPUS ? "cpuset-cpus"
-												 : "cpuset-mems");
+			return rt_make_error(err, 0, "update: invalid value for %s",
+					     c == OPT_CPUSET_CPUS ? "cpuset-cpus" : "cpuset-mems");
 		g_free(c == OPT_CPUSET_CPUS ? res->cpuset_cpus : res->cpuset_mems);
 		*(c == OPT_CPUSET_CPUS ? &res->cpuset_cpus : &res->cpuset_mems) = g_strdup(val);
 		return 0;
@@ -170,6 +169,7 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		{ "memory-reservation", required_argument, NULL, OPT_IGNORED },
 		{ "kernel-memory", required_argument, NULL, OPT_IGNORED },
 		{ "kernel-memory-tcp", required_argument, NULL, OPT_IGNORED },
+		{ "cpu-share", required_argument, NULL, OPT_CPU_SHARES }, /* runc's spelling */
 		{ "cpu-shares", required_argument, NULL, OPT_CPU_SHARES },
 		{ "cpu-quota", required_argument, NULL, OPT_CPU_QUOTA },
 		{ "cpu-period", required_argument, NULL, OPT_CPU_PERIOD },
@@ -222,11 +222,10 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	if (*st->cgroups_path) {
 		struct rt_cgroup_limits lim;
 		/* The host limit keeps room for the hypervisor, as at create. */
-		unsigned long long mib =
-			res->memory_limit > 0
-				? rt_cgroup_memory_mib(ops, ((unsigned long long)res->memory_limit >> 20) +
-								    RT_GUEST_MEM_OVERHEAD_MIB)
-				: 0;
+		unsigned long long mib = res->memory_limit > 0
+			? rt_cgroup_memory_mib(
+				  ops, ((unsigned long long)res->memory_limit >> 20) + RT_GUEST_MEM_OVERHEAD_MIB)
+			: 0;
 
 		rt_cgroup_limits_from(res, mib, &lim);
 		if (rt_cgroup_update(st->pid, st->cgroups_path, &lim, err) < 0)

@@ -594,8 +594,8 @@ void rt_resources_clear(struct rt_resources *r)
 
 /* The member @name of @obj (NULL when absent or null) when it is a JSON integer; @min and @max
  * bound it as the Go type runc decodes it into would (uint64, uint16, int64). */
-static int res_int(JsonObject *obj, const char *what, const char *group, const char *name, int64_t min,
-		   uint64_t max, bool *found, int64_t *ret, struct rt_error **err)
+static int res_int(JsonObject *obj, const char *what, const char *group, const char *name, int64_t min, uint64_t max,
+		   bool *found, int64_t *ret, struct rt_error **err)
 {
 	JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
 	int64_t v;
@@ -699,7 +699,8 @@ int rt_resources_parse(JsonObject *res, const char *what, struct rt_resources *r
 			    res_int(json_node_get_object(e), what, group, "limit", 0, INT64_MAX, &found, &v, err) < 0)
 				goto fail;
 			/* The page size names a file: a letter and digit name such as "2MB", nothing else. */
-			if (!h->page_size || !*h->page_size || strspn(h->page_size, "0123456789KMGB") != strlen(h->page_size)) {
+			if (!h->page_size || !*h->page_size ||
+			    strspn(h->page_size, "0123456789KMGB") != strlen(h->page_size)) {
 				rt_make_error(err, 0, "%s.%spageSize` must be a page size such as 2MB", what, group);
 				goto fail;
 			}

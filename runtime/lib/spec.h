@@ -76,14 +76,14 @@ struct rt_hugetlb {
  * cpu.period (which struct rt_spec keeps for sizing the guest). Read from config.json and from
  * an `update --resources` file (rt_resources_parse()). Zero or NULL: unset. */
 struct rt_resources {
-	int64_t memory_limit;   /* memory.limit: bytes; -1: no limit */
-	int64_t cpu_quota;      /* cpu.quota; -1: no limit */
-	uint64_t cpu_period;    /* cpu.period */
-	uint64_t cpu_shares;    /* cpu.shares */
-	char *cpuset_cpus;      /* cpu.cpus, as given ("0-2,5") */
-	char *cpuset_mems;      /* cpu.mems */
-	int64_t pids_limit;     /* pids.limit; -1 (any value < 0): no limit */
-	uint16_t blkio_weight;  /* blockIO.weight */
+	int64_t memory_limit;       /* memory.limit: bytes; -1: no limit */
+	int64_t cpu_quota;          /* cpu.quota; -1: no limit */
+	uint64_t cpu_period;        /* cpu.period */
+	uint64_t cpu_shares;        /* cpu.shares */
+	char *cpuset_cpus;          /* cpu.cpus, as given ("0-2,5") */
+	char *cpuset_mems;          /* cpu.mems */
+	int64_t pids_limit;         /* pids.limit; -1 (any value < 0): no limit */
+	uint16_t blkio_weight;      /* blockIO.weight */
 	struct rt_hugetlb *hugetlb; /* hugepageLimits */
 	size_t n_hugetlb;
 };
@@ -97,19 +97,19 @@ struct rt_spec {
 	GPtrArray *hooks[_RT_HOOK_KIND_MAX]; /* of struct rt_hook; NULL when none */
 	struct rt_mount *mounts;
 	size_t n_mounts;
-	char **masked_paths;   /* NULL-terminated */
-	char **readonly_paths; /* NULL-terminated */
-	char **sysctl;         /* NULL-terminated "key=value" */
-	char *seccomp_json;    /* linux.seccomp as JSON, or NULL */
-	char *cgroups_path;    /* linux.cgroupsPath, or NULL */
-	int64_t memory_limit;  /* linux.resources.memory.limit in bytes, 0 when unset */
-	int64_t cpu_quota;     /* linux.resources.cpu.quota, 0 when unset */
-	uint64_t cpu_period;   /* linux.resources.cpu.period, 0 when unset */
-	unsigned cpuset_count; /* CPUs in linux.resources.cpu.cpus, 0 when unset */
+	char **masked_paths;           /* NULL-terminated */
+	char **readonly_paths;         /* NULL-terminated */
+	char **sysctl;                 /* NULL-terminated "key=value" */
+	char *seccomp_json;            /* linux.seccomp as JSON, or NULL */
+	char *cgroups_path;            /* linux.cgroupsPath, or NULL */
+	int64_t memory_limit;          /* linux.resources.memory.limit in bytes, 0 when unset */
+	int64_t cpu_quota;             /* linux.resources.cpu.quota, 0 when unset */
+	uint64_t cpu_period;           /* linux.resources.cpu.period, 0 when unset */
+	unsigned cpuset_count;         /* CPUs in linux.resources.cpu.cpus, 0 when unset */
 	struct rt_resources resources; /* linux.resources, as the host cgroup takes it */
-	bool netns;            /* linux.namespaces has a network namespace */
-	char *netns_path;      /* ...to join, or NULL for a new one */
-	char *arch;            /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
+	bool netns;                    /* linux.namespaces has a network namespace */
+	char *netns_path;              /* ...to join, or NULL for a new one */
+	char *arch;                    /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
 };
 
 /* config.json's name of a hook kind ("prestart", "createRuntime", ...). */
