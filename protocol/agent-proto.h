@@ -109,6 +109,8 @@ enum rv_attr_type {
 	RV_ATTR_NET_ROUTE, /* string, repeated, in order: "DEST/PREFIXLEN\nGATEWAY"; DEST 0.0.0.0/0 or
 			      * ::/0 is the default route; an empty GATEWAY means on-link */
 	RV_ATTR_DNS_PROXY, /* string: an IPv4 address in 127.0.0.0/8 (Docker's 127.0.0.11) */
+	/* The container's guest cgroup, on RUN: */
+	RV_ATTR_PIDS_MAX, /* u32: linux.resources.pids.limit, its pids.max (absent: none) */
 	_RV_ATTR_MAX,
 };
 

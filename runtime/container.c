@@ -494,8 +494,10 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		rt_warn("cgroupsPath `%s` is not a cgroupfs path, the monitor stays in its cgroup",
 			c->spec->cgroups_path);
 	else if (c->spec->cgroups_path) {
-		if (rt_cgroup_enter(c->spec->cgroups_path, c->spec, rt_cgroup_memory_mib(c->ops, c->vs.cfg.memory_mib),
-				    err) < 0)
+		struct rt_cgroup_limits lim;
+
+		rt_cgroup_limits_from(&c->spec->resources, rt_cgroup_memory_mib(c->ops, c->vs.cfg.memory_mib), &lim);
+		if (rt_cgroup_enter(c->spec->cgroups_path, &lim, err) < 0)
 			return -1;
 		c->cgroup_joined = true;
 	}

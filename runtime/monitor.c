@@ -453,6 +453,10 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 			r = put_mounts(out, spec);
 		if (r == 0 && m->cfg->net)
 			r = put_network(out, m->cfg->net);
+		/* The container's processes are the guest's: its cgroup takes their limit (the
+		 * host's pids.max also counts the VM's own threads, runtime/cgroup.h). */
+		if (r == 0 && spec->resources.pids_limit > 0)
+			r = rv_put_u32(out, RV_ATTR_PIDS_MAX, (uint32_t)MIN(spec->resources.pids_limit, UINT32_MAX));
 	}
 	if (r == 0)
 		r = rv_frame_end(out, start);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The container's memory cgroup in the guest (see cgroup.h). */
+/* The container's cgroup in the guest: memory and pids (see cgroup.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -39,12 +39,17 @@
  * memory.high stays unset (max): throttling a process that fills memory only delays its kill.
  * memory.swap.max 0: the guest has no swap, and should it ever get some, the limit holds.
  * memory.oom.group stays 0: the OOM killer kills only the process it picks, as under runc.
+ *
+ * pids.max is linux.resources.pids.limit (@pids_max; 0: none, max): the container's processes
+ * are all here, so the limit bounds them as runc's pids cgroup bounds a container's on the
+ * host (whose pids.max, runtime/cgroup.h, also counts the VM's own threads and so is higher).
+ * Without a pids controller (an older guest kernel) the container runs without the limit.
  * vm.overcommit_* stay as they are: allocations succeed and the process is killed when it
  * touches too much (137), as under runc, rather than seeing malloc() fail.
  */
-int cgroup_setup(void)
+int cgroup_setup(unsigned pids_max)
 {
-	char buf[4096], val[32];
+	char buf[4096], val[32], pids[16];
 	const char *what, *s;
 	unsigned long long avail;
 	int fd = -1, r;
@@ -77,6 +82,13 @@ int cgroup_setup(void)
 	what = "memory.max";
 	if ((r = write_file(CGROUP_DIR "/" CGROUP_NAME "/memory.max", val)) < 0)
 		goto out;
+	if (pids_max) {
+		snprintf(pids, sizeof(pids), "%u", pids_max);
+		/* Without it the memory limit still holds: said, not fatal. */
+		if ((r = write_file(CGROUP_DIR "/cgroup.subtree_control", "+pids")) < 0 ||
+		    (r = write_file(CGROUP_DIR "/" CGROUP_NAME "/pids.max", pids)) < 0)
+			logmsg("container cgroup: pids.max %s: %s (running without)", pids, strerror(-r));
+	}
 	what = "memory.swap.max";
 	r = write_file(CGROUP_DIR "/" CGROUP_NAME "/memory.swap.max", "0");
 	if (r < 0 && r != -ENOENT)

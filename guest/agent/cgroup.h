@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The container's memory cgroup in the guest. */
+/* The container's cgroup in the guest: memory and pids. */
 #ifndef RUNVM_AGENT_CGROUP_H
 #define RUNVM_AGENT_CGROUP_H
 
@@ -7,9 +7,9 @@
 
 struct agent;
 
-/* Make the container's memory cgroup (see cgroup.c). Returns its cgroup.procs, O_CLOEXEC, or
- * -1 after logging why not. */
-int cgroup_setup(void);
+/* Make the container's cgroup (see cgroup.c), with pids.max @pids_max (0: none). Returns its
+ * cgroup.procs, O_CLOEXEC, or -1 after logging why not. */
+int cgroup_setup(unsigned pids_max);
 /* In a child of the agent, first thing: join the container's cgroup and cgroup namespace
  * (@init: proc 0, which makes the namespace). A failure is logged, the process runs on. */
 void join_cgroup(const struct agent *a, bool init);

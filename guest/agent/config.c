@@ -335,6 +335,7 @@ static const struct {
 	[RV_ATTR_NET_ADDR] = { "NET_ADDR", .run_only = true },
 	[RV_ATTR_NET_ROUTE] = { "NET_ROUTE", .run_only = true },
 	[RV_ATTR_DNS_PROXY] = { "DNS_PROXY", .once = true, .run_only = true },
+	[RV_ATTR_PIDS_MAX] = { "PIDS_MAX", .once = true, .run_only = true },
 };
 
 /* The attributes of @f, checked as a whole: counts, caps and repeats. Returns the count of
@@ -426,6 +427,11 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 				.k = get_le32(d + 4),
 			};
 		}
+		return 0;
+	case RV_ATTR_PIDS_MAX:
+		if (rv_attr_u32(at, &v) < 0 || v == 0)
+			return fail(e, -EBADMSG, "malformed %s message: PIDS_MAX", msg);
+		run->pids_max = v;
 		return 0;
 	case RV_ATTR_NO_NEW_PRIVS:
 	case RV_ATTR_UMASK:

@@ -114,6 +114,7 @@ struct run_config {
 	size_t nroutes;
 	bool has_dns_proxy;
 	struct in_addr dns_proxy; /* in 127.0.0.0/8 */
+	uint32_t pids_max;        /* the container cgroup's pids.max; 0: none */
 };
 
 /*

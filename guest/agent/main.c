@@ -239,7 +239,7 @@ int main(void)
 	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
 	/* Last before proc 0: memory.max comes from what is left after the agent's setup. */
-	a.cg_procs = cgroup_setup();
+	a.cg_procs = cgroup_setup(run.pids_max);
 	spawn(&a, &a.procs[0], &run);
 	relay(&a);
 	finish(&a);

@@ -79,6 +79,7 @@ void rt_spec_free(struct rt_spec *s)
 	g_free(s->rootfs);
 	g_free(s->hostname);
 	g_free(s->arch);
+	rt_resources_clear(&s->resources);
 	g_free(s);
 }
 typedef struct rt_spec rt_spec;
@@ -582,6 +583,139 @@ static int count_cpuset(const char *list, unsigned *ret)
 	return 0;
 }
 
+/* --- linux.resources for the host cgroup (rt_resources_parse()) ------------------------------ */
+
+void rt_resources_clear(struct rt_resources *r)
+{
+	g_free(r->cpuset_cpus);
+	g_free(r->cpuset_mems);
+	for (size_t i = 0; i < r->n_hugetlb; i++)
+		g_free(r->hugetlb[i].page_size);
+	g_free(r->hugetlb);
+	*r = (struct rt_resources){ 0 };
+}
+
+/* The member @name of @obj (NULL when absent or null) when it is a JSON integer; @min and @max
+ * bound it as the Go type runc decodes it into would (uint64, uint16, int64). */
+static int res_int(JsonObject *obj, const char *what, const char *group, const char *name, int64_t min, uint64_t max,
+		   bool *found, int64_t *ret, struct rt_error **err)
+{
+	JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
+	int64_t v;
+
+	*found = false;
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+		return rt_make_error(err, 0, "%s.%s%s` must be an integer", what, group, name);
+	v = json_node_get_int(n);
+	if (v < min || (v >= 0 && (uint64_t)v > max))
+		return rt_make_error(err, 0, "%s.%s%s` is out of range: %" G_GINT64_FORMAT, what, group, name, v);
+	*found = true;
+	*ret = v;
+	return 0;
+}
+
+static int res_str(JsonObject *obj, const char *what, const char *group, const char *name, char **ret,
+		   struct rt_error **err)
+{
+	JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
+
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+		return rt_make_error(err, 0, "%s.%s%s` must be a string", what, group, name);
+	/* A cgroup file takes one line: a newline would write a second value. */
+	if (strchr(json_node_get_string(n), '\n'))
+		return rt_make_error(err, 0, "%s.%s%s` holds a newline", what, group, name);
+	g_free(*ret);
+	*ret = g_strdup(json_node_get_string(n));
+	return 0;
+}
+
+static int res_object(JsonObject *obj, const char *what, const char *name, JsonObject **ret, struct rt_error **err)
+{
+	JsonNode *n = json_object_get_member(obj, name);
+
+	*ret = NULL;
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return rt_make_error(err, 0, "%s.%s` must be an object", what, name);
+	*ret = json_node_get_object(n);
+	return 0;
+}
+
+int rt_resources_parse(JsonObject *res, const char *what, struct rt_resources *ret, struct rt_error **err)
+{
+	JsonObject *mem, *cpu, *pids, *blkio;
+	JsonNode *hp = json_object_get_member(res, "hugepageLimits");
+	bool found;
+	int64_t v;
+
+	rt_resources_clear(ret);
+	if (res_object(res, what, "memory", &mem, err) < 0 || res_object(res, what, "cpu", &cpu, err) < 0 ||
+	    res_object(res, what, "pids", &pids, err) < 0 || res_object(res, what, "blockIO", &blkio, err) < 0)
+		goto fail;
+	if (res_int(mem, what, "memory.", "limit", INT64_MIN, INT64_MAX, &found, &v, err) < 0)
+		goto fail;
+	/* runc takes any negative limit as none (-1) */
+	ret->memory_limit = found ? MAX(v, -1) : 0;
+	if (res_int(cpu, what, "cpu.", "quota", INT64_MIN, INT64_MAX, &found, &v, err) < 0)
+		goto fail;
+	ret->cpu_quota = found ? MAX(v, -1) : 0;
+	if (res_int(cpu, what, "cpu.", "period", 0, UINT64_MAX, &found, &v, err) < 0)
+		goto fail;
+	ret->cpu_period = found ? (uint64_t)v : 0;
+	if (res_int(cpu, what, "cpu.", "shares", 0, UINT64_MAX, &found, &v, err) < 0)
+		goto fail;
+	ret->cpu_shares = found ? (uint64_t)v : 0;
+	if (res_str(cpu, what, "cpu.", "cpus", &ret->cpuset_cpus, err) < 0 ||
+	    res_str(cpu, what, "cpu.", "mems", &ret->cpuset_mems, err) < 0)
+		goto fail;
+	if (res_int(pids, what, "pids.", "limit", INT64_MIN, INT64_MAX, &found, &v, err) < 0)
+		goto fail;
+	ret->pids_limit = found ? MAX(v, -1) : 0;
+	if (res_int(blkio, what, "blockIO.", "weight", 0, UINT16_MAX, &found, &v, err) < 0)
+		goto fail;
+	ret->blkio_weight = found ? (uint16_t)v : 0;
+	if (hp && !JSON_NODE_HOLDS_NULL(hp)) {
+		JsonArray *a;
+
+		if (!JSON_NODE_HOLDS_ARRAY(hp)) {
+			rt_make_error(err, 0, "%s.hugepageLimits` must be an array", what);
+			goto fail;
+		}
+		a = json_node_get_array(hp);
+		ret->hugetlb = g_new0(struct rt_hugetlb, json_array_get_length(a));
+		for (guint i = 0; i < json_array_get_length(a); i++) {
+			JsonNode *e = json_array_get_element(a, i);
+			g_autofree char *group = g_strdup_printf("hugepageLimits[%u].", i);
+			struct rt_hugetlb *h = &ret->hugetlb[ret->n_hugetlb];
+
+			if (!JSON_NODE_HOLDS_OBJECT(e)) {
+				rt_make_error(err, 0, "%s.hugepageLimits[%u]` must be an object", what, i);
+				goto fail;
+			}
+			ret->n_hugetlb++;
+			if (res_str(json_node_get_object(e), what, group, "pageSize", &h->page_size, err) < 0 ||
+			    res_int(json_node_get_object(e), what, group, "limit", 0, INT64_MAX, &found, &v, err) < 0)
+				goto fail;
+			/* The page size names a file: a letter and digit name such as "2MB", nothing else. */
+			if (!h->page_size || !*h->page_size ||
+			    strspn(h->page_size, "0123456789KMGB") != strlen(h->page_size)) {
+				rt_make_error(err, 0, "%s.%spageSize` must be a page size such as 2MB", what, group);
+				goto fail;
+			}
+			h->limit = found ? (uint64_t)v : 0;
+		}
+	}
+	return 0;
+fail:
+	rt_resources_clear(ret);
+	return -1;
+}
+
 static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
 {
 	JsonObject *res;
@@ -616,7 +750,7 @@ static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_erro
 			return rt_make_error(err, 0, "config.json: `linux.resources.cpu.cpus` is not a CPU list: `%s`",
 					     cpus);
 	}
-	return 0;
+	return rt_resources_parse(res, "config.json: `linux.resources", &s->resources, err);
 }
 
 /* The types of what the seccomp compiler (runtime/seccomp.c) reads, checked here so that a

@@ -11,6 +11,7 @@
 #include <glib.h>
 
 struct rt_error;
+struct _JsonObject;
 
 struct rt_rlimit {
 	int resource; /* RLIMIT_* */
@@ -85,6 +86,28 @@ enum rt_hook_kind {
 	_RT_HOOK_KIND_MAX,
 };
 
+/* One of linux.resources.hugepageLimits. */
+struct rt_hugetlb {
+	char *page_size; /* "2MB", "1GB": the name in the hugetlb controller's files */
+	uint64_t limit;  /* bytes */
+};
+
+/* The linux.resources members with a host cgroup meaning beyond memory.limit and cpu.quota and
+ * cpu.period (which struct rt_spec keeps for sizing the guest). Read from config.json and from
+ * an `update --resources` file (rt_resources_parse()). Zero or NULL: unset. */
+struct rt_resources {
+	int64_t memory_limit;       /* memory.limit: bytes; -1: no limit */
+	int64_t cpu_quota;          /* cpu.quota; -1: no limit */
+	uint64_t cpu_period;        /* cpu.period */
+	uint64_t cpu_shares;        /* cpu.shares */
+	char *cpuset_cpus;          /* cpu.cpus, as given ("0-2,5") */
+	char *cpuset_mems;          /* cpu.mems */
+	int64_t pids_limit;         /* pids.limit; -1 (any value < 0): no limit */
+	uint16_t blkio_weight;      /* blockIO.weight */
+	struct rt_hugetlb *hugetlb; /* hugepageLimits */
+	size_t n_hugetlb;
+};
+
 struct rt_spec {
 	char *oci_version;
 	struct rt_process process;
@@ -103,6 +126,7 @@ struct rt_spec {
 	int64_t cpu_quota;                          /* linux.resources.cpu.quota, 0 when unset */
 	uint64_t cpu_period;                        /* linux.resources.cpu.period, 0 when unset */
 	unsigned cpuset_count;                      /* CPUs in linux.resources.cpu.cpus, 0 when unset */
+	struct rt_resources resources;              /* linux.resources, as the host cgroup takes it */
 	bool netns;                                 /* linux.namespaces has a network namespace */
 	char *netns_path;                           /* ...to join, or NULL for a new one */
 	struct rt_namespace namespaces[_RT_NS_MAX]; /* every type (network too: netns, netns_path) */
@@ -124,6 +148,10 @@ int rt_spec_load(const char *bundle, struct rt_spec **ret, struct rt_error **err
 /* Parse a config.json held in memory; @bundle resolves a relative root.path. */
 int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_spec **ret, struct rt_error **err);
 void rt_spec_free(struct rt_spec *s);
+/* Parse a linux.resources object (@res) into @ret, checking types and ranges; @what names it
+ * in messages ("config.json: `linux.resources", "update: `resources"). */
+int rt_resources_parse(struct _JsonObject *res, const char *what, struct rt_resources *ret, struct rt_error **err);
+void rt_resources_clear(struct rt_resources *r);
 /* Parse a JSON `process` object held in memory (what `exec --process FILE` reads). */
 int rt_process_parse(const char *json, size_t len, struct rt_process **ret, struct rt_error **err);
 void rt_process_clear(struct rt_process *p);

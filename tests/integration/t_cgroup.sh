@@ -1,0 +1,101 @@
+# Host cgroup limits (issue 13 point 2): the same bundle under runc 1.1 (/usr/sbin/runc, its own
+# --root) and runvm, with a cgroupsPath and each linux.resources member that has a host meaning;
+# the cgroup files each made must match (memory and pids.max: runvm adds the VM's overhead,
+# runtime/cgroup.h), then `update` of each, `events --stats`, and the refusals runc makes.
+# Sourced by run.sh.
+cg_runc=/usr/sbin/runc
+cg_rroot=$work/runc-root
+cg_abs=/runvm-it-cg-$$
+cg_rel=runvm-it-cgrel-$$
+undo+=("$cg_runc --root $cg_rroot delete -f cgrc1 2>/dev/null; $cg_runc --root $cg_rroot delete -f cgrc2 2>/dev/null; for h in /sys/fs/cgroup/*/; do for d in \$h$cg_abs-runc \$h$cg_abs-runvm; do rmdir \$d 2>/dev/null; done; find \$h -depth -type d -name '$cg_rel' -exec rmdir {} + 2>/dev/null; done")
+cg_res='{"cpu":{"cpus":"1","mems":"0","shares":512,"quota":50000,"period":100000},"pids":{"limit":20},"blockIO":{"weight":300},"memory":{"limit":67108864}}'
+# cg_files DIR_SUFFIX: the limits as "file=value" lines, v1 or v2 names, wherever the host has them.
+cg_files() {
+	local p=$1 f h
+	for f in cpuset.cpus cpuset.mems cpu.shares cpu.weight cpu.cfs_quota_us cpu.cfs_period_us cpu.max pids.max \
+		blkio.weight blkio.bfq.weight io.weight io.bfq.weight; do
+		for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+			[ -f "$h$p/$f" ] && echo "$f=$(cat "$h$p/$f")" && break
+		done
+	done
+}
+cg_mem() { cat /sys/fs/cgroup/memory"$1"/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup"$1"/memory.max; }
+cg_pids() { cat /sys/fs/cgroup/pids"$1"/pids.max 2>/dev/null || cat /sys/fs/cgroup"$1"/pids.max; }
+if [ ! -x "$cg_runc" ]; then
+	ok "# SKIP t_cgroup: no runc at $cg_runc"
+else
+	# --- absolute path: runc and runvm side by side ---
+	make_config "$bundle" '["sleep","60"]' "c['linux']['cgroupsPath']='$cg_abs-runc'; c['linux']['resources']=$cg_res"
+	"$cg_runc" --root "$cg_rroot" run -d -b "$bundle" cgrc1 </dev/null >/dev/null 2>"$work/runc.err"
+	runc_files=$(cg_files "$cg_abs-runc")
+	create_bg cgrv1 '["sleep","60"]' "c['linux']['cgroupsPath']='$cg_abs-runvm'; c['linux']['resources']=$cg_res"
+	rv_files=$(cg_files "$cg_abs-runvm")
+	out=$rv_files rc=$create_rc err="runc: $runc_files // $(cat "$work/runc.err" "$work/cgrv1.err")"
+	check "absolute cgroupsPath: cpuset, cpu shares/quota/period, blkio weight as runc's ($(echo $rv_files))" \
+		eval '[ "$create_rc" = 0 ] && [ -n "$rv_files" ] && [ "$(grep -v pids.max <<<"$rv_files")" = "$(grep -v pids.max <<<"$runc_files")" ]'
+	out="runc $(cg_pids "$cg_abs-runc") runvm $(cg_pids "$cg_abs-runvm")"
+	check "pids.max: runc's limit, runvm's plus the VM's own threads (144)" \
+		eval '[ "$(cg_pids "$cg_abs-runc")" = 20 ] && [ "$(cg_pids "$cg_abs-runvm")" = 164 ]'
+	out="runc $(cg_mem "$cg_abs-runc") runvm $(cg_mem "$cg_abs-runvm")"
+	check "memory: runc's limit, runvm's the guest's RAM plus the backend's overhead" \
+		eval '[ "$(cg_mem "$cg_abs-runc")" = 67108864 ] && [ "$(cg_mem "$cg_abs-runvm")" -gt 67108864 ]'
+	# --- update: the same flags to both ---
+	upd=(--cpuset-cpus 0 --cpu-share 700 --cpu-quota 30000 --cpu-period 200000 --pids-limit 40 --blkio-weight 200)
+	"$cg_runc" --root "$cg_rroot" update "${upd[@]}" cgrc1 2>"$work/runc.err"
+	"${R[@]}" update "${upd[@]}" cgrv1 >/dev/null 2>"$work/rv.err"; rc=$?
+	runc_files=$(cg_files "$cg_abs-runc"); rv_files=$(cg_files "$cg_abs-runvm")
+	out=$rv_files err="runc: $runc_files // $(cat "$work/runc.err" "$work/rv.err")"
+	check "update with runc's flags changes what runc's changes ($(echo $rv_files))" \
+		eval '[ "$rc" = 0 ] && [ "$(grep -v pids.max <<<"$rv_files")" = "$(grep -v pids.max <<<"$runc_files")" ] && [ "$(cg_pids "$cg_abs-runvm")" = 184 ] && grep -q "=700" <<<"$rv_files$(cg_files "$cg_abs-runvm")"'
+	echo '{"cpu":{"cpus":"0-1"},"pids":{"limit":-1}}' >"$work/res.json"
+	"$cg_runc" --root "$cg_rroot" update -r "$work/res.json" cgrc1 2>/dev/null
+	"${R[@]}" update -r "$work/res.json" cgrv1 >/dev/null 2>"$work/rv.err"; rc=$?
+	out="runc $(cg_files "$cg_abs-runc" | grep cpuset.cpus) $(cg_pids "$cg_abs-runc") runvm $(cg_files "$cg_abs-runvm" | grep cpuset.cpus) $(cg_pids "$cg_abs-runvm")"
+	err=$(cat "$work/rv.err")
+	check "update -r resources.json (cpus 0-1, pids -1 is max) as runc" \
+		eval '[ "$rc" = 0 ] && [ "$(cg_pids "$cg_abs-runvm")" = max ] && [ "$(cg_files "$cg_abs-runvm" | grep cpuset.cpus)" = "$(cg_files "$cg_abs-runc" | grep cpuset.cpus)" ]'
+	# --- events --stats: runc's members, read from the cgroup ---
+	"$cg_runc" --root "$cg_rroot" events --stats cgrc1 >"$work/runc.ev" 2>/dev/null
+	"${R[@]}" events --stats cgrv1 >"$work/rv.ev" 2>"$work/rv.err"; rc=$?
+	out=$(head -c 400 "$work/rv.ev") err=$(cat "$work/rv.err")
+	check "events --stats: runc's members (cpu usage and throttling, cpuset, memory usage and limit, pids current and limit)" \
+		python3 - "$work/runc.ev" "$work/rv.ev" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["data"]; v = json.load(open(sys.argv[2]))["data"]
+assert set(r) <= set(v) | {"network_interfaces"}, set(r) - set(v)
+assert v["cpu"]["usage"]["total"] > 0 and "throttling" in v["cpu"]
+assert v["cpuset"]["cpus"] == r["cpuset"]["cpus"] == [0, 1], (v["cpuset"], r["cpuset"])
+assert v["memory"]["usage"]["usage"] > 0 and v["memory"]["usage"]["limit"] > r["memory"]["usage"]["limit"]
+assert v["pids"]["current"] >= 2 and "limit" not in v["pids"] and "limit" not in r["pids"]
+PY
+	"$cg_runc" --root "$cg_rroot" delete -f cgrc1 2>/dev/null
+	"${R[@]}" kill cgrv1 KILL 2>/dev/null; wait_status cgrv1 >/dev/null; "${R[@]}" delete -f cgrv1 2>/dev/null
+	out= err=
+	check "both cgroups are gone after delete" eval '! ls -d /sys/fs/cgroup/*'"$cg_abs"'-* 2>/dev/null | grep -q .'
+	# --- relative path: below the caller's own cgroup in each v1 hierarchy, as runc ---
+	make_config "$bundle" '["sleep","60"]' "c['linux']['cgroupsPath']='$cg_rel/c'; c['linux']['resources']={'pids':{'limit':30}}"
+	"$cg_runc" --root "$cg_rroot" run -d -b "$bundle" cgrc2 </dev/null >/dev/null 2>"$work/runc.err"
+	runc_cg=$(grep -E ':(pids|memory):' "/proc/$(cat "$cg_rroot/cgrc2/state.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["init_process_pid"])')/cgroup" 2>/dev/null)
+	"$cg_runc" --root "$cg_rroot" delete -f cgrc2 2>/dev/null
+	create_bg cgrv2 '["sleep","60"]' "c['linux']['cgroupsPath']='$cg_rel/c'; c['linux']['resources']={'pids':{'limit':30}}"
+	rv_cg=$(grep -E ':(pids|memory):' "/proc/$mon_pid/cgroup" 2>/dev/null)
+	out=$rv_cg err="runc: $runc_cg"
+	check "relative cgroupsPath: the monitor's cgroups are runc's process's" \
+		eval '[ "$create_rc" = 0 ] && [ -n "$rv_cg" ] && [ "$rv_cg" = "$runc_cg" ] && [[ "$rv_cg" == *"$cg_rel/c"* ]]'
+	# The guest's own cgroup takes pids.limit itself: 30 processes, the 31st fork fails.
+	"${R[@]}" kill cgrv2 KILL 2>/dev/null; wait_status cgrv2 >/dev/null; "${R[@]}" delete -f cgrv2 2>/dev/null
+	rv cgrv3 '["sh","-c","mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null || mount -t cgroup2 none /tmp; cat /sys/fs/cgroup/pids.max /tmp/pids.max 2>/dev/null; true"]' \
+		"c['linux']['cgroupsPath']='$cg_rel/g'; c['linux']['resources']={'pids':{'limit':30}}; c['mounts']=[m for m in c['mounts'] if m['destination']!='/sys']"
+	check "the guest's container cgroup has pids.max = the limit" eval '[ "$rc" = 0 ] && [[ "$out" == *30* ]]'
+	# --- what the host cannot honour: refused, as runc refuses it ---
+	for case in 'cpuset CPU that does not exist|{"cpu":{"cpus":"63"}}|cpuset.cpus' \
+		'absent hugetlb controller|{"hugepageLimits":[{"pageSize":"2MB","limit":2097152}]}|hugetlb' \
+		'cpu.shares below 2|{"cpu":{"shares":1}}|cpu-shares' 'cpu quota under 1 ms|{"cpu":{"quota":500}}|cpu.cfs_quota_us|cpu.max'; do
+		IFS='|' read -r what res needle alt <<<"$case"
+		make_config "$bundle" '["true"]' "c['linux']['cgroupsPath']='$cg_abs-bad'; c['linux']['resources']=$res"
+		"$cg_runc" --root "$cg_rroot" run -b "$bundle" cgrc3 </dev/null >/dev/null 2>"$work/runc.err"; runc_rc=$?
+		"$cg_runc" --root "$cg_rroot" delete -f cgrc3 2>/dev/null
+		EXPECT_RC=1 expect_error "refused as by runc (rc $runc_rc): $what" "$needle${alt:+|$alt}" cgbad "$RUNVM"
+	done
+	for h in /sys/fs/cgroup/*/; do rmdir "$h$cg_abs-bad" 2>/dev/null; done
+fi
