@@ -86,8 +86,15 @@ static int send_and_wait(int fd, const char *command, struct rt_error **err)
 		if (json_object_has_member(o, "return"))
 			return 0;
 		if (json_object_has_member(o, "error")) {
-			JsonObject *e = json_object_get_object_member(o, "error");
-			const char *desc = e ? json_object_get_string_member_with_default(e, "desc", "?") : "?";
+			/* QEMU's shape is {"error": {"class": ..., "desc": "..."}}; anything else
+			 * is still an error, described as "?". */
+			JsonNode *en = json_object_get_member(o, "error");
+			JsonObject *e = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
+			JsonNode *dn = e ? json_object_get_member(e, "desc") : NULL;
+			const char *desc = dn && JSON_NODE_HOLDS_VALUE(dn) &&
+					json_node_get_value_type(dn) == G_TYPE_STRING
+				? json_node_get_string(dn)
+				: "?";
 
 			return rt_make_error(err, 0, "QMP %s: %s", command, desc);
 		}
