@@ -85,7 +85,9 @@
 #include "guest/agent/agent.h"
 #include "guest/agent/cgroup.h"
 #include "guest/agent/channel.h"
+#include "guest/agent/devices.h"
 #include "guest/agent/dns.h"
+#include "guest/agent/mounts.h"
 #include "guest/agent/net.h"
 #include "guest/agent/process.h"
 #include "guest/agent/relay.h"
@@ -121,6 +123,11 @@ static int early_setup(void)
 			logmsg("mount %s on %s: %s", m[i].type, m[i].dir, strerror(-r));
 			return r;
 		}
+		/* Everything shared, as systemd makes a host's mounts, which is what runc's
+		 * propagation settings act on (see prepare_root() in rootfs.c). What is mounted later
+		 * (the rootfs, the shares) is shared too, each in a peer group of its own. */
+		if (i == sizeof(m) / sizeof(m[0]) - 1 && mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
+			logmsg("making the mounts shared: %m");
 		if (i > 0)
 			continue;
 		/* Right after /dev: the kernel found no /dev/console, so stderr is closed. */
@@ -209,6 +216,9 @@ int main(void)
 	a.pidns = -1;
 	a.cg_procs = -1;
 	a.cgns = -1;
+	a.mntns = -1;
+	a.userns = -1;
+	a.rootfd = -1;
 	a.dns_fd = -1;
 	proc_init(&a.procs[0], 0);
 	r = early_setup();
@@ -238,6 +248,9 @@ int main(void)
 	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
 	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
+	/* What the container's mount namespace copies from the agent's. */
+	mounts_prepare(&run);
+	devices_stage(&run);
 	/* Last before proc 0: memory.max comes from what is left after the agent's setup. */
 	a.cg_procs = cgroup_setup();
 	spawn(&a, &a.procs[0], &run);
