@@ -21,15 +21,20 @@
  * A terminal is a pty of the container's own devpts instance (ROOTFS/dev/pts), so the process
  * sees /dev/pts/N; the slave is opened with TIOCGPTPEER, never by path.
  *
- * The container, as with runc: proc 0 is PID 1 of a new PID namespace (clone(CLONE_NEWPID)),
- * and that process, before it becomes the container's program, sets the container up in the
- * agent's own mount namespace (which every process of the container shares, under a chroot):
- * the mounts (RUN's RV_ATTR_MOUNT list, or without one the built-in proc, sysfs, /dev, devpts
- * and shm), sysctls, readonly and masked paths, because a proc mount shows the PID namespace
- * of whoever mounts it. It then tells the agent over a socket that it is done, passing the pty
- * master when it has a terminal (the pty must come from the devpts it mounted); the agent
- * waits for that before it serves anything else, so an EXEC always finds the container set
- * up. EXEC'd processes are forked after setns() into that PID namespace. Mount destinations
+ * The container, as with runc: proc 0 is PID 1 of a new PID namespace (clone(CLONE_NEWPID),
+ * with CLONE_NEWUSER for a user namespace, whose maps the agent writes), and that process,
+ * before it becomes the container's program, makes the container's mount namespace (a copy of
+ * the agent's, whose mounts are all shared as on a systemd host, with rootfsPropagation on /
+ * and the rootfs bound onto itself: see prepare_root()) and sets the container up in it (every
+ * process of the container enters it and chroots to ROOTFS): the mounts (RUN's RV_ATTR_MOUNT
+ * list, or without one the built-in proc, sysfs, /dev, devpts and shm), linux.devices,
+ * sysctls, readonly and masked paths, because a proc mount shows the PID namespace of whoever
+ * mounts it. It then tells the agent over a socket that it is done, passing its root (an fd in
+ * its mount namespace, under which the agent opens EXEC's ptys) and the pty master when it has
+ * a terminal (the pty must come from the devpts it mounted); the agent waits for that before
+ * it serves anything else, so an EXEC always finds the container set up. EXEC'd processes are
+ * forked after setns() into that PID namespace and, once their limits are set, enter its user
+ * and mount namespaces. Mount destinations
  * are resolved component by component under ROOTFS, symlinks included, never leaving it, and
  * mounted onto /proc/self/fd/N of what was resolved. The agent stays the guest's PID 1 and
  * reaps everything.
