@@ -111,6 +111,16 @@ enum rv_attr_type {
 	RV_ATTR_DNS_PROXY, /* string: an IPv4 address in 127.0.0.0/8 (Docker's 127.0.0.11) */
 	/* The container's guest cgroup, on RUN: */
 	RV_ATTR_PIDS_MAX, /* u32: linux.resources.pids.limit, its pids.max (absent: none) */
+	/* More of the container's OCI settings, on RUN (see below): */
+	RV_ATTR_DEVICE,             /* repeated, in order: linux.devices[]: 24 bytes, u32 type ('c', 'b',
+				     * 'u' or 'p'), major, minor, mode (permission bits), uid, gid, then
+				     * the absolute path (no NUL, shorter than PATH_MAX) */
+	RV_ATTR_USERNS,             /* u32: a new user namespace (linux.namespaces has "user") */
+	RV_ATTR_UID_MAP,            /* 12 bytes, repeated: u32 containerID, hostID, size */
+	RV_ATTR_GID_MAP,            /* 12 bytes, repeated: the same for groups */
+	RV_ATTR_ROOTFS_PROPAGATION, /* string: linux.rootfsPropagation, one of "shared", "rshared",
+				     * "slave", "rslave", "private", "rprivate", "unbindable",
+				     * "runbindable"; absent: "rslave", as runc */
 	_RV_ATTR_MAX,
 };
 
@@ -123,6 +133,21 @@ enum rv_attr_type {
  * cgroup, ...) are mounted in the guest with SOURCE as the device name.
  */
 #define RV_MOUNTS_TAG "mounts"
+
+/*
+ * Devices, the user namespace and propagation (on RUN), as runc applies them inside the guest.
+ * The container gets a mount namespace of its own in the guest, made as runc makes one on a
+ * host where everything is shared (systemd's default): the agent's mounts are shared, the
+ * container's copy gets RV_ATTR_ROOTFS_PROPAGATION on /, and its root is a bind of the rootfs.
+ * With RV_ATTR_USERNS, proc 0 is cloned into a new user namespace (with its PID namespace),
+ * which gets every RV_ATTR_UID_MAP and RV_ATTR_GID_MAP; EXEC'd processes join it. Host IDs are
+ * the guest kernel's IDs, which the rootfs share passes through unchanged to the host.
+ * RV_ATTR_DEVICEs are made after the mounts: mknod (mode exactly, whatever the umask), then
+ * chown; in a user namespace, where mknod is not allowed, the agent makes the node outside it
+ * and the container binds it onto PATH, as runc binds the host's.
+ */
+#define RV_DEVICE_ATTR_LEN 24
+#define RV_IDMAP_ATTR_LEN 12
 
 /*
  * Network (on RUN). The host has redirected the container's interface in its network

@@ -360,6 +360,45 @@ static int put_mounts(struct rv_buf *out, const struct rt_spec *spec)
 	return r;
 }
 
+/* What the guest applies inside the container: devices, the user namespace, propagation. */
+static int put_guest_settings(struct rv_buf *out, const struct rt_spec *spec)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < spec->n_devices; i++) {
+		const struct rt_device *d = &spec->devices[i];
+		size_t plen = strlen(d->path);
+		g_autofree uint8_t *v = g_malloc(RV_DEVICE_ATTR_LEN + plen);
+
+		rv_le32(v, (uint8_t)d->type);
+		rv_le32(v + 4, d->major);
+		rv_le32(v + 8, d->minor);
+		rv_le32(v + 12, d->mode);
+		rv_le32(v + 16, d->uid);
+		rv_le32(v + 20, d->gid);
+		memcpy(v + RV_DEVICE_ATTR_LEN, d->path, plen);
+		r = rv_put_bytes(out, RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + plen);
+	}
+	if (r == 0 && spec->userns)
+		r = rv_put_u32(out, RV_ATTR_USERNS, 1);
+	for (size_t k = 0; k < 2; k++) {
+		const struct rt_id_mapping *m = k ? spec->gid_mappings : spec->uid_mappings;
+		size_t n = k ? spec->n_gid_mappings : spec->n_uid_mappings;
+
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			uint8_t v[RV_IDMAP_ATTR_LEN];
+
+			rv_le32(v, m[i].container_id);
+			rv_le32(v + 4, m[i].host_id);
+			rv_le32(v + 8, m[i].size);
+			r = rv_put_bytes(out, k ? RV_ATTR_GID_MAP : RV_ATTR_UID_MAP, v, sizeof(v));
+		}
+	}
+	if (r == 0 && spec->rootfs_propagation)
+		r = rv_put_str(out, RV_ATTR_ROOTFS_PROPAGATION, spec->rootfs_propagation);
+	return r;
+}
+
 /* What applies to one process: limits, privileges, seccomp. */
 static int put_process_settings(struct rv_buf *out, const struct rt_process *p, const uint8_t *bpf, size_t bpf_len)
 {
@@ -451,6 +490,8 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 			r = rv_put_str(out, RV_ATTR_HOSTNAME, spec->hostname);
 		if (r == 0)
 			r = put_mounts(out, spec);
+		if (r == 0)
+			r = put_guest_settings(out, spec);
 		if (r == 0 && m->cfg->net)
 			r = put_network(out, m->cfg->net);
 		/* The container's processes are the guest's: its cgroup takes their limit (the

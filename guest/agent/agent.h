@@ -51,6 +51,9 @@ struct agent {
 	int pidns;                       /* the container's (proc 0's) PID namespace; -1 before it exists */
 	int cg_procs;                    /* the container cgroup's cgroup.procs; -1: no cgroup */
 	int cgns;                        /* the container's cgroup namespace; -1 before it exists */
+	int mntns;                       /* the container's mount namespace; -1 before it exists */
+	int userns;                      /* its user namespace; -1: none (or before it exists) */
+	int rootfd;                      /* its root (ROOTFS in its mount namespace), O_PATH; -1 before */
 	struct proc procs[MAX_PROCS];    /* [0] is proc 0 */
 	int dns_fd;                      /* the DNS proxy's UDP socket; -1: no proxy */
 	unsigned dns_next;               /* the slot of the next query */

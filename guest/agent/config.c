@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "guest/agent/config.h"
 #include "protocol/agent-proto.h"
@@ -75,6 +76,11 @@ void run_config_free(struct run_config *run)
 	for (i = 0; run->routes && i < run->nroutes; i++)
 		free(run->routes[i].dest);
 	free(run->routes);
+	for (i = 0; run->devices && i < run->ndevices; i++)
+		free(run->devices[i].path);
+	free(run->devices);
+	free(run->uid_map);
+	free(run->gid_map);
 	*run = (struct run_config){ 0 };
 }
 
@@ -299,6 +305,95 @@ bad:
 	return r;
 }
 
+/* The propagation names of linux.rootfsPropagation (and of mount options) as MS_* flags. */
+static int propagation_flags(const char *s, size_t len, unsigned long *ret)
+{
+	static const struct {
+		const char *name;
+		unsigned long flags;
+	} names[] = {
+		{ "shared", MS_SHARED },         { "rshared", MS_SHARED | MS_REC },
+		{ "slave", MS_SLAVE },           { "rslave", MS_SLAVE | MS_REC },
+		{ "private", MS_PRIVATE },       { "rprivate", MS_PRIVATE | MS_REC },
+		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == len && !memcmp(names[i].name, s, len)) {
+			*ret = names[i].flags;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* RV_ATTR_DEVICE, RV_ATTR_UID_MAP, RV_ATTR_GID_MAP, RV_ATTR_USERNS, RV_ATTR_ROOTFS_PROPAGATION
+ * into @run, whose arrays have room. */
+static int parse_guest_attr(const struct rv_attr *at, struct run_config *run, struct parse_error *e)
+{
+	struct device_entry *d;
+	struct id_map *m;
+	const char *s;
+	size_t len;
+	uint32_t v;
+
+	switch (at->type) {
+	case RV_ATTR_DEVICE:
+		d = &run->devices[run->ndevices];
+		if (at->len <= RV_DEVICE_ATTR_LEN || at->len - RV_DEVICE_ATTR_LEN >= PATH_MAX)
+			return fail(e, -EBADMSG, "malformed RUN message: DEVICE of %u bytes, not %d and a path",
+				    at->len, RV_DEVICE_ATTR_LEN);
+		v = get_le32(at->data);
+		if (v != 'c' && v != 'b' && v != 'u' && v != 'p')
+			return fail(e, -EINVAL, "device: unknown type %u, not c, b, u or p", v);
+		len = at->len - RV_DEVICE_ATTR_LEN;
+		s = (const char *)at->data + RV_DEVICE_ATTR_LEN;
+		if (memchr(s, '\0', len) || s[0] != '/')
+			return fail(e, -EINVAL, "device: path `%.*s` is not absolute", (int)(len > 64 ? 64 : len), s);
+		*d = (struct device_entry){
+			.type = (char)v,
+			.major = get_le32(at->data + 4),
+			.minor = get_le32(at->data + 8),
+			.mode = get_le32(at->data + 12) & 07777,
+			.uid = get_le32(at->data + 16),
+			.gid = get_le32(at->data + 20),
+		};
+		/* What makedev() keeps: 12 bits of major, 20 of minor, as the kernel's dev_t. */
+		if (d->major > 0xfff || d->minor > 0xfffff)
+			return fail(e, -EINVAL, "device %.*s: number %u:%u out of range", (int)(len > 64 ? 64 : len), s,
+				    d->major, d->minor);
+		if (!(d->path = strndup(s, len)))
+			return fail(e, -ENOMEM, "RUN: out of memory");
+		run->ndevices++;
+		return 0;
+	case RV_ATTR_UID_MAP:
+	case RV_ATTR_GID_MAP:
+		if (at->len != RV_IDMAP_ATTR_LEN)
+			return fail(e, -EBADMSG, "malformed RUN message: %s of %u bytes, not %d",
+				    at->type == RV_ATTR_UID_MAP ? "UID_MAP" : "GID_MAP", at->len, RV_IDMAP_ATTR_LEN);
+		m = at->type == RV_ATTR_UID_MAP ? &run->uid_map[run->nuid_map++] : &run->gid_map[run->ngid_map++];
+		*m = (struct id_map){ get_le32(at->data), get_le32(at->data + 4), get_le32(at->data + 8) };
+		/* The kernel takes no empty range, nor one that holds ID 4294967295 (-1). */
+		if (!m->count || (uint64_t)m->inside + m->count > UINT32_MAX ||
+		    (uint64_t)m->outside + m->count > UINT32_MAX)
+			return fail(e, -EINVAL, "user namespace: bad %s mapping %u %u %u",
+				    at->type == RV_ATTR_UID_MAP ? "uid" : "gid", m->inside, m->outside, m->count);
+		return 0;
+	case RV_ATTR_USERNS:
+		if (rv_attr_u32(at, &v) < 0)
+			return fail(e, -EBADMSG, "malformed RUN message");
+		run->userns = v != 0;
+		return 0;
+	case RV_ATTR_ROOTFS_PROPAGATION:
+		if (rv_attr_str(at, &s, &len) < 0)
+			return fail(e, -EBADMSG, "malformed RUN message");
+		if (propagation_flags(s, len, &run->rootfs_propagation) < 0)
+			return fail(e, -EINVAL, "unknown rootfs propagation `%.*s`", (int)(len > 32 ? 32 : len), s);
+		return 0;
+	default: return 0;
+	}
+}
+
 /*
  * What config_parse() knows of each attribute: its name for messages, whether it may come at
  * most once (a second one is refused rather than silently winning), and whether it is RUN's
@@ -336,6 +431,11 @@ static const struct {
 	[RV_ATTR_NET_ROUTE] = { "NET_ROUTE", .run_only = true },
 	[RV_ATTR_DNS_PROXY] = { "DNS_PROXY", .once = true, .run_only = true },
 	[RV_ATTR_PIDS_MAX] = { "PIDS_MAX", .once = true, .run_only = true },
+	[RV_ATTR_DEVICE] = { "DEVICE", .run_only = true },
+	[RV_ATTR_USERNS] = { "USERNS", .once = true, .run_only = true },
+	[RV_ATTR_UID_MAP] = { "UID_MAP", .run_only = true },
+	[RV_ATTR_GID_MAP] = { "GID_MAP", .run_only = true },
+	[RV_ATTR_ROOTFS_PROPAGATION] = { "ROOTFS_PROPAGATION", .once = true, .run_only = true },
 };
 
 /* The attributes of @f, checked as a whole: counts, caps and repeats. Returns the count of
@@ -534,6 +634,11 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 	case RV_ATTR_NET_ADDR:
 	case RV_ATTR_NET_ROUTE:
 	case RV_ATTR_DNS_PROXY: return parse_net_attr(at, run, e);
+	case RV_ATTR_DEVICE:
+	case RV_ATTR_USERNS:
+	case RV_ATTR_UID_MAP:
+	case RV_ATTR_GID_MAP:
+	case RV_ATTR_ROOTFS_PROPAGATION: return parse_guest_attr(at, run, e);
 	default: return 0;
 	}
 }
@@ -569,8 +674,17 @@ int config_parse(const struct rv_frame *f, struct proc_config *ret_c, struct run
 		run.sysctls = calloc(n[RV_ATTR_SYSCTL] + 1, sizeof(char *));
 		run.addrs = calloc(n[RV_ATTR_NET_ADDR] + 1, sizeof(*run.addrs));
 		run.routes = calloc(n[RV_ATTR_NET_ROUTE] + 1, sizeof(*run.routes));
-		if (!run.mounts || !run.masked || !run.ropaths || !run.sysctls || !run.addrs || !run.routes)
+		run.devices = calloc(n[RV_ATTR_DEVICE] + 1, sizeof(*run.devices));
+		run.uid_map = calloc(n[RV_ATTR_UID_MAP] + 1, sizeof(*run.uid_map));
+		run.gid_map = calloc(n[RV_ATTR_GID_MAP] + 1, sizeof(*run.gid_map));
+		if (!run.mounts || !run.masked || !run.ropaths || !run.sysctls || !run.addrs || !run.routes ||
+		    !run.devices || !run.uid_map || !run.gid_map)
 			goto oom;
+		run.rootfs_propagation = MS_SLAVE | MS_REC;
+		if (n[RV_ATTR_UID_MAP] > ID_MAP_MAX || n[RV_ATTR_GID_MAP] > ID_MAP_MAX) {
+			r = fail(&e, -EINVAL, "user namespace: more than %d lines in a uid or gid map", ID_MAP_MAX);
+			goto fail;
+		}
 	}
 	/* The same walk as count_attrs(), which found it well-formed. */
 	while (rv_attr_next(f, &pos, &at) > 0) {
@@ -582,6 +696,14 @@ int config_parse(const struct rv_frame *f, struct proc_config *ret_c, struct run
 	}
 	if (ret_run && !run.ifname[0] && (run.naddrs || run.nroutes)) {
 		r = fail(&e, -EINVAL, "malformed RUN message: NET_ADDR or NET_ROUTE without NET_IF");
+		goto fail;
+	}
+	/* A map needs the namespace, and the namespace needs both maps (else nobody is root in it,
+	 * and nothing of the rootfs is anyone's). */
+	if (ret_run && (run.userns ? !run.nuid_map || !run.ngid_map : run.nuid_map || run.ngid_map)) {
+		r = fail(&e, -EINVAL,
+			 run.userns ? "user namespace without a uid and a gid map"
+				    : "uid or gid map without a user namespace");
 		goto fail;
 	}
 	if (!c.cwd && !(c.cwd = strdup("/")))

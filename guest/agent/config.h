@@ -96,6 +96,22 @@ struct net_route {
 	union net_ip gw; /* of pfx.family, when gw_text is not "" */
 };
 
+/* RV_ATTR_DEVICE: one of linux.devices. */
+struct device_entry {
+	char type; /* 'c', 'b', 'u' (a character device too) or 'p' */
+	uint32_t major, minor;
+	mode_t mode; /* permission bits only */
+	uint32_t uid, gid;
+	char *path; /* absolute */
+};
+
+/* RV_ATTR_UID_MAP, RV_ATTR_GID_MAP: one line of /proc/PID/uid_map or gid_map. */
+struct id_map {
+	uint32_t inside, outside, count; /* count >= 1 */
+};
+/* The most lines a map takes (the kernel's UID_GID_MAP_MAX_EXTENTS). */
+#define ID_MAP_MAX 340
+
 /* What only RUN carries. */
 struct run_config {
 	char *hostname; /* NULL: not given */
@@ -113,8 +129,16 @@ struct run_config {
 	struct net_route *routes; /* in order; only with an ifname */
 	size_t nroutes;
 	bool has_dns_proxy;
-	struct in_addr dns_proxy; /* in 127.0.0.0/8 */
-	uint32_t pids_max;        /* the container cgroup's pids.max; 0: none */
+	struct in_addr dns_proxy;     /* in 127.0.0.0/8 */
+	uint32_t pids_max;            /* the container cgroup's pids.max; 0: none */
+	struct device_entry *devices; /* in order */
+	size_t ndevices;
+	/* A new user namespace with these maps (both given, each at most ID_MAP_MAX lines). */
+	bool userns;
+	struct id_map *uid_map, *gid_map;
+	size_t nuid_map, ngid_map;
+	/* The propagation of the container's /: MS_* flags (MS_SLAVE | MS_REC unless given). */
+	unsigned long rootfs_propagation;
 };
 
 /*

@@ -21,15 +21,20 @@
  * A terminal is a pty of the container's own devpts instance (ROOTFS/dev/pts), so the process
  * sees /dev/pts/N; the slave is opened with TIOCGPTPEER, never by path.
  *
- * The container, as with runc: proc 0 is PID 1 of a new PID namespace (clone(CLONE_NEWPID)),
- * and that process, before it becomes the container's program, sets the container up in the
- * agent's own mount namespace (which every process of the container shares, under a chroot):
- * the mounts (RUN's RV_ATTR_MOUNT list, or without one the built-in proc, sysfs, /dev, devpts
- * and shm), sysctls, readonly and masked paths, because a proc mount shows the PID namespace
- * of whoever mounts it. It then tells the agent over a socket that it is done, passing the pty
- * master when it has a terminal (the pty must come from the devpts it mounted); the agent
- * waits for that before it serves anything else, so an EXEC always finds the container set
- * up. EXEC'd processes are forked after setns() into that PID namespace. Mount destinations
+ * The container, as with runc: proc 0 is PID 1 of a new PID namespace (clone(CLONE_NEWPID),
+ * with CLONE_NEWUSER for a user namespace, whose maps the agent writes), and that process,
+ * before it becomes the container's program, makes the container's mount namespace (a copy of
+ * the agent's, whose mounts are all shared as on a systemd host, with rootfsPropagation on /
+ * and the rootfs bound onto itself: see prepare_root()) and sets the container up in it (every
+ * process of the container enters it and chroots to ROOTFS): the mounts (RUN's RV_ATTR_MOUNT
+ * list, or without one the built-in proc, sysfs, /dev, devpts and shm), linux.devices,
+ * sysctls, readonly and masked paths, because a proc mount shows the PID namespace of whoever
+ * mounts it. It then tells the agent over a socket that it is done, passing its root (an fd in
+ * its mount namespace, under which the agent opens EXEC's ptys) and the pty master when it has
+ * a terminal (the pty must come from the devpts it mounted); the agent waits for that before
+ * it serves anything else, so an EXEC always finds the container set up. EXEC'd processes are
+ * forked after setns() into that PID namespace and, once their limits are set, enter its user
+ * and mount namespaces. Mount destinations
  * are resolved component by component under ROOTFS, symlinks included, never leaving it, and
  * mounted onto /proc/self/fd/N of what was resolved. The agent stays the guest's PID 1 and
  * reaps everything.
@@ -85,7 +90,9 @@
 #include "guest/agent/agent.h"
 #include "guest/agent/cgroup.h"
 #include "guest/agent/channel.h"
+#include "guest/agent/devices.h"
 #include "guest/agent/dns.h"
+#include "guest/agent/mounts.h"
 #include "guest/agent/net.h"
 #include "guest/agent/process.h"
 #include "guest/agent/relay.h"
@@ -121,6 +128,11 @@ static int early_setup(void)
 			logmsg("mount %s on %s: %s", m[i].type, m[i].dir, strerror(-r));
 			return r;
 		}
+		/* Everything shared, as systemd makes a host's mounts, which is what runc's
+		 * propagation settings act on (see prepare_root() in rootfs.c). What is mounted later
+		 * (the rootfs, the shares) is shared too, each in a peer group of its own. */
+		if (i == sizeof(m) / sizeof(m[0]) - 1 && mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
+			logmsg("making the mounts shared: %m");
 		if (i > 0)
 			continue;
 		/* Right after /dev: the kernel found no /dev/console, so stderr is closed. */
@@ -209,6 +221,9 @@ int main(void)
 	a.pidns = -1;
 	a.cg_procs = -1;
 	a.cgns = -1;
+	a.mntns = -1;
+	a.userns = -1;
+	a.rootfd = -1;
 	a.dns_fd = -1;
 	proc_init(&a.procs[0], 0);
 	r = early_setup();
@@ -238,6 +253,9 @@ int main(void)
 	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
 	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
+	/* What the container's mount namespace copies from the agent's. */
+	mounts_prepare(&run);
+	devices_stage(&run);
 	/* Last before proc 0: memory.max comes from what is left after the agent's setup. */
 	a.cg_procs = cgroup_setup(run.pids_max);
 	spawn(&a, &a.procs[0], &run);

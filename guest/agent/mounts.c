@@ -19,10 +19,14 @@
 
 #include "guest/agent/config.h"
 #include "guest/agent/mounts.h"
+#include "guest/agent/util.h"
 #include "protocol/agent-proto.h"
 
 /* Where the agent mounts the RV_MOUNTS_TAG share, the sources of bind mounts. */
 #define MOUNTS_DIR "/run/runvm-mounts"
+/* Where it mounts an mqueue of the guest's IPC namespace, for a container in a user namespace
+ * (see apply_mount()). */
+#define MQUEUE_DIR "/run/runvm-mqueue"
 
 /* Open the directories of @done ("/a/b", known to be real directories) under @rootfd. */
 static int reopen_dirs(int rootfd, const char *done)
@@ -317,9 +321,27 @@ static int populate_dev(int devfd)
 	size_t i;
 
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		if (mknodat(devfd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0 &&
-		    errno != EEXIST)
-			return -errno;
+		int e = mknodat(devfd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0
+			? errno
+			: 0;
+
+		if (e == EPERM) {
+			/* In a user namespace, which may not make nodes: bind the guest's, as runc binds
+			 * the host's there. */
+			char guest[32], target[32];
+			int fd = openat(devfd, nodes[i].name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666), r;
+
+			if (fd < 0)
+				return -errno;
+			snprintf(guest, sizeof(guest), "/dev/%s", nodes[i].name);
+			r = mount(guest, fd_path(target, fd), NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+			close(fd);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (e && e != EEXIST)
+			return -e;
 		/* Whatever the umask. */
 		if (fchmodat(devfd, nodes[i].name, 0666, 0) < 0)
 			return -errno;
@@ -333,14 +355,15 @@ static int populate_dev(int devfd)
 	return 0;
 }
 
-/* The RV_MOUNTS_TAG share, mounted once (9p like the rootfs, else virtio-fs). Returns an fd of
- * its root or -errno. */
-static int mounts_share(void)
-{
-	static int fd = -1;
+/* What the agent's mount of the RV_MOUNTS_TAG share gave (see mounts_prepare()): 0, -errno,
+ * or 1 before it was tried. Forked children inherit it. */
+static int share_mounted = 1;
 
-	if (fd >= 0)
-		return fd;
+/* The RV_MOUNTS_TAG share (9p like the rootfs, else virtio-fs), in the agent's mount namespace,
+ * which the container's copies: a mount of it in the container's own would show in its
+ * mounts, and a container in a user namespace cannot mount 9p. */
+static int mount_share(void)
+{
 	if ((mkdir("/run", 0755) < 0 && errno != EEXIST) || (mkdir(MOUNTS_DIR, 0755) < 0 && errno != EEXIST))
 		return -errno;
 	if (mount(RV_MOUNTS_TAG, MOUNTS_DIR, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") < 0) {
@@ -349,8 +372,44 @@ static int mounts_share(void)
 		if (mount(RV_MOUNTS_TAG, MOUNTS_DIR, "virtiofs", 0, NULL) < 0)
 			return -e;
 	}
+	return 0;
+}
+
+/* The share's root in the caller's mount namespace (the container's: a bind mount's source
+ * must be in the namespace it is mounted in). Returns an fd or -errno. */
+static int mounts_share(void)
+{
+	static int fd = -1;
+
+	if (fd >= 0)
+		return fd;
+	if (share_mounted == 1)
+		share_mounted = mount_share();
+	if (share_mounted < 0)
+		return share_mounted;
 	fd = open(MOUNTS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+void mounts_prepare(const struct run_config *run)
+{
+	struct mount_opts o;
+	bool bind = false, mqueue = false;
+	size_t i;
+
+	for (i = 0; i < run->nmounts; i++) {
+		if (parse_mount_options(run->mounts[i].options, &o) < 0)
+			continue; /* ENOMEM: the container's init meets it again */
+		bind = bind || o.bind || !strcmp(run->mounts[i].type, "bind");
+		mqueue = mqueue || !strcmp(run->mounts[i].type, "mqueue");
+		free(o.data);
+	}
+	if (bind)
+		share_mounted = mount_share();
+	if (mqueue && run->userns &&
+	    ((mkdir("/run", 0755) < 0 && errno != EEXIST) || (mkdir(MQUEUE_DIR, 0755) < 0 && errno != EEXIST) ||
+	     mount("mqueue", MQUEUE_DIR, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0))
+		logmsg("mount mqueue on " MQUEUE_DIR ": %m");
 }
 
 int apply_mount(int rootfd, const struct mount_entry *m, const char **what)
@@ -396,7 +455,17 @@ int apply_mount(int rootfd, const struct mount_entry *m, const char **what)
 			goto fail;
 	} else if (mount(m->source, fd_path(target, dst), type[0] ? type : NULL, o.flags & ~MS_REC,
 			 o.data[0] ? o.data : NULL) < 0) {
-		goto fail;
+		/* In a user namespace the kernel refuses a sysfs or mqueue of the guest's network and
+		 * IPC namespaces, which are not the user namespace's: bind the guest's own instead,
+		 * as runc binds the host's /sys there. */
+		const char *guest = !strcmp(type, "sysfs") ? "/sys" : !strcmp(type, "mqueue") ? MQUEUE_DIR : NULL;
+
+		if (errno != EPERM || !guest)
+			goto fail;
+		*what = "binding the guest's own instead";
+		if (mount(guest, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+			goto fail;
+		o.bind = true;
 	}
 	/* From here on, what is mounted there (the fd above is what it covers). */
 	*what = "reopening it";

@@ -4,6 +4,7 @@
 #define RUNVM_AGENT_MOUNTS_H
 
 struct mount_entry;
+struct run_config;
 
 /*
  * Open @path under the directory @rootfd as an O_PATH fd, never leaving it: each symlink met
@@ -20,5 +21,12 @@ const char *fd_path(char buf[32], int fd);
  * failed (NULL: the mount itself).
  */
 int apply_mount(int rootfd, const struct mount_entry *m, const char **what);
+/*
+ * In the agent, before proc 0 is forked: what the container's mounts need from the agent's
+ * mount namespace, which the container's copies: the RV_MOUNTS_TAG share when a mount is a
+ * bind (its failure is met by the first bind), and in a user namespace an mqueue of the
+ * guest's (a failure is logged).
+ */
+void mounts_prepare(const struct run_config *run);
 
 #endif

@@ -110,8 +110,17 @@ static void apply_caps(const struct proc_config *c, uint64_t known, int efd)
 			child_failf(efd, errno, "raising ambient capability %d", cap);
 }
 
+/* What a child does besides @c: the container's namespaces an EXEC'd process joins (-1: none),
+ * once its limits are set (from outside a user namespace, where raising one takes a capability
+ * of the guest's), and whether proc 0's limits were set by the agent (see userns_setup()). */
+struct child_ns {
+	int userns, mntns;
+	bool limits_set;
+};
+
 /* @fds: what becomes 0..2 (for a terminal, the pty slave thrice). */
-static void __attribute__((noreturn)) child(const struct proc_config *c, const int fds[3], int efd)
+static void __attribute__((noreturn))
+child(const struct proc_config *c, const int fds[3], int efd, const struct child_ns *ns)
 {
 	char *path_env[2] = { "PATH=" DEFAULT_PATH, NULL };
 	uint64_t known = 0;
@@ -128,7 +137,7 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 	if (c->terminal && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
 		child_fail(efd, "TIOCSCTTY");
 	/* While still root with every capability, and (oom_score_adj) the agent's /proc at hand. */
-	if (c->has_oom_score_adj) {
+	if (!ns->limits_set && c->has_oom_score_adj) {
 		char v[16];
 		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), n;
 
@@ -137,9 +146,15 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 			child_failf(efd, errno, "oom_score_adj %d", (int)c->oom_score_adj);
 		close(fd);
 	}
-	for (i = 0; i < c->nrlimits; i++)
+	for (i = 0; !ns->limits_set && i < c->nrlimits; i++)
 		if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].lim) < 0)
 			child_failf(efd, errno, "setrlimit %u", c->rlimits[i].resource);
+	/* The user namespace first: the mount namespace is its (and setns() on a user namespace
+	 * is refused to a chrooted caller). */
+	if (ns->userns >= 0 && setns(ns->userns, CLONE_NEWUSER) < 0)
+		child_failf(efd, errno, "joining the container's user namespace");
+	if (ns->mntns >= 0 && setns(ns->mntns, CLONE_NEWNS) < 0)
+		child_failf(efd, errno, "joining the container's mount namespace");
 	if (chroot(ROOTFS) < 0 || chdir("/") < 0)
 		child_fail(efd, "chroot");
 	/* Like runc: create a missing cwd, enter it as root first and, if root may not, again
@@ -194,38 +209,37 @@ static void __attribute__((noreturn)) child(const struct proc_config *c, const i
 	child_fail(efd, "exec");
 }
 
-/* The container's init to the agent: its setup is done; @fd (>= 0) rides along. */
-static int send_ready(int sock, int fd)
+/* The container's init to the agent: its setup is done; its root @rootfd and the pty master
+ * @master (-1: none) ride along. */
+static int send_ready(int sock, int rootfd, int master)
 {
-	char byte = 1, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 1, cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf };
+	int fds[2] = { rootfd, master }, n = master >= 0 ? 2 : 1;
+	struct cmsghdr *cm;
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
-/* The agent's side: 1 (with *ret_fd, or -1) when the init is ready, 0 when it failed first
+/* The agent's side: 1 (with the fds, or -1) when the init is ready, 0 when it failed first
  * (it exited: its error is on its exec-error pipe), -errno. Blocks. */
-static int recv_ready(int sock, int *ret_fd)
+static int recv_ready(int sock, int *ret_rootfd, int *ret_master)
 {
-	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	char byte, cbuf[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
+	int fds[2] = { -1, -1 };
 	ssize_t n;
 
-	*ret_fd = -1;
+	*ret_rootfd = *ret_master = -1;
 	do
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -233,9 +247,86 @@ static int recv_ready(int sock, int *ret_fd)
 		return n < 0 ? -errno : 0;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+		    (cm->cmsg_len == CMSG_LEN(sizeof(int)) || cm->cmsg_len == CMSG_LEN(2 * sizeof(int))))
+			memcpy(fds, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
+	*ret_rootfd = fds[0];
+	*ret_master = fds[1];
 	return 1;
+}
+
+/* What the agent tells proc 0 once it has set up its user namespace: 0, or why not. */
+struct userns_reply {
+	int err;
+	char what[60];
+};
+
+/*
+ * The agent's side of proc 0's user namespace, as runc's parent does it: the maps (which only
+ * a process outside may write), and the rlimits and oom_score_adj, which raising takes
+ * capabilities of the guest's that nothing inside has. Returns the reply for proc 0.
+ */
+static struct userns_reply userns_setup(pid_t pid, const struct run_config *run, const struct proc_config *c)
+{
+	struct userns_reply rep = { 0 };
+	char path[64], buf[ID_MAP_MAX * 36];
+	size_t i, k;
+	int r;
+
+	for (k = 0; k < 2; k++) {
+		const struct id_map *m = k ? run->gid_map : run->uid_map;
+		size_t n = k ? run->ngid_map : run->nuid_map, len = 0;
+
+		for (i = 0; i < n; i++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].inside, m[i].outside,
+						m[i].count);
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, k ? "gid_map" : "uid_map");
+		if ((r = write_file(path, buf)) < 0) {
+			rep.err = -r;
+			snprintf(rep.what, sizeof(rep.what), "writing the user namespace's %s",
+				 k ? "gid_map" : "uid_map");
+			return rep;
+		}
+	}
+	for (i = 0; i < c->nrlimits; i++)
+		if (prlimit(pid, c->rlimits[i].resource, &c->rlimits[i].lim, NULL) < 0) {
+			rep.err = errno;
+			snprintf(rep.what, sizeof(rep.what), "setrlimit %u", c->rlimits[i].resource);
+			return rep;
+		}
+	if (c->has_oom_score_adj) {
+		char v[16];
+
+		snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+		snprintf(v, sizeof(v), "%d", (int)c->oom_score_adj);
+		if ((r = write_file(path, v)) < 0) {
+			rep.err = -r;
+			snprintf(rep.what, sizeof(rep.what), "oom_score_adj %d", (int)c->oom_score_adj);
+		}
+	}
+	return rep;
+}
+
+/* Proc 0's side: wait for the agent's reply, then become root of the namespace (its uid and gid
+ * 0, no supplementary groups), as runc's init does before anything else. */
+static void enter_userns(int sock, int efd)
+{
+	struct userns_reply rep;
+	ssize_t n;
+
+	do
+		n = read(sock, &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(rep))
+		child_failf(efd, n < 0 ? errno : 0, "waiting for the agent to set up the user namespace");
+	rep.what[sizeof(rep.what) - 1] = '\0';
+	if (rep.err)
+		child_failf(efd, rep.err, "%s", rep.what);
+	if (setresgid(0, 0, 0) < 0)
+		child_failf(efd, errno, "becoming root in the user namespace (is gid 0 mapped?)");
+	if (setgroups(0, NULL) < 0)
+		child_failf(efd, errno, "clearing the groups in the user namespace");
+	if (setresuid(0, 0, 0) < 0)
+		child_failf(efd, errno, "becoming root in the user namespace (is uid 0 mapped?)");
 }
 
 /*
@@ -246,23 +337,30 @@ static int recv_ready(int sock, int *ret_fd)
 static void __attribute__((noreturn))
 container_init(const struct run_config *run, const struct proc_config *c, int fds[3], int sock, int efd)
 {
-	int master = -1, slave, r;
+	struct child_ns ns = { .userns = -1, .mntns = -1, .limits_set = run->userns };
+	int master = -1, slave, rootfd, r;
 	const char *what;
 
+	if (run->userns)
+		enter_userns(sock, efd);
 	setup_container(run, efd);
+	rootfd = open(ROOTFS, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		child_failf(efd, errno, "open " ROOTFS);
 	if (c->terminal) {
-		r = open_pty(c, 0, &master, &slave, &what);
+		r = open_pty(c, 0, rootfd, &master, &slave, &what);
 		if (r < 0)
 			child_failf(efd, -r, "%s", what);
 		fds[0] = fds[1] = fds[2] = slave;
 	}
-	r = send_ready(sock, master);
+	r = send_ready(sock, rootfd, master);
 	if (r < 0)
 		child_failf(efd, -r, "telling the agent the container is ready");
 	close(sock);
+	close(rootfd);
 	if (master >= 0)
 		close(master);
-	child(c, fds, efd);
+	child(c, fds, efd, &ns);
 }
 
 static void set_nonblock(int fd)
@@ -281,7 +379,7 @@ void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 	if (c->terminal && !run) {
 		/* The container's devpts instance: the process sees its tty as /dev/pts/N. (proc
 		 * 0's init makes its own, once it has mounted that devpts.) */
-		r = open_pty(c, p->id, &out[0], &slave, &what);
+		r = open_pty(c, p->id, a->rootfd, &out[0], &slave, &what);
 		if (r < 0) {
 			errno = -r;
 			goto fail;
@@ -307,9 +405,13 @@ void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 		what = "socketpair";
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 			goto fail;
-		/* fork() with a new PID namespace: the child goes on here, as PID 1 of it. */
+		/* fork() with a new PID namespace: the child goes on here, as PID 1 of it. With a user
+		 * namespace, in the same call, so that the PID namespace is the user namespace's (as
+		 * with runc: a proc mount needs that). */
 		what = "clone";
-		pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD), NULL, NULL, NULL, NULL);
+		pid = (pid_t)syscall(SYS_clone,
+				     (unsigned long)(CLONE_NEWPID | (run->userns ? CLONE_NEWUSER : 0) | SIGCHLD), NULL,
+				     NULL, NULL, NULL);
 	} else {
 		/* setns() on a PID namespace is for the children forked after it. */
 		what = "joining the container's PID namespace";
@@ -325,12 +427,14 @@ void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 	if (pid < 0)
 		goto fail;
 	if (pid == 0) {
+		struct child_ns ns = { .userns = a->userns, .mntns = a->mntns };
+
 		join_cgroup(a, run != NULL);
 		if (run) {
 			close(sp[0]);
 			container_init(run, c, fds, sp[1], ep[1]);
 		}
-		child(c, fds, ep[1]);
+		child(c, fds, ep[1], &ns);
 	}
 	close_fd(&slave);
 	close_fd(&in[0]);
@@ -346,12 +450,31 @@ void spawn(struct agent *a, struct proc *p, const struct run_config *run)
 		a->pidns = open(path, O_RDONLY | O_CLOEXEC);
 		if (a->pidns < 0)
 			logmsg("%s: %m", path);
+		if (run->userns) {
+			struct userns_reply rep = userns_setup(pid, run, c);
+
+			if (write(sp[0], &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+				logmsg("telling the container's init its user namespace is ready: %m");
+		}
 		/* Until the container is set up: an EXEC must find it so. 0: it failed, and its
 		 * exec-error pipe says why. */
-		r = recv_ready(sp[0], &fd);
+		r = recv_ready(sp[0], &a->rootfd, &fd);
 		close_fd(&sp[0]);
 		if (r < 0)
 			logmsg("waiting for the container's init: %s", strerror(-r));
+		/* Its namespaces, for EXEC'd processes to enter. */
+		if (r > 0) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+			a->mntns = open(path, O_RDONLY | O_CLOEXEC);
+			if (a->mntns < 0)
+				logmsg("%s: %m", path);
+		}
+		if (r > 0 && run->userns) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+			a->userns = open(path, O_RDONLY | O_CLOEXEC);
+			if (a->userns < 0)
+				logmsg("%s: %m", path);
+		}
 		/* Its cgroup namespace, made by now, for EXEC'd processes to enter. */
 		if (r > 0 && a->cg_procs >= 0) {
 			snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", (int)pid);

@@ -10,12 +10,13 @@
 #include "guest/agent/pty.h"
 #include "guest/agent/util.h"
 
-int open_pty(const struct proc_config *c, uint32_t id, int *ret_master, int *ret_slave, const char **what)
+int open_pty(const struct proc_config *c, uint32_t id, int rootfd, int *ret_master, int *ret_slave, const char **what)
 {
 	int master, slave, unlock = 0, r;
 
+	/* Under the container's root, which lies in its mount namespace: not the agent's. */
 	*what = "open /dev/pts/ptmx";
-	master = open(ROOTFS "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	master = openat(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (master < 0)
 		return -errno;
 	*what = "unlocking the pty";

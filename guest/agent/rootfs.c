@@ -6,13 +6,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest/agent/agent.h"
+#include "guest/agent/devices.h"
 #include "guest/agent/mounts.h"
 #include "guest/agent/process.h"
 #include "guest/agent/rootfs.h"
@@ -163,6 +167,53 @@ static int write_sysctl(const char *kv)
 	return r;
 }
 
+/* Whether the topmost mount on @path is shared: a "shared:N" among the optional fields of its
+ * line in /proc/self/mountinfo. */
+static bool mount_shared(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *p, *dash;
+	size_t cap = 0;
+	bool shared = false;
+
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		char point[PATH_MAX];
+
+		/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 || strcmp(point, path))
+			continue;
+		dash = strstr(line, " - ");
+		p = strstr(line, " shared:");
+		/* Later lines are mounts on top: the last one wins. */
+		shared = p && dash && p < dash;
+	}
+	free(line);
+	fclose(f);
+	return shared;
+}
+
+/*
+ * The container's mount namespace, made as runc makes it: a copy of the agent's (whose mounts
+ * are all shared, as systemd leaves a host's), linux.rootfsPropagation applied to / (rslave
+ * when not given), the rootfs's mount made private when it is still shared (so that the bind
+ * below cannot propagate, and as pivot_root wants), and the rootfs bound onto itself, which is
+ * the container's root from here on. (runc then pivots; the agent chroots, with the same
+ * mounts in view.)
+ */
+static void prepare_root(const struct run_config *run, int efd)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		child_failf(efd, errno, "making the container's mount namespace");
+	if (mount(NULL, "/", NULL, run->rootfs_propagation, NULL) < 0)
+		child_failf(efd, errno, "setting the propagation of / (rootfsPropagation)");
+	if (mount_shared(ROOTFS) && mount(NULL, ROOTFS, NULL, MS_PRIVATE, NULL) < 0)
+		child_failf(efd, errno, "making the root filesystem's mount private");
+	if (mount(ROOTFS, ROOTFS, NULL, MS_BIND | MS_REC, NULL) < 0)
+		child_failf(efd, errno, "binding the root filesystem onto itself");
+}
+
 /* The container's setup, done by its init (PID 1 of its namespace) before anything else. */
 void setup_container(const struct run_config *run, int efd)
 {
@@ -170,6 +221,7 @@ void setup_container(const struct run_config *run, int efd)
 	size_t i;
 	int rootfd, r;
 
+	prepare_root(run, efd);
 	if (!run->nmounts) {
 		/* The built-in set's proc, here because the mounter's PID namespace is its. */
 		r = mount_point(ROOTFS "/proc");
@@ -196,6 +248,7 @@ void setup_container(const struct run_config *run, int efd)
 		child_failf(efd, -r, "mount %s on %s%s%s", m->type[0] ? m->type : "(no type)", m->dest,
 			    what ? ": " : "", what ? what : "");
 	}
+	devices_create(rootfd, run, efd);
 	for (i = 0; i < run->nsysctls; i++)
 		if ((r = write_sysctl(run->sysctls[i])) < 0)
 			child_failf(efd, -r, "sysctl `%s`", run->sysctls[i]);

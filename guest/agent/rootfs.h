@@ -13,8 +13,9 @@ struct run_config;
  * read-only afterwards when asked, as runc does, so that mount points can be created.
  */
 int mount_rootfs(struct proc *p0, const struct run_config *c);
-/* The container's setup, done by its init (PID 1 of its namespace) before anything else:
- * mounts, sysctls, readonly and masked paths. A failure goes to @efd and ends the process. */
+/* The container's setup, done by its init (PID 1 of its namespace) before anything else: its
+ * mount namespace, mounts, devices, sysctls, readonly and masked paths. A failure goes to @efd
+ * and ends the process. */
 void setup_container(const struct run_config *run, int efd);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <sched.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -80,6 +81,12 @@ void rt_spec_free(struct rt_spec *s)
 	g_free(s->hostname);
 	g_free(s->arch);
 	rt_resources_clear(&s->resources);
+	for (size_t i = 0; i < s->n_devices; i++)
+		g_free(s->devices[i].path);
+	g_free(s->devices);
+	g_free(s->uid_mappings);
+	g_free(s->gid_mappings);
+	g_free(s->rootfs_propagation);
 	g_free(s);
 }
 typedef struct rt_spec rt_spec;
@@ -917,6 +924,151 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 	return parse_namespaces(linux_, s, err);
 }
 
+/* linux.uidMappings or gidMappings (@name) into @ret. */
+static int parse_id_mappings(JsonObject *linux_, const char *name, struct rt_id_mapping **ret, size_t *ret_n,
+			     struct rt_error **err)
+{
+	JsonArray *a;
+	JsonNode *n;
+	guint len;
+
+	if (get_member(linux_, "linux.", name, JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	len = json_array_get_length(a);
+	/* The most lines the kernel takes in a map (UID_GID_MAP_MAX_EXTENTS). */
+	if (len > 340)
+		return rt_make_error(err, 0, "config.json: `linux.%s` has %u entries, more than the kernel's 340", name,
+				     len);
+	*ret = g_new0(struct rt_id_mapping, len);
+	*ret_n = len;
+	for (guint i = 0; i < len; i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *prefix = g_strdup_printf("linux.%s[%u].", name, i);
+		struct rt_id_mapping *m = &(*ret)[i];
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `linux.%s[%u]` must be an object", name, i);
+		if (get_uint32(json_node_get_object(e), prefix, "containerID", &m->container_id, err) < 0 ||
+		    get_uint32(json_node_get_object(e), prefix, "hostID", &m->host_id, err) < 0 ||
+		    get_uint32(json_node_get_object(e), prefix, "size", &m->size, err) < 0)
+			return -1;
+		if (!m->size || (uint64_t)m->container_id + m->size > G_MAXUINT32 ||
+		    (uint64_t)m->host_id + m->size > G_MAXUINT32)
+			return rt_make_error(
+				err, 0, "config.json: `linux.%s[%u]`: an empty range, or one past 4294967294", name, i);
+	}
+	return 0;
+}
+
+/* linux.devices: runc's rules (a type of c, b, u or p, an absolute path, numbers but for p). */
+static int parse_devices(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
+{
+	JsonArray *a;
+	JsonNode *n;
+
+	if (get_member(linux_, "linux.", "devices", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	a = json_node_get_array(n);
+	s->devices = g_new0(struct rt_device, json_array_get_length(a));
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *prefix = g_strdup_printf("linux.devices[%u].", i);
+		g_autofree char *type = NULL;
+		struct rt_device *d = &s->devices[s->n_devices];
+		JsonObject *o;
+		int64_t major = -1, minor = -1;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `linux.devices[%u]` must be an object", i);
+		o = json_node_get_object(e);
+		d->mode = 0666;
+		if (get_string(o, prefix, "path", &d->path, err) < 0)
+			return -1;
+		s->n_devices++; /* d->path is freed with the spec from here on */
+		if (get_string(o, prefix, "type", &type, err) < 0 || get_int64(o, prefix, "major", &major, err) < 0 ||
+		    get_int64(o, prefix, "minor", &minor, err) < 0 ||
+		    get_uint32(o, prefix, "fileMode", &d->mode, err) < 0 ||
+		    get_uint32(o, prefix, "uid", &d->uid, err) < 0 || get_uint32(o, prefix, "gid", &d->gid, err) < 0)
+			return -1;
+		if (!d->path || d->path[0] != '/' || strlen(d->path) >= PATH_MAX)
+			return rt_make_error(err, 0, "config.json: `linux.devices[%u].path` must be an absolute path",
+					     i);
+		if (!type || strlen(type) != 1 || !strchr("cbup", type[0]))
+			return rt_make_error(err, 0, "config.json: `linux.devices[%u].type` must be c, b, u or p", i);
+		d->type = type[0];
+		d->mode &= 07777;
+		if (d->type == 'p')
+			continue;
+		/* What a dev_t of the guest's holds: 12 bits of major, 20 of minor. */
+		if (major < 0 || major > 0xfff || minor < 0 || minor > 0xfffff)
+			return rt_make_error(
+				err, 0,
+				"config.json: `linux.devices[%u]` (%s) needs a major in 0..4095 and a minor in "
+				"0..1048575",
+				i, d->path);
+		d->major = (uint32_t)major;
+		d->minor = (uint32_t)minor;
+	}
+	return 0;
+}
+
+/*
+ * What the guest applies inside the container: linux.devices, the user namespace with its
+ * maps, linux.rootfsPropagation. Refused as runc refuses them: maps without a user namespace,
+ * a user namespace without maps, an unknown propagation; a user namespace to join by path,
+ * which has no meaning in the guest, is refused too.
+ */
+static int parse_guest(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+{
+	static const char *const props[] = { "shared",  "rshared",  "slave",      "rslave",
+					     "private", "rprivate", "unbindable", "runbindable" };
+	JsonObject *linux_;
+	JsonNode *n;
+
+	if (get_member(root, "", "linux", JSON_NODE_OBJECT, &n, err) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	linux_ = json_node_get_object(n);
+	if (parse_devices(linux_, s, err) < 0 ||
+	    parse_id_mappings(linux_, "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
+	    parse_id_mappings(linux_, "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
+	    get_string(linux_, "linux.", "rootfsPropagation", &s->rootfs_propagation, err) < 0)
+		return -1;
+	if (s->rootfs_propagation && *s->rootfs_propagation) {
+		size_t i;
+
+		for (i = 0; i < G_N_ELEMENTS(props) && strcmp(props[i], s->rootfs_propagation); i++)
+			;
+		if (i == G_N_ELEMENTS(props))
+			return rt_make_error(err, 0, "config.json: rootfsPropagation=%s is not supported",
+					     s->rootfs_propagation);
+	} else {
+		g_clear_pointer(&s->rootfs_propagation, g_free);
+	}
+	/* linux.namespaces is parse_namespaces()'s: a user namespace is the guest's to make. */
+	if (s->namespaces[RT_NS_USER].path)
+		return rt_make_error(err, 0,
+				     "config.json: user namespace `%s`: runvm cannot join a user namespace by path "
+				     "(the container's lives in its VM)",
+				     s->namespaces[RT_NS_USER].path);
+	s->userns = s->namespaces[RT_NS_USER].listed;
+	if (!s->userns && (s->n_uid_mappings || s->n_gid_mappings))
+		return rt_make_error(err, 0,
+				     "config.json: user namespaces not enabled in config (uidMappings or gidMappings "
+				     "without a user namespace)");
+	if (s->userns && !s->n_uid_mappings)
+		return rt_make_error(err, 0, "config.json: user namespaces enabled, but no uid mappings found");
+	if (s->userns && !s->n_gid_mappings)
+		return rt_make_error(err, 0, "config.json: user namespaces enabled, but no gid mappings found");
+	return 0;
+}
+
 /* Annotations are free-form strings (runtime-spec: values MUST be strings, as runc's Go map
  * enforces); runvm reads its own. */
 static int parse_annotations(JsonObject *obj, struct rt_spec *s, struct rt_error **err)
@@ -958,7 +1110,7 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
 	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, &s->process, err) < 0 ||
 	    parse_root(obj, bundle, s, err) < 0 || parse_hooks(obj, s, err) < 0 || parse_linux(obj, s, err) < 0 ||
-	    parse_mounts(obj, s, err) < 0 || parse_annotations(obj, s, err) < 0)
+	    parse_mounts(obj, s, err) < 0 || parse_annotations(obj, s, err) < 0 || parse_guest(obj, s, err) < 0)
 		return -1;
 	*ret = g_steal_pointer(&s);
 	return 0;

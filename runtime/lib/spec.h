@@ -76,6 +76,20 @@ struct rt_namespace {
 	char *path;  /* the namespace to join, or NULL ("" counts as none, as with runc) */
 };
 
+/* One of linux.devices. */
+struct rt_device {
+	char *path;
+	char type; /* 'c', 'b', 'u' or 'p' */
+	uint32_t major, minor;
+	uint32_t mode; /* fileMode without the type bits; 0666 when not given, as runc */
+	uint32_t uid, gid;
+};
+
+/* One of linux.uidMappings or gidMappings. */
+struct rt_id_mapping {
+	uint32_t container_id, host_id, size;
+};
+
 enum rt_hook_kind {
 	RT_HOOK_PRESTART,
 	RT_HOOK_CREATE_RUNTIME,
@@ -131,6 +145,13 @@ struct rt_spec {
 	char *netns_path;                           /* ...to join, or NULL for a new one */
 	struct rt_namespace namespaces[_RT_NS_MAX]; /* every type (network too: netns, netns_path) */
 	char *arch; /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
+	/* What the guest applies inside (see parse_guest() in spec.c): */
+	struct rt_device *devices; /* linux.devices */
+	size_t n_devices;
+	bool userns; /* linux.namespaces has a user namespace (runvm joins none by path) */
+	struct rt_id_mapping *uid_mappings, *gid_mappings;
+	size_t n_uid_mappings, n_gid_mappings;
+	char *rootfs_propagation; /* linux.rootfsPropagation, or NULL */
 };
 
 /* config.json's name of a hook kind ("prestart", "createRuntime", ...). */

@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <sys/mount.h>
+
 #include "guest/agent/config.h"
 #include "protocol/agent-proto.h"
 #include "tests/unit/tap.h"
@@ -44,6 +46,33 @@ static const struct rv_frame *msg_end(struct msg *m)
 static void put_bytes(struct msg *m, enum rv_attr_type t, const void *d, size_t n)
 {
 	rv_put_bytes(&m->b, t, d, n);
+}
+
+/* RV_ATTR_DEVICE as the host's put_guest_settings() builds it. */
+static void put_device(struct msg *m, uint32_t type, uint32_t major, uint32_t minor, uint32_t mode, uint32_t uid,
+		       uint32_t gid, const char *path)
+{
+	uint8_t v[RV_DEVICE_ATTR_LEN + 64];
+	size_t n = strlen(path);
+
+	rv_le32(v, type);
+	rv_le32(v + 4, major);
+	rv_le32(v + 8, minor);
+	rv_le32(v + 12, mode);
+	rv_le32(v + 16, uid);
+	rv_le32(v + 20, gid);
+	memcpy(v + RV_DEVICE_ATTR_LEN, path, n);
+	put_bytes(m, RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + n);
+}
+
+static void put_idmap(struct msg *m, enum rv_attr_type t, uint32_t inside, uint32_t outside, uint32_t count)
+{
+	uint8_t v[RV_IDMAP_ATTR_LEN];
+
+	rv_le32(v, inside);
+	rv_le32(v + 4, outside);
+	rv_le32(v + 8, count);
+	put_bytes(m, t, v, sizeof(v));
 }
 
 /* What the host's queue_process() sends for a RUN, with every optional part present. */
@@ -96,6 +125,13 @@ static void put_full_run(struct msg *m)
 	rv_put_str(&m->b, RV_ATTR_NET_ROUTE, "0.0.0.0/0\n172.17.0.1");
 	rv_put_str(&m->b, RV_ATTR_NET_ROUTE, "fd00::/64\n");
 	rv_put_str(&m->b, RV_ATTR_DNS_PROXY, "127.0.0.11");
+	put_device(m, 'c', 1, 3, 0640, 5, 6, "/dev/foo");
+	put_device(m, 'p', 0, 0, 0100666, 0, 0, "/dev/fifo"); /* type bits masked off */
+	rv_put_u32(&m->b, RV_ATTR_USERNS, 1);
+	put_idmap(m, RV_ATTR_UID_MAP, 0, 100000, 65536);
+	put_idmap(m, RV_ATTR_GID_MAP, 0, 100000, 1000);
+	put_idmap(m, RV_ATTR_GID_MAP, 1000, 200000, 1);
+	rv_put_str(&m->b, RV_ATTR_ROOTFS_PROPAGATION, "rshared");
 }
 
 /* Parse @f as RUN (@run) or EXEC; a failure must come with a message. */
@@ -163,6 +199,16 @@ static void test_full_run(void)
 		   run.routes[1].pfx.family == AF_INET6 && !strcmp(run.routes[1].gw_text, ""),
 	   "routes in order, with a gateway and on-link");
 	ok(run.has_dns_proxy && ntohl(run.dns_proxy.s_addr) == 0x7f00000b, "DNS proxy");
+	ok(run.ndevices == 2 && run.devices[0].type == 'c' && run.devices[0].major == 1 && run.devices[0].minor == 3 &&
+		   run.devices[0].mode == 0640 && run.devices[0].uid == 5 && run.devices[0].gid == 6 &&
+		   !strcmp(run.devices[0].path, "/dev/foo") && run.devices[1].type == 'p' &&
+		   run.devices[1].mode == 0666 && !strcmp(run.devices[1].path, "/dev/fifo"),
+	   "devices in order, the mode's type bits dropped");
+	ok(run.userns && run.nuid_map == 1 && run.uid_map[0].inside == 0 && run.uid_map[0].outside == 100000 &&
+		   run.uid_map[0].count == 65536 && run.ngid_map == 2 && run.gid_map[1].inside == 1000 &&
+		   run.gid_map[1].outside == 200000 && run.gid_map[1].count == 1,
+	   "user namespace and its maps");
+	ok(run.rootfs_propagation == (MS_SHARED | MS_REC), "rootfs propagation rshared");
 	proc_config_free(&c);
 	run_config_free(&run);
 	ok(!c.argv && !run.mounts, "freed and zeroed");
@@ -186,8 +232,9 @@ static void test_defaults(void)
 	rv_put_str(&m.b, RV_ATTR_ARG, "true");
 	ok(config_parse(msg_end(&m), &c, &run, err, sizeof(err)) == 0, "RUN with only ARG");
 	ok(!strcmp(c.cwd, "/") && !c.has_caps && !c.nseccomp && !c.terminal && !run.hostname && !run.virtiofs &&
-		   !run.ifname[0] && !run.has_dns_proxy && !run.nmounts,
-	   "cwd / and nothing else set");
+		   !run.ifname[0] && !run.has_dns_proxy && !run.nmounts && !run.ndevices && !run.userns &&
+		   run.rootfs_propagation == (MS_SLAVE | MS_REC),
+	   "cwd / and nothing else set; / rslave, as runc");
 	proc_config_free(&c);
 	run_config_free(&run);
 	rv_buf_free(&m.b);
@@ -587,6 +634,117 @@ static void write_seed(const char *path)
 	rv_buf_free(&m.b);
 }
 
+/* RUN with one ARG, then @n bytes of attribute @t, then (when @userns) a user namespace with
+ * both maps. */
+static int run_with_bytes(enum rv_attr_type t, const void *d, size_t n, bool userns, char err[CONFIG_ERR_MAX])
+{
+	struct msg m;
+	int r;
+
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	rv_put_bytes(&m.b, t, d, n);
+	if (userns) {
+		rv_put_u32(&m.b, RV_ATTR_USERNS, 1);
+		put_idmap(&m, RV_ATTR_UID_MAP, 0, 1000, 1);
+		put_idmap(&m, RV_ATTR_GID_MAP, 0, 1000, 1);
+	}
+	r = parse(msg_end(&m), true, err);
+	rv_buf_free(&m.b);
+	return r;
+}
+
+/* RV_ATTR_DEVICE, the user namespace and ROOTFS_PROPAGATION: each bad shape or value refused. */
+static void test_guest_settings(void)
+{
+	static const char *const props[] = { "shared",  "rshared",  "slave",      "rslave",
+					     "private", "rprivate", "unbindable", "runbindable" };
+	char err[CONFIG_ERR_MAX];
+	uint8_t v[RV_DEVICE_ATTR_LEN + 8] = { 0 };
+	struct msg m;
+	size_t i;
+
+	rv_le32(v, 'c');
+	memcpy(v + RV_DEVICE_ATTR_LEN, "/dev/x", 6);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 6, false, err) == 0, "a device /dev/x 0:0 (%s)", err);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN, false, err) == -EBADMSG, "a device without a path: %s",
+	   err);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, 10, false, err) == -EBADMSG, "a DEVICE of 10 bytes: %s", err);
+	memcpy(v + RV_DEVICE_ATTR_LEN, "dev/x", 5);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 5, false, err) == -EINVAL && strstr(err, "absolute"),
+	   "a relative device path: %s", err);
+	memcpy(v + RV_DEVICE_ATTR_LEN, "/dev\0x", 6);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 6, false, err) == -EINVAL,
+	   "a NUL in a device path: %s", err);
+	memcpy(v + RV_DEVICE_ATTR_LEN, "/dev/x", 6);
+	rv_le32(v, 'x');
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 6, false, err) == -EINVAL && strstr(err, "type"),
+	   "device type x: %s", err);
+	rv_le32(v, 'b');
+	rv_le32(v + 4, 0x1000);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 6, false, err) == -EINVAL && strstr(err, "range"),
+	   "major 4096: %s", err);
+	rv_le32(v + 4, 0xfff);
+	rv_le32(v + 8, 0x100000);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 6, false, err) == -EINVAL, "minor 2^20: %s", err);
+	rv_le32(v + 8, 0xfffff);
+	ok(run_with_bytes(RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + 6, false, err) == 0, "the largest numbers (%s)", err);
+
+	/* The user namespace needs both maps, and the maps need it. */
+	rv_le32(v, 1);
+	ok(run_with_bytes(RV_ATTR_USERNS, v, 4, false, err) == -EINVAL && strstr(err, "without a uid and a gid map"),
+	   "USERNS without maps: %s", err);
+	rv_le32(v, 0);
+	rv_le32(v + 4, 1000);
+	rv_le32(v + 8, 1);
+	ok(run_with_bytes(RV_ATTR_UID_MAP, v, RV_IDMAP_ATTR_LEN, false, err) == -EINVAL &&
+		   strstr(err, "without a user namespace"),
+	   "UID_MAP without USERNS: %s", err);
+	ok(run_with_bytes(RV_ATTR_UID_MAP, v, RV_IDMAP_ATTR_LEN, true, err) == 0, "a second uid range (%s)", err);
+	ok(run_with_bytes(RV_ATTR_UID_MAP, v, 8, true, err) == -EBADMSG, "a UID_MAP of 8 bytes: %s", err);
+	rv_le32(v + 8, 0);
+	ok(run_with_bytes(RV_ATTR_GID_MAP, v, RV_IDMAP_ATTR_LEN, true, err) == -EINVAL, "an empty gid range: %s", err);
+	rv_le32(v + 4, 0xffffffffu);
+	rv_le32(v + 8, 1);
+	ok(run_with_bytes(RV_ATTR_GID_MAP, v, RV_IDMAP_ATTR_LEN, true, err) == -EINVAL, "a range holding -1: %s", err);
+	rv_le32(v, 0xfffffff0u);
+	rv_le32(v + 4, 0);
+	rv_le32(v + 8, 0x20);
+	ok(run_with_bytes(RV_ATTR_UID_MAP, v, RV_IDMAP_ATTR_LEN, true, err) == -EINVAL, "a range that wraps: %s", err);
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	rv_put_u32(&m.b, RV_ATTR_USERNS, 1);
+	put_idmap(&m, RV_ATTR_GID_MAP, 0, 1000, 1);
+	for (i = 0; i <= ID_MAP_MAX; i++)
+		put_idmap(&m, RV_ATTR_UID_MAP, (uint32_t)i, 1000 + (uint32_t)i, 1);
+	ok(parse(msg_end(&m), true, err) == -EINVAL && strstr(err, "340"), "%d uid ranges: %s", ID_MAP_MAX + 1, err);
+	rv_buf_free(&m.b);
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	rv_put_u32(&m.b, RV_ATTR_USERNS, 1);
+	rv_put_u32(&m.b, RV_ATTR_USERNS, 1);
+	ok(parse(msg_end(&m), true, err) == -EBADMSG && strstr(err, "USERNS"), "USERNS twice: %s", err);
+	rv_buf_free(&m.b);
+
+	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+		ok(run_with_bytes(RV_ATTR_ROOTFS_PROPAGATION, props[i], strlen(props[i]), false, err) == 0,
+		   "rootfs propagation %s (%s)", props[i], err);
+	ok(RUN_STR(RV_ATTR_ROOTFS_PROPAGATION, "rsharedx", err) == -EINVAL && strstr(err, "propagation"),
+	   "an unknown propagation: %s", err);
+	ok(RUN_STR(RV_ATTR_ROOTFS_PROPAGATION, "", err) == -EINVAL, "an empty propagation: %s", err);
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	rv_put_str(&m.b, RV_ATTR_ROOTFS_PROPAGATION, "shared");
+	rv_put_str(&m.b, RV_ATTR_ROOTFS_PROPAGATION, "private");
+	ok(parse(msg_end(&m), true, err) == -EBADMSG, "ROOTFS_PROPAGATION twice: %s", err);
+	rv_buf_free(&m.b);
+	/* RUN's own: EXEC skips them without a look. */
+	ok(run_with_str(RV_ATTR_DEVICE, "bad", 3, false, err) == 0 &&
+		   run_with_str(RV_ATTR_ROOTFS_PROPAGATION, "bad", 3, false, err) == 0 &&
+		   run_with_str(RV_ATTR_UID_MAP, "bad", 3, false, err) == 0,
+	   "DEVICE, UID_MAP and ROOTFS_PROPAGATION in EXEC are ignored");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -603,6 +761,7 @@ int main(int argc, char **argv)
 	test_bad_shapes();
 	test_bad_values();
 	test_bad_network();
+	test_guest_settings();
 	test_mutations();
 	return tap_done();
 }
