@@ -2,6 +2,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,12 +52,23 @@ int rt_elf_arch(const char *rootfs, const char *path)
 	}
 }
 
+/* The PATH the guest agent searches: the process's last PATH=, else the agent's default
+ * (guest/agent/process.c). */
+static const char *process_path(const struct rt_spec *spec)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+	for (char **e = spec->process.env; e && *e; e++)
+		if (g_str_has_prefix(*e, "PATH="))
+			path = *e + 5;
+	return path;
+}
+
 /* args[0] as execvp would find it: a name with a slash as it is (relative to the cwd), else
  * each directory of the process's PATH (or the default one) in turn. */
 static int program_arch(const struct rt_spec *spec)
 {
 	const char *prog = spec->process.args ? spec->process.args[0] : NULL;
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	g_auto(GStrv) dirs = NULL;
 
 	if (!prog || !*prog)
@@ -66,10 +78,7 @@ static int program_arch(const struct rt_spec *spec)
 
 		return rt_elf_arch(spec->rootfs, p);
 	}
-	for (char **e = spec->process.env; e && *e; e++)
-		if (g_str_has_prefix(*e, "PATH="))
-			path = *e + 5;
-	dirs = g_strsplit(path, ":", -1);
+	dirs = g_strsplit(process_path(spec), ":", -1);
 	for (char **d = dirs; *d; d++) {
 		g_autofree char *p = g_build_filename(**d ? *d : spec->process.cwd, prog, NULL);
 		int a = rt_elf_arch(spec->rootfs, p);
@@ -78,6 +87,272 @@ static int program_arch(const struct rt_spec *spec)
 			return a;
 	}
 	return -1;
+}
+
+/*
+ * What `create` can know of process.args[0] before the guest runs it. runc looks it up in the
+ * finished container (its mounts made, its createContainer hooks run) with Go's exec.LookPath
+ * and fails `create` when that finds nothing; runvm's guest looks only at `start`. The rootfs
+ * is a host directory, so the host can look as well, but only where what it sees is what the
+ * container will see: whatever lies at or under a mount's destination (a volume, a tmpfs,
+ * docker-init's bind mount) comes from that mount, and a directory that a mount's destination
+ * lies under exists in the container even where the rootfs lacks it (the mount point is made).
+ * Such paths, and a walk that cannot finish (a symlink loop, a permission), are not judged
+ * here: the guest reports them at `start`, as before.
+ */
+enum lookup { LOOKUP_FOUND, LOOKUP_MISSING, LOOKUP_UNKNOWN };
+
+/* Paths are canonical container paths: "" for the root, else "/a/b" (no `.`, `..`, `//`). */
+struct rootfs_view {
+	int root;          /* O_PATH of the rootfs */
+	GPtrArray *mounts; /* where the mounts sit, each as written and as resolved in the rootfs */
+};
+
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Would the container see a mount's content at @path (or under it, for @below)? */
+static bool mount_at(const struct rootfs_view *v, const char *path, bool below)
+{
+	for (guint i = 0; v->mounts && i < v->mounts->len; i++) {
+		const char *m = v->mounts->pdata[i];
+
+		if (below ? strlen(m) > strlen(path) && path_under(m, path) : path_under(path, m))
+			return true;
+	}
+	return false;
+}
+
+/* The next component of @rest, taken off it; NULL when none is left. */
+static char *pop_component(GString *rest)
+{
+	size_t i = 0, j;
+	char *c;
+
+	while (i < rest->len && rest->str[i] == '/')
+		i++;
+	if (i == rest->len) {
+		g_string_truncate(rest, 0);
+		return NULL;
+	}
+	for (j = i; j < rest->len && rest->str[j] != '/'; j++)
+		;
+	c = g_strndup(rest->str + i, j - i);
+	g_string_erase(rest, 0, (gssize)j);
+	return c;
+}
+
+/* @path's components appended to @resolved as they read (`..` lexically). */
+static void append_lexically(GString *resolved, GString *rest)
+{
+	char *c;
+
+	while ((c = pop_component(rest))) {
+		if (strcmp(c, "..") == 0) {
+			char *slash = strrchr(resolved->str, '/');
+
+			g_string_truncate(resolved, slash ? (gsize)(slash - resolved->str) : 0);
+		} else if (strcmp(c, ".") != 0) {
+			g_string_append_printf(resolved, "/%s", c);
+		}
+		g_free(c);
+	}
+}
+
+/* The canonical @path (absolute, no symlink in it) inside the rootfs, as an O_PATH fd. */
+static int open_resolved(const struct rootfs_view *v, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+
+	return (int)syscall(SYS_openat2, v->root, *path ? path + 1 : ".", &how, sizeof(how));
+}
+
+/*
+ * Resolve the container path @path as the container's kernel would, one component at a time
+ * so that each step can be held against the mounts (@check_mounts), symlinks followed inside
+ * the rootfs. @resolved gets the path reached (when missing, with the rest appended as it
+ * reads: where a mount would land), @ret_st what it is, @ret_errno why it is missing.
+ */
+static enum lookup walk(const struct rootfs_view *v, const char *path, bool check_mounts, GString *resolved,
+			struct stat *ret_st, int *ret_errno)
+{
+	g_autoptr(GString) rest = g_string_new(path);
+	bool is_dir = true;
+	int links = 0;
+
+	g_string_truncate(resolved, 0);
+	for (;;) {
+		g_autofree char *comp = pop_component(rest);
+		_cleanup_close_ int fd = -EBADF;
+		size_t parent = resolved->len;
+		struct stat st;
+
+		if (comp && !is_dir) {
+			/* What follows a file: ENOTDIR, as stat(2) says. */
+			if (check_mounts && mount_at(v, resolved->str, true))
+				return LOOKUP_UNKNOWN;
+			g_string_append_printf(resolved, "/%s", comp);
+			append_lexically(resolved, rest);
+			*ret_errno = ENOTDIR;
+			return LOOKUP_MISSING;
+		}
+		if (!comp) {
+			fd = open_resolved(v, resolved->str);
+			if (fd < 0 || fstat(fd, ret_st) < 0)
+				return LOOKUP_UNKNOWN;
+			return LOOKUP_FOUND;
+		}
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			/* @resolved holds directories only: its parent is the real one. */
+			char *slash = strrchr(resolved->str, '/');
+
+			g_string_truncate(resolved, slash ? (gsize)(slash - resolved->str) : 0);
+			continue;
+		}
+		g_string_append_printf(resolved, "/%s", comp);
+		if (check_mounts && mount_at(v, resolved->str, false))
+			return LOOKUP_UNKNOWN;
+		fd = open_resolved(v, resolved->str);
+		if (fd < 0) {
+			int e = errno;
+
+			if (e != ENOENT && e != ENOTDIR)
+				return LOOKUP_UNKNOWN;
+			if (check_mounts && mount_at(v, resolved->str, true))
+				return LOOKUP_UNKNOWN;
+			append_lexically(resolved, rest);
+			*ret_errno = e;
+			return LOOKUP_MISSING;
+		}
+		if (fstat(fd, &st) < 0)
+			return LOOKUP_UNKNOWN;
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n;
+
+			/* The kernel's limit (MAXSYMLINKS): past it, ELOOP, which the guest reports. */
+			if (++links > 40)
+				return LOOKUP_UNKNOWN;
+			n = readlinkat(fd, "", target, sizeof(target));
+			if (n <= 0 || (size_t)n >= sizeof(target))
+				return LOOKUP_UNKNOWN;
+			g_string_prepend_c(rest, '/');
+			g_string_prepend_len(rest, target, n);
+			g_string_truncate(resolved, target[0] == '/' ? 0 : parent);
+			continue;
+		}
+		is_dir = S_ISDIR(st.st_mode);
+	}
+}
+
+/* Go's strconv.Quote, which runc's message uses for the name, for what a name may hold. */
+static char *go_quote(const char *s)
+{
+	GString *q = g_string_new("\"");
+	bool utf8 = g_utf8_validate(s, -1, NULL);
+
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		switch (*c) {
+		case '"': g_string_append(q, "\\\""); break;
+		case '\\': g_string_append(q, "\\\\"); break;
+		case '\a': g_string_append(q, "\\a"); break;
+		case '\b': g_string_append(q, "\\b"); break;
+		case '\f': g_string_append(q, "\\f"); break;
+		case '\n': g_string_append(q, "\\n"); break;
+		case '\r': g_string_append(q, "\\r"); break;
+		case '\t': g_string_append(q, "\\t"); break;
+		case '\v': g_string_append(q, "\\v"); break;
+		default:
+			if (*c < 0x20 || *c == 0x7f || (*c >= 0x80 && !utf8))
+				g_string_append_printf(q, "\\x%02x", *c);
+			else
+				g_string_append_c(q, (char)*c);
+		}
+	}
+	g_string_append_c(q, '"');
+	return g_string_free(q, FALSE);
+}
+
+/* exec.LookPath's test: not a directory, and some execute bit. Whether the container's user
+ * may run it (runc's faccessat as that user) is left to the guest: user namespaces and
+ * capabilities decide, which the host does not see here. */
+static bool executable(const struct stat *st)
+{
+	return !S_ISDIR(st->st_mode) && (st->st_mode & 0111);
+}
+
+int rt_program_check(const struct rt_spec *spec, struct rt_error **err)
+{
+	const char *prog = spec->process.args[0];
+	g_autoptr(GPtrArray) mounts = g_ptr_array_new_with_free_func(g_free);
+	_cleanup_close_ int root = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct rootfs_view v = { .root = root, .mounts = mounts };
+	g_autoptr(GString) resolved = g_string_new(NULL);
+	g_autofree char *quoted = go_quote(prog);
+	g_auto(GStrv) dirs = NULL;
+	bool unknown = false;
+	struct stat st;
+	int e = 0;
+
+	if (root < 0)
+		return 0;
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		g_autoptr(GString) dest = g_string_new(spec->mounts[i].destination);
+		GString *lexical = g_string_new(NULL);
+
+		append_lexically(lexical, dest);
+		g_ptr_array_add(mounts, g_string_free(lexical, FALSE));
+		/* Mount destinations are resolved in the rootfs too (runc: securejoin): one under
+		 * a symlink (/sbin -> usr/sbin) sits where the symlink leads. */
+		if (walk(&v, spec->mounts[i].destination, false, resolved, &st, &e) == LOOKUP_UNKNOWN)
+			return 0;
+		g_ptr_array_add(mounts, g_strdup(resolved->str));
+	}
+	/* A trailing slash asks for a directory; the guest says what that gives. */
+	if (g_str_has_suffix(prog, "/"))
+		return 0;
+	if (strchr(prog, '/')) {
+		g_autofree char *path = g_build_filename(prog[0] == '/' ? "/" : spec->process.cwd, prog, NULL);
+
+		switch (walk(&v, path, true, resolved, &st, &e)) {
+		case LOOKUP_UNKNOWN: return 0;
+		case LOOKUP_FOUND:
+			if (executable(&st))
+				return 0;
+			return rt_make_error(err, 0, "unable to start container process: exec: %s: permission denied",
+					     quoted);
+		case LOOKUP_MISSING:
+			/* Go's os.Stat error, with Go's lower-case wording. */
+			return rt_make_error(err, 0, "unable to start container process: exec: %s: stat %s: %s", quoted,
+					     prog, e == ENOTDIR ? "not a directory" : "no such file or directory");
+		}
+	}
+	/* Each PATH entry in turn; an empty one is the cwd (Go: "."). runc refuses a program
+	 * found through a relative entry (Go's ErrDot); the guest runs it, and so it stays. */
+	dirs = g_strsplit(process_path(spec), ":", -1);
+	for (char **d = dirs; *d; d++) {
+		g_autofree char *path = g_build_filename(**d == '/' ? "" : spec->process.cwd, *d, prog, NULL);
+
+		switch (walk(&v, path, true, resolved, &st, &e)) {
+		case LOOKUP_UNKNOWN: unknown = true; break;
+		case LOOKUP_FOUND:
+			if (executable(&st))
+				return 0;
+			break;
+		case LOOKUP_MISSING: break;
+		}
+	}
+	if (unknown)
+		return 0;
+	return rt_make_error(err, 0, "unable to start container process: exec: %s: executable file not found in $PATH",
+			     quoted);
 }
 
 int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret, const char **ret_why,

@@ -19,6 +19,11 @@ struct rt_spec;
 int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret, const char **ret_why,
 		  struct rt_error **err);
 
+/* What the host can tell of process.args[0] before the guest runs it, looked up in the rootfs
+ * as runc looks it up in the container (the process's PATH; see arch.c for what is left to the
+ * guest): an error in runc's words when it is surely missing or not executable, else 0. */
+int rt_program_check(const struct rt_spec *spec, struct rt_error **err);
+
 /* The architecture of the ELF program at @path inside @rootfs: absolute symlinks and `..`
  * stay inside the rootfs. -1 when it is not an ELF program of a known architecture. */
 int rt_elf_arch(const char *rootfs, const char *path);

@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "base/cleanup.h"
+#include "runtime/arch.h"
 #include "hypervisor-backends/backend.h"
 #include "hypervisor-backends/hostcaps.h"
 #include "protocol/agent-proto.h"
@@ -359,11 +360,25 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		}
 		return run_hooks(c, RT_HOOK_START_CONTAINER, "created", err);
 	}
-	/* The hooks of create see the VM up (the pid is the monitor's), the process not started. */
+	/*
+	 * The hooks of create see the VM up (the pid is the monitor's), the process not started.
+	 * Their status is runtime-spec's: they run after lifecycle step 2, when the environment
+	 * exists and the program has not run, which runtime.md calls `created` (`creating` is
+	 * step 2 itself), and runtime-tools' hooks_stdin test asks `created` of prestart. runc
+	 * 1.1.5 says `creating` to all three. startContainer (`created`) and poststop (`stopped`)
+	 * agree with runc; poststart is `running` (after step 8), where runc 1.1.5 says `created`.
+	 * Every hook here runs on the host in the monitor's pid namespace, so createContainer and
+	 * startContainer get the monitor's pid too, where runc's, run in the container, get 1.
+	 */
 	if (strcmp(status, "created") == 0 &&
-	    (run_hooks(c, RT_HOOK_PRESTART, "creating", err) < 0 ||
-	     run_hooks(c, RT_HOOK_CREATE_RUNTIME, "creating", err) < 0 ||
-	     run_hooks(c, RT_HOOK_CREATE_CONTAINER, "creating", err) < 0))
+	    (run_hooks(c, RT_HOOK_PRESTART, "created", err) < 0 ||
+	     run_hooks(c, RT_HOOK_CREATE_RUNTIME, "created", err) < 0 ||
+	     run_hooks(c, RT_HOOK_CREATE_CONTAINER, "created", err) < 0))
+		return -1;
+	/* runc finds a missing program at create, once its mounts are made and the createContainer
+	 * hooks have run (they may make it); `create` looked already where no hook could. `run`
+	 * keeps the guest's word at start (its 127 or 126, as before). */
+	if (strcmp(status, "created") == 0 && c->ready_fd >= 0 && rt_program_check(c->spec, err) < 0)
 		return -1;
 	if (rt_state_write(c->state_dir, &st, err) < 0)
 		return -1;

@@ -22,6 +22,7 @@
 
 #include <glib.h>
 
+#include "runtime/arch.h"
 #include "runtime/cli.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
@@ -100,6 +101,11 @@ static void remove_cgroup(const struct rt_spec *spec)
 		rt_cgroup_remove(spec->cgroups_path, false);
 }
 
+static bool has_hooks(const struct rt_spec *spec, enum rt_hook_kind kind)
+{
+	return spec->hooks[kind] && spec->hooks[kind]->len > 0;
+}
+
 enum { OPT_BUNDLE = 'b', OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_PRESERVE_FDS, OPT_IGNORED, OPT_IGNORED_ARG };
 
 int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_error **err)
@@ -146,6 +152,12 @@ int rt_cmd_create(const struct rt_globals *g, int argc, char **argv, struct rt_e
 	if (!c.spec->process.terminal && console)
 		return rt_make_error(err, 0, "cannot use console socket if runc will not detach or allocate tty");
 	if (c.spec->process.terminal && rt_open_pty(&master, &slave, err) < 0)
+		return -1;
+	/* A program that is surely missing fails create, as with runc. The monitor looks once the
+	 * create hooks have run (one may make it); without such hooks nothing changes the answer
+	 * before then, so look now and boot no VM for nothing. */
+	if (!has_hooks(c.spec, RT_HOOK_PRESTART) && !has_hooks(c.spec, RT_HOOK_CREATE_RUNTIME) &&
+	    !has_hooks(c.spec, RT_HOOK_CREATE_CONTAINER) && rt_program_check(c.spec, err) < 0)
 		return -1;
 
 	/* The monitor is born in the container's pid namespace (PID 1 of a new one) and time

@@ -20,7 +20,45 @@
 /* What a failing hook printed, quoted in the error: enough to explain, bounded. */
 #define HOOK_OUTPUT_MAX 2048
 
-static char *state_json(const struct rt_spec *spec, const char *id, const char *bundle, const char *status, pid_t pid)
+/*
+ * The container's annotations for the hooks' state. The parsed spec keeps only runvm's own
+ * (runtime/lib/spec.c: io.runvm.arch), so they are read from the config.json the spec came
+ * from (`delete` reads it again for the poststop hooks as well). NULL when there are none,
+ * since runc then leaves the member out.
+ */
+static int load_annotations(const char *bundle, JsonNode **ret, struct rt_error **err)
+{
+	g_autofree char *path = g_build_filename(bundle, "config.json", NULL);
+	g_autoptr(JsonParser) parser = json_parser_new_immutable();
+	g_autoptr(GError) gerr = NULL;
+	JsonObjectIter it;
+	JsonObject *obj;
+	JsonNode *root, *n, *val;
+	const char *key;
+
+	*ret = NULL;
+	if (!json_parser_load_from_mapped_file(parser, path, &gerr))
+		return rt_make_error(err, 0, "hooks: cannot read the annotations in `%s`: %s", path, gerr->message);
+	root = json_parser_get_root(parser);
+	obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+	n = obj ? json_object_get_member(obj, "annotations") : NULL;
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (!JSON_NODE_HOLDS_OBJECT(n))
+		return rt_make_error(err, 0, "config.json: `annotations` must be an object");
+	json_object_iter_init(&it, json_node_get_object(n));
+	while (json_object_iter_next(&it, &key, &val))
+		if (!JSON_NODE_HOLDS_VALUE(val) || json_node_get_value_type(val) != G_TYPE_STRING)
+			return rt_make_error(err, 0, "config.json: `annotations.%s` must be a string", key);
+	if (json_object_get_size(json_node_get_object(n)) > 0)
+		*ret = json_node_copy(n);
+	return 0;
+}
+
+/* runtime-spec's state, with runc's members in runc's order: `pid` left out when there is
+ * none (poststop), `annotations` when empty. */
+static char *state_json(const struct rt_spec *spec, const char *id, const char *bundle, const char *status, pid_t pid,
+			JsonNode *annotations)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonNode) root = NULL;
@@ -32,10 +70,16 @@ static char *state_json(const struct rt_spec *spec, const char *id, const char *
 	json_builder_add_string_value(b, id);
 	json_builder_set_member_name(b, "status");
 	json_builder_add_string_value(b, status);
-	json_builder_set_member_name(b, "pid");
-	json_builder_add_int_value(b, pid);
+	if (pid > 0) {
+		json_builder_set_member_name(b, "pid");
+		json_builder_add_int_value(b, pid);
+	}
 	json_builder_set_member_name(b, "bundle");
 	json_builder_add_string_value(b, bundle);
+	if (annotations) {
+		json_builder_set_member_name(b, "annotations");
+		json_builder_add_value(b, json_node_copy(annotations));
+	}
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	return json_to_string(root, FALSE);
@@ -139,12 +183,15 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 int rt_hooks_run(const struct rt_spec *spec, enum rt_hook_kind kind, const char *id, const char *bundle,
 		 const char *status, pid_t pid, struct rt_error **err)
 {
+	g_autoptr(JsonNode) annotations = NULL;
 	g_autofree char *state = NULL;
 	GPtrArray *hooks = spec->hooks[kind];
 
 	if (!hooks || !hooks->len)
 		return 0;
-	state = state_json(spec, id, bundle, status, pid);
+	if (load_annotations(bundle, &annotations, err) < 0)
+		return -1;
+	state = state_json(spec, id, bundle, status, pid, annotations);
 	for (guint i = 0; i < hooks->len; i++)
 		if (run_one(hooks->pdata[i], kind, state, err) < 0)
 			return -1;

@@ -10,8 +10,9 @@
 struct rt_error;
 
 /* Run every hook of @kind in order; the first failure (non-zero exit, a signal, the timeout)
- * stops them and is returned, with what the hook printed. @status and @pid go into the state
- * the hooks read. */
+ * stops them and is returned, with what the hook printed. The hooks read runtime-spec's state
+ * on stdin: ociVersion, id, @status, @pid (left out when 0), the bundle, and config.json's
+ * annotations (left out when there are none), as runc writes it. */
 int rt_hooks_run(const struct rt_spec *spec, enum rt_hook_kind kind, const char *id, const char *bundle,
 		 const char *status, pid_t pid, struct rt_error **err);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The guest architecture from the container's program: ELF headers, PATH search, symlinks that
- * must stay inside the rootfs, scripts, and the annotation and configuration overrides. */
+ * must stay inside the rootfs, scripts, and the annotation and configuration overrides; and
+ * what create can tell of a missing or non-executable program (rt_program_check). */
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,91 @@ static int arch_of(const char *root, const char *prog, const char *path_env, con
 	return (int)a;
 }
 
+/* rt_program_check() on @prog with @mounts (NULL-terminated destinations, or NULL): 0, or -1
+ * with its message in @msg. */
+static int check_of(const char *root, const char *prog, const char *path_env, const char *const *mounts, char **msg)
+{
+	char *args[] = { (char *)prog, NULL };
+	g_autofree char *pe = path_env ? g_strdup_printf("PATH=%s", path_env) : NULL;
+	char *env[] = { pe, NULL };
+	struct rt_mount m[8] = { 0 };
+	struct rt_spec spec = { .rootfs = (char *)root, .process = { .args = args, .env = env, .cwd = "/" } };
+	struct rt_error *err = NULL;
+
+	for (; mounts && mounts[spec.n_mounts]; spec.n_mounts++)
+		m[spec.n_mounts].destination = (char *)mounts[spec.n_mounts];
+	spec.mounts = m;
+	g_free(*msg);
+	*msg = NULL;
+	if (rt_program_check(&spec, &err) == 0)
+		return 0;
+	*msg = g_strdup(err->msg);
+	rt_error_free(&err);
+	return -1;
+}
+
+#define AT(rel) (snprintf(p, sizeof(p), "%s/%s", root, rel), p)
+static void program_checks(const char *root)
+{
+	static const char *const dev[] = { "/dev", NULL }, *const opt[] = { "/opt/tool", NULL },
+				 *const via_link[] = { "/toollink/prog", NULL },
+				 *const via_sbin[] = { "/sbinlink/prog", NULL };
+	g_autofree char *msg = NULL;
+	char p[4096];
+
+	g_mkdir_with_parents(AT("usr/sbin"), 0755);
+	g_file_set_contents(AT("usr/sbin/tool"), "#!/bin/sh\n", -1, NULL);
+	chmod(p, 0755);
+	g_file_set_contents(AT("usr/sbin/plain"), "text\n", -1, NULL);
+	chmod(p, 0644);
+	symlink("/usr/sbin/tool", AT("bin/tool-abs"));
+	symlink("../usr/sbin/tool", AT("bin/tool-rel"));
+	symlink("usr/sbin", AT("sbinlink"));
+	symlink("opt/tool", AT("toollink"));
+	symlink("loop2", AT("bin/loop1"));
+	symlink("loop1", AT("bin/loop2"));
+
+	ok(check_of(root, "tool", "/bin:/usr/sbin", NULL, &msg) == 0, "check: found through PATH");
+	ok(check_of(root, "/bin/tool-abs", NULL, NULL, &msg) == 0 &&
+		   check_of(root, "/bin/tool-rel", NULL, NULL, &msg) == 0 &&
+		   check_of(root, "/sbinlink/tool", NULL, NULL, &msg) == 0,
+	   "check: symlinks (absolute, relative, a directory's) resolve inside the rootfs");
+	ok(check_of(root, "nothing", "/bin:/usr/sbin", NULL, &msg) < 0 &&
+		   strcmp(msg,
+			  "unable to start container process: exec: \"nothing\": executable file not found in $PATH") ==
+			   0,
+	   "check: missing from PATH: runc's words");
+	ok(check_of(root, "plain", "/usr/sbin", NULL, &msg) < 0 && strstr(msg, "executable file not found in $PATH"),
+	   "check: found in PATH but not executable: not found, as Go's LookPath");
+	ok(check_of(root, "/usr/sbin/plain", NULL, NULL, &msg) < 0 &&
+		   strcmp(msg, "unable to start container process: exec: \"/usr/sbin/plain\": permission denied") == 0,
+	   "check: a path to a file without execute bits: permission denied");
+	ok(check_of(root, "/usr/sbin", NULL, NULL, &msg) < 0 && strstr(msg, "permission denied"),
+	   "check: a directory: permission denied");
+	ok(check_of(root, "/no/such", NULL, NULL, &msg) < 0 &&
+		   strcmp(msg,
+			  "unable to start container process: exec: \"/no/such\": stat /no/such: no such file or "
+			  "directory") == 0,
+	   "check: a missing path: Go's stat wording");
+	ok(check_of(root, "/usr/sbin/plain/x", NULL, NULL, &msg) < 0 &&
+		   strstr(msg, "stat /usr/sbin/plain/x: not a directory"),
+	   "check: a path through a file: not a directory");
+	ok(check_of(root, "/dev/x", NULL, dev, &msg) == 0 && check_of(root, "x", "/dev", dev, &msg) == 0,
+	   "check: under a mount's destination: left to the guest");
+	ok(check_of(root, "/opt/tool/prog", NULL, opt, &msg) == 0,
+	   "check: in a directory the rootfs lacks but a mount point is made under: left to the guest");
+	ok(check_of(root, "/usr/sbin/prog", NULL, via_sbin, &msg) == 0 &&
+		   check_of(root, "/opt/tool/prog", NULL, via_link, &msg) == 0,
+	   "check: a mount whose destination goes through a symlink sits where the symlink leads");
+	ok(check_of(root, "/bin/loop1", NULL, NULL, &msg) == 0, "check: a symlink loop: left to the guest");
+	ok(check_of(root, "/usr/sbin/", NULL, NULL, &msg) == 0, "check: a trailing slash: left to the guest");
+	ok(check_of(root, "a\"b\n", "/bin", NULL, &msg) < 0 && strstr(msg, "exec: \"a\\\"b\\n\": executable"),
+	   "check: the name quoted as Go quotes it");
+	ok(check_of(root, "tool", NULL, NULL, &msg) == 0, "check: no PATH: the guest's default (which has /usr/sbin)");
+	snprintf(p, sizeof(p), "%s/nonexistent-root", root);
+	ok(check_of(p, "nothing", "/bin", NULL, &msg) == 0, "check: a rootfs that cannot be opened: left to create");
+}
+
 int main(void)
 {
 	g_autofree char *root = g_dir_make_tmp("runvm-arch-XXXXXX", NULL);
@@ -58,7 +144,6 @@ int main(void)
 	const char *why = NULL;
 	char p[4096];
 
-#define AT(rel) (snprintf(p, sizeof(p), "%s/%s", root, rel), p)
 	g_mkdir_with_parents(AT("bin"), 0755);
 	g_mkdir_with_parents(AT("usr/local/bin"), 0755);
 	elf(AT("bin/busybox"), EM_AARCH64);
@@ -117,6 +202,7 @@ int main(void)
 	   "then the configuration's arch");
 	ok(arch_of(root, "sh", "/bin", "arm64", NULL, &why) == RV_ARCH_AARCH64, "Debian's name arm64");
 	ok(arch_of(root, "sh", "/bin", "sparc", NULL, &why) == -2, "an unknown annotation is an error");
+	program_checks(root);
 
 	snprintf(p, sizeof(p), "rm -rf '%s' '%s'", root, outside);
 	return system(p) == 0 ? tap_done() : 1;
