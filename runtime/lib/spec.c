@@ -884,6 +884,8 @@ static int parse_namespaces(JsonObject *linux_, struct rt_spec *s, struct rt_err
 	return 0;
 }
 
+static int parse_guest(JsonObject *linux_, struct rt_spec *s, struct rt_error **err);
+
 static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **err)
 {
 	JsonObject *linux_;
@@ -921,7 +923,8 @@ static int parse_linux(JsonObject *root, struct rt_spec *s, struct rt_error **er
 		g_ptr_array_add(kv, NULL);
 		s->sysctl = (char **)g_ptr_array_free(g_steal_pointer(&kv), FALSE);
 	}
-	return parse_namespaces(linux_, s, err);
+	/* After the namespaces: the guest's part reads the user namespace they found. */
+	return parse_namespaces(linux_, s, err) < 0 ? -1 : parse_guest(linux_, s, err);
 }
 
 /* linux.uidMappings or gidMappings (@name) into @ret. */
@@ -1023,18 +1026,11 @@ static int parse_devices(JsonObject *linux_, struct rt_spec *s, struct rt_error 
  * a user namespace without maps, an unknown propagation; a user namespace to join by path,
  * which has no meaning in the guest, is refused too.
  */
-static int parse_guest(JsonObject *root, struct rt_spec *s, struct rt_error **err)
+static int parse_guest(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
 {
 	static const char *const props[] = { "shared",  "rshared",  "slave",      "rslave",
 					     "private", "rprivate", "unbindable", "runbindable" };
-	JsonObject *linux_;
-	JsonNode *n;
 
-	if (get_member(root, "", "linux", JSON_NODE_OBJECT, &n, err) < 0)
-		return -1;
-	if (!n)
-		return 0;
-	linux_ = json_node_get_object(n);
 	if (parse_devices(linux_, s, err) < 0 ||
 	    parse_id_mappings(linux_, "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
 	    parse_id_mappings(linux_, "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
@@ -1110,7 +1106,7 @@ int rt_spec_parse(const char *json, size_t len, const char *bundle, struct rt_sp
 		return rt_make_error(err, 0, "config.json: `ociVersion` is missing");
 	if (get_string(obj, "", "hostname", &s->hostname, err) < 0 || parse_process(obj, &s->process, err) < 0 ||
 	    parse_root(obj, bundle, s, err) < 0 || parse_hooks(obj, s, err) < 0 || parse_linux(obj, s, err) < 0 ||
-	    parse_mounts(obj, s, err) < 0 || parse_annotations(obj, s, err) < 0 || parse_guest(obj, s, err) < 0)
+	    parse_mounts(obj, s, err) < 0 || parse_annotations(obj, s, err) < 0)
 		return -1;
 	*ret = g_steal_pointer(&s);
 	return 0;
