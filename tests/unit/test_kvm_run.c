@@ -657,6 +657,43 @@ static bool same_ns(pid_t pid, const char *type)
 /* config.json named the pid and ipc namespaces by path (hv_vm_config.vmm_shared_namespaces):
  * the VMM stays in the caller's, keeps a mount namespace of its own for its jail, whose /proc
  * (of the shared pid namespace) is still mounted, and its guest runs. */
+/* Launch the kvm backend with @cfg, its agent channel a new socketpair @sp; the VMM process's
+ * pid (the only child), or 0 after reporting why not (a SKIP when not root). */
+static pid_t launch_vmm(const struct kvm_settings *ks, struct hv_vm_config *cfg, int sp[2], const char *what,
+			struct hv_vm **ret_vm)
+{
+	g_autofree char *path = g_strdup_printf("/proc/self/task/%d/children", getpid());
+	g_autofree char *children = NULL;
+	struct rt_error *err = NULL;
+	bool r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		ok(0, "%s: socketpair: %s", what, strerror(errno));
+		return 0;
+	}
+	cfg->agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
+	if (hv_kvm_ops.launch(ks, cfg, ret_vm, &err) < 0) {
+		r = geteuid() != 0;
+		ok(r, "%s: launch: %s%s", what, err->msg, r ? " # SKIP not root" : "");
+		rt_error_free(&err);
+		close(sp[0]), close(sp[1]);
+		return 0;
+	}
+	return g_file_get_contents(path, &children, NULL, NULL) ? (pid_t)atoi(children) : 0;
+}
+
+/* Whether the guest's UART line ("hi") reached @log within 5 s. */
+static bool guest_printed(const char *log)
+{
+	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(10000)) {
+		g_autofree char *text = NULL;
+
+		if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, "hi\n"))
+			return true;
+	}
+	return false;
+}
+
 static void test_backend_shared_ns(const char *dir, const char *kernel)
 {
 	g_autofree char *log = g_build_filename(dir, "shared.log", NULL);
@@ -671,28 +708,15 @@ static void test_backend_shared_ns(const char *dir, const char *kernel)
 		.console_log = log,
 		.vmm_shared_namespaces = CLONE_NEWPID | CLONE_NEWIPC,
 	};
-	g_autofree char *children = NULL, *path = NULL, *text = NULL, *root = NULL, *nspid = NULL;
+	g_autofree char *root = NULL, *nspid = NULL;
 	struct rt_error *err = NULL;
 	struct hv_vm *vm = NULL;
 	int sp[2], status = -1;
-	pid_t pid = 0;
+	pid_t pid = launch_vmm(&ks, &cfg, sp, "backend, shared namespaces", &vm);
 	bool r;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		ok(0, "socketpair: %s", strerror(errno));
+	if (!pid && !vm)
 		return;
-	}
-	cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
-	if (hv_kvm_ops.launch(&ks, &cfg, &vm, &err) < 0) {
-		r = geteuid() != 0;
-		ok(r, "backend, shared namespaces: launch: %s%s", err->msg, r ? " # SKIP not root" : "");
-		rt_error_free(&err);
-		close(sp[0]), close(sp[1]);
-		return;
-	}
-	path = g_strdup_printf("/proc/self/task/%d/children", getpid());
-	if (g_file_get_contents(path, &children, NULL, NULL))
-		pid = (pid_t)atoi(children);
 	root = root_listing(pid);
 	nspid = status_field(pid, "NSpid");
 	ok(pid > 0 && same_ns(pid, "pid") && same_ns(pid, "ipc") && !same_ns(pid, "mnt") && !strchr(nspid, '\t'),
@@ -700,12 +724,7 @@ static void test_backend_shared_ns(const char *dir, const char *kernel)
 	   "its own (NSpid %s)",
 	   nspid);
 	ok(!strcmp(root, "proc"), "backend, pid and ipc shared: its jail still has its /proc: `%s`", root);
-	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(10000)) {
-		g_clear_pointer(&text, g_free);
-		if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, "hi\n"))
-			break;
-	}
-	ok(text && strstr(text, "hi\n"), "backend, pid and ipc shared: the guest runs");
+	ok(guest_printed(log), "backend, pid and ipc shared: the guest runs");
 	r = hv_kvm_ops.stop(vm, 2000, &err) == 0 && hv_kvm_ops.wait(vm, 0, &status, &err) == 1;
 	ok(r, "backend, pid and ipc shared: stop ends it");
 	rt_error_free(&err);
@@ -735,30 +754,16 @@ static void test_backend_process(const char *dir, const char *kernel)
 		.console_log = log,
 	};
 	const struct hv_backend_ops *o = &hv_kvm_ops;
-	g_autofree char *children = NULL, *path = NULL, *text = NULL;
 	struct rt_error *err = NULL;
 	struct hv_vm_stats st = { 0 };
 	struct hv_vm *vm = NULL;
 	unsigned fds = count_fds();
 	int sp[2], status = -1;
-	pid_t pid = 0;
+	pid_t pid = launch_vmm(&ks, &cfg, sp, "backend", &vm);
 	bool r;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		ok(0, "socketpair: %s", strerror(errno));
+	if (!pid && !vm)
 		return;
-	}
-	cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
-	if (o->launch(&ks, &cfg, &vm, &err) < 0) {
-		r = geteuid() != 0;
-		ok(r, "backend: launch: %s%s", err->msg, r ? " # SKIP not root" : "");
-		rt_error_free(&err);
-		close(sp[0]), close(sp[1]);
-		return;
-	}
-	path = g_strdup_printf("/proc/self/task/%d/children", getpid());
-	if (g_file_get_contents(path, &children, NULL, NULL))
-		pid = (pid_t)atoi(children);
 	{
 		g_autofree char *comm = NULL, *uid = status_field(pid, "Uid"), *eff = status_field(pid, "CapEff");
 		g_autofree char *bnd = status_field(pid, "CapBnd"), *nnp = status_field(pid, "NoNewPrivs");
@@ -779,12 +784,7 @@ static void test_backend_process(const char *dir, const char *kernel)
 		   "backend: mount, pid and ipc namespaces of its own, the caller's network namespace");
 	}
 	/* The guest ran in there: its UART line reached the console log, opened before the jail. */
-	for (long long end = rv_now_ms() + 5000; rv_now_ms() < end; usleep(10000)) {
-		g_clear_pointer(&text, g_free);
-		if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, "hi\n"))
-			break;
-	}
-	ok(text && strstr(text, "hi\n"), "backend: the guest printed on its UART from inside the jail");
+	ok(guest_printed(log), "backend: the guest printed on its UART from inside the jail");
 	ok(o->pause(vm, &err) == 0 && o->resume(vm, &err) == 0, "backend: pause and resume over the VMM's socket%s%s",
 	   err ? ": " : "", err ? err->msg : "");
 	rt_error_free(&err);
