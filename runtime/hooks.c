@@ -20,41 +20,6 @@
 /* What a failing hook printed, quoted in the error: enough to explain, bounded. */
 #define HOOK_OUTPUT_MAX 2048
 
-/*
- * The container's annotations for the hooks' state. The parsed spec keeps only runvm's own
- * (runtime/lib/spec.c: io.runvm.arch), so they are read from the config.json the spec came
- * from (`delete` reads it again for the poststop hooks as well). NULL when there are none,
- * since runc then leaves the member out.
- */
-static int load_annotations(const char *bundle, JsonNode **ret, struct rt_error **err)
-{
-	g_autofree char *path = g_build_filename(bundle, "config.json", NULL);
-	g_autoptr(JsonParser) parser = json_parser_new_immutable();
-	g_autoptr(GError) gerr = NULL;
-	JsonObjectIter it;
-	JsonObject *obj;
-	JsonNode *root, *n, *val;
-	const char *key;
-
-	*ret = NULL;
-	if (!json_parser_load_from_mapped_file(parser, path, &gerr))
-		return rt_make_error(err, 0, "hooks: cannot read the annotations in `%s`: %s", path, gerr->message);
-	root = json_parser_get_root(parser);
-	obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-	n = obj ? json_object_get_member(obj, "annotations") : NULL;
-	if (!n || JSON_NODE_HOLDS_NULL(n))
-		return 0;
-	if (!JSON_NODE_HOLDS_OBJECT(n))
-		return rt_make_error(err, 0, "config.json: `annotations` must be an object");
-	json_object_iter_init(&it, json_node_get_object(n));
-	while (json_object_iter_next(&it, &key, &val))
-		if (!JSON_NODE_HOLDS_VALUE(val) || json_node_get_value_type(val) != G_TYPE_STRING)
-			return rt_make_error(err, 0, "config.json: `annotations.%s` must be a string", key);
-	if (json_object_get_size(json_node_get_object(n)) > 0)
-		*ret = json_node_copy(n);
-	return 0;
-}
-
 /* runtime-spec's state, with runc's members in runc's order: `pid` left out when there is
  * none (poststop), `annotations` when empty. */
 static char *state_json(const struct rt_spec *spec, const char *id, const char *bundle, const char *status, pid_t pid,
@@ -189,8 +154,9 @@ int rt_hooks_run(const struct rt_spec *spec, enum rt_hook_kind kind, const char 
 
 	if (!hooks || !hooks->len)
 		return 0;
-	if (load_annotations(bundle, &annotations, err) < 0)
-		return -1;
+	/* Checked by the spec's parser: an object of strings, or none. */
+	if (spec->annotations_json)
+		annotations = json_from_string(spec->annotations_json, NULL);
 	state = state_json(spec, id, bundle, status, pid, annotations);
 	for (guint i = 0; i < hooks->len; i++)
 		if (run_one(hooks->pdata[i], kind, state, err) < 0)

@@ -71,6 +71,7 @@ void rt_spec_free(struct rt_spec *s)
 	g_strfreev(s->readonly_paths);
 	g_strfreev(s->sysctl);
 	g_free(s->seccomp_json);
+	g_free(s->annotations_json);
 	g_free(s->netns_path);
 	for (int i = 0; i < _RT_NS_MAX; i++)
 		g_free(s->namespaces[i].path);
@@ -1081,6 +1082,9 @@ static int parse_annotations(JsonObject *obj, struct rt_spec *s, struct rt_error
 	while (json_object_iter_next(&it, &key, &val))
 		if (!JSON_NODE_HOLDS_VALUE(val) || json_node_get_value_type(val) != G_TYPE_STRING)
 			return rt_make_error(err, 0, "config.json: `annotations.%s` must be a string", key);
+	/* All of them for the hooks' state (runtime/hooks.c), which leaves an empty set out. */
+	if (json_object_get_size(json_node_get_object(n)) > 0)
+		s->annotations_json = json_to_string(n, FALSE);
 	return get_string(json_node_get_object(n), "annotations.", "io.runvm.arch", &s->arch, err);
 }
 

@@ -134,6 +134,7 @@ struct rt_spec {
 	char **masked_paths;                        /* NULL-terminated */
 	char **readonly_paths;                      /* NULL-terminated */
 	char **sysctl;                              /* NULL-terminated "key=value" */
+	char *annotations_json;                     /* annotations as JSON (strings only), or NULL when none */
 	char *seccomp_json;                         /* linux.seccomp as JSON, or NULL */
 	char *cgroups_path;                         /* linux.cgroupsPath, or NULL */
 	int64_t memory_limit;                       /* linux.resources.memory.limit in bytes, 0 when unset */
