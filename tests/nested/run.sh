@@ -31,8 +31,9 @@
 # guest, tests/faults/fault-init.c; default build/faults/initramfs.cpio; without it the suite's
 # broken-guest faults skip), RUNVM_CACHE (/var/cache/runvm),
 # NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_STALL (s without a byte on its console:
-# it is stuck, its CPUs' registers are shown, it is stopped and booted once more; 420, above the
-# longest silence the tests inside allow: one inner run's timeout), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
+# it is stuck, its CPUs' registers are shown, it is stopped and booted again, 3 boots at most as
+# for one that ends early; 420, above the longest silence the tests inside allow: one inner
+# run's timeout), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
 # 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 5), NESTED_BACKENDS
 # ("kvm qemu"), NESTED_IT (the backend the integration suite runs with, kvm; empty: the quick
 # tests only), NESTED_IT_ONLY (IT_ONLY for the suite: one t_*.sh), NESTED_IT_STALL (s without a
@@ -283,10 +284,11 @@ boot_and_collect() {
 	"$QEMU" -M pc -accel tcg -cpu max -m "$NESTED_MEM" -smp "$NESTED_SMP" -nodefaults -no-user-config -nographic \
 		-serial stdio -kernel "$kdir/vmlinuz" -initrd "$initrd" -no-reboot \
 		-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL nested_trace=$NESTED_TRACE" \
-		-monitor "unix:$tmp/monitor.sock,server=on,wait=off" </dev/null >"$log" 2>&1 &
+		-monitor "unix:$tmp/monitor.sock,server=on,wait=off" -d cpu_reset -D "$tmp/qemu-debug.log" \
+		</dev/null >"$log" 2>&1 &
 	qpid=$!
 
-	printed=0 outer_boot='' done='' timed_out='' stalled='' skip_reason=''
+	printed=0 outer_boot='' done='' timed_out='' stalled='' skip_reason='' ended=''
 	last_size=-1 last_change=$t0
 	tap=()
 	while :; do
@@ -331,21 +333,44 @@ boot_and_collect() {
 	[ -n "$timed_out$stalled" ] || for _ in $(seq 20); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.5; done
 	if kill -0 "$qpid" 2>/dev/null; then kill -KILL "$qpid" 2>/dev/null; fi
 	wait "$qpid" 2>/dev/null
+	qemu_rc=$?
 	qpid=
+	# What ended a host VM that ended early: a signal or an error of QEMU's own, or (exit 0,
+	# -no-reboot) a reset of the host VM: -d cpu_reset logs "Triple fault" where TCG raised one.
+	if [ -z "$done$timed_out$stalled$skip_reason" ]; then
+		if [ "$qemu_rc" -gt 128 ]; then
+			ended="QEMU was killed by signal $((qemu_rc - 128))"
+		elif [ "$qemu_rc" != 0 ]; then
+			ended="QEMU exited with status $qemu_rc"
+		elif grep -q 'Triple fault' "$tmp/qemu-debug.log" 2>/dev/null; then
+			ended="the host VM's CPU triple-faulted (QEMU's -d cpu_reset), so QEMU reset it and -no-reboot ended it"
+		else
+			ended="the host VM reset or powered itself off (QEMU exit 0), with no panic on its console"
+		fi
+	fi
 }
 
-# A host VM that stalls is booted once more: twice, in runs of hundreds of VMs, its kernel
-# was found spinning with interrupts off on both CPUs (in TCG's emulation of it, running
-# nested KVM guests). The first boot's results are replaced by the second's, and the stall is
-# reported in the summary.
+# A host VM that stalls or ends before its tests do is booted again, up to 3 boots in all:
+# twice, in runs of hundreds of VMs, its kernel was found spinning with interrupts off on both
+# CPUs, and once (in CI) it ended mid-suite with nothing on its console, in TCG's emulation of a
+# CPU running nested KVM guests; the tests inside passed on the next boot. A boot's results
+# replace the previous boot's, and every extra boot is reported in the summary, with its cause.
 stall_note=''
-for attempt in 1 2; do
+for attempt in 1 2 3; do
 	boot_and_collect
-	[ -n "$stalled" ] && [ "$attempt" = 1 ] || break
-	echo "# the host VM stalled: no console output for $NESTED_STALL s (NESTED_STALL), after ${#tap[@]} results; its CPUs:"
-	printf '%s\n' "${cpus:-(the QEMU monitor did not answer)}" | sed 's/^/#   /'
+	[ -n "$stalled$ended" ] && [ "$attempt" != 3 ] || break
+	results=$(printf '%s\n' "${tap[@]}" | grep -c '^\(not \)\?ok ')
+	if [ -n "$stalled" ]; then
+		why="stalled: no console output for $NESTED_STALL s (NESTED_STALL)"
+		echo "# the host VM $why, after $results results; its CPUs:"
+		printf '%s\n' "${cpus:-(the QEMU monitor did not answer)}" | sed 's/^/#   /'
+	else
+		why="ended early: $ended"
+		echo "# the host VM $why, after $results results; the console's last lines:"
+		tr -d '\r\033' <"$log" | grep -av 'NESTED-TAP: \|NESTED-TIME: ' | tail -n 20 | sed 's/^/#   /'
+	fi
 	echo "# booting it again; the results below replace those above"
-	stall_note=" (the host VM stalled once and was booted again)"
+	stall_note+=" (boot $attempt $why; booted again)"
 done
 
 if [ -n "$skip_reason" ]; then
@@ -372,7 +397,7 @@ if [ -z "$done" ]; then
 	elif [ -n "$timed_out" ]; then
 		not_ok "the host VM finished # timed out after $NESTED_TIMEOUT s (NESTED_TIMEOUT)"
 	else
-		not_ok "the host VM finished # QEMU exited before the tests ended"
+		not_ok "the host VM finished # it ended before the tests did: $ended"
 	fi
 	echo "# the console's last lines (TAP left out):"
 	tr -d '\r\033' <"$log" | grep -av 'NESTED-TAP: \|NESTED-TIME: ' | tail -n 40 | sed 's/^/#   /'
