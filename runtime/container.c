@@ -367,8 +367,10 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	 * step 2 itself), and runtime-tools' hooks_stdin test asks `created` of prestart. runc
 	 * 1.1.5 says `creating` to all three. startContainer (`created`) and poststop (`stopped`)
 	 * agree with runc; poststart is `running` (after step 8), where runc 1.1.5 says `created`.
-	 * Every hook here runs on the host in the monitor's pid namespace, so createContainer and
-	 * startContainer get the monitor's pid too, where runc's, run in the container, get 1.
+	 * Every hook here runs on the host: prestart, createRuntime and poststart in the runtime's
+	 * namespaces as runtime-spec says (rt_hooks_keep_runtime_namespaces: all but pid),
+	 * createContainer and startContainer in the monitor's, the container's on the host. So they
+	 * get the monitor's pid too, where runc's, run in the container, get 1.
 	 */
 	if (strcmp(status, "created") == 0 &&
 	    (run_hooks(c, RT_HOOK_PRESTART, "created", err) < 0 ||
@@ -491,8 +493,8 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	_cleanup_close_ int cgroupns_fd = -EBADF;
 
 	host_pid();
-	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || enter_namespaces(c, &cgroupns_fd, err) < 0 ||
-	    stage_bind_mounts(c, err) < 0)
+	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || rt_hooks_keep_runtime_namespaces(err) < 0 ||
+	    enter_namespaces(c, &cgroupns_fd, err) < 0 || stage_bind_mounts(c, err) < 0)
 		return -1;
 	if (c->spec->netns) {
 		if (rt_net_tap_open(&c->tap_fd, err) < 0)

@@ -2,8 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +22,61 @@
 
 /* What a failing hook printed, quoted in the error: enough to explain, bounded. */
 #define HOOK_OUTPUT_MAX 2048
+
+/*
+ * The runtime's namespaces (rt_hooks_keep_runtime_namespaces), mount last: entering it moves
+ * the hook to its root, and the path of the directory it ran in is taken again from there.
+ * Not the pid (the monitor cannot leave a pid namespace for its parent's, so a hook forked by
+ * it stays in the container's: the state's pid still names the monitor in the host's /proc,
+ * the runtime's mount namespace's) nor time (entered before the monitor was forked).
+ */
+static const enum rt_ns_type runtime_ns_types[] = { RT_NS_IPC, RT_NS_UTS, RT_NS_NET, RT_NS_CGROUP, RT_NS_MOUNT };
+static int runtime_ns_fds[G_N_ELEMENTS(runtime_ns_types)] = { -1, -1, -1, -1, -1 };
+static char *runtime_cwd;
+
+int rt_hooks_keep_runtime_namespaces(struct rt_error **err)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(runtime_ns_types); i++) {
+		g_autofree char *path = g_strdup_printf("/proc/self/ns/%s", rt_ns_proc_name(runtime_ns_types[i]));
+
+		if (runtime_ns_fds[i] >= 0)
+			continue;
+		runtime_ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (runtime_ns_fds[i] < 0)
+			return rt_make_error(err, errno, "open %s", path);
+	}
+	if (!runtime_cwd)
+		runtime_cwd = g_get_current_dir();
+	return 0;
+}
+
+static bool in_runtime_namespaces(enum rt_hook_kind kind)
+{
+	return kind == RT_HOOK_PRESTART || kind == RT_HOOK_CREATE_RUNTIME || kind == RT_HOOK_POSTSTART ||
+		kind == RT_HOOK_POSTSTOP;
+}
+
+/* In the hook's child, before its exec: into each kept namespace that is not already ours.
+ * Returns what failed, or NULL. */
+static const char *enter_runtime_namespaces(void)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(runtime_ns_types); i++) {
+		char self[32];
+		struct stat want, cur;
+
+		if (runtime_ns_fds[i] < 0)
+			continue;
+		snprintf(self, sizeof(self), "/proc/self/ns/%s", rt_ns_proc_name(runtime_ns_types[i]));
+		if (fstat(runtime_ns_fds[i], &want) == 0 && stat(self, &cur) == 0 && want.st_ino == cur.st_ino &&
+		    want.st_dev == cur.st_dev)
+			continue;
+		if (setns(runtime_ns_fds[i], rt_ns_clone_flag(runtime_ns_types[i])) < 0)
+			return rt_ns_proc_name(runtime_ns_types[i]);
+		if (runtime_ns_types[i] == RT_NS_MOUNT && runtime_cwd && chdir(runtime_cwd) < 0)
+			return "mnt (its working directory)";
+	}
+	return NULL;
+}
 
 /* runtime-spec's state, with runc's members in runc's order: `pid` left out when there is
  * none (poststop), `annotations` when empty. */
@@ -77,6 +135,8 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 	}
 	if (pid == 0) {
 		char *argv0[] = { h->path, NULL };
+		const char *ns = in_runtime_namespaces(kind) ? enter_runtime_namespaces() : NULL;
+		int ns_errno = errno;
 		sigset_t none;
 
 		sigemptyset(&none);
@@ -87,13 +147,12 @@ static int run_one(const struct rt_hook *h, enum rt_hook_kind kind, const char *
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
-		execve(h->path, h->args[0] ? h->args : argv0, h->env);
-		{
-			static const char msg[] = "cannot execute the hook";
-
-			if (write(2, msg, sizeof(msg) - 1) < 0)
-				_exit(127);
+		if (ns) {
+			dprintf(2, "cannot enter the runtime's %s namespace: %s", ns, strerror(ns_errno));
+			_exit(127);
 		}
+		execve(h->path, h->args[0] ? h->args : argv0, h->env);
+		dprintf(2, "cannot execute the hook");
 		_exit(127);
 	}
 	close(in[0]);

@@ -16,4 +16,10 @@ struct rt_error;
 int rt_hooks_run(const struct rt_spec *spec, enum rt_hook_kind kind, const char *id, const char *bundle,
 		 const char *status, pid_t pid, struct rt_error **err);
 
+/* In the monitor, before it enters the container's namespaces: keep the runtime's own (ipc,
+ * uts, net, mount, cgroup), which runtime-spec names for prestart, createRuntime, poststart
+ * and poststop hooks; from then on those hooks enter them before their exec. createContainer
+ * and startContainer stay in the monitor's, the container's on the host. */
+int rt_hooks_keep_runtime_namespaces(struct rt_error **err);
+
 #endif

@@ -33,16 +33,40 @@ pid=$(sed -n 's/.*"pid" *: *\([0-9][0-9]*\).*/\1/p')
 echo "$pid $(readlink /proc/$pid/ns/net)" > "$1"
 SH
 hook() { echo 'c["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "'$work/ns-hook.sh'", "'$work/$1'"]}]}'; }
+# And one per kind of hook that records its own namespaces (runtime-spec: prestart,
+# createRuntime, poststart in the runtime's; createContainer in the container's).
+cat >"$work/ns-self.sh" <<'SH'
+for t in ipc uts mnt net cgroup; do echo "$t $(readlink /proc/self/ns/$t)"; done > "$1"
+SH
+hk_kinds="prestart createRuntime createContainer poststart"
+self_hooks() {
+	echo "[c['hooks'].setdefault(k, []).append({'path': '/bin/sh', 'args': ['sh', '$work/ns-self.sh', '$work/$1.' + k]}) for k in '$hk_kinds'.split()]"
+}
+# hook_rel PREFIX PID: per kind, each type's namespace: caller (ours), container (PID's) or new.
+hook_rel() {
+	local k t n line
+	for k in $hk_kinds; do
+		line="$k:"
+		for t in ipc uts mnt net cgroup; do
+			n=$(sed -n "s/^$t //p" "$work/$1.$k" 2>/dev/null)
+			if [ -z "$n" ]; then line+=" $t=?"
+			elif [ "$n" = "$(readlink /proc/self/ns/$t)" ]; then line+=" $t=caller"
+			elif [ "$n" = "$(readlink "/proc/$2/ns/$t")" ]; then line+=" $t=container"
+			else line+=" $t=new"; fi
+		done
+		echo "$line"
+	done
+}
 
 # --- every type listed without a path ---------------------------------------------------------
 types="ipc uts mnt pid net cgroup"
 trap_args='["sh","-c","trap \"echo got-term; exit 7\" TERM; echo ready; while :; do sleep 0.1; done"]'
 new_ns='c["linux"]["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network", "cgroup")]'
-make_config "$bundle" "$trap_args" "$new_ns; $(hook ns-new.runc)"
+make_config "$bundle" "$trap_args" "$new_ns; $(hook ns-new.runc); $(self_hooks ns-new.runc)"
 "${RC[@]}" create --bundle "$bundle" ns-new </dev/null >/dev/null 2>"$work/runc.err"
 rpid=$(runc_pid ns-new)
 # runc 1.1.5 knows no time namespace; runvm makes one where the kernel has them.
-create_bg ns-new "$trap_args" "$new_ns"'; c["linux"]["namespaces"].append({"type": "time"})'"; $(hook ns-new.runvm)"
+create_bg ns-new "$trap_args" "$new_ns"'; c["linux"]["namespaces"].append({"type": "time"})'"; $(hook ns-new.runvm); $(self_hooks ns-new.runvm)"
 spid=$(state_pid ns-new)
 for t in $types; do
 	out="runc: $(ns_rel "$rpid" $t), runvm: $(ns_rel "$mon_pid" $t)" rc=$create_rc err=$(cat "$work/runc.err" "$work/ns-new.err")
@@ -66,10 +90,21 @@ check "namespaces: a prestart hook gets the state's pid, whose ns/net is the con
 # signal from the host still reaches the container (the monitor takes it from a signalfd).
 "${R[@]}" start ns-new 2>"$work/stderr"; rc=$?
 for _ in $(seq 200); do grep -q ready "$work/ns-new.out" 2>/dev/null && break; sleep 0.1; done
+# runc runs poststart from `runc start`: its container is started only now.
+"${RC[@]}" start ns-new 2>/dev/null
+for _ in $(seq 50); do [ -s "$work/ns-new.runc.poststart" ] && [ -s "$work/ns-new.runvm.poststart" ] && break; sleep 0.1; done
+rt_ns="ipc=caller uts=caller mnt=caller net=caller cgroup=caller"
+c_ns="ipc=container uts=container mnt=container net=container"
+want="prestart: $rt_ns createRuntime: $rt_ns createContainer: $c_ns cgroup=container poststart: $rt_ns"
+# Read while both run: "container" is what /proc/PID/ns shows of them.
+vm_rel=$(hook_rel ns-new.runvm "$mon_pid" | tr '\n' ' ') rc_rel=$(hook_rel ns-new.runc "$rpid" | tr '\n' ' ')
 kill -TERM "$mon_pid"
 status=$(wait_status ns-new); out=$(cat "$work/ns-new.out"); err=$(cat "$work/stderr")
 check "namespaces: SIGTERM sent to the monitor (PID 1 of its pid namespace) reaches the container" \
 	eval '[ "$rc" = 0 ] && [ "$status" = 7 ] && [[ "$out" == *got-term* ]]'
+out="runvm: $vm_rel" rc= err="runc: $rc_rel"
+check "namespaces: prestart, createRuntime and poststart hooks run in the runtime's namespaces, createContainer in the container's, as with runc" \
+	eval '[ "$vm_rel" = "$want " ] && [[ "$rc_rel" == "prestart: $rt_ns createRuntime: $rt_ns createContainer: $c_ns "*" poststart: $rt_ns " ]]'
 "${R[@]}" delete ns-new 2>/dev/null
 "${RC[@]}" delete -f ns-new 2>/dev/null
 
