@@ -313,17 +313,41 @@ it_watchdog() {
 # - t_run.sh's "QEMU missing": a configuration naming a QEMU binary that is not there must
 #   fail; other backends need no QEMU, and run the container.
 # What the suite expects of its host: cgroup v1 hierarchies under /sys/fs/cgroup (t_lifecycle
-# checks memory:PATH, as on these machines), /run writable for `ip netns`, tmpfs /tmp.
+# checks memory:PATH, as on these machines), /run writable for `ip netns`, tmpfs /tmp. A second
+# pass runs t_cgroup2.sh with /sys/fs/cgroup a cgroup v2 mount instead: the hosts here are v1
+# hybrid, so this is where runvm's v2 paths run.
 it_qemu_only='QEMU missing'
 
-it_suite() {
-	local b=$1 t0 f wd na=
-	[ "$b" = qemu ] || na=$it_qemu_only
-	mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-	for f in memory cpu,cpuacct pids; do
-		mkdir -p "/sys/fs/cgroup/$f"
-		mount -t cgroup -o "$f" cgroup "/sys/fs/cgroup/$f" || tap_out "# cannot mount the cgroup v1 hierarchy $f"
+# cg_mount v1|v2: /sys/fs/cgroup for the suite, what was there before unmounted.
+cg_mount() {
+	local f c
+	if grep -q ' /sys/fs/cgroup ' /proc/mounts; then
+		for f in $(awk '$2 ~ "^/sys/fs/cgroup/" {print $2}' /proc/mounts); do umount "$f"; done
+		umount /sys/fs/cgroup
+	fi
+	if [ "$1" = v1 ]; then
+		mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+		for f in memory cpu,cpuacct pids; do
+			mkdir -p "/sys/fs/cgroup/$f"
+			mount -t cgroup -o "$f" cgroup "/sys/fs/cgroup/$f" || tap_out "# cannot mount the cgroup v1 hierarchy $f"
+		done
+		return
+	fi
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup || { tap_out "# cannot mount cgroup2"; return; }
+	# An unmounted v1 hierarchy lets its controllers go once its last cgroup is gone.
+	for _ in $(seq 50); do
+		c=" $(cat /sys/fs/cgroup/cgroup.controllers) "
+		case $c in *" cpuset "*" cpu "*" memory "*" pids "*) break ;; esac
+		sleep 0.1
 	done
+	tap_out "# cgroup v2 mounted on /sys/fs/cgroup, its controllers:$c"
+}
+
+# it_suite BACKEND CGROUP(v1|v2) [IT_ONLY]
+it_suite() {
+	local b=$1 cg=$2 only=${3:-} t0 wd na=
+	[ "$b" = qemu ] || na=$it_qemu_only
+	cg_mount "$cg"
 	printf '#!/bin/sh\nexec runvm --backend %s "$@"\n' "$b" >/tmp/runvm-$b
 	chmod 755 /tmp/runvm-$b
 	# t_faults.sh looks for its broken guest next to RUNVM, as in the build tree (run.sh copies
@@ -336,7 +360,7 @@ it_suite() {
 		rm /it/tests/integration/t_arm64.sh
 		tap_out "# SKIP t_arm64.sh: aarch64 guests run on the qemu backend under TCG (check-integration); the host VM has no qemu-system-aarch64"
 	fi
-	tap_out "# integration suite, every runvm call with --backend $b${it_only:+ (IT_ONLY=$it_only)}"
+	tap_out "# integration suite, every runvm call with --backend $b, cgroup $cg${only:+ (IT_ONLY=$only)}"
 	t0=$(now_ms)
 	: >/tmp/it.tap
 	it_watchdog &
@@ -344,8 +368,8 @@ it_suite() {
 	# The suite's own plan line is dropped; its tests are numbered on from ours. Other output
 	# (stderr) becomes comments.
 	env RUNVM=/tmp/runvm-$b RUNVM_CONFIG=/etc/runvm/runvm.conf RUNVM_CACHE=/tmp/runvm-cache \
-		${it_only:+IT_ONLY=$it_only} bash /it/tests/integration/run.sh </dev/null 2>&1 |
-		awk -v base="$tap_n" -v P="$P" -v count=/tmp/it.count -v na="$na" -v b="$b" '
+		${only:+IT_ONLY=$only} bash /it/tests/integration/run.sh </dev/null 2>&1 |
+		awk -v base="$tap_n" -v P="$P" -v count=/tmp/it.count -v na="$na" -v b="$b" -v cg="$cg" '
 		BEGIN { nna = split(na, naname, "\n") }
 		function emit(s) { print P s; fflush(); print s >>"/tmp/it.tap"; fflush("/tmp/it.tap") }
 		/^(not )?ok [0-9]+/ {
@@ -375,7 +399,7 @@ it_suite() {
 		{ emit("#   " $0) }
 		END {
 			for (i = 1; i <= nf; i++) { tp += pass[files[i]]; tf += fail[files[i]]; ts += skipped[files[i]] }
-			emit(sprintf("# integration suite, --backend %s: %d passed, %d failed, %d skipped", b, tp, tf, ts))
+			emit(sprintf("# integration suite, --backend %s, cgroup %s: %d passed, %d failed, %d skipped", b, cg, tp, tf, ts))
 			for (i = 1; i <= nf; i++)
 				emit(sprintf("# integration %s: %d passed, %d failed%s", files[i], pass[files[i]], fail[files[i]],
 					skipped[files[i]] ? ", " skipped[files[i]] " skipped" : ""))
@@ -383,9 +407,12 @@ it_suite() {
 		}'
 	kill "$wd"
 	tap_n=$((tap_n + $(cat /tmp/it.count 2>/dev/null || echo 0)))
-	echo "NESTED-TIME: integration $b $(($(now_ms) - t0))"
+	echo "NESTED-TIME: integration $b,cgroup-$cg $(($(now_ms) - t0))"
 }
-[ -z "$it_backend" ] || it_suite "$it_backend"
+if [ -n "$it_backend" ]; then
+	it_suite "$it_backend" v1 "$it_only"
+	[ -n "$it_only" ] && [ "$it_only" != cgroup2 ] || it_suite "$it_backend" v2 cgroup2
+fi
 
 echo "NESTED-TIME: all tests $(($(now_ms) - t_start))"
 tap_plan
