@@ -64,6 +64,11 @@
  * sets it up: it keeps the cgroup.procs fd, nothing shows in the container's mounts. Without
  * it (any failure, logged) the container runs on, under the global OOM killer only.
  *
+ * Devices (linux.resources.devices, RV_ATTR_DEV_RULE), as runc on a cgroup v2 host: the agent
+ * loads a device cgroup program (devcg.c) and attaches it to that cgroup before any process
+ * joins it. Here a failure, of the load or of the cgroup, ends the container at RUN: the rules
+ * are never dropped.
+ *
  * Every byte from the host is bounded by rv_frame_parse()/rv_attr_next(); no input can make
  * the agent exit, and PID 1 must never exit (the kernel would panic), so every way out ends in
  * reboot(). Every fd is O_CLOEXEC but those dup2()ed onto a child's 0..2, and every fd in the
