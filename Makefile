@@ -222,6 +222,11 @@ $(BUILD)/tests/test_agent_run: tests/unit/test_agent_run.c $(AGENT_CONFIG_SRCS:%
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $^
 
+# The device cgroup program's builder, run by the test's own interpreter (and the host's verifier).
+$(BUILD)/tests/test_devcg: tests/unit/test_devcg.c $(BUILD)/obj/guest/agent/devcg.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $^
+
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all

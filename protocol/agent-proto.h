@@ -121,6 +121,9 @@ enum rv_attr_type {
 	RV_ATTR_ROOTFS_PROPAGATION, /* string: linux.rootfsPropagation, one of "shared", "rshared",
 				     * "slave", "rslave", "private", "rprivate", "unbindable",
 				     * "runbindable"; absent: "rslave", as runc */
+	RV_ATTR_DEV_RULE,           /* repeated, in order: linux.resources.devices[] (see below): 20
+				     * bytes, u32 allow (0 or 1), type ('a', 'c' or 'b'), major, minor
+				     * (RV_DEV_RULE_ANY: any), access (RV_DEV_ACC_* bits, 1 to 7) */
 	_RV_ATTR_MAX,
 };
 
@@ -148,6 +151,22 @@ enum rv_attr_type {
  */
 #define RV_DEVICE_ATTR_LEN 24
 #define RV_IDMAP_ATTR_LEN 12
+
+/*
+ * Device rules (RV_ATTR_DEV_RULE, on RUN): the device cgroup's allow/deny list, enforced by the
+ * guest kernel for the container's processes (a BPF_PROG_TYPE_CGROUP_DEVICE program on the
+ * container's cgroup in the guest, guest/agent/devcg.c). The host sends linux.resources.devices
+ * followed by runc's default rules, as runc applies them; the rules read as runc's device
+ * filter reads them: the last rule of type 'a' with any major and minor sets what is not
+ * matched (denied before any), and of the rules after it the last that matches decides (an
+ * allow rule matches an access it holds whole, a deny rule one it holds any bit of). No rule:
+ * no program, every device usable. Access bits are <linux/bpf.h>'s BPF_DEVCG_ACC_*.
+ */
+#define RV_DEV_RULE_ATTR_LEN 20
+#define RV_DEV_RULE_ANY 0xffffffffu
+#define RV_DEV_ACC_MKNOD 1
+#define RV_DEV_ACC_READ 2
+#define RV_DEV_ACC_WRITE 4
 
 /*
  * Network (on RUN). The host has redirected the container's interface in its network

@@ -379,6 +379,17 @@ static int put_guest_settings(struct rv_buf *out, const struct rt_spec *spec)
 		memcpy(v + RV_DEVICE_ATTR_LEN, d->path, plen);
 		r = rv_put_bytes(out, RV_ATTR_DEVICE, v, RV_DEVICE_ATTR_LEN + plen);
 	}
+	for (size_t i = 0; r == 0 && i < spec->n_dev_rules; i++) {
+		const struct rt_dev_rule *d = &spec->dev_rules[i];
+		uint8_t v[RV_DEV_RULE_ATTR_LEN];
+
+		rv_le32(v, d->allow);
+		rv_le32(v + 4, (uint8_t)d->type);
+		rv_le32(v + 8, d->major);
+		rv_le32(v + 12, d->minor);
+		rv_le32(v + 16, d->access);
+		r = rv_put_bytes(out, RV_ATTR_DEV_RULE, v, sizeof(v));
+	}
 	if (r == 0 && spec->userns)
 		r = rv_put_u32(out, RV_ATTR_USERNS, 1);
 	for (size_t k = 0; k < 2; k++) {

@@ -11,6 +11,7 @@
 
 #include "guest/agent/agent.h"
 #include "guest/agent/cgroup.h"
+#include "guest/agent/devcg.h"
 #include "guest/agent/util.h"
 
 /* Where the agent mounts the cgroup2 hierarchy while it sets up the container's cgroup. */
@@ -44,10 +45,12 @@
  * are all here, so the limit bounds them as runc's pids cgroup bounds a container's on the
  * host (whose pids.max, runtime/cgroup.h, also counts the VM's own threads and so is higher).
  * Without a pids controller (an older guest kernel) the container runs without the limit.
+ * @devcg_prog (-1: none) is the device program of linux.resources.devices (devcg.c), attached to
+ * the cgroup before its cgroup.procs is opened: a failure there fails the whole setup.
  * vm.overcommit_* stay as they are: allocations succeed and the process is killed when it
  * touches too much (137), as under runc, rather than seeing malloc() fail.
  */
-int cgroup_setup(unsigned pids_max)
+int cgroup_setup(unsigned pids_max, int devcg_prog)
 {
 	char buf[4096], val[32], pids[16];
 	const char *what, *s;
@@ -92,6 +95,10 @@ int cgroup_setup(unsigned pids_max)
 	what = "memory.swap.max";
 	r = write_file(CGROUP_DIR "/" CGROUP_NAME "/memory.swap.max", "0");
 	if (r < 0 && r != -ENOENT)
+		goto out;
+	/* Before any process joins: none of the container's ever runs without the rules. */
+	what = "attaching the device cgroup program";
+	if (devcg_prog >= 0 && (r = devcg_attach(devcg_prog, CGROUP_DIR "/" CGROUP_NAME)) < 0)
 		goto out;
 	what = "cgroup.procs";
 	fd = open(CGROUP_DIR "/" CGROUP_NAME "/cgroup.procs", O_WRONLY | O_CLOEXEC);

@@ -7,9 +7,10 @@
 
 struct agent;
 
-/* Make the container's cgroup (see cgroup.c), with pids.max @pids_max (0: none). Returns its
- * cgroup.procs, O_CLOEXEC, or -1 after logging why not. */
-int cgroup_setup(unsigned pids_max);
+/* Make the container's cgroup (see cgroup.c), with pids.max @pids_max (0: none) and the device
+ * program @devcg_prog attached (-1: none). Returns its cgroup.procs, O_CLOEXEC, or -1 after
+ * logging why not. */
+int cgroup_setup(unsigned pids_max, int devcg_prog);
 /* In a child of the agent, first thing: join the container's cgroup and cgroup namespace
  * (@init: proc 0, which makes the namespace). A failure is logged, the process runs on. */
 void join_cgroup(const struct agent *a, bool init);

@@ -79,6 +79,7 @@ void run_config_free(struct run_config *run)
 	for (i = 0; run->devices && i < run->ndevices; i++)
 		free(run->devices[i].path);
 	free(run->devices);
+	free(run->dev_rules);
 	free(run->uid_map);
 	free(run->gid_map);
 	*run = (struct run_config){ 0 };
@@ -366,6 +367,35 @@ static int parse_guest_attr(const struct rv_attr *at, struct run_config *run, st
 			return fail(e, -ENOMEM, "RUN: out of memory");
 		run->ndevices++;
 		return 0;
+	case RV_ATTR_DEV_RULE: {
+		struct dev_rule *dr = &run->dev_rules[run->ndev_rules];
+		uint32_t allow, type, access;
+
+		if (at->len != RV_DEV_RULE_ATTR_LEN)
+			return fail(e, -EBADMSG, "malformed RUN message: DEV_RULE of %u bytes, not %d", at->len,
+				    RV_DEV_RULE_ATTR_LEN);
+		allow = get_le32(at->data);
+		type = get_le32(at->data + 4);
+		access = get_le32(at->data + 16);
+		if (allow > 1 || (type != 'a' && type != 'c' && type != 'b') || !access ||
+		    access > (RV_DEV_ACC_MKNOD | RV_DEV_ACC_READ | RV_DEV_ACC_WRITE))
+			return fail(e, -EINVAL, "device rule %zu: bad allow %u, type %u or access %u", run->ndev_rules,
+				    allow, type, access);
+		*dr = (struct dev_rule){
+			.allow = allow,
+			.type = (char)type,
+			.major = get_le32(at->data + 8),
+			.minor = get_le32(at->data + 12),
+			.access = access,
+		};
+		/* What a dev_t holds (12 bits of major, 20 of minor), or any. */
+		if ((dr->major != RV_DEV_RULE_ANY && dr->major > 0xfff) ||
+		    (dr->minor != RV_DEV_RULE_ANY && dr->minor > 0xfffff))
+			return fail(e, -EINVAL, "device rule %zu: number %u:%u out of range", run->ndev_rules,
+				    dr->major, dr->minor);
+		run->ndev_rules++;
+		return 0;
+	}
 	case RV_ATTR_UID_MAP:
 	case RV_ATTR_GID_MAP:
 		if (at->len != RV_IDMAP_ATTR_LEN)
@@ -436,6 +466,7 @@ static const struct {
 	[RV_ATTR_UID_MAP] = { "UID_MAP", .run_only = true },
 	[RV_ATTR_GID_MAP] = { "GID_MAP", .run_only = true },
 	[RV_ATTR_ROOTFS_PROPAGATION] = { "ROOTFS_PROPAGATION", .once = true, .run_only = true },
+	[RV_ATTR_DEV_RULE] = { "DEV_RULE", .run_only = true },
 };
 
 /* The attributes of @f, checked as a whole: counts, caps and repeats. Returns the count of
@@ -635,6 +666,7 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 	case RV_ATTR_NET_ROUTE:
 	case RV_ATTR_DNS_PROXY: return parse_net_attr(at, run, e);
 	case RV_ATTR_DEVICE:
+	case RV_ATTR_DEV_RULE:
 	case RV_ATTR_USERNS:
 	case RV_ATTR_UID_MAP:
 	case RV_ATTR_GID_MAP:
@@ -675,11 +707,16 @@ int config_parse(const struct rv_frame *f, struct proc_config *ret_c, struct run
 		run.addrs = calloc(n[RV_ATTR_NET_ADDR] + 1, sizeof(*run.addrs));
 		run.routes = calloc(n[RV_ATTR_NET_ROUTE] + 1, sizeof(*run.routes));
 		run.devices = calloc(n[RV_ATTR_DEVICE] + 1, sizeof(*run.devices));
+		run.dev_rules = calloc(n[RV_ATTR_DEV_RULE] + 1, sizeof(*run.dev_rules));
 		run.uid_map = calloc(n[RV_ATTR_UID_MAP] + 1, sizeof(*run.uid_map));
 		run.gid_map = calloc(n[RV_ATTR_GID_MAP] + 1, sizeof(*run.gid_map));
 		if (!run.mounts || !run.masked || !run.ropaths || !run.sysctls || !run.addrs || !run.routes ||
-		    !run.devices || !run.uid_map || !run.gid_map)
+		    !run.devices || !run.dev_rules || !run.uid_map || !run.gid_map)
 			goto oom;
+		if (n[RV_ATTR_DEV_RULE] > DEV_RULES_MAX) {
+			r = fail(&e, -EINVAL, "device rules: more than %d", DEV_RULES_MAX);
+			goto fail;
+		}
 		run.rootfs_propagation = MS_SLAVE | MS_REC;
 		if (n[RV_ATTR_UID_MAP] > ID_MAP_MAX || n[RV_ATTR_GID_MAP] > ID_MAP_MAX) {
 			r = fail(&e, -EINVAL, "user namespace: more than %d lines in a uid or gid map", ID_MAP_MAX);

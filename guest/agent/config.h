@@ -105,6 +105,16 @@ struct device_entry {
 	char *path; /* absolute */
 };
 
+/* RV_ATTR_DEV_RULE: one device cgroup rule. */
+struct dev_rule {
+	bool allow;
+	char type;             /* 'a', 'c' or 'b' */
+	uint32_t major, minor; /* RV_DEV_RULE_ANY: any */
+	uint32_t access;       /* RV_DEV_ACC_* bits, not 0 */
+};
+/* The most rules RUN may carry: a few instructions each, well below the verifier's limits. */
+#define DEV_RULES_MAX 1024
+
 /* RV_ATTR_UID_MAP, RV_ATTR_GID_MAP: one line of /proc/PID/uid_map or gid_map. */
 struct id_map {
 	uint32_t inside, outside, count; /* count >= 1 */
@@ -133,6 +143,8 @@ struct run_config {
 	uint32_t pids_max;            /* the container cgroup's pids.max; 0: none */
 	struct device_entry *devices; /* in order */
 	size_t ndevices;
+	struct dev_rule *dev_rules; /* in order; none: no device program */
+	size_t ndev_rules;
 	/* A new user namespace with these maps (both given, each at most ID_MAP_MAX lines). */
 	bool userns;
 	struct id_map *uid_map, *gid_map;

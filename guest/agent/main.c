@@ -64,6 +64,11 @@
  * sets it up: it keeps the cgroup.procs fd, nothing shows in the container's mounts. Without
  * it (any failure, logged) the container runs on, under the global OOM killer only.
  *
+ * Devices (linux.resources.devices, RV_ATTR_DEV_RULE), as runc on a cgroup v2 host: the agent
+ * loads a device cgroup program (devcg.c) and attaches it to that cgroup before any process
+ * joins it. Here a failure, of the load or of the cgroup, ends the container at RUN: the rules
+ * are never dropped.
+ *
  * Every byte from the host is bounded by rv_frame_parse()/rv_attr_next(); no input can make
  * the agent exit, and PID 1 must never exit (the kernel would panic), so every way out ends in
  * reboot(). Every fd is O_CLOEXEC but those dup2()ed onto a child's 0..2, and every fd in the
@@ -90,6 +95,7 @@
 #include "guest/agent/agent.h"
 #include "guest/agent/cgroup.h"
 #include "guest/agent/channel.h"
+#include "guest/agent/devcg.h"
 #include "guest/agent/devices.h"
 #include "guest/agent/dns.h"
 #include "guest/agent/mounts.h"
@@ -214,7 +220,7 @@ int main(void)
 	static struct agent a;
 	struct run_config run = { 0 };
 	sigset_t mask;
-	int r;
+	int r, devcg_prog = -1;
 
 	a.chan = -1;
 	a.sfd = -1;
@@ -253,11 +259,29 @@ int main(void)
 	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
 	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
+	if (run.ndev_rules) {
+		char err[CONFIG_ERR_MAX];
+
+		devcg_prog = devcg_load(run.dev_rules, run.ndev_rules, err, sizeof(err));
+		if (devcg_prog < 0) {
+			set_error(&a.procs[0], RV_EXIT_SETUP_FAILED, "%s", err);
+			finish(&a);
+		}
+	}
 	/* What the container's mount namespace copies from the agent's. */
 	mounts_prepare(&run);
 	devices_stage(&run);
 	/* Last before proc 0: memory.max comes from what is left after the agent's setup. */
-	a.cg_procs = cgroup_setup(run.pids_max);
+	a.cg_procs = cgroup_setup(run.pids_max, devcg_prog);
+	/* Device rules are never dropped: without the cgroup they hold on, no container. */
+	if (devcg_prog >= 0 && a.cg_procs < 0) {
+		set_error(&a.procs[0], RV_EXIT_SETUP_FAILED,
+			  "linux.resources.devices: the device rules could not be applied to the container's "
+			  "cgroup in the guest (see the guest's console log)");
+		finish(&a);
+	}
+	if (devcg_prog >= 0)
+		close(devcg_prog);
 	spawn(&a, &a.procs[0], &run);
 	relay(&a);
 	finish(&a);

@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 
 #include "base/error.h"
+#include "protocol/agent-proto.h"
 #include "runtime/lib/spec.h"
 
 void rt_process_clear(struct rt_process *p)
@@ -85,6 +86,7 @@ void rt_spec_free(struct rt_spec *s)
 	for (size_t i = 0; i < s->n_devices; i++)
 		g_free(s->devices[i].path);
 	g_free(s->devices);
+	g_free(s->dev_rules);
 	g_free(s->uid_mappings);
 	g_free(s->gid_mappings);
 	g_free(s->rootfs_propagation);
@@ -724,6 +726,94 @@ fail:
 	return -1;
 }
 
+/*
+ * runc's (1.1) default device rules, which it appends to linux.resources.devices: mknod of any
+ * device, and the devices every container gets (null, zero, full, random, urandom, tty, ptmx,
+ * the ptys, tun). So a rule of the spec that denies one of these is overridden under runc, and
+ * is here too; Docker's own list holds the same set.
+ */
+static const struct rt_dev_rule runc_default_rules[] = {
+	{ true, 'c', UINT32_MAX, UINT32_MAX, 1 },
+	{ true, 'b', UINT32_MAX, UINT32_MAX, 1 },
+	{ true, 'c', 1, 3, 7 },
+	{ true, 'c', 1, 8, 7 },
+	{ true, 'c', 1, 7, 7 },
+	{ true, 'c', 5, 0, 7 },
+	{ true, 'c', 1, 5, 7 },
+	{ true, 'c', 1, 9, 7 },
+	{ true, 'c', 136, UINT32_MAX, 7 },
+	{ true, 'c', 5, 2, 7 },
+	{ true, 'c', 10, 200, 7 },
+};
+
+/* A device number of a rule: absent, null or -1 is any; else what a dev_t holds. */
+static int dev_rule_number(JsonObject *o, const char *prefix, const char *name, uint32_t max, uint32_t *ret,
+			   struct rt_error **err)
+{
+	int64_t v = -1;
+
+	if (get_int64(o, prefix, name, &v, err) < 0)
+		return -1;
+	if (v != -1 && (v < 0 || v > max))
+		return rt_make_error(err, 0, "config.json: `%s%s` must be -1 (any) or in 0..%u", prefix, name, max);
+	*ret = v == -1 ? UINT32_MAX : (uint32_t)v;
+	return 0;
+}
+
+/* linux.resources.devices[]: the device cgroup rules, which the guest enforces (devcg.c). */
+static int parse_dev_rules(JsonObject *res, struct rt_spec *s, struct rt_error **err)
+{
+	JsonArray *a;
+	JsonNode *n;
+	guint len;
+
+	if (get_member(res, "linux.resources.", "devices", JSON_NODE_ARRAY, &n, err) < 0)
+		return -1;
+	if (!n || !(len = json_array_get_length(a = json_node_get_array(n))))
+		return 0;
+	if (len > RT_DEV_RULES_MAX)
+		return rt_make_error(err, 0, "config.json: `linux.resources.devices` has more than %d rules",
+				     RT_DEV_RULES_MAX);
+	s->dev_rules = g_new0(struct rt_dev_rule, len + G_N_ELEMENTS(runc_default_rules));
+	for (guint i = 0; i < len; i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		g_autofree char *prefix = g_strdup_printf("linux.resources.devices[%u].", i);
+		g_autofree char *type = NULL, *access = NULL;
+		struct rt_dev_rule *d = &s->dev_rules[i];
+		JsonObject *o;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return rt_make_error(err, 0, "config.json: `linux.resources.devices[%u]` must be an object", i);
+		o = json_node_get_object(e);
+		if (!json_object_has_member(o, "allow"))
+			return rt_make_error(err, 0, "config.json: `%sallow` is required", prefix);
+		if (get_bool(o, prefix, "allow", &d->allow, err) < 0 || get_string(o, prefix, "type", &type, err) < 0 ||
+		    get_string(o, prefix, "access", &access, err) < 0 ||
+		    dev_rule_number(o, prefix, "major", 0xfff, &d->major, err) < 0 ||
+		    dev_rule_number(o, prefix, "minor", 0xfffff, &d->minor, err) < 0)
+			return -1;
+		if (type && (strlen(type) != 1 || !strchr("acb", type[0])))
+			return rt_make_error(err, 0, "config.json: `%stype` must be a, c or b, not `%s`", prefix, type);
+		d->type = type ? type[0] : 'a';
+		if (!access || !*access)
+			d->access = RV_DEV_ACC_MKNOD | RV_DEV_ACC_READ | RV_DEV_ACC_WRITE;
+		for (const char *c = access; c && *c; c++) {
+			uint32_t bit = *c == 'm' ? RV_DEV_ACC_MKNOD
+				: *c == 'r'      ? RV_DEV_ACC_READ
+				: *c == 'w'      ? RV_DEV_ACC_WRITE
+						 : 0;
+
+			if (!bit)
+				return rt_make_error(err, 0, "config.json: `%saccess` must be letters of rwm, not `%s`",
+						     prefix, access);
+			d->access |= bit;
+		}
+	}
+	memcpy(s->dev_rules + len, runc_default_rules, sizeof(runc_default_rules));
+	s->n_dev_rules = len + G_N_ELEMENTS(runc_default_rules);
+	return 0;
+}
+
 static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_error **err)
 {
 	JsonObject *res;
@@ -758,6 +848,8 @@ static int parse_resources(JsonObject *linux_, struct rt_spec *s, struct rt_erro
 			return rt_make_error(err, 0, "config.json: `linux.resources.cpu.cpus` is not a CPU list: `%s`",
 					     cpus);
 	}
+	if (parse_dev_rules(res, s, err) < 0)
+		return -1;
 	return rt_resources_parse(res, "config.json: `linux.resources", &s->resources, err);
 }
 

@@ -85,6 +85,16 @@ struct rt_device {
 	uint32_t uid, gid;
 };
 
+/* One device cgroup rule: of linux.resources.devices, or of runc's defaults after them. */
+struct rt_dev_rule {
+	bool allow;
+	char type;             /* 'a', 'c' or 'b' */
+	uint32_t major, minor; /* RV_DEV_RULE_ANY (UINT32_MAX): any */
+	uint32_t access;       /* RV_DEV_ACC_* bits (m 1, r 2, w 4), not 0 */
+};
+/* The most rules linux.resources.devices may hold (with runc's defaults, what the agent takes). */
+#define RT_DEV_RULES_MAX 1000
+
 /* One of linux.uidMappings or gidMappings. */
 struct rt_id_mapping {
 	uint32_t container_id, host_id, size;
@@ -149,6 +159,10 @@ struct rt_spec {
 	/* What the guest applies inside (see parse_guest() in spec.c): */
 	struct rt_device *devices; /* linux.devices */
 	size_t n_devices;
+	/* linux.resources.devices, then runc's default rules; none when it has none (no rules,
+	 * every device usable in the guest, where runc would still apply its defaults) */
+	struct rt_dev_rule *dev_rules;
+	size_t n_dev_rules;
 	bool userns; /* linux.namespaces has a user namespace (runvm joins none by path) */
 	struct rt_id_mapping *uid_mappings, *gid_mappings;
 	size_t n_uid_mappings, n_gid_mappings;

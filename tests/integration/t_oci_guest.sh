@@ -35,6 +35,64 @@ fi
 make_config "$bundle" '["true"]' 'c["linux"]["devices"] = [{"path": "/dev/x", "type": "q", "major": 1, "minor": 1}]'
 expect_error "a device of type q" "linux.devices[0].type" gd1 "$RUNVM"
 
+# --- linux.resources.devices: the device cgroup rules --------------------------------------
+# Enforced by the guest kernel (a cgroup device program on the container's cgroup in the guest),
+# with runc's default rules after the list as runc appends them: so /dev/zero is writable and
+# /dev/urandom readable whatever the list says, and mknod of any device is allowed; what the
+# list leaves out (kmsg, loop) is denied, and fuse only opens for reading. Each line: what was
+# tried, then "ok" or the error. Nodes go on the container's /dev (a tmpfs).
+dev_try='t() { n=$1; shift; if eval "$*" 2>/dev/err; then echo "$n ok"; else echo "$n $(sed "s/.*: //" /dev/err)"; fi; }
+t null-r "head -c1 /dev/null"
+t zero-r "head -c1 /dev/zero >/dev/null"
+t zero-w "echo x >/dev/zero"
+t urandom-r "head -c1 /dev/urandom >/dev/null"
+t mknod-kmsg "mknod /dev/k c 1 11"
+t kmsg-r "true </dev/k"
+t mknod-fuse "mknod /dev/f c 10 229"
+t fuse-r "true </dev/f"
+t fuse-w "true >/dev/f"
+t mknod-loop "mknod /dev/l b 7 0"
+t loop-r "true </dev/l"'
+dev_args=$(python3 -c 'import json, sys; print(json.dumps(["sh", "-c", sys.argv[1]]))' "$dev_try")
+dev_caps='c["process"]["capabilities"] = {k: ["CAP_MKNOD"] for k in ("bounding", "effective", "permitted")}'
+dev_rules="$dev_caps"'
+c["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"},
+ {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+ {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"},
+ {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "r"}]}'
+dev_want='null-r ok
+zero-r ok
+zero-w ok
+urandom-r ok
+mknod-kmsg ok
+kmsg-r Operation not permitted
+mknod-fuse ok
+fuse-r ok
+fuse-w Operation not permitted
+mknod-loop ok
+loop-r Operation not permitted'
+rv dcg1 "$dev_args" "$dev_rules"
+dcg_rv=$out
+check "linux.resources.devices: the guest kernel allows and denies each device as the rules say" \
+	eval '[ "$rc" = 0 ] && [ "$out" = "$dev_want" ]'
+if [ -n "$have_runc" ]; then
+	rc_run dcg1r
+	out="runc: $out / runvm: $dcg_rv"
+	check "linux.resources.devices: the same outcomes under runc and runvm" \
+		eval '[ "$rc" = 0 ] && [ "$out" = "runc: $dcg_rv / runvm: $dcg_rv" ]'
+else
+	skip "linux.resources.devices: the same outcomes under runc and runvm" "no runc"
+fi
+# No rules: no device program, every device usable (what is left is the guest's drivers: no
+# loop driver, so ENXIO, never EPERM).
+rv dcg2 "$dev_args" "$dev_caps"
+check "no linux.resources.devices: no device is denied in the guest" \
+	eval '[ "$rc" = 0 ] && [[ "$out" == *"fuse-w ok"* ]] && [[ "$out" == *"kmsg-r ok"* ]] && [[ "$out" != *"not permitted"* ]]'
+make_config "$bundle" '["true"]' 'c["linux"]["resources"] = {"devices": [{"type": "c", "access": "r"}]}'
+expect_error "a device rule without allow" "linux.resources.devices[0].allow" gdc1 "$RUNVM"
+make_config "$bundle" '["true"]' 'c["linux"]["resources"] = {"devices": [{"allow": True, "access": "rwx"}]}'
+expect_error "a device rule with access x" "linux.resources.devices[0].access" gdc2 "$RUNVM"
+
 # --- user namespaces -----------------------------------------------------------------------
 userns='c["linux"]["namespaces"].append({"type": "user"})
 c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]

@@ -654,6 +654,74 @@ static int run_with_bytes(enum rv_attr_type t, const void *d, size_t n, bool use
 	return r;
 }
 
+static void dev_rule(uint8_t v[RV_DEV_RULE_ATTR_LEN], uint32_t allow, uint32_t type, uint32_t major, uint32_t minor,
+		     uint32_t access)
+{
+	rv_le32(v, allow);
+	rv_le32(v + 4, type);
+	rv_le32(v + 8, major);
+	rv_le32(v + 12, minor);
+	rv_le32(v + 16, access);
+}
+
+/* RV_ATTR_DEV_RULE: decoded in order; each bad shape or value refused, and the count bounded. */
+static void test_dev_rules(void)
+{
+	char err[CONFIG_ERR_MAX];
+	uint8_t v[RV_DEV_RULE_ATTR_LEN + 4] = { 0 };
+	struct proc_config c;
+	struct run_config r;
+	struct msg m;
+	int ret;
+
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	dev_rule(v, 0, 'a', RV_DEV_RULE_ANY, RV_DEV_RULE_ANY, 7);
+	rv_put_bytes(&m.b, RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN);
+	dev_rule(v, 1, 'c', 1, 5, RV_DEV_ACC_READ);
+	rv_put_bytes(&m.b, RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN);
+	dev_rule(v, 1, 'b', 0xfff, 0xfffff, RV_DEV_ACC_MKNOD);
+	rv_put_bytes(&m.b, RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN);
+	ret = config_parse(msg_end(&m), &c, &r, err, sizeof(err));
+	ok(ret == 0 && r.ndev_rules == 3 && !r.dev_rules[0].allow && r.dev_rules[0].type == 'a' &&
+		   r.dev_rules[0].major == RV_DEV_RULE_ANY && r.dev_rules[0].access == 7 && r.dev_rules[1].allow &&
+		   r.dev_rules[1].type == 'c' && r.dev_rules[1].major == 1 && r.dev_rules[1].minor == 5 &&
+		   r.dev_rules[1].access == RV_DEV_ACC_READ && r.dev_rules[2].type == 'b' &&
+		   r.dev_rules[2].minor == 0xfffff,
+	   "three device rules decoded in order (%s)", ret ? err : "ok");
+	if (ret == 0) {
+		proc_config_free(&c);
+		run_config_free(&r);
+	}
+	rv_buf_free(&m.b);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, 16, false, err) == -EBADMSG, "a DEV_RULE of 16 bytes: %s", err);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN + 4, false, err) == -EBADMSG,
+	   "a DEV_RULE of 24 bytes: %s", err);
+	dev_rule(v, 2, 'c', 1, 3, 7);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN, false, err) == -EINVAL, "allow 2: %s", err);
+	dev_rule(v, 1, 'u', 1, 3, 7);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN, false, err) == -EINVAL, "type u: %s", err);
+	dev_rule(v, 1, 'c', 1, 3, 0);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN, false, err) == -EINVAL, "no access: %s", err);
+	dev_rule(v, 1, 'c', 1, 3, 8);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN, false, err) == -EINVAL, "access 8: %s", err);
+	dev_rule(v, 1, 'c', 0x1000, 3, 7);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN, false, err) == -EINVAL && strstr(err, "range"),
+	   "major 4096: %s", err);
+	dev_rule(v, 1, 'c', 1, 0x100000, 7);
+	ok(run_with_bytes(RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN, false, err) == -EINVAL && strstr(err, "range"),
+	   "minor 2^20: %s", err);
+
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	dev_rule(v, 1, 'c', 1, 3, 7);
+	for (int i = 0; i <= DEV_RULES_MAX; i++)
+		rv_put_bytes(&m.b, RV_ATTR_DEV_RULE, v, RV_DEV_RULE_ATTR_LEN);
+	ok(parse(msg_end(&m), true, err) == -EINVAL && strstr(err, "more than"), "%d device rules: %s",
+	   DEV_RULES_MAX + 1, err);
+	rv_buf_free(&m.b);
+}
+
 /* RV_ATTR_DEVICE, the user namespace and ROOTFS_PROPAGATION: each bad shape or value refused. */
 static void test_guest_settings(void)
 {
@@ -762,6 +830,7 @@ int main(int argc, char **argv)
 	test_bad_values();
 	test_bad_network();
 	test_guest_settings();
+	test_dev_rules();
 	test_mutations();
 	return tap_done();
 }

@@ -108,6 +108,38 @@ int main(void)
 	rt_spec_free(s);
 	s = NULL;
 	rt_error_free(&err);
+	/* linux.resources.devices: the rules in order, then runc's defaults; bad entries refused. */
+#define DEVS(x) BASE "\"linux\":{\"resources\":{\"devices\":[" x "]}}}"
+	ok(parse(DEVS("{\"allow\":false},{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":5,\"access\":"
+		      "\"r\"},{\"allow\":true,\"type\":\"b\",\"major\":-1,\"access\":\"mw\"}"),
+		 &s, &err) == 0 &&
+		   s->n_dev_rules == 3 + 11 && !s->dev_rules[0].allow && s->dev_rules[0].type == 'a' &&
+		   s->dev_rules[0].major == UINT32_MAX && s->dev_rules[0].minor == UINT32_MAX &&
+		   s->dev_rules[0].access == 7 && s->dev_rules[1].type == 'c' && s->dev_rules[1].major == 1 &&
+		   s->dev_rules[1].minor == 5 && s->dev_rules[1].access == 2 && s->dev_rules[2].type == 'b' &&
+		   s->dev_rules[2].major == UINT32_MAX && s->dev_rules[2].access == 5 && s->dev_rules[3].allow &&
+		   s->dev_rules[3].access == 1 && s->dev_rules[13].major == 10 && s->dev_rules[13].minor == 200,
+	   "linux.resources.devices: three rules, defaults filled in, then runc's 11 (%s)", err ? err->msg : "ok");
+	rt_error_free(&err);
+	rt_spec_free(s);
+	s = NULL;
+	ok(parse(DEVS(""), &s, &err) == 0 && s->n_dev_rules == 0, "an empty linux.resources.devices: no rules");
+	rt_error_free(&err);
+	rt_spec_free(s);
+	s = NULL;
+	expect_error(DEVS("{\"type\":\"c\"}"), "`linux.resources.devices[0].allow` is required");
+	expect_error(DEVS("{\"allow\":\"yes\"}"), "`linux.resources.devices[0].allow` must be a boolean");
+	expect_error(DEVS("{\"allow\":true},{\"allow\":true,\"type\":\"u\"}"),
+		     "`linux.resources.devices[1].type` must be a, c or b");
+	expect_error(DEVS("{\"allow\":true,\"access\":\"rx\"}"),
+		     "`linux.resources.devices[0].access` must be letters of rwm");
+	expect_error(DEVS("{\"allow\":true,\"major\":4096}"),
+		     "`linux.resources.devices[0].major` must be -1 (any) or in 0..4095");
+	expect_error(DEVS("{\"allow\":true,\"minor\":-2}"), "`linux.resources.devices[0].minor` must be -1");
+	expect_error(DEVS("1"), "`linux.resources.devices[0]` must be an object");
+	expect_error(BASE "\"linux\":{\"resources\":{\"devices\":{}}}}", "`linux.resources.devices` must be an array");
+#undef DEVS
+
 #undef BASE
 
 	/* linux.namespaces: each type once, a path kept ("" is none, as with runc), network also
