@@ -52,16 +52,24 @@ int rt_elf_arch(const char *rootfs, const char *path)
 	}
 }
 
-/* The PATH the guest agent searches: the process's last PATH=, else the agent's default
- * (guest/agent/process.c). */
-static const char *process_path(const struct rt_spec *spec)
+/* The process's own PATH: its last PATH=, or NULL when process.env has none. */
+static const char *env_path(const struct rt_spec *spec)
 {
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	const char *path = NULL;
 
 	for (char **e = spec->process.env; e && *e; e++)
 		if (g_str_has_prefix(*e, "PATH="))
 			path = *e + 5;
 	return path;
+}
+
+/* The PATH the guest agent searches: the process's, else the agent's default
+ * (guest/agent/process.c). */
+static const char *process_path(const struct rt_spec *spec)
+{
+	const char *path = env_path(spec);
+
+	return path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
 /* args[0] as execvp would find it: a name with a slash as it is (relative to the cwd), else
@@ -334,18 +342,29 @@ int rt_program_check(const struct rt_spec *spec, struct rt_error **err)
 					     prog, e == ENOTDIR ? "not a directory" : "no such file or directory");
 		}
 	}
-	/* Each PATH entry in turn; an empty one is the cwd (Go: "."). runc refuses a program
-	 * found through a relative entry (Go's ErrDot); the guest runs it, and so it stays. */
-	dirs = g_strsplit(process_path(spec), ":", -1);
+	/*
+	 * Each entry of the process's PATH in turn, as Go's exec.LookPath in runc's init, which
+	 * has process.env as its environment and nothing else: no PATH (or an empty one) finds
+	 * nothing, where the guest's agent would fall back to its default. An empty entry is the
+	 * cwd (Go: "."). The first entry that has it decides: a relative one is Go's ErrDot,
+	 * which runc refuses. After an entry the host cannot judge, nothing is known.
+	 */
+	dirs = g_strsplit(env_path(spec) ? env_path(spec) : "", ":", -1);
 	for (char **d = dirs; *d; d++) {
-		g_autofree char *path = g_build_filename(**d == '/' ? "" : spec->process.cwd, *d, prog, NULL);
+		bool relative = **d != '/';
+		g_autofree char *path = g_build_filename(relative ? spec->process.cwd : "", *d, prog, NULL);
 
 		switch (walk(&v, path, true, resolved, &st, &e)) {
 		case LOOKUP_UNKNOWN: unknown = true; break;
 		case LOOKUP_FOUND:
-			if (executable(&st))
-				return 0;
-			break;
+			if (!executable(&st))
+				break;
+			if (relative && !unknown)
+				return rt_make_error(err, 0,
+						     "unable to start container process: exec: %s: cannot run "
+						     "executable found relative to current directory",
+						     quoted);
+			return 0;
 		case LOOKUP_MISSING: break;
 		}
 	}
@@ -353,6 +372,17 @@ int rt_program_check(const struct rt_spec *spec, struct rt_error **err)
 		return 0;
 	return rt_make_error(err, 0, "unable to start container process: exec: %s: executable file not found in $PATH",
 			     quoted);
+}
+
+int rt_program_check_early(const struct rt_spec *spec, struct rt_error **err)
+{
+	static const enum rt_hook_kind before[] = { RT_HOOK_PRESTART, RT_HOOK_CREATE_RUNTIME,
+						    RT_HOOK_CREATE_CONTAINER };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(before); i++)
+		if (spec->hooks[before[i]] && spec->hooks[before[i]]->len > 0)
+			return 0;
+	return rt_program_check(spec, err);
 }
 
 int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch *ret, const char **ret_why,

@@ -23,6 +23,10 @@ int rt_guest_arch(const struct rt_config *config, const struct rt_spec *spec, en
  * as runc looks it up in the container (the process's PATH; see arch.c for what is left to the
  * guest): an error in runc's words when it is surely missing or not executable, else 0. */
 int rt_program_check(const struct rt_spec *spec, struct rt_error **err);
+/* rt_program_check before the VM boots, where nothing can change its answer until the guest
+ * starts the process: only without prestart, createRuntime and createContainer hooks (one may
+ * make the program, and runc looks once they have run); 0 where there are such hooks. */
+int rt_program_check_early(const struct rt_spec *spec, struct rt_error **err);
 
 /* The architecture of the ELF program at @path inside @rootfs: absolute symlinks and `..`
  * stay inside the rootfs. -1 when it is not an ELF program of a known architecture. */

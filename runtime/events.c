@@ -272,6 +272,241 @@ static void add_pids(JsonBuilder *b, const struct cg *c)
 	json_builder_end_object(b);
 }
 
+/* One table of runc's blkio statistics, its JSON name and what it holds. */
+enum { BLK_BYTES, BLK_IOS, BLK_QUEUED, BLK_SVCTIME, BLK_WAIT, BLK_MERGED, BLK_TIME, BLK_SECTORS, BLK_N };
+static const char *const blk_names[BLK_N] = {
+	"ioServiceBytesRecursive", "ioServicedRecursive", "ioQueueRecursive", "ioServiceTimeRecursive",
+	"ioWaitTimeRecursive",     "ioMergedRecursive",   "ioTimeRecursive",  "sectorsRecursive",
+};
+
+struct blk_entry {
+	uint64_t major, minor, value;
+	char op[16];
+};
+
+/* The entries of a v1 blkio file ("MAJ:MIN OP VALUE" or "MAJ:MIN VALUE" lines, the "Total N"
+ * line left out), as runc's getBlkioStat reads them. Returns how many; 0 for a missing file, one
+ * with no entries, or a malformed one. */
+static guint blk_read(const struct cg *c, const char *file, GArray *out)
+{
+	g_autofree char *t = cg_read(c, file, NULL);
+	g_auto(GStrv) lines = t ? g_strsplit(t, "\n", -1) : NULL;
+	guint before = out->len;
+
+	for (char **l = lines; l && *l; l++) {
+		g_auto(GStrv) f = g_strsplit_set(*l, " :", -1);
+		struct blk_entry e = { 0 };
+		guint n = 0;
+		char *w[4];
+
+		for (char **x = f; *x && n < 5; x++)
+			if (**x)
+				w[n < 4 ? n : 3] = *x, n++;
+		if (n == 2 && strcmp(w[0], "Total") == 0)
+			continue;
+		if (n != 3 && n != 4) {
+			g_array_set_size(out, before); /* runc fails on it: nothing from this file */
+			return 0;
+		}
+		e.major = g_ascii_strtoull(w[0], NULL, 10);
+		e.minor = g_ascii_strtoull(w[1], NULL, 10);
+		if (n == 4)
+			g_strlcpy(e.op, w[2], sizeof(e.op));
+		e.value = g_ascii_strtoull(w[n - 1], NULL, 10);
+		g_array_append_val(out, e);
+	}
+	return out->len - before;
+}
+
+/* v2's io.stat in runc's v1 tables: rbytes and wbytes are service bytes Read and Write, rios
+ * and wios serviced; the rest has no v1 table and is left out, as runc leaves it out. */
+static void blk_read_v2(const struct cg *c, GArray **tables)
+{
+	g_autofree char *t = cg_read(c, "io.stat", NULL);
+	g_auto(GStrv) lines = t ? g_strsplit(t, "\n", -1) : NULL;
+
+	for (char **l = lines; l && *l; l++) {
+		g_auto(GStrv) f = g_strsplit(*l, " ", -1);
+		unsigned long long major = 0, minor = 0;
+
+		if (!f[0] || sscanf(f[0], "%llu:%llu", &major, &minor) != 2)
+			continue;
+		for (char **kv = f + 1; *kv; kv++) {
+			static const struct {
+				const char *key, *op;
+				int table;
+			} map[] = { { "rbytes", "Read", BLK_BYTES },
+				    { "wbytes", "Write", BLK_BYTES },
+				    { "rios", "Read", BLK_IOS },
+				    { "wios", "Write", BLK_IOS } };
+			char *eq = strchr(*kv, '=');
+
+			for (size_t i = 0; eq && i < G_N_ELEMENTS(map); i++) {
+				struct blk_entry e = { .major = major, .minor = minor };
+
+				if (strncmp(*kv, map[i].key, (size_t)(eq - *kv)) ||
+				    strlen(map[i].key) != (size_t)(eq - *kv))
+					continue;
+				g_strlcpy(e.op, map[i].op, sizeof(e.op));
+				e.value = g_ascii_strtoull(eq + 1, NULL, 10);
+				g_array_append_val(tables[map[i].table], e);
+			}
+		}
+	}
+}
+
+/*
+ * runc 1.1's blkio statistics. v1: the first group of files whose first file has entries
+ * (BFQ's debug files, BFQ's, CFQ's, the throttle's recursive ones, the throttle's own), each
+ * file of it in turn until one has none; a table runc has no file for stays empty. Empty
+ * tables are left out (omitempty), as are zero members of an entry.
+ */
+static void add_blkio(JsonBuilder *b, const struct cg *c)
+{
+	static const struct {
+		const char *file;
+		int table;
+	} groups[][8] = {
+		{ { "blkio.bfq.sectors_recursive", BLK_SECTORS },
+		  { "blkio.bfq.io_service_time_recursive", BLK_SVCTIME },
+		  { "blkio.bfq.io_wait_time_recursive", BLK_WAIT },
+		  { "blkio.bfq.io_merged_recursive", BLK_MERGED },
+		  { "blkio.bfq.io_queued_recursive", BLK_QUEUED },
+		  { "blkio.bfq.time_recursive", BLK_TIME },
+		  { "blkio.bfq.io_serviced_recursive", BLK_IOS },
+		  { "blkio.bfq.io_service_bytes_recursive", BLK_BYTES } },
+		{ { "blkio.bfq.io_serviced_recursive", BLK_IOS },
+		  { "blkio.bfq.io_service_bytes_recursive", BLK_BYTES } },
+		{ { "blkio.sectors_recursive", BLK_SECTORS },
+		  { "blkio.io_service_time_recursive", BLK_SVCTIME },
+		  { "blkio.io_wait_time_recursive", BLK_WAIT },
+		  { "blkio.io_merged_recursive", BLK_MERGED },
+		  { "blkio.io_queued_recursive", BLK_QUEUED },
+		  { "blkio.time_recursive", BLK_TIME },
+		  { "blkio.io_serviced_recursive", BLK_IOS },
+		  { "blkio.io_service_bytes_recursive", BLK_BYTES } },
+		{ { "blkio.throttle.io_serviced_recursive", BLK_IOS },
+		  { "blkio.throttle.io_service_bytes_recursive", BLK_BYTES } },
+		{ { "blkio.throttle.io_serviced", BLK_IOS }, { "blkio.throttle.io_service_bytes", BLK_BYTES } },
+	};
+	GArray *tables[BLK_N];
+	bool v2 = false;
+	g_autofree char *probe = cg_read(c, "io.stat", &v2);
+
+	for (int i = 0; i < BLK_N; i++)
+		tables[i] = g_array_new(FALSE, TRUE, sizeof(struct blk_entry));
+	if (probe && v2) {
+		blk_read_v2(c, tables);
+	} else {
+		for (size_t g = 0; g < G_N_ELEMENTS(groups); g++) {
+			if (!groups[g][0].file || !blk_read(c, groups[g][0].file, tables[groups[g][0].table]))
+				continue;
+			for (size_t i = 1; i < G_N_ELEMENTS(groups[g]) && groups[g][i].file; i++)
+				if (!blk_read(c, groups[g][i].file, tables[groups[g][i].table]))
+					break;
+			break;
+		}
+	}
+	json_builder_set_member_name(b, "blkio");
+	json_builder_begin_object(b);
+	for (int i = 0; i < BLK_N; i++) {
+		if (tables[i]->len) {
+			json_builder_set_member_name(b, blk_names[i]);
+			json_builder_begin_array(b);
+			for (guint k = 0; k < tables[i]->len; k++) {
+				const struct blk_entry *e = &g_array_index(tables[i], struct blk_entry, k);
+
+				json_builder_begin_object(b);
+				add_u64(b, "major", e->major, true);
+				add_u64(b, "minor", e->minor, true);
+				if (*e->op) {
+					json_builder_set_member_name(b, "op");
+					json_builder_add_string_value(b, e->op);
+				}
+				add_u64(b, "value", e->value, true);
+				json_builder_end_object(b);
+			}
+			json_builder_end_array(b);
+		}
+		g_array_free(tables[i], TRUE);
+	}
+	json_builder_end_object(b);
+}
+
+/* runc's name of a huge page size of @kb KiB (the kernel's mem_fmt): "2MB", "1GB", "64KB". */
+static char *hugepage_name(unsigned long long kb)
+{
+	if (kb >= 1ULL << 20)
+		return g_strdup_printf("%lluGB", kb >> 20);
+	if (kb >= 1ULL << 10)
+		return g_strdup_printf("%lluMB", kb >> 10);
+	return g_strdup_printf("%lluKB", kb);
+}
+
+/* g_ptr_array_sort's comparison: it passes pointers to the elements. */
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* runc's hugetlb statistics: one entry per huge page size the host has (named as runc names
+ * it, sorted as Go writes a map), where the container's cgroup has the hugetlb controller:
+ * v1 usage_in_bytes, max_usage_in_bytes and failcnt; v2 current, and the "max" count of
+ * hugetlb.SIZE.events as failcnt. usage and max are left out when zero, failcnt never. */
+static void add_hugetlb(JsonBuilder *b, const struct cg *c)
+{
+	g_autoptr(GDir) d = g_dir_open("/sys/kernel/mm/hugepages", 0, NULL);
+	g_autoptr(GPtrArray) sizes = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		char *end = NULL;
+		unsigned long long kb;
+
+		if (!g_str_has_prefix(name, "hugepages-"))
+			continue;
+		kb = g_ascii_strtoull(name + 10, &end, 10);
+		if (end == name + 10 || strcmp(end, "kB") != 0)
+			continue;
+		g_ptr_array_add(sizes, hugepage_name(kb));
+	}
+	g_ptr_array_sort(sizes, by_name);
+	json_builder_set_member_name(b, "hugetlb");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < sizes->len; i++) {
+		const char *size = sizes->pdata[i];
+		g_autofree char *usage_f = g_strdup_printf("hugetlb.%s.usage_in_bytes", size);
+		g_autofree char *max_f = g_strdup_printf("hugetlb.%s.max_usage_in_bytes", size);
+		g_autofree char *fail_f = g_strdup_printf("hugetlb.%s.failcnt", size);
+		g_autofree char *cur_f = g_strdup_printf("hugetlb.%s.current", size);
+		g_autofree char *ev_f = g_strdup_printf("hugetlb.%s.events", size);
+		uint64_t usage = 0, max = 0, failcnt = 0;
+		bool v2 = false;
+		g_autofree char *v1_probe = cg_read(c, usage_f, &v2);
+		g_autofree char *v2_probe = v1_probe ? NULL : cg_read(c, cur_f, &v2);
+
+		if (v1_probe) {
+			cg_u64(c, usage_f, &usage);
+			cg_u64(c, max_f, &max);
+			cg_u64(c, fail_f, &failcnt);
+		} else if (v2_probe) {
+			g_autoptr(GHashTable) ev = cg_keyed(c, ev_f);
+
+			cg_u64(c, cur_f, &usage);
+			failcnt = keyed(ev, "max");
+		} else {
+			continue;
+		}
+		json_builder_set_member_name(b, size);
+		json_builder_begin_object(b);
+		add_u64(b, "usage", usage, true);
+		add_u64(b, "max", max, true);
+		add_u64(b, "failcnt", failcnt, false);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+}
+
 /* The cgroup's statistics, runc's "data". */
 static char *cgroup_stats(const char *id, pid_t pid)
 {
@@ -291,12 +526,12 @@ static char *cgroup_stats(const char *id, pid_t pid)
 	add_cpuset(b, &c);
 	add_memory(b, &c);
 	add_pids(b, &c);
-	/* Not read yet: runc's empty objects, so that a consumer finds the members. */
-	for (const char *const *e = (const char *const[]){ "blkio", "hugetlb", "intel_rdt", NULL }; *e; e++) {
-		json_builder_set_member_name(b, *e);
-		json_builder_begin_object(b);
-		json_builder_end_object(b);
-	}
+	add_blkio(b, &c);
+	add_hugetlb(b, &c);
+	/* Intel RDT is the host's resctrl, which runvm does not set: runc's empty object. */
+	json_builder_set_member_name(b, "intel_rdt");
+	json_builder_begin_object(b);
+	json_builder_end_object(b);
 	json_builder_set_member_name(b, "network_interfaces");
 	json_builder_add_null_value(b);
 	json_builder_end_object(b);

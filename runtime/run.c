@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "runtime/arch.h"
 #include "runtime/cli.h"
 #include "runtime/container.h"
 #include "runtime/hooks.h"
@@ -121,6 +122,11 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 		return rt_make_error(err, 0,
 				     "process.terminal is true, but `runvm run` relays plain stdio only: "
 				     "set it to false, or use create with --console-socket");
+	/* A program that is surely missing or not executable fails `run` as runc's does (status
+	 * 1, its message) before a VM boots for nothing, not with the guest's 127 or 126 at
+	 * start. With create hooks the guest's word stands: one may make the program. */
+	if (rt_program_check_early(c.spec, err) < 0)
+		return -1;
 	r = rt_container_enter_child_namespaces(&c, err);
 	if (r > 0) {
 		r = fork_monitor(pid_file, &status, err);

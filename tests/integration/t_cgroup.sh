@@ -54,6 +54,20 @@ else
 	err=$(cat "$work/rv.err")
 	check "update -r resources.json (cpus 0-1, pids -1 is max) as runc" \
 		eval '[ "$rc" = 0 ] && [ "$(cg_pids "$cg_abs-runvm")" = max ] && [ "$(cg_files "$cg_abs-runvm" | grep cpuset.cpus)" = "$(cg_files "$cg_abs-runc" | grep cpuset.cpus)" ]'
+	# cg_io DIR_SUFFIX: direct I/O on the disk under $work from a process in that v1 blkio
+	# cgroup, with a (high) throttle limit set: the kernel counts a cgroup's I/O in the
+	# throttle files only where a limit is set. Prints the device, or nothing where it could not.
+	cg_io() {
+		local d=/sys/fs/cgroup/blkio$1 dev
+		dev=$(findmnt -no MAJ:MIN -T "$work" 2>/dev/null | head -1 | tr -d ' ')
+		[ -d "$d" ] && [ -n "$dev" ] || return 0
+		echo "$dev 1000000000000" >"$d/blkio.throttle.write_bps_device" 2>/dev/null &&
+			echo "$dev 1000000000000" >"$d/blkio.throttle.read_bps_device" 2>/dev/null || return 0
+		sh -c 'echo $$ >"$1/cgroup.procs" && dd if=/dev/zero of="$2" bs=4k count=50 oflag=direct 2>/dev/null &&
+			dd if="$2" of=/dev/null bs=4k iflag=direct 2>/dev/null' - "$d" "$work/cg-io.$$" && echo "$dev"
+		rm -f "$work/cg-io.$$"
+	}
+	io_rc=$(cg_io "$cg_abs-runc") io_rv=$(cg_io "$cg_abs-runvm")
 	# --- events --stats: runc's members, read from the cgroup ---
 	"$cg_runc" --root "$cg_rroot" events --stats cgrc1 >"$work/runc.ev" 2>/dev/null
 	"${R[@]}" events --stats cgrv1 >"$work/rv.ev" 2>"$work/rv.err"; rc=$?
@@ -68,6 +82,18 @@ assert v["cpuset"]["cpus"] == r["cpuset"]["cpus"] == [0, 1], (v["cpuset"], r["cp
 assert v["memory"]["usage"]["usage"] > 0 and v["memory"]["usage"]["limit"] > r["memory"]["usage"]["limit"]
 assert v["pids"]["current"] >= 2 and "limit" not in v["pids"] and "limit" not in r["pids"]
 PY
+	# blkio and hugetlb, from each container's host cgroup: the same tables with the same ops
+	# (the values differ: QEMU does I/O of its own), the same page sizes and members as runc's.
+	cg_shape='import json, sys
+d = json.load(open(sys.argv[1]))["data"]
+assert all({"major", "minor", "op"} <= set(e) <= {"major", "minor", "op", "value"} for v in d["blkio"].values() for e in v)
+print(json.dumps({"blkio": {k: sorted({e["op"] for e in v}) for k, v in d["blkio"].items()},
+                  "hugetlb": {k: sorted(e) for k, e in d["hugetlb"].items()}}, sort_keys=True))'
+	shape_rc=$(python3 -c "$cg_shape" "$work/runc.ev" 2>&1) shape_rv=$(python3 -c "$cg_shape" "$work/rv.ev" 2>&1)
+	out="runvm: $shape_rv" err="runc: $shape_rc (I/O made on device: runc's cgroup '$io_rc', runvm's '$io_rv')"
+	check "events --stats: blkio and hugetlb in runc's shape, from the host cgroup (I/O made: ${io_rv:-none})" \
+		eval '[ "$rc" = 0 ] && [ "$shape_rv" = "$shape_rc" ] && [[ "$shape_rv" == "{\"blkio\": "* ]] &&
+			{ [ -z "$io_rv" ] || [[ "$shape_rv" == *ioServiceBytesRecursive*ioServicedRecursive* ]]; }'
 	"$cg_runc" --root "$cg_rroot" delete -f cgrc1 2>/dev/null
 	"${R[@]}" kill cgrv1 KILL 2>/dev/null; wait_status cgrv1 >/dev/null; "${R[@]}" delete -f cgrv1 2>/dev/null
 	out= err=

@@ -46,7 +46,7 @@ state_pid() { python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2
 
 if [ ! -x "$RUNC" ]; then
 	for t in "hooks: the state's members as runc's" "hooks: annotations" "hooks: statuses" \
-		"missing program" "non-executable program"; do
+		"missing program" "non-executable program" "missing program at run"; do
 		skip "$t" "no runc at $RUNC"
 	done
 else
@@ -152,9 +152,11 @@ PY
 	}
 	# same_failure: both exit 1 with one line, the same message after runc's "runc create
 	# failed: " and runvm's "runvm: ", holding NEEDLE; nothing left.
+	# (hk_verb=run: after runc's "runc run failed: ").
 	same_failure() {
 		[ "$rc_rc" = 1 ] && [ "$rc_vm" = 1 ] && [ "$(wc -l <<<"$err_vm")" = 1 ] &&
-			[ "${err_vm#runvm: }" = "${err_rc#runc create failed: }" ] && [[ "$err_vm" == *"$1"* ]] && [ -z "$left" ]
+			[ "${err_vm#runvm: }" = "${err_rc#runc ${hk_verb:-create} failed: }" ] && [[ "$err_vm" == *"$1"* ]] &&
+			[ -z "$left" ]
 	}
 	both_create hk-m1 '["no-such-program"]'
 	check "missing program: create fails with runc's message and status, nothing left" \
@@ -174,6 +176,58 @@ PY
 	both_create hk-m6 '["no-such-program"]' 'c["hooks"] = {"prestart": [{"path": "/bin/true"}]}'
 	check "missing program with a prestart hook: the same failure after the hooks, nothing left" \
 		same_failure 'exec: "no-such-program": executable file not found in $PATH'
+
+	# process.env without PATH: runc's init searches process.env's PATH alone, so nothing is
+	# found (the guest's agent would take a default PATH and run it).
+	both_create hk-m7 '["sleep", "1"]' 'c["process"]["env"] = ["TERM=xterm"]'
+	check "no PATH in process.env: not found, as runc" same_failure 'exec: "sleep": executable file not found in $PATH'
+	# Found first through a relative PATH entry: Go's ErrDot, which runc refuses.
+	both_create hk-m8 '["true"]' 'c["process"]["env"] = ["PATH=/no-such-dir:bin:/bin"]'
+	check "found through a relative PATH entry: refused, as runc" \
+		same_failure 'exec: "true": cannot run executable found relative to current directory'
+	# An empty entry is the cwd: relative too.
+	both_create hk-m9 '["true"]' 'c["process"]["env"] = ["PATH=:/bin"]; c["process"]["cwd"] = "/bin"'
+	check "found through an empty PATH entry (the cwd): refused, as runc" \
+		same_failure 'exec: "true": cannot run executable found relative to current directory'
+
+	# --- the same at `run`: runc's status 1 and message, not the guest's 127 or 126 ----------
+	# both_run NAME ARGS [PY]: `run` the same bundle under runc and runvm; sets what
+	# both_create sets, and out_vm (runvm's stdout).
+	both_run() {
+		local n=$1
+		make_config "$bundle" "$2" "${3:-}"
+		undo+=("'$RUNC' --root '$hk_root' delete -f $n")
+		rc_ run --bundle "$bundle" "$n" </dev/null >/dev/null 2>"$work/stderr"
+		rc_rc=$? err_rc=$(cat "$work/stderr")
+		rc_ delete -f "$n" 2>/dev/null
+		rv "$n" "$2" "${3:-}"
+		rc_vm=$rc err_vm=$err out_vm=$out
+		left=
+		[ ! -e "$hk_root/$n" ] || left+=" runc's state"
+		nothing_left "$n" >/dev/null || left+=" runvm's state, VM or mounts"
+		out="runc: $rc_rc $err_rc" rc="runvm: $rc_vm" err="$err_vm$left"
+	}
+	hk_verb=run
+	both_run hk-r1 '["no-such-program"]'
+	check "run, missing program: status 1 and runc's message, nothing left" \
+		same_failure 'unable to start container process: exec: "no-such-program": executable file not found in $PATH'
+	both_run hk-r2 '["/no/such/program"]'
+	check "run, missing program by path: runc's message (stat ...)" \
+		same_failure 'exec: "/no/such/program": stat /no/such/program: no such file or directory'
+	both_run hk-r3 '["/etc/passwd"]'
+	check "run, non-executable program (0644): permission denied, as runc" same_failure 'exec: "/etc/passwd": permission denied'
+	both_run hk-r4 '["/etc"]'
+	check "run, a directory as the program: permission denied, as runc" same_failure 'exec: "/etc": permission denied'
+	both_run hk-r5 '["sleep", "1"]' 'c["process"]["env"] = ["TERM=xterm"]'
+	check "run, no PATH in process.env: not found, as runc" same_failure 'exec: "sleep": executable file not found in $PATH'
+	both_run hk-r6 '["true"]' 'c["process"]["env"] = ["PATH=bin"]'
+	check "run, found through a relative PATH entry: refused, as runc" \
+		same_failure 'exec: "true": cannot run executable found relative to current directory'
+	hk_verb=
+	# An empty entry that holds nothing, then an absolute one that has it: runs under both.
+	both_run hk-r7 '["sh", "-c", "echo ran"]' 'c["process"]["env"] = ["PATH=:/bin"]'
+	check "run, an empty PATH entry without the program, then /bin: it runs, as under runc" \
+		eval '[ "$rc_rc" = 0 ] && [ "$rc_vm" = 0 ] && [ "$out_vm" = ran ] && [ -z "$left" ]'
 
 	# --- what runc runs, runvm must not refuse -----------------------------------------------
 	# made by a createContainer hook (runc looks after it)

@@ -136,3 +136,63 @@ wait_status lc10 >/dev/null
 check "create joins linux.cgroupsPath; a failed start says so and leaves nothing, cgroup included" \
 	eval '[ "$in_cg" = 1 ] && [ "$rc" = 1 ] && [[ "$err" == *"executable file not found"* ]] && nothing_left lc10 && [ ! -e "/sys/fs/cgroup/memory$cg" ]'
 for h in /sys/fs/cgroup/*/; do rmdir "$h/runvm-test-$$" 2>/dev/null; done
+
+# --- state: runc's members, config.json's annotations among them --------------------------
+# The same bundle under runc 1.1.5 (its own --root) and runvm: `state` has runc's members in
+# runc's order, `annotations` (keys sorted) before `owner`, left out when config.json has
+# none; `list --format json` shows them too.
+lc_runc=/usr/sbin/runc
+lc_rroot=$work/runc-root-lc
+if [ ! -x "$lc_runc" ]; then
+	for t in "state: annotations as runc's" "list --format json: annotations as runc's" \
+		"state: no annotations, no member"; do
+		skip "$t" "no runc at $lc_runc"
+	done
+else
+	undo+=("$lc_runc --root $lc_rroot delete -f lcs1-c; $lc_runc --root $lc_rroot delete -f lcs2-c")
+	# lc_state_both ID ANNOTATIONS_PY: create it under both, save both `state`s and `list -f json`s.
+	lc_state_both() {
+		make_config "$bundle" '["sleep","600"]' "c['annotations'] = $2"
+		"$lc_runc" --root "$lc_rroot" create --bundle "$bundle" "$1-c" </dev/null >/dev/null 2>"$work/runc.err"
+		"$lc_runc" --root "$lc_rroot" state "$1-c" >"$work/$1-c.state" 2>>"$work/runc.err"
+		"$lc_runc" --root "$lc_rroot" list -f json >"$work/$1-c.list" 2>>"$work/runc.err"
+		"$lc_runc" --root "$lc_rroot" delete -f "$1-c" 2>>"$work/runc.err"
+		create_bg "$1-v" '["sleep","600"]' "c['annotations'] = $2"
+		"${R[@]}" state "$1-v" >"$work/$1-v.state" 2>"$work/stderr"
+		"${R[@]}" list -f json >"$work/$1-v.list" 2>>"$work/stderr"
+		"${R[@]}" delete -f "$1-v" 2>>"$work/stderr"
+		wait_status "$1-v" >/dev/null
+		rc=$create_rc out="runc: $(cat "$work/$1-c.state") // runvm: $(cat "$work/$1-v.state")"
+		err="$(cat "$work/runc.err" "$work/stderr" "$work/$1-v.err")"
+	}
+	# lc_state_cmp ID WANT_ANNOTATIONS_JSON [list]: both states' members in the same order, the
+	# annotations as wanted (null: no member); with `list`, both `list -f json` entries so.
+	lc_state_cmp() {
+		python3 - "$work/$1-c" "$work/$1-v" "$2" "${3:-state}" <<'PY'
+import json, sys
+rf, vf, want, what = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+if what == "list":
+    rs = [e for e in json.load(open(rf + ".list")) if e["id"] == rf.rsplit("/", 1)[1]]
+    vs = [e for e in json.load(open(vf + ".list")) if e["id"] == vf.rsplit("/", 1)[1]]
+    assert len(rs) == len(vs) == 1, (rs, vs)
+    rs, vs = rs[0], vs[0]
+    assert rs["owner"] == vs["owner"], (rs["owner"], vs["owner"])
+else:
+    rs, vs = json.load(open(rf + ".state")), json.load(open(vf + ".state"))
+assert list(rs) == list(vs), (list(rs), list(vs))
+assert rs.get("annotations") == want == vs.get("annotations"), (rs.get("annotations"), vs.get("annotations"))
+if want:
+    assert list(vs["annotations"]) == sorted(want), list(vs["annotations"])
+    assert list(vs)[-2:] == ["annotations", "owner"], list(vs)
+PY
+	}
+	lcs_annot='{"org.example.z": "last", "io.runvm.test": "a \"quoted\" value", "a": ""}'
+	lc_state_both lcs1 "$lcs_annot"
+	check "state: annotations as runc's (keys sorted, before owner), members in runc's order" \
+		eval '[ "$rc" = 0 ] && lc_state_cmp lcs1 "$lcs_annot"'
+	check "list --format json: the entry's members, annotations and owner as runc's" \
+		eval '[ "$rc" = 0 ] && lc_state_cmp lcs1 "$lcs_annot" list'
+	lc_state_both lcs2 '{}'
+	check "state: no annotations in config.json, no annotations member (as runc)" \
+		eval '[ "$rc" = 0 ] && lc_state_cmp lcs2 null && lc_state_cmp lcs2 null list'
+fi
