@@ -246,7 +246,7 @@ const char *rv_msg_type_name(unsigned type)
 		[RV_MSG_HELLO] = "HELLO",   [RV_MSG_RUN] = "RUN",       [RV_MSG_STDIN] = "STDIN",
 		[RV_MSG_STDOUT] = "STDOUT", [RV_MSG_STDERR] = "STDERR", [RV_MSG_SIGNAL] = "SIGNAL",
 		[RV_MSG_EXIT] = "EXIT",     [RV_MSG_EXEC] = "EXEC",     [RV_MSG_STARTED] = "STARTED",
-		[RV_MSG_RESIZE] = "RESIZE", [RV_MSG_DNS] = "DNS",
+		[RV_MSG_RESIZE] = "RESIZE", [RV_MSG_DNS] = "DNS",       [RV_MSG_UPDATE] = "UPDATE",
 	};
 
 	return type < _RV_MSG_MAX && names[type] ? names[type] : "unknown";

@@ -13,7 +13,7 @@
  *   8      4     len     payload length, <= RV_PROTO_MAX_PAYLOAD
  *   12     len   payload
  *
- * All integers are little-endian. Control payloads (HELLO, RUN, SIGNAL, EXIT) are sequences of
+ * All integers are little-endian. Control payloads (HELLO, RUN, SIGNAL, EXIT, ...) are sequences of
  * attributes, netlink style: u16 type, u16 reserved (0), u32 len, then len bytes, then padding
  * to a multiple of 4. Stream payloads (STDIN, STDOUT, STDERR) are raw bytes; an empty STDIN
  * payload means end of input.
@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define RV_PROTO_VERSION 2
+#define RV_PROTO_VERSION 3 /* 3: UPDATE, which the host awaits an answer to */
 #define RV_PROTO_HDR_LEN 12
 /* Large enough for any config we send (argv + env of a real image), small enough that a guest
  * cannot make the host buffer much. */
@@ -68,6 +68,10 @@ enum rv_msg_type {
 	RV_MSG_STARTED,   /* guest->host: the process's program is executing. no attrs */
 	RV_MSG_RESIZE,    /* host->guest: the terminal's new size. attrs: ROWS COLS */
 	RV_MSG_DNS,       /* both ways, proc 0, raw payload: one DNS datagram (see below) */
+	RV_MSG_UPDATE,    /* both ways, proc 0: `runvm update` of the guest's container cgroup.
+			    * host->guest attrs: [PIDS_LIMIT] [MEMORY_LIMIT] (absent: unchanged);
+			    * guest->host, one per UPDATE received, in order: no attrs (done), or
+			    * ERROR (nothing or only part was changed: why) */
 	_RV_MSG_MAX,
 };
 
@@ -124,6 +128,11 @@ enum rv_attr_type {
 	RV_ATTR_DEV_RULE,           /* repeated, in order: linux.resources.devices[] (see below): 20
 				     * bytes, u32 allow (0 or 1), type ('a', 'c' or 'b'), major, minor
 				     * (RV_DEV_RULE_ANY: any), access (RV_DEV_ACC_* bits, 1 to 7) */
+	/* The container's guest cgroup, on UPDATE: */
+	RV_ATTR_PIDS_LIMIT,   /* 8 bytes, u64: its new pids.max; UINT64_MAX: "max" (no limit) */
+	RV_ATTR_MEMORY_LIMIT, /* 8 bytes, u64: linux.resources.memory.limit in bytes; UINT64_MAX: none.
+			       * The guest's RAM stays as booted, so memory.max becomes the smaller
+			       * of this and what the container got at RUN (guest/agent/cgroup.c) */
 	_RV_ATTR_MAX,
 };
 

@@ -7,6 +7,10 @@
  *   {"op":"start"}                            {"ok":true} once the process runs, or {"error":"..."}
  *   {"op":"kill","signal":N}                  {"ok":true} | {"error":...}
  *   {"op":"pause"} / {"op":"resume"}          {"ok":true} | {"error":...}
+ *   {"op":"update","pids":N,"memory":B}      {"ok":true} once the guest's container cgroup has
+ *     (either optional; -1: no limit)          them, {"ok":true,"queued":true} when paused (or
+ *                                              created: applied at resume, or at start), or
+ *                                              {"error":...} (runtime/monitor.c, ctl_update())
  *   {"op":"exec","process":{OCI process}}     {"ok":true} once it runs, or {"error":...,"status":N};
  *     + fds stdin, stdout, stderr (or one     later {"exit":N}. Meanwhile the client may send
  *     pty slave when process.terminal)        {"op":"signal","signal":N} and

@@ -69,6 +69,8 @@
 #define ACCEPT_BACKOFF_MS 100
 #define MAX_PROCS 64
 #define MAX_CLIENTS 64
+/* `update`s sent to the guest and not answered yet; more are refused. */
+#define UPDATE_MAX 8
 
 /* Output toward one stdio reader. */
 struct sink {
@@ -118,6 +120,14 @@ struct rt_monitor {
 	long long accept_after;   /* no accept4 before then (out of fds) */
 	int console_fd;           /* the console log, to keep it bounded, or -1 */
 	long long console_next;   /* when to check its size next */
+	bool paused;              /* the VM's vCPUs are stopped (ctl_pause) */
+	/* Clients awaiting the guest's answers to the UPDATEs sent, oldest first, at
+	 * update_fifo[update_head]; -1: nobody waits for that one (see ctl_update()). */
+	int update_fifo[UPDATE_MAX];
+	unsigned update_head, update_n;
+	/* An update made before RUN, sent right after it (see ctl_update()). */
+	bool held_pids, held_mem;
+	uint64_t held_pids_v, held_mem_v;
 };
 
 static void close_fd(int *fd)
@@ -540,6 +550,33 @@ static int queue_signal(struct rt_monitor *m, uint32_t proc, int sig)
 	return queue_u32(m, RV_MSG_SIGNAL, proc, RV_ATTR_SIGNO, (uint32_t)sig, 0, 0);
 }
 
+/* An UPDATE for the guest's container cgroup, whose answer goes to @client (-1: logged only). */
+static int queue_update(struct rt_monitor *m, int client, bool set_pids, uint64_t pids, bool set_mem, uint64_t mem)
+{
+	struct rv_buf *out = &m->ctl;
+	uint8_t v[8];
+	size_t start;
+	int r = m->update_n < UPDATE_MAX && rv_buf_pending(out) < CTL_QUEUE_MAX
+		? rv_frame_begin(out, RV_MSG_UPDATE, 0, &start)
+		: -ENOBUFS;
+
+	if (r == 0 && set_pids) {
+		rv_le64(v, pids);
+		r = rv_put_bytes(out, RV_ATTR_PIDS_LIMIT, v, sizeof(v));
+	}
+	if (r == 0 && set_mem) {
+		rv_le64(v, mem);
+		r = rv_put_bytes(out, RV_ATTR_MEMORY_LIMIT, v, sizeof(v));
+	}
+	if (r == 0)
+		r = rv_frame_end(out, start);
+	else if (r != -ENOBUFS)
+		out->len = start;
+	if (r == 0)
+		m->update_fifo[(m->update_head + m->update_n++) % UPDATE_MAX] = client;
+	return r;
+}
+
 /* Move queued frames to the agent channel: every control frame first, then one data frame
  * (a stream chunk), then control again. The wire is refilled only once empty, so a frame is
  * never split by another. Returns 0 (possibly with bytes left: wait for POLLOUT) or -errno. */
@@ -603,6 +640,10 @@ static int start_main(struct rt_monitor *m, struct rt_error **err)
 	if (queue_process(m, RV_MSG_RUN, 0, &m->cfg->spec->process, m->cfg->spec, rows, cols) < 0)
 		return rt_make_error(err, EMSGSIZE, "process description too large for the agent channel");
 	m->run_sent = true;
+	/* The agent reads it once the container's cgroup exists, just after proc 0 is forked. */
+	if ((m->held_pids || m->held_mem) &&
+	    queue_update(m, -1, m->held_pids, m->held_pids_v, m->held_mem, m->held_mem_v) < 0)
+		return rt_make_error(err, ENOBUFS, "the limits of an earlier update do not fit the agent channel");
 	/* The agent had the boot timeout to come up; it has as long to start the process. */
 	m->start_deadline = rv_now_ms() + m->cfg->boot_timeout_ms;
 	return 0;
@@ -745,6 +786,38 @@ static void dns_answers(struct rt_monitor *m)
 	}
 }
 
+/* The guest's answer to the oldest UPDATE not yet answered. */
+static int handle_update(struct rt_monitor *m, const struct rv_frame *f, struct rt_error **err)
+{
+	g_autofree char *error = NULL;
+	struct rv_attr a;
+	size_t pos = 0;
+	int client, r;
+
+	if (f->proc != 0 || !m->update_n)
+		return rt_make_error(err, 0, "agent protocol error: UPDATE answer without a request");
+	while ((r = rv_attr_next(f, &pos, &a)) > 0)
+		if (a.type == RV_ATTR_ERROR) {
+			g_free(error);
+			error = sanitize(&a); /* bounded and escaped: one line */
+		}
+	if (r < 0)
+		return rt_make_error(err, 0, "agent protocol error: malformed UPDATE");
+	client = m->update_fifo[m->update_head];
+	m->update_head = (m->update_head + 1) % UPDATE_MAX;
+	m->update_n--;
+	if (!error) {
+		reply(m, client, "{\"ok\":true}");
+	} else if (client >= 0) {
+		g_autofree char *msg = g_strdup_printf("the guest's cgroup: %s", error);
+
+		reply_error(m, client, msg, -1);
+	} else {
+		rt_warn("update of the guest's cgroup: %s", error);
+	}
+	return 0;
+}
+
 static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct rt_error **err)
 {
 	struct proc *p;
@@ -758,6 +831,8 @@ static int handle_frame(struct rt_monitor *m, const struct rv_frame *f, struct r
 		dns_query(m, f);
 		return 0;
 	}
+	if (f->type == RV_MSG_UPDATE)
+		return handle_update(m, f, err);
 	p = find_proc(m, f->proc);
 	if (!p)
 		return rt_make_error(err, 0, "agent protocol error: frame for unknown process %u", f->proc);
@@ -877,7 +952,61 @@ static void ctl_pause(struct rt_monitor *m, int client, bool pause)
 		rt_error_free(&err);
 		return;
 	}
+	m->paused = pause;
 	reply(m, client, "{\"ok\":true}");
+}
+
+/*
+ * {"op":"update","pids":N,"memory":BYTES}, either member optional, -1: no limit. The host
+ * cgroup is the caller's (runtime/update.c); this is the guest's container cgroup. The reply
+ * waits for the agent's answer, so that a failure in the guest reaches the caller, except:
+ *  - created, not started: the guest's cgroup is made at RUN; the limits are held and sent
+ *    just after RUN (the agent reads them as the first request once proc 0 is set up), and
+ *    the reply is at once.
+ *  - paused: runc updates a paused container (its cgroup is there to write), and so does
+ *    `docker update`, so refusing would break callers; but the stopped guest cannot answer,
+ *    and waiting would hold the caller until someone resumes it. So the UPDATE is queued on
+ *    the channel now and the reply is at once, {"ok":true,"queued":true}: the agent applies it
+ *    as soon as its vCPUs run again, before the container, which cannot fork while frozen, has
+ *    much chance to; a failure then is only logged.
+ */
+static void ctl_update(struct rt_monitor *m, int client, JsonObject *o)
+{
+	bool set_pids = json_object_has_member(o, "pids"), set_mem = json_object_has_member(o, "memory");
+	int64_t pids = json_object_get_int_member_with_default(o, "pids", 0);
+	int64_t mem = json_object_get_int_member_with_default(o, "memory", 0);
+	uint64_t pv = pids < 0 ? UINT64_MAX : (uint64_t)pids, mv = mem < 0 ? UINT64_MAX : (uint64_t)mem;
+
+	if ((set_pids && pids < 1 && pids != -1) || (set_mem && mem < 1 && mem != -1)) {
+		reply_error(m, client, "update: invalid limits", -1);
+		return;
+	}
+	if (m->exited) {
+		reply_error(m, client, "container not running", -1);
+		return;
+	}
+	if (!set_pids && !set_mem) {
+		reply(m, client, "{\"ok\":true}");
+		return;
+	}
+	if (!m->run_sent) {
+		if (set_pids) {
+			m->held_pids = true;
+			m->held_pids_v = pv;
+		}
+		if (set_mem) {
+			m->held_mem = true;
+			m->held_mem_v = mv;
+		}
+		reply(m, client, "{\"ok\":true}");
+		return;
+	}
+	if (queue_update(m, m->paused ? -1 : client, set_pids, pv, set_mem, mv) < 0) {
+		reply_error(m, client, "update: the guest is not taking control requests", -1);
+		return;
+	}
+	if (m->paused)
+		reply(m, client, "{\"ok\":true,\"queued\":true}");
 }
 
 static void ctl_exec(struct rt_monitor *m, int client, JsonObject *o, int *fds, size_t nfds)
@@ -985,6 +1114,8 @@ static void ctl_message(struct rt_monitor *m, int client, const char *msg, int *
 		ctl_kill(m, client, (int)json_object_get_int_member_with_default(o, "signal", SIGTERM));
 	} else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0) {
 		ctl_pause(m, client, op[0] == 'p');
+	} else if (strcmp(op, "update") == 0) {
+		ctl_update(m, client, o);
 	} else if (strcmp(op, "signal") == 0 && cp >= 0 && !m->procs[cp].ended) {
 		int sig = (int)json_object_get_int_member_with_default(o, "signal", 0);
 
@@ -1015,6 +1146,9 @@ static void client_gone(struct rt_monitor *m, int client)
 	}
 	if (m->start_client == client)
 		m->start_client = -1;
+	for (unsigned i = 0; i < m->update_n; i++)
+		if (m->update_fifo[(m->update_head + i) % UPDATE_MAX] == client)
+			m->update_fifo[(m->update_head + i) % UPDATE_MAX] = -1;
 	close_fd(&m->clients[client].fd);
 	m->clients[client].proc = -1;
 }

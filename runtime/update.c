@@ -3,8 +3,11 @@
  * `runvm update [--resources FILE|-] [runc's per-resource flags] ID`, as runc 1.1: with
  * --resources the file (a linux.resources object) alone says what changes, else the flags do;
  * what neither names stays as it is. Each member is set in the host cgroup the monitor is in
- * (runtime/cgroup.h: memory and pids with the VM's overhead), refused as runc refuses it. The
- * guest's memory, vCPUs and its own cgroup's pids limit stay as booted unless the backend can
+ * (runtime/cgroup.h: memory and pids with the VM's overhead), refused as runc refuses it. Those
+ * with a meaning in the guest, pids.limit and memory.limit, then reach the guest's container
+ * cgroup too, through the monitor's control socket ({"op":"update"}, runtime/ctl.h) and the
+ * agent (RV_MSG_UPDATE): pids.max as given, memory.max at most what the guest's RAM allows
+ * (guest/agent/cgroup.c). The guest's RAM and vCPUs stay as booted unless the backend can
  * resize a running guest (HV_FEAT_RESIZE, which none has yet), and the output says so.
  */
 #include <errno.h>
@@ -19,6 +22,7 @@
 
 #include "hypervisor-backends/registry.h"
 #include "runtime/cli.h"
+#include "runtime/ctl.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "runtime/lib/spec.h"
@@ -231,11 +235,32 @@ int rt_cmd_update(const struct rt_globals *g, int argc, char **argv, struct rt_e
 		if (rt_cgroup_update(st->pid, st->cgroups_path, &lim, err) < 0)
 			goto out;
 	}
-	/* Said on stdout too: the caller asked for a change the guest will not see. */
+	if (res->pids_limit || res->memory_limit) {
+		g_autofree char *sock = g_build_filename(dir, "ctl.sock", NULL);
+		g_autoptr(GString) req = g_string_new("{\"op\":\"update\"");
+
+		if (res->pids_limit)
+			g_string_append_printf(req, ",\"pids\":%" PRId64, MAX(res->pids_limit, -1));
+		if (res->memory_limit)
+			g_string_append_printf(req, ",\"memory\":%" PRId64, MAX(res->memory_limit, -1));
+		g_string_append_c(req, '}');
+		if (rt_ctl_call(sock, req->str, err) < 0) {
+			rt_error_wrap(err, "update");
+			goto out;
+		}
+		/* The monitor holds it for the guest, which cannot take it while frozen. */
+		if (strcmp(status, "paused") == 0)
+			printf("runvm: the container is paused: its cgroup in the guest takes the new limits when it "
+			       "resumes\n");
+	}
+	/* Said on stdout too: the caller asked for a change the guest will not see in full. */
 	if (!(ops->features & HV_FEAT_RESIZE))
-		printf("runvm: host cgroup limits updated; the %s backend cannot resize a running guest: its memory and "
-		       "vCPUs%s stay as booted\n",
-		       ops->name, res->pids_limit ? ", and its own cgroup's pids limit," : "");
+		printf("runvm: limits updated; the %s backend cannot resize a running guest: its RAM and vCPUs stay as "
+		       "booted%s\n",
+		       ops->name,
+		       res->memory_limit
+			       ? " (the container's memory limit in the guest is at most what that RAM allows)"
+			       : "");
 	r = 0;
 out:
 	rt_state_free(st);

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The process table and the way out of the VM (see agent.h). */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/reboot.h>
 #include <unistd.h>
 
 #include "base/time.h"
 #include "guest/agent/agent.h"
+#include "guest/agent/cgroup.h"
+#include "guest/agent/channel.h"
 #include "guest/agent/util.h"
 
 void __attribute__((noreturn)) end_vm(void)
@@ -106,4 +110,50 @@ void proc_failed(struct agent *a, struct proc *p)
 	close_fd(&p->out_fd[1]);
 	proc_config_free(&p->cfg);
 	proc_exited(a, p, p->status);
+}
+
+/* An 8-byte attribute as a u64, or -1 when it is not 8 bytes. */
+static int attr_u64(const struct rv_attr *at, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (at->len != 8)
+		return -1;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | at->data[i];
+	*ret = v;
+	return 0;
+}
+
+void handle_update(struct agent *a, const struct rv_frame *f)
+{
+	char err[CONFIG_ERR_MAX] = "";
+	bool set_pids = false, set_mem = false;
+	uint64_t pids = 0, mem = 0;
+	struct rv_attr at;
+	size_t pos = 0, start;
+	int r;
+
+	/* Stops at a bad attribute with r = 1: malformed too. */
+	while ((r = rv_attr_next(f, &pos, &at)) > 0) {
+		if (at.type == RV_ATTR_PIDS_LIMIT) {
+			if (attr_u64(&at, &pids) < 0)
+				break;
+			set_pids = true;
+		} else if (at.type == RV_ATTR_MEMORY_LIMIT) {
+			if (attr_u64(&at, &mem) < 0)
+				break;
+			set_mem = true;
+		}
+	}
+	if (r != 0 || f->proc != 0)
+		snprintf(err, sizeof(err), "malformed UPDATE message");
+	else if (cgroup_update(set_pids, pids, set_mem, mem, err, sizeof(err)) == 0)
+		err[0] = 0;
+	if (err[0])
+		logmsg("update: %s", err);
+	/* One answer per UPDATE, in order: the host matches them to its callers so. */
+	if (rv_frame_begin(&a->tx, RV_MSG_UPDATE, 0, &start) < 0 ||
+	    (err[0] && rv_put_str(&a->tx, RV_ATTR_ERROR, err) < 0) || rv_frame_end(&a->tx, start) < 0)
+		channel_failed(-ENOMEM);
 }

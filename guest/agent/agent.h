@@ -76,5 +76,7 @@ void container_end(struct agent *a);
 void proc_exited(struct agent *a, struct proc *p, uint32_t status);
 /* It did not start (the error is set): nothing will come from its fds. */
 void proc_failed(struct agent *a, struct proc *p);
+/* RV_MSG_UPDATE: change the container cgroup's limits, answer with UPDATE (ERROR on failure). */
+void handle_update(struct agent *a, const struct rv_frame *f);
 
 #endif

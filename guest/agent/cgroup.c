@@ -22,6 +22,11 @@
 #define CGROUP_RESERVE_KIB (4 << 10)
 #define CGROUP_MIN_KIB (8 << 10)
 
+/* For cgroup_update(): the container's cgroup directory (O_PATH, kept past the unmount, which
+ * a lazy unmount allows), -1 without one; and the memory.max it got at RUN, in bytes. */
+static int cg_dir = -1;
+static unsigned long long cg_mem_max;
+
 /*
  * The container's memory cgroup, made at RUN (see the top of main.c). Returns its
  * cgroup.procs, O_CLOEXEC (each child writes "0" to it after fork), or -1 after logging why not.
@@ -67,7 +72,8 @@ int cgroup_setup(unsigned pids_max, int devcg_prog)
 		logmsg("container cgroup: too little memory available (running without)");
 		return -1;
 	}
-	snprintf(val, sizeof(val), "%llu", (avail - CGROUP_RESERVE_KIB) * 1024);
+	cg_mem_max = (avail - CGROUP_RESERVE_KIB) * 1024;
+	snprintf(val, sizeof(val), "%llu", cg_mem_max);
 	mkdir_p(CGROUP_DIR);
 	what = "mounting cgroup2";
 	if (mount("cgroup2", CGROUP_DIR, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
@@ -103,6 +109,8 @@ int cgroup_setup(unsigned pids_max, int devcg_prog)
 	what = "cgroup.procs";
 	fd = open(CGROUP_DIR "/" CGROUP_NAME "/cgroup.procs", O_WRONLY | O_CLOEXEC);
 	r = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		cg_dir = open(CGROUP_DIR "/" CGROUP_NAME, O_PATH | O_DIRECTORY | O_CLOEXEC);
 out:
 	if (r < 0)
 		logmsg("container cgroup: %s: %s (running without)", what, strerror(-r));
@@ -110,6 +118,72 @@ out:
 	umount2(CGROUP_DIR, MNT_DETACH);
 	rmdir(CGROUP_DIR);
 	return fd;
+}
+
+/* @val into the file @name of the cgroup directory @dir. Returns 0 or -errno. */
+static int write_at(int dir, const char *name, const char *val)
+{
+	size_t len = strlen(val);
+	int fd = openat(dir, name, O_WRONLY | O_CLOEXEC), r = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n != (ssize_t)len)
+		r = n < 0 ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+/*
+ * `runvm update` (RV_MSG_UPDATE). pids.max as at RUN; the pids controller is enabled now if RUN
+ * had no limit. memory.max follows cgroup_setup()'s rule: the guest's RAM stays as booted, so
+ * what the container may hold is still at most what the guest had available at RUN less the
+ * reserve (cg_mem_max): a larger limit, or none, gives that, a smaller one is set as asked (it
+ * only leaves more outside the cgroup, so the reserve still holds), as runc sets memory.max
+ * (below the current usage the kernel reclaims, then the memcg OOM killer acts). Below
+ * CGROUP_MIN_KIB it is refused, as cgroup_setup() would not set one.
+ */
+int cgroup_update(bool set_pids, uint64_t pids, bool set_mem, uint64_t mem, char *err, size_t errlen)
+{
+	char val[32];
+	int r;
+
+	if (cg_dir < 0) {
+		snprintf(err, errlen, "the container has no cgroup in the guest (the guest's console log says why)");
+		return -1;
+	}
+	if (set_mem) {
+		unsigned long long v = mem < cg_mem_max ? mem : cg_mem_max;
+
+		if (v < (unsigned long long)CGROUP_MIN_KIB * 1024) {
+			snprintf(err, errlen, "memory limit %llu is below the guest's least, %u bytes", v,
+				 CGROUP_MIN_KIB * 1024);
+			return -1;
+		}
+		snprintf(val, sizeof(val), "%llu", v);
+		if ((r = write_at(cg_dir, "memory.max", val)) < 0) {
+			snprintf(err, errlen, "memory.max %s: %s", val, strerror(-r));
+			return -1;
+		}
+	}
+	if (set_pids) {
+		if (pids == UINT64_MAX)
+			snprintf(val, sizeof(val), "max");
+		else
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)pids);
+		/* The hierarchy's root, the parent, enables the controller (a no-op if it is on). */
+		if ((r = write_at(cg_dir, "../cgroup.subtree_control", "+pids")) < 0) {
+			snprintf(err, errlen, "enabling the pids controller: %s", strerror(-r));
+			return -1;
+		}
+		if ((r = write_at(cg_dir, "pids.max", val)) < 0) {
+			snprintf(err, errlen, "pids.max %s: %s", val, strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /*

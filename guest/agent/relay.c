@@ -166,6 +166,10 @@ static void handle_frame(struct agent *a, const struct rv_frame *f)
 		handle_dns(a, f);
 		return;
 	}
+	if (f->type == RV_MSG_UPDATE) {
+		handle_update(a, f);
+		return;
+	}
 	p = find_proc(a, f->proc);
 	if (!p) {
 		log_ignored(a, f); /* unknown, or already reported */

@@ -125,3 +125,105 @@ print(json.dumps({"blkio": {k: sorted({e["op"] for e in v}) for k, v in d["blkio
 	done
 	for h in /sys/fs/cgroup/*/; do rmdir "$h$cg_abs-bad" 2>/dev/null; done
 fi
+
+# --- update reaches the guest's container cgroup (pids.max, memory.max) ---
+# The container mounts its own cgroup2 at /cg (its cgroup namespace: its cgroup is /) and then
+# only waits, forking nothing, so that a full pids.max cannot end it. cgu_spawn: an exec that
+# starts 15 background sleeps (busybox sh stops at the first failed fork) and says "started"
+# for each; cgu_read FILE: /cg/FILE, waiting for the mount after a start.
+cgu_init='["sh","-c","mkdir -p /cg && mount -t cgroup2 none /cg; exec tail -f /dev/null"]'
+cgu_spawn=(sh -c 'i=0; while [ $i -lt 15 ]; do sleep 120 >/dev/null 2>&1 </dev/null & i=$((i+1)); echo started; done')
+cgu_read() {
+	local id=$1 f=$2 v
+	for _ in $(seq 20); do
+		v=$("${R[@]}" exec "$id" cat "/cg/$f" 2>/dev/null) && [ -n "$v" ] && break
+		sleep 0.5
+	done
+	echo "$v"
+}
+# cgu_runc ARGS: runc on its own --root, where there is one (the comparisons skip without).
+cgu_runc() { [ -x "$cg_runc" ] && "$cg_runc" --root "$cg_rroot" "$@"; }
+undo+=("$cg_runc --root $cg_rroot delete -f cgrcu 2>/dev/null; $cg_runc --root $cg_rroot delete -f cgrcu2 2>/dev/null; for h in /sys/fs/cgroup/*/; do rmdir \$h$cg_abs-up-runc \$h$cg_abs-up 2>/dev/null; done")
+# created, not started: held by the monitor and sent after RUN
+create_bg cgup1 "$cgu_init" "c['linux']['cgroupsPath']='$cg_abs-up'; c['linux']['resources']={'pids':{'limit':30}}; c['mounts']=[m for m in c['mounts'] if m['destination']!='/sys']"
+"${R[@]}" update --pids-limit 12 cgup1 >"$work/stdout" 2>"$work/stderr"; rc=$?
+"${R[@]}" start cgup1 2>>"$work/stderr"
+v=$(cgu_read cgup1 pids.max)
+out="guest $v host $(cg_pids "$cg_abs-up")" err=$(cat "$work/stderr")
+check "update --pids-limit 12 of a created container: the guest's pids.max once started, the host's plus 144" \
+	eval '[ "$create_rc" = 0 ] && [ "$rc" = 0 ] && [ "$v" = 12 ] && [ "$(cg_pids "$cg_abs-up")" = 156 ]'
+# running: the limit holds inside the guest
+"${R[@]}" update --pids-limit 8 cgup1 >"$work/stdout" 2>"$work/stderr"; rc=$?
+v=$(cgu_read cgup1 pids.max)
+started=$("${R[@]}" exec cgup1 "${cgu_spawn[@]}" 2>"$work/spawn.err" | grep -c started)
+out="pids.max $v, $started of 15 started" err="$(cat "$work/stderr" "$work/spawn.err")"
+check "update --pids-limit 8 of a running container: its pids.max is 8, and it cannot fork 15 more" \
+	eval '[ "$rc" = 0 ] && [ "$v" = 8 ] && [ "$started" -ge 1 ] && [ "$started" -lt 8 ] && grep -q "fork" "$work/spawn.err"'
+if [ -x "$cg_runc" ]; then
+	make_config "$bundle" "$cgu_init" "c['linux']['cgroupsPath']='$cg_abs-up-runc'; c['linux']['resources']={'pids':{'limit':30}}; c['mounts']=[m for m in c['mounts'] if m['destination']!='/sys']"
+	cgu_runc run -d -b "$bundle" cgrcu </dev/null >/dev/null 2>"$work/runc.err"
+	cgu_runc update --pids-limit 8 cgrcu 2>>"$work/runc.err"
+	runc_started=$(cgu_runc exec cgrcu "${cgu_spawn[@]}" 2>"$work/runc-spawn.err" | grep -c started)
+	out="runvm $started, runc $runc_started of 15 started" err="$(cat "$work/runc.err" "$work/runc-spawn.err")"
+	check "runc, the same update: the same refusal to fork (runc's pids.max $(cg_pids "$cg_abs-up-runc"))" \
+		eval '[ "$runc_started" -ge 1 ] && [ "$runc_started" -lt 8 ] && grep -q "fork" "$work/runc-spawn.err"'
+	cgu_runc exec cgrcu killall sleep 2>/dev/null
+else
+	ok "# SKIP update --pids-limit compared with runc: no runc at $cg_runc"
+fi
+"${R[@]}" exec cgup1 killall sleep 2>/dev/null
+"${R[@]}" update --pids-limit -1 cgup1 >"$work/stdout" 2>"$work/stderr"; rc=$?
+started=$("${R[@]}" exec cgup1 "${cgu_spawn[@]}" 2>"$work/spawn.err" | grep -c started)
+"${R[@]}" exec cgup1 killall sleep 2>/dev/null
+out="pids.max $(cgu_read cgup1 pids.max), $started started" err="$(cat "$work/stderr" "$work/spawn.err")"
+check "update --pids-limit -1: pids.max max in the guest, all 15 start" \
+	eval '[ "$rc" = 0 ] && [ "$started" = 15 ] && [ "$(cgu_read cgup1 pids.max)" = max ]'
+# paused: accepted as by runc, applied in the guest at resume
+# (runc_rc: runc's status for the same, "none" without runc)
+runc_rc=none
+: >"$work/runc.err"
+if cgu_runc pause cgrcu 2>/dev/null; then
+	cgu_runc update --pids-limit 6 cgrcu 2>"$work/runc.err"; runc_rc=$?
+fi
+cgu_runc delete -f cgrcu 2>/dev/null
+"${R[@]}" pause cgup1 2>/dev/null
+"${R[@]}" update --pids-limit 6 cgup1 >"$work/stdout" 2>"$work/stderr"; rc=$?
+out=$(cat "$work/stdout") err="$(cat "$work/stderr") runc: $(cat "$work/runc.err")"
+"${R[@]}" resume cgup1 2>>"$work/stderr"
+v=$(cgu_read cgup1 pids.max)
+out="$out; after resume pids.max $v"
+check "update of a paused container: accepted as by runc (rc $runc_rc), the guest takes it at resume" \
+	eval '[ "$rc" = 0 ] && [[ "$runc_rc" = [0n]* ]] && [[ "$out" == *"takes the new limits when it resumes"* ]] && [ "$v" = 6 ]'
+"${R[@]}" kill cgup1 KILL 2>/dev/null; wait_status cgup1 >/dev/null
+# stopped: refused, as by runc
+"${R[@]}" update --pids-limit 9 cgup1 >"$work/stdout" 2>"$work/stderr"; rc=$?
+make_config "$bundle" '["true"]' "c['linux']['cgroupsPath']='$cg_abs-up-runc'"
+runc_rc=none
+: >"$work/runc.err"
+if cgu_runc run -d -b "$bundle" cgrcu2 </dev/null >/dev/null 2>/dev/null; then
+	sleep 1
+	cgu_runc update --pids-limit 9 cgrcu2 2>"$work/runc.err"; runc_rc=$?
+fi
+cgu_runc delete -f cgrcu2 2>/dev/null
+out= err="$(cat "$work/stderr") runc: $(cat "$work/runc.err")"
+check "update of a stopped container: refused, one line, as by runc (rc $runc_rc)" \
+	eval '[ "$rc" = 1 ] && [ "$runc_rc" != 0 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && grep -q "not running" "$work/stderr"'
+"${R[@]}" delete -f cgup1 2>/dev/null
+# memory: no cgroupsPath, so that only the guest's limit changes (a host limit under what the
+# VM already holds would have the host's OOM killer end it)
+create_bg cgup2 "$cgu_init" "c['linux']['resources']={'memory':{'limit':67108864}}; c['mounts']=[m for m in c['mounts'] if m['destination']!='/sys']"
+"${R[@]}" start cgup2 2>"$work/stderr"
+m0=$(cgu_read cgup2 memory.max)
+"${R[@]}" update --memory 32m cgup2 >"$work/stdout" 2>>"$work/stderr"; rc=$?
+m1=$(cgu_read cgup2 memory.max)
+"${R[@]}" update --memory 1g cgup2 >>"$work/stdout" 2>>"$work/stderr"; rc2=$?
+m2=$(cgu_read cgup2 memory.max)
+out="at start $m0, --memory 32m $m1, --memory 1g $m2; $(cat "$work/stdout")" err=$(cat "$work/stderr")
+check "update --memory: the guest's memory.max, never above what it had at start (its RAM stays as booted)" \
+	eval '[ "$create_rc" = 0 ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] && [ "$m0" -gt 33554432 ] && [ "$m0" -lt 67108864 ] && [ "$m1" = 33554432 ] && [ "$m2" = "$m0" ]'
+# what the guest refuses: one line, non-zero exit, the container runs on
+"${R[@]}" update --memory 4m cgup2 >"$work/stdout" 2>"$work/stderr"; rc=$?
+out="memory.max $(cgu_read cgup2 memory.max), $(status_of cgup2)" err=$(cat "$work/stderr")
+check "update --memory 4m: the guest's refusal as one line, exit 1, nothing changed" \
+	eval '[ "$rc" = 1 ] && [ "$(wc -l <"$work/stderr")" = 1 ] && grep -q "guest.s cgroup: memory limit" "$work/stderr" && [ "$(cgu_read cgup2 memory.max)" = "$m0" ] && [ "$(status_of cgup2)" = running ]'
+"${R[@]}" kill cgup2 KILL 2>/dev/null; wait_status cgup2 >/dev/null; "${R[@]}" delete -f cgup2 2>/dev/null

@@ -154,6 +154,16 @@ static void test_stream(void)
 	rt_error_free(&err);
 	rv_buf_free(&b);
 
+	/* A hostile guest's UPDATE answer nobody asked for ends its container, bounded. */
+	hello(&b, RV_PROTO_VERSION);
+	rv_frame_begin(&b, RV_MSG_UPDATE, 0, &st);
+	rv_put_str(&b, RV_ATTR_ERROR, "made up");
+	rv_frame_end(&b, st);
+	ok(feed(&b, 64, &err) < 0 && err && strstr(err->msg, "UPDATE answer without a request"),
+	   "UPDATE answer without a request rejected");
+	rt_error_free(&err);
+	rv_buf_free(&b);
+
 	hello(&b, RV_PROTO_VERSION);
 	rv_frame_begin(&b, RV_MSG_EXIT, 0, &st);
 	rv_put_u32(&b, RV_ATTR_STATUS, 256);
