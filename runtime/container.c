@@ -315,7 +315,8 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 						  .rootfs = c->spec->rootfs,
 						  .created = c->created,
 						  .backend = (char *)c->ops->name,
-						  .accel = (char *)hv_accel_name(c->probe.accel) },
+						  .accel = (char *)hv_accel_name(c->probe.accel),
+						  .annotations_json = c->spec->annotations_json },
 			      err);
 }
 
@@ -342,6 +343,7 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 		/* For `delete` after a monitor that could not take the redirect off (SIGKILL). */
 		.netns_path = c->spec->netns_path,
 		.net_ifindex = c->net.ifindex,
+		.annotations_json = c->spec->annotations_json,
 	};
 
 	rt_debug("container %s", status);

@@ -234,6 +234,7 @@ void rt_state_free(struct rt_state *st)
 	g_free(st->accel);
 	g_free(st->cgroups_path);
 	g_free(st->netns_path);
+	g_free(st->annotations_json);
 	g_free(st);
 }
 
@@ -268,6 +269,16 @@ int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error *
 	MEMBER_STR("netns", st->netns_path);
 	json_builder_set_member_name(b, "netIfindex");
 	json_builder_add_int_value(b, st->net_ifindex);
+	if (st->annotations_json && *st->annotations_json) {
+		JsonNode *a = json_from_string(st->annotations_json, NULL);
+
+		if (a && JSON_NODE_HOLDS_OBJECT(a)) {
+			json_builder_set_member_name(b, "annotations");
+			json_builder_add_value(b, a);
+		} else if (a) {
+			json_node_unref(a);
+		}
+	}
 #undef MEMBER_STR
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
@@ -297,6 +308,30 @@ static gint64 state_int(JsonObject *o, const char *k, bool *bad)
 	if (n && (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64))
 		*bad = true;
 	return n && !*bad ? json_node_get_int(n) : 0;
+}
+
+/* The annotations member: an object of strings, kept as its JSON text; absent is "". */
+static char *state_annotations(JsonObject *o, bool *bad)
+{
+	JsonNode *n = json_object_get_member(o, "annotations");
+	g_autoptr(GList) names = NULL;
+
+	if (!n)
+		return g_strdup("");
+	if (!JSON_NODE_HOLDS_OBJECT(n)) {
+		*bad = true;
+		return g_strdup("");
+	}
+	names = json_object_get_members(json_node_get_object(n));
+	for (GList *l = names; l; l = l->next) {
+		JsonNode *v = json_object_get_member(json_node_get_object(n), l->data);
+
+		if (!JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_STRING) {
+			*bad = true;
+			return g_strdup("");
+		}
+	}
+	return json_to_string(n, FALSE);
 }
 
 int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
@@ -334,6 +369,7 @@ int rt_state_load(const char *dir, struct rt_state **ret, struct rt_error **err)
 	st->pid = (pid_t)state_int(o, "pid", &bad);
 	st->pid_start = (unsigned long long)state_int(o, "pidStart", &bad);
 	st->net_ifindex = (int)CLAMP(state_int(o, "netIfindex", &bad), 0, G_MAXINT);
+	st->annotations_json = state_annotations(o, &bad);
 	if (bad) {
 		rt_state_free(st);
 		return rt_make_error(err, 0, "`%s` is not a state file", path);
@@ -375,13 +411,21 @@ const char *rt_state_status(const struct rt_state *st)
 	return st->status;
 }
 
-char *rt_state_to_oci_json(const struct rt_state *st)
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+	return strcmp(a, b);
+}
+
+char *rt_state_to_oci_json(const struct rt_state *st, const char *owner, bool pretty)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	g_autoptr(JsonNode) root = NULL;
+	g_autoptr(JsonNode) annotations = NULL;
 	const char *status = rt_state_status(st);
 
+	if (st->annotations_json && *st->annotations_json)
+		annotations = json_from_string(st->annotations_json, NULL); /* checked by rt_state_load */
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "ociVersion");
 	json_builder_add_string_value(b, st->oci_version);
@@ -397,12 +441,25 @@ char *rt_state_to_oci_json(const struct rt_state *st)
 	json_builder_add_string_value(b, st->rootfs);
 	json_builder_set_member_name(b, "created");
 	json_builder_add_string_value(b, st->created);
+	if (annotations && JSON_NODE_HOLDS_OBJECT(annotations) &&
+	    json_object_get_size(json_node_get_object(annotations))) {
+		JsonObject *a = json_node_get_object(annotations);
+		g_autoptr(GList) keys = g_list_sort(json_object_get_members(a), by_name);
+
+		json_builder_set_member_name(b, "annotations");
+		json_builder_begin_object(b);
+		for (GList *k = keys; k; k = k->next) {
+			json_builder_set_member_name(b, k->data);
+			json_builder_add_string_value(b, json_object_get_string_member(a, k->data));
+		}
+		json_builder_end_object(b);
+	}
 	json_builder_set_member_name(b, "owner");
-	json_builder_add_string_value(b, "");
+	json_builder_add_string_value(b, owner);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
+	json_generator_set_pretty(gen, pretty);
 	json_generator_set_indent(gen, 2);
 	return json_generator_to_data(gen, NULL);
 }

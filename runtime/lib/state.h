@@ -37,9 +37,10 @@ struct rt_state {
 	char *created; /* RFC 3339 */
 	char *backend;
 	char *accel;
-	char *cgroups_path; /* the host cgroup the monitor joined, or "" */
-	char *netns_path;   /* the network namespace named by path, or "" */
-	int net_ifindex;    /* its interface that the monitor redirected to the guest, or 0 */
+	char *cgroups_path;     /* the host cgroup the monitor joined, or "" */
+	char *netns_path;       /* the network namespace named by path, or "" */
+	int net_ifindex;        /* its interface that the monitor redirected to the guest, or 0 */
+	char *annotations_json; /* config.json's annotations at create (an object of strings), or "" */
 };
 
 int rt_state_write(const char *dir, const struct rt_state *st, struct rt_error **err);
@@ -60,7 +61,8 @@ int rt_state_open(const char *root, const char *id, char **ret_dir, struct rt_st
 const char *rt_state_status(const struct rt_state *st);
 /* Start time of @pid from /proc, or 0 when it is gone or a zombie. */
 unsigned long long rt_pid_start_time(pid_t pid);
-/* state.json as `runvm state` prints it (runc's shape). */
-char *rt_state_to_oci_json(const struct rt_state *st);
+/* The state as runc prints it (containerState): `annotations` (sorted, as Go writes a map;
+ * left out when there are none) before `owner`, which `state` leaves "" and `list` names. */
+char *rt_state_to_oci_json(const struct rt_state *st, const char *owner, bool pretty);
 
 #endif

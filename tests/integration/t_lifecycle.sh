@@ -194,5 +194,12 @@ PY
 		eval '[ "$rc" = 0 ] && lc_state_cmp lcs1 "$lcs_annot" list'
 	lc_state_both lcs2 '{}'
 	check "state: no annotations in config.json, no annotations member (as runc)" \
-		eval '[ "$rc" = 0 ] && lc_state_cmp lcs2 null && lc_state_cmp lcs2 null list'
+		eval '[ "$rc" = 0 ] && lc_state_cmp lcs2 null && lc_state_cmp lcs2 null list'	# runc keeps create's annotations in its state: a config.json changed since does not show.
+	create_bg lcs3 '["sleep","600"]' "c['annotations'] = {'k': 'at create'}"
+	make_config "$bundle" '["sleep","600"]' "c['annotations'] = {'k': 'changed since'}"
+	out=$("${R[@]}" state lcs3 2>&1) rc=$create_rc err=
+	"${R[@]}" delete -f lcs3 2>/dev/null
+	wait_status lcs3 >/dev/null
+	check "state: the annotations of create, not of a config.json changed since (as runc keeps them)" \
+		eval '[ "$rc" = 0 ] && [[ "$out" == *"at create"* ]] && [[ "$out" != *"changed since"* ]]'
 fi

@@ -93,7 +93,8 @@ int main(void)
 			      .rootfs = "/b/rootfs",
 			      .created = "2026-01-01T00:00:00Z",
 			      .backend = "qemu",
-			      .accel = "tcg" };
+			      .accel = "tcg",
+			      .annotations_json = "{\"z.k\":\"2\",\"a.k\":\"1 \\\"q\\\"\"}" };
 	int sig = 0;
 
 	ok(rt_state_dir_create(root, "c1", &dir, &err) == 0, "state directory created");
@@ -103,6 +104,15 @@ int main(void)
 	ok(rt_state_write(dir, &w, &err) == 0 && rt_state_load(dir, &st, &err) == 0, "written and loaded back");
 	ok(st && strcmp(st->id, "c1") == 0 && st->pid == getpid() && strcmp(rt_state_status(st), "running") == 0,
 	   "a live pid with its start time: the recorded status");
+	{
+		g_autofree char *oci = st ? rt_state_to_oci_json(st, "root", false) : NULL;
+
+		ok(oci &&
+			   strstr(oci,
+				  "\"created\":\"2026-01-01T00:00:00Z\",\"annotations\":{\"a.k\":\"1 \\\"q\\\"\","
+				  "\"z.k\":\"2\"},\"owner\":\"root\"}"),
+		   "the annotations of create kept in state.json, printed sorted before owner, as runc: %s", oci);
+	}
 	st->pid_start++;
 	ok(strcmp(rt_state_status(st), "stopped") == 0, "same pid, other start time (reused): stopped");
 	st->pid = 0;
