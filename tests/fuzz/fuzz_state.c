@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	r = rt_state_load(dir, &st, &err);
 	if (r == 0) {
-		g_autofree char *json = rt_state_to_oci_json(st);
+		g_autofree char *json = rt_state_to_oci_json(st, "", true);
 
 		if (!json)
 			abort();
