@@ -380,9 +380,9 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	     run_hooks(c, RT_HOOK_CREATE_CONTAINER, "created", err) < 0))
 		return -1;
 	/* runc finds a missing program at create, once its mounts are made and the createContainer
-	 * hooks have run (they may make it); `create` looked already where no hook could. `run`
-	 * keeps the guest's word at start (its 127 or 126, as before). */
-	if (strcmp(status, "created") == 0 && c->ready_fd >= 0 && rt_program_check(c->spec, err) < 0)
+	 * hooks have run (they may make it); `create` and `run` looked already where no hook
+	 * could (rt_program_check_early). */
+	if (strcmp(status, "created") == 0 && rt_program_check(c->spec, err) < 0)
 		return -1;
 	if (rt_state_write(c->state_dir, &st, err) < 0)
 		return -1;

@@ -124,7 +124,7 @@ int rt_cmd_run(const struct rt_globals *g, int argc, char **argv, struct rt_erro
 				     "set it to false, or use create with --console-socket");
 	/* A program that is surely missing or not executable fails `run` as runc's does (status
 	 * 1, its message) before a VM boots for nothing, not with the guest's 127 or 126 at
-	 * start. With create hooks the guest's word stands: one may make the program. */
+	 * start. With create hooks, once they have run (one may make the program): on_status. */
 	if (rt_program_check_early(c.spec, err) < 0)
 		return -1;
 	r = rt_container_enter_child_namespaces(&c, err);

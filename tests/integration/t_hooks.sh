@@ -223,6 +223,9 @@ PY
 	both_run hk-r6 '["true"]' 'c["process"]["env"] = ["PATH=bin"]'
 	check "run, found through a relative PATH entry: refused, as runc" \
 		same_failure 'exec: "true": cannot run executable found relative to current directory'
+	both_run hk-r8 '["no-such-program"]' 'c["hooks"] = {"prestart": [{"path": "/bin/true"}]}'
+	check "run, missing program with a prestart hook: the same failure after the hooks, nothing left" \
+		same_failure 'exec: "no-such-program": executable file not found in $PATH'
 	hk_verb=
 	# An empty entry that holds nothing, then an absolute one that has it: runs under both.
 	both_run hk-r7 '["sh", "-c", "echo ran"]' 'c["process"]["env"] = ["PATH=:/bin"]'
