@@ -120,22 +120,6 @@ out:
 	return fd;
 }
 
-/* @val into the file @name of the cgroup directory @dir. Returns 0 or -errno. */
-static int write_at(int dir, const char *name, const char *val)
-{
-	size_t len = strlen(val);
-	int fd = openat(dir, name, O_WRONLY | O_CLOEXEC), r = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	if (n != (ssize_t)len)
-		r = n < 0 ? -errno : -EIO;
-	close(fd);
-	return r;
-}
-
 /*
  * `runvm update` (RV_MSG_UPDATE). pids.max as at RUN; the pids controller is enabled now if RUN
  * had no limit. memory.max follows cgroup_setup()'s rule: the guest's RAM stays as booted, so
@@ -163,7 +147,7 @@ int cgroup_update(bool set_pids, uint64_t pids, bool set_mem, uint64_t mem, char
 			return -1;
 		}
 		snprintf(val, sizeof(val), "%llu", v);
-		if ((r = write_at(cg_dir, "memory.max", val)) < 0) {
+		if ((r = write_file_at(cg_dir, "memory.max", val)) < 0) {
 			snprintf(err, errlen, "memory.max %s: %s", val, strerror(-r));
 			return -1;
 		}
@@ -174,11 +158,11 @@ int cgroup_update(bool set_pids, uint64_t pids, bool set_mem, uint64_t mem, char
 		else
 			snprintf(val, sizeof(val), "%llu", (unsigned long long)pids);
 		/* The hierarchy's root, the parent, enables the controller (a no-op if it is on). */
-		if ((r = write_at(cg_dir, "../cgroup.subtree_control", "+pids")) < 0) {
+		if ((r = write_file_at(cg_dir, "../cgroup.subtree_control", "+pids")) < 0) {
 			snprintf(err, errlen, "enabling the pids controller: %s", strerror(-r));
 			return -1;
 		}
-		if ((r = write_at(cg_dir, "pids.max", val)) < 0) {
+		if ((r = write_file_at(cg_dir, "pids.max", val)) < 0) {
 			snprintf(err, errlen, "pids.max %s: %s", val, strerror(-r));
 			return -1;
 		}

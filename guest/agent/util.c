@@ -78,8 +78,13 @@ void mkdir_p(const char *path)
 
 int write_file(const char *path, const char *s)
 {
+	return write_file_at(AT_FDCWD, path, s);
+}
+
+int write_file_at(int dir, const char *path, const char *s)
+{
 	size_t len = strlen(s);
-	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+	int fd = openat(dir, path, O_WRONLY | O_CLOEXEC), r = 0;
 	ssize_t n;
 
 	if (fd < 0)

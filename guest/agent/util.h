@@ -16,5 +16,7 @@ void close_fd(int *fd);
 void mkdir_p(const char *path);
 /* Write @s to @path (a cgroup file). Returns 0 or -errno. */
 int write_file(const char *path, const char *s);
+/* The same, @path relative to the directory fd @dir. */
+int write_file_at(int dir, const char *path, const char *s);
 
 #endif
