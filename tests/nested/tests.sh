@@ -147,9 +147,19 @@ pss_of() {
 		END { printf "%d %d %d\n", p, r, a }' "/proc/$1/smaps" 2>/dev/null
 }
 
-# bench_mem BACKEND: the host memory of a container that runs (sleep), once it runs: the
-# monitor's and its children's (QEMU's) Pss, sampled once with nothing else starting. Sets
-# mem_pss, mem_ram, mem_anon (sums, kB) and mem_procs (what was counted).
+# descendants PID: every process below PID (`run` forks the monitor where the container has a
+# pid namespace of its own, and the monitor forks QEMU or the kvm backend's VMM).
+descendants() {
+	local c
+	for c in $(cat /proc/$1/task/*/children 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# bench_mem BACKEND: the host memory of a container that runs (sleep), once it runs: `runvm
+# run`'s and all its descendants' (monitor, QEMU or VMM) Pss, sampled once with nothing else
+# starting. Sets mem_pss, mem_ram, mem_anon (sums, kB) and mem_procs (what was counted).
 bench_mem() {
 	local b=$1 pid c st i
 	mem_pss=0 mem_ram=0 mem_anon=0 mem_procs=
@@ -172,7 +182,7 @@ bench_mem() {
 	esac
 	# Settle: the guest's agent has just started the process.
 	sleep 1
-	for c in $pid $(cat /proc/$pid/task/*/children 2>/dev/null); do
+	for c in $pid $(descendants $pid); do
 		set -- $(pss_of "$c")
 		mem_pss=$((mem_pss + $1)) mem_ram=$((mem_ram + $2)) mem_anon=$((mem_anon + $3))
 		mem_procs="$mem_procs $(cat /proc/$c/comm) $1/$2/$3"
