@@ -11,6 +11,7 @@
 #include "runtime/cli.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "runtime/lib/config.h"
 #include "runtime/lib/state.h"
 
 #ifndef RUNVM_VERSION
@@ -93,21 +94,23 @@ static void usage(void)
 	       "An OCI runtime that runs every container in its own lightweight VM.\n\n"
 	       "commands:\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
-		printf("  %-8s %s\n", verbs[i].name, verbs[i].help);
+		printf("  %-10s %s\n", verbs[i].name, verbs[i].help);
 	printf("\nglobal options:\n"
 	       "  --root DIR            state directory (default /run/runvm)\n"
+	       "  --config FILE         configuration file (over $RUNVM_CONFIG; it must exist)\n"
 	       "  --log FILE            log file (default stderr)\n"
 	       "  --log-format FORMAT   text or json\n"
 	       "  --debug               debug logging\n"
 	       "  --backend NAME        hypervisor backend (default: from the configuration, else auto)\n"
 	       "  --systemd-cgroup      accepted for runc compatibility\n"
 	       "  --version, --help\n\n"
-	       "configuration: $RUNVM_CONFIG, else "
+	       "configuration: --config FILE, else $RUNVM_CONFIG, else "
 	       "/etc/runvm/runvm.conf\n");
 }
 
 enum {
 	OPT_ROOT = 256,
+	OPT_CONFIG,
 	OPT_LOG,
 	OPT_LOG_FORMAT,
 	OPT_DEBUG,
@@ -122,6 +125,7 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 {
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
@@ -142,6 +146,7 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 		switch (c) {
 		case -2: return -1;
 		case OPT_ROOT: g.root = optarg; break;
+		case OPT_CONFIG: rt_config_set_path(optarg); break;
 		case OPT_LOG: g.log = optarg; break;
 		case OPT_LOG_FORMAT: g.log_format = optarg; break;
 		case OPT_DEBUG: g.debug = true; break;
