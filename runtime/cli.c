@@ -11,6 +11,7 @@
 #include "runtime/cli.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "runtime/install.h"
 #include "runtime/lib/config.h"
 #include "runtime/lib/state.h"
 
@@ -41,6 +42,8 @@ static const struct {
 	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },
 	{ "check", rt_cmd_check, "show what this host can run and how" },
 	{ "spec", rt_cmd_spec, "write a default config.json" },
+	{ "install", rt_cmd_install, "register runvm with docker, podman, containerd (install --help)" },
+	{ "uninstall", rt_cmd_uninstall, "take that registration out again" },
 };
 
 int rt_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *verb,
