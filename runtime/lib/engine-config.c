@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -592,6 +593,7 @@ static int write_atomic(const char *path, const char *data, mode_t mode, struct 
 	g_autofree char *tmp = g_strdup_printf("%s/.%s.runvm-XXXXXX", dir, base);
 	_cleanup_close_ int fd = -EBADF;
 	size_t off = 0, len = strlen(data);
+	int e;
 
 	if (g_mkdir_with_parents(dir, 0755) < 0)
 		return rt_make_error(err, errno, "create directory `%s`", dir);
@@ -610,26 +612,24 @@ static int write_atomic(const char *path, const char *data, mode_t mode, struct 
 	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
 		goto fail;
 	return 0;
-fail : {
-	int e = errno;
-
+fail:
+	e = errno;
 	unlink(tmp);
 	return rt_make_error(err, e, "write `%s`", path);
 }
-}
 
-/* Write @new over @path, whose content was @old: the old content first to PATH.runvm-bak (named
+/* Write @next over @path, whose content was @old: the old content first to PATH.runvm-bak (named
  * in *ret_backup); "" removes the file. */
-static int commit(const char *path, const char *old, mode_t mode, const char *new, char **ret_backup,
+static int commit(const char *path, const char *old, mode_t mode, const char *next, char **ret_backup,
 		  struct rt_error **err)
 {
 	g_autofree char *backup = g_strconcat(path, RT_INSTALL_BACKUP_SUFFIX, NULL);
 
 	if (old && write_atomic(backup, old, mode, err) < 0)
 		return -1;
-	if (*new &&write_atomic(path, new, mode, err) < 0)
+	if (*next && write_atomic(path, next, mode, err) < 0)
 		return -1;
-	if (!*new &&unlink(path) < 0 && errno != ENOENT)
+	if (!*next && unlink(path) < 0 && errno != ENOENT)
 		return rt_make_error(err, errno, "remove `%s`", path);
 	*ret_backup = old ? g_steal_pointer(&backup) : NULL;
 	return 0;
@@ -729,20 +729,24 @@ static int apply_edited(const struct rt_install_opts *o, enum rt_install_target 
 		[RT_TARGET_CONTAINERD] = "systemctl restart containerd",
 	};
 	const char *path = o->file[t];
-	g_autofree char *old = NULL, *new = NULL, *binary = NULL, *backup = NULL, *saved = NULL;
+	g_autofree char *resolved = NULL;
+	g_autofree char *old = NULL, *next = NULL, *binary = NULL, *backup = NULL, *saved = NULL;
 	mode_t mode;
 	int r;
 
+	/* A link (configuration management likes them) stays one: the file it names is edited. */
+	if ((resolved = realpath(o->file[t], NULL)))
+		path = resolved;
 	if (read_file(path, &old, &mode, err) < 0)
 		return -1;
 	binary = t == RT_TARGET_CONTAINERD ? target_binary(o, t) : g_strdup(o->binary);
 	if (uninstall)
-		r = t == RT_TARGET_DOCKER ? rt_uninstall_docker_edit(old, path, o->name, &new, err)
-					  : rt_uninstall_containerd_edit(old, path, o->name, &new, err);
+		r = t == RT_TARGET_DOCKER ? rt_uninstall_docker_edit(old, path, o->name, &next, err)
+					  : rt_uninstall_containerd_edit(old, path, o->name, &next, err);
 	else if (t == RT_TARGET_DOCKER)
-		r = rt_install_docker_edit(old, path, o->name, binary, o->args, &new, err);
+		r = rt_install_docker_edit(old, path, o->name, binary, o->args, &next, err);
 	else
-		r = rt_install_containerd_edit(old, path, o->name, binary, &new, err);
+		r = rt_install_containerd_edit(old, path, o->name, binary, &next, err);
 	if (r < 0)
 		return -1;
 	if (t == RT_TARGET_CONTAINERD && wrapper_update(o, t, uninstall, err) < 0)
@@ -752,17 +756,17 @@ static int apply_edited(const struct rt_install_opts *o, enum rt_install_target 
 					   rt_target_names[t], o->name, path, old ? "" : " (no such file)");
 		return 0;
 	}
-	if (old && strcmp(old, new) == 0) {
+	if (old && strcmp(old, next) == 0) {
 		*ret_msg = g_strdup_printf("%s: `%s` already registers runtime `%s` as asked; left as it was",
 					   rt_target_names[t], path, o->name);
 		return 0;
 	}
-	if (commit(path, old, mode, new, &backup, err) < 0)
+	if (commit(path, old, mode, next, &backup, err) < 0)
 		return -1;
 	saved = backup ? g_strdup_printf(" (previous content in `%s`)", backup) : g_strdup(" (a new file)");
 	if (uninstall)
 		*ret_msg = g_strdup_printf("%s: runtime `%s` removed from `%s`%s%s; restart: %s", rt_target_names[t],
-					   o->name, path, *new ? "" : ", which is removed as nothing else was left",
+					   o->name, path, *next ? "" : ", which is removed as nothing else was left",
 					   saved, restart[t]);
 	else
 		*ret_msg = g_strdup_printf("%s: runtime `%s` = `%s` written to `%s`%s; restart: %s", rt_target_names[t],

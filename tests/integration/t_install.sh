@@ -84,7 +84,11 @@ printf '["runvm"]\n' >"$inst/bad.json"
 refused "docker, top level an array" "$inst/bad.json" "top level is not a JSON object" install --target docker --docker-config "$inst/bad.json"
 printf '{"runtimes": "runvm"}\n' >"$inst/bad.json"
 refused "docker, runtimes a string" "$inst/bad.json" "\`runtimes\` is not a JSON object" install --target docker --docker-config "$inst/bad.json"
-rm -f "$inst/bad.json" "$dj" "$dj.runvm-bak" "$inst/daemon.json.orig"
+printf '{"debug": true}\n' >"$inst/real.json" && ln -sf real.json "$inst/link.json"
+ri install --target docker --docker-config "$inst/link.json"
+check "install docker: a daemon.json that is a link stays one, the file it names edited" \
+	eval '[ "$rc" = 0 ] && [ -L "$inst/link.json" ] && json_check "$inst/real.json" "\"runvm\" in d[\"runtimes\"] and d[\"debug\"]"'
+rm -f "$inst/bad.json" "$dj" "$dj.runvm-bak" "$inst/daemon.json.orig" "$inst"/real.json* "$inst/link.json"
 
 # --- containerd --------------------------------------------------------------------------------
 ct=$inst/config.toml

@@ -36,11 +36,11 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-/* Every member of @old's top level but `runtimes` is in @new, equal; and so is every runtime
+/* Every member of @old's top level but `runtimes` is in @next, equal; and so is every runtime
  * but @name. */
-static bool others_kept(const char *old, const char *new, const char *name)
+static bool others_kept(const char *old, const char *next, const char *name)
 {
-	g_autoptr(JsonNode) o = parse(old), n = parse(new);
+	g_autoptr(JsonNode) o = parse(old), n = parse(next);
 	JsonObject *oo, *no, *ort, *nrt;
 	g_autoptr(GList) members = NULL;
 
@@ -93,14 +93,14 @@ static char *entry_of(const char *json, const char *name)
 static void docker_refused(const char *old, const char *needle)
 {
 	struct rt_error *err = NULL;
-	char *new = NULL;
-	int r = rt_install_docker_edit(old, "d.json", "runvm", "/rv", no_args, &new, &err);
+	char *next = NULL;
+	int r = rt_install_docker_edit(old, "d.json", "runvm", "/rv", no_args, &next, &err);
 
-	ok(r < 0 && !new &&err &&strstr(err->msg, "d.json") && strstr(err->msg, needle), "docker: `%s` refused: %s",
+	ok(r < 0 && !next && err && strstr(err->msg, "d.json") && strstr(err->msg, needle), "docker: `%s` refused: %s",
 	   old, err ? err->msg : "no error");
 	rt_error_free(&err);
-	r = rt_uninstall_docker_edit(old, "d.json", "runvm", &new, &err);
-	ok(r < 0 && !new &&err &&strstr(err->msg, needle), "docker uninstall: `%s` refused too", old);
+	r = rt_uninstall_docker_edit(old, "d.json", "runvm", &next, &err);
+	ok(r < 0 && !next && err && strstr(err->msg, needle), "docker uninstall: `%s` refused too", old);
 	rt_error_free(&err);
 }
 
@@ -165,11 +165,11 @@ static const char debian_toml[] = "version = 2\n"
 static void ctd_refused(const char *old, const char *needle)
 {
 	struct rt_error *err = NULL;
-	char *new = NULL;
-	int r = rt_install_containerd_edit(old, "c.toml", "runvm", "/rv", &new, &err);
+	char *next = NULL;
+	int r = rt_install_containerd_edit(old, "c.toml", "runvm", "/rv", &next, &err);
 
-	ok(r < 0 && !new &&err &&strstr(err->msg, "c.toml") && strstr(err->msg, needle), "containerd: refused (%s): %s",
-	   needle, err ? err->msg : "no error");
+	ok(r < 0 && !next && err && strstr(err->msg, "c.toml") && strstr(err->msg, needle),
+	   "containerd: refused (%s): %s", needle, err ? err->msg : "no error");
 	rt_error_free(&err);
 }
 
