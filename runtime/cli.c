@@ -11,6 +11,8 @@
 #include "runtime/cli.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "runtime/install.h"
+#include "runtime/lib/config.h"
 #include "runtime/lib/state.h"
 
 #ifndef RUNVM_VERSION
@@ -40,6 +42,8 @@ static const struct {
 	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },
 	{ "check", rt_cmd_check, "show what this host can run and how" },
 	{ "spec", rt_cmd_spec, "write a default config.json" },
+	{ "install", rt_cmd_install, "register runvm with docker, podman, containerd (install --help)" },
+	{ "uninstall", rt_cmd_uninstall, "take that registration out again" },
 };
 
 int rt_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *verb,
@@ -93,21 +97,23 @@ static void usage(void)
 	       "An OCI runtime that runs every container in its own lightweight VM.\n\n"
 	       "commands:\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
-		printf("  %-8s %s\n", verbs[i].name, verbs[i].help);
+		printf("  %-10s %s\n", verbs[i].name, verbs[i].help);
 	printf("\nglobal options:\n"
 	       "  --root DIR            state directory (default /run/runvm)\n"
+	       "  --config FILE         configuration file (over $RUNVM_CONFIG; it must exist)\n"
 	       "  --log FILE            log file (default stderr)\n"
 	       "  --log-format FORMAT   text or json\n"
 	       "  --debug               debug logging\n"
 	       "  --backend NAME        hypervisor backend (default: from the configuration, else auto)\n"
 	       "  --systemd-cgroup      accepted for runc compatibility\n"
 	       "  --version, --help\n\n"
-	       "configuration: $RUNVM_CONFIG, else "
+	       "configuration: --config FILE, else $RUNVM_CONFIG, else "
 	       "/etc/runvm/runvm.conf\n");
 }
 
 enum {
 	OPT_ROOT = 256,
+	OPT_CONFIG,
 	OPT_LOG,
 	OPT_LOG_FORMAT,
 	OPT_DEBUG,
@@ -122,6 +128,7 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 {
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
@@ -142,6 +149,7 @@ static int run_main(int argc, char **argv, struct rt_error **err)
 		switch (c) {
 		case -2: return -1;
 		case OPT_ROOT: g.root = optarg; break;
+		case OPT_CONFIG: rt_config_set_path(optarg); break;
 		case OPT_LOG: g.log = optarg; break;
 		case OPT_LOG_FORMAT: g.log_format = optarg; break;
 		case OPT_DEBUG: g.debug = true; break;

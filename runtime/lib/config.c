@@ -158,15 +158,24 @@ const void *rt_config_backend_settings(const struct rt_config *c, const struct h
 	return NULL;
 }
 
+/* --config: the process's one configuration file, set once by main() before any verb runs. */
+static const char *config_path;
+
+void rt_config_set_path(const char *path)
+{
+	config_path = path;
+}
+
 int rt_config_load(struct rt_config **ret, struct rt_error **err)
 {
 	const char *env = getenv("RUNVM_CONFIG");
-	const char *path = env && *env ? env : RT_CONFIG_DEFAULT_PATH;
+	const char *named = config_path ? config_path : env && *env ? env : NULL;
+	const char *path = named ? named : RT_CONFIG_DEFAULT_PATH;
 	g_autofree char *data = NULL;
 	g_autoptr(GError) gerr = NULL;
 
 	if (!g_file_get_contents(path, &data, NULL, &gerr)) {
-		if (!(env && *env) && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+		if (!named && g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			return parse_keyfile(NULL, NULL, ret, err);
 		return rt_make_error(err, 0, "cannot read config: %s", gerr->message);
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The runvm configuration file (GKeyFile). Looked up at $RUNVM_CONFIG, else
- * /etc/runvm/runvm.conf; a missing default file means built-in defaults, a missing explicit
- * file is an error. configs/runvm.conf documents every key.
+ * The runvm configuration file (GKeyFile). Looked up at --config FILE, else $RUNVM_CONFIG, else
+ * /etc/runvm/runvm.conf; a missing default file means built-in defaults, a missing file named
+ * by --config or $RUNVM_CONFIG is an error. configs/runvm.conf documents every key.
  */
 #ifndef RUNVM_CONFIG_H
 #define RUNVM_CONFIG_H
@@ -34,6 +34,9 @@ struct rt_config {
 #define RT_CONFIG_DEFAULT_PATH "/etc/runvm/runvm.conf"
 
 int rt_config_load(struct rt_config **ret, struct rt_error **err);
+/* The file rt_config_load reads from now on, over $RUNVM_CONFIG (the global --config); NULL:
+ * back to $RUNVM_CONFIG and the default. @path must outlive the loads. */
+void rt_config_set_path(const char *path);
 /* Parse a configuration held in memory (@origin names it in errors). */
 int rt_config_parse(const char *data, const char *origin, struct rt_config **ret, struct rt_error **err);
 void rt_config_free(struct rt_config *c);
