@@ -232,9 +232,12 @@ check: deps
 	$(MAKE) all
 	$(MAKE) format-check check-unit check-cross check-fuzz check-integration check-docker check-podman check-nested
 
-check-unit: $(UNIT_TESTS)
+# The shell unit tests drive the built binary (no VM, no root): `check --format json` against
+# the text form, the manual pages against --help and configs/runvm.conf.
+UNIT_SCRIPTS := $(wildcard tests/unit/test_*.sh)
+check-unit: $(UNIT_TESTS) $(BUILD)/runvm
 	$(foreach t,$(UNIT_TESTS_SKIPPED),@echo "# SKIP $(t): needs an x86_64 host (its guest or the VMM's layout is x86_64's)"$(newline))
-	tests/unit/run.sh $(UNIT_TESTS)
+	RUNVM=$(abspath $(BUILD)/runvm) tests/unit/run.sh $(UNIT_TESTS) $(UNIT_SCRIPTS)
 
 # runvm itself cross-compiled for arm64: the runtime binary only (an arm64 host builds its
 # own guest artifacts), checked to be an aarch64 executable.
