@@ -10,6 +10,7 @@ PREFIX ?= /usr/local
 BENCH_ROUNDS ?= 10
 FUZZ_SECONDS ?= 30
 DATADIR ?= $(PREFIX)/share/runvm
+MANDIR ?= $(PREFIX)/share/man
 BUILD ?= build
 
 WERROR ?= 1
@@ -113,7 +114,7 @@ help:
 	@echo "  make kernel           the guest kernels of every guest architecture ($(GUEST_ARCHES))"
 	@echo "  make kernel-A         one architecture's kernel (A: x86_64, arm64; a foreign one cross-built)"
 	@echo "  make guest-A          one architecture's kernel, agent and initramfs"
-	@echo "  make install          install to PREFIX=$(PREFIX) (DESTDIR honoured)"
+	@echo "  make install          install to PREFIX=$(PREFIX) (DESTDIR honoured), manual pages in MANDIR"
 	@echo "  make clean            remove $(BUILD)/ (the cached kernels stay)"
 	@echo "Run:"
 	@echo "  make demo             deps + build + run a busybox container in a VM"
@@ -395,6 +396,8 @@ install: all
 	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_KERNEL_arm64) $(DESTDIR)$(DATADIR)/aarch64/Image)
 	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_INITRD_arm64) $(DESTDIR)$(DATADIR)/aarch64/initramfs.cpio)
 	install -D -m 0644 configs/runvm.conf $(DESTDIR)$(DATADIR)/runvm.conf.example
+	install -D -m 0644 docs/man/runvm.8 $(DESTDIR)$(MANDIR)/man8/runvm.8
+	install -D -m 0644 docs/man/runvm.conf.5 $(DESTDIR)$(MANDIR)/man5/runvm.conf.5
 
 # Every C file of the tree follows .clang-format; format-check (part of check-unit) fails on one
 # that does not, format rewrites them.
