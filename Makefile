@@ -10,6 +10,7 @@ PREFIX ?= /usr/local
 BENCH_ROUNDS ?= 10
 FUZZ_SECONDS ?= 30
 DATADIR ?= $(PREFIX)/share/runvm
+MANDIR ?= $(PREFIX)/share/man
 BUILD ?= build
 
 WERROR ?= 1
@@ -26,7 +27,9 @@ WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 CFLAGS ?= -O2 -g
 # Includes are written from the repository root (-I.); header dependencies come from the
 # compiler (-MMD -MP: a .d file beside each object).
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -DRUNVM_DATADIR='"$(DATADIR)"'
+# CPPFLAGS and LDFLAGS are empty unless given: the package build (debian/rules) passes
+# dpkg-buildflags' hardening ones.
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -I. -D_GNU_SOURCE -DRUNVM_DATADIR='"$(DATADIR)"'
 DEPFLAGS = -MMD -MP
 
 # Everything of the host side but main(): tests link it too.
@@ -97,7 +100,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-nested demo bench bench-nested fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-package check-nested demo bench bench-nested fuzz install \
 	clean format format-check help
 
 all: runtime agent kernel $(BUILD)/runvm.conf
@@ -113,7 +116,8 @@ help:
 	@echo "  make kernel           the guest kernels of every guest architecture ($(GUEST_ARCHES))"
 	@echo "  make kernel-A         one architecture's kernel (A: x86_64, arm64; a foreign one cross-built)"
 	@echo "  make guest-A          one architecture's kernel, agent and initramfs"
-	@echo "  make install          install to PREFIX=$(PREFIX) (DESTDIR honoured)"
+	@echo "  make install          install to PREFIX=$(PREFIX) (DESTDIR honoured), manual pages in MANDIR"
+	@echo "  make deb              the Debian package, $(BUILD)/deb/runvm_VERSION_ARCH.deb (dpkg-buildpackage)"
 	@echo "  make clean            remove $(BUILD)/ (the cached kernels stay)"
 	@echo "Run:"
 	@echo "  make demo             deps + build + run a busybox container in a VM"
@@ -128,6 +132,7 @@ help:
 	@echo "  make check-faults     only the fault tests of check-integration (t_faults.sh)"
 	@echo "  make check-docker     a private dockerd with runvm: run.sh, then net.sh (bridge networking)"
 	@echo "  make check-podman     podman with runvm"
+	@echo "  make check-package    the Debian package installed, run from /usr alone, removed and purged"
 	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
 	@echo "Measure:"
 	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net,"
@@ -147,7 +152,7 @@ $(BUILD)/libruntime.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/runvm: $(BUILD)/obj/runtime/cli.o $(BUILD)/libruntime.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # One template for each guest architecture A's artifacts:
 # - the agent, PID 1 of an initramfs that holds nothing else: static, no GLib, its objects in
@@ -195,7 +200,7 @@ DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 lib
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps iproute2 bsdutils bc clang \
 	libclang-rt-14-dev clang-format docker.io podman debootstrap libseccomp-dev libcap-dev nftables file \
-	qemu-system-arm $(DEB_PKGS_$(KARCH))
+	qemu-system-arm debhelper dpkg-dev man-db psmisc $(DEB_PKGS_$(KARCH))
 deps:
 	$(if $(filter x86_64,$(KARCH)),@dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64)
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
@@ -230,11 +235,15 @@ $(BUILD)/tests/test_devcg: tests/unit/test_devcg.c $(BUILD)/obj/guest/agent/devc
 # deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
 check: deps
 	$(MAKE) all
-	$(MAKE) format-check check-unit check-cross check-fuzz check-integration check-docker check-podman check-nested
+	$(MAKE) format-check check-unit check-cross check-fuzz check-integration check-docker check-podman check-package \
+		check-nested
 
-check-unit: $(UNIT_TESTS)
+# The shell unit tests drive the built binary (no VM, no root): `check --format json` against
+# the text form, the manual pages against --help and configs/runvm.conf.
+UNIT_SCRIPTS := $(wildcard tests/unit/test_*.sh)
+check-unit: $(UNIT_TESTS) $(BUILD)/runvm
 	$(foreach t,$(UNIT_TESTS_SKIPPED),@echo "# SKIP $(t): needs an x86_64 host (its guest or the VMM's layout is x86_64's)"$(newline))
-	tests/unit/run.sh $(UNIT_TESTS)
+	RUNVM=$(abspath $(BUILD)/runvm) tests/unit/run.sh $(UNIT_TESTS) $(UNIT_SCRIPTS)
 
 # runvm itself cross-compiled for arm64: the runtime binary only (an arm64 host builds its
 # own guest artifacts), checked to be an aarch64 executable.
@@ -284,6 +293,32 @@ check-docker: all
 
 check-podman: all
 	$(TEST_ENV) tests/podman/run.sh
+
+# --- the Debian package (debian/) ---------------------------------------------------------------
+# dpkg-buildpackage in a copy of the tree (the files git knows, tracked or not ignored) under
+# $(BUILD)/deb/, so that neither its debian/ outputs nor the package's build (PREFIX=/usr: a
+# different compiled-in DATADIR) touch this tree's files or $(BUILD)/ objects; the .deb lands
+# in $(BUILD)/deb/. The guest kernels come from the cache (/var/cache/runvm), as for `make all`.
+# It is rebuilt when a file of the tree changed. dpkg-buildpackage runs without the outer make's
+# flags and command-line variables: they are not the package's (PREFIX=/usr).
+DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB := $(BUILD)/deb/runvm_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_SRCS := $(wildcard $(shell git ls-files --cached --others --exclude-standard 2>/dev/null))
+deb: $(DEB)
+$(DEB): $(DEB_SRCS)
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/runvm-$(DEB_VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null --no-recursion --ignore-failed-read -T - -c | tar -x -C $(BUILD)/deb/runvm-$(DEB_VERSION)
+	cd $(BUILD)/deb/runvm-$(DEB_VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		dpkg-buildpackage -b -us -uc -J$(shell nproc)
+	test -f $@
+	@echo "deb: $@"
+
+# The package end to end (tests/package/run.sh): installed on this machine, `runvm check` and a
+# busybox container from the installed files alone, removed (only the conffile stays), purged.
+check-package: all $(DEB)
+	DEB=$(abspath $(DEB)) tests/package/run.sh
 
 # runvm under real KVM (both backends) inside an x86_64 QEMU-TCG host VM with emulated SVM: the
 # only way these machines (PVM /dev/kvm) run the kvm backend. Quick checks and the bench, then
@@ -391,7 +426,12 @@ install: all
 	install -D -m 0644 $(KERNEL) $(DESTDIR)$(DATADIR)/vmlinux
 	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_KERNEL_arm64) $(DESTDIR)$(DATADIR)/aarch64/Image)
 	$(if $(filter arm64,$(GUEST_ARCHES)),install -D -m 0644 $(GUEST_INITRD_arm64) $(DESTDIR)$(DATADIR)/aarch64/initramfs.cpio)
-	install -D -m 0644 configs/runvm.conf $(DESTDIR)$(DATADIR)/runvm.conf.example
+	# The documented configuration, its default paths those of this DATADIR.
+	@mkdir -p $(BUILD)
+	sed 's|/usr/local/share/runvm|$(DATADIR)|g' configs/runvm.conf > $(BUILD)/runvm.conf.example
+	install -D -m 0644 $(BUILD)/runvm.conf.example $(DESTDIR)$(DATADIR)/runvm.conf.example
+	install -D -m 0644 docs/man/runvm.8 $(DESTDIR)$(MANDIR)/man8/runvm.8
+	install -D -m 0644 docs/man/runvm.conf.5 $(DESTDIR)$(MANDIR)/man5/runvm.conf.5
 
 # Every C file of the tree follows .clang-format; format-check (part of check-unit) fails on one
 # that does not, format rewrites them.

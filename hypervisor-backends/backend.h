@@ -108,6 +108,16 @@ enum {
 	HV_FEAT_RESIZE = 1u << 1, /* the guest's memory and vCPUs can change while it runs */
 };
 
+/*
+ * Where a backend's check_report hook puts what it alone knows to look for (the binaries it would
+ * run, say): `runvm check` writes each fact as a text line ("NAME  yes, DETAIL" or "NAME  no:
+ * DETAIL") or, with --format json, as a member of the backend's object. @name is a short word
+ * ("tcg"), @ok whether the thing is there, @detail what it is or why it is missing.
+ */
+struct hv_check_sink {
+	void (*fact)(struct hv_check_sink *sink, const char *name, bool ok, const char *detail);
+};
+
 struct hv_backend_ops {
 	/* The backend's name (`--backend`, [runvm] backend, state.json), and the name of the group
 	 * of runvm.conf it reads ([qemu], [kvm]). */
@@ -137,8 +147,9 @@ struct hv_backend_ops {
 	int (*probe)(const void *settings, const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
 		     struct hv_probe_result *ret, struct rt_error **err);
 
-	/* Optional: print this backend's own lines of `runvm check` ("%-18s %s\n" each). */
-	void (*check_report)(const void *settings, FILE *out);
+	/* Optional: this backend's own facts for `runvm check`, each given to @sink (which prints
+	 * them as text lines or JSON members; the backend does not know which). */
+	void (*check_report)(const void *settings, struct hv_check_sink *sink);
 
 	/*
 	 * Boot a VM. On success *ret_vm is a running VM owned by the caller (release with

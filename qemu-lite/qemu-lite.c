@@ -150,12 +150,13 @@ static int probe(const void *settings, const struct hv_host_caps *caps, enum rv_
 }
 
 /* `runvm check`'s "tcg" line: whether the full QEMU for the host's own guests is installed. */
-static void check_report(const void *settings, FILE *out)
+static void check_report(const void *settings, struct hv_check_sink *sink)
 {
 	const struct qemu_settings *s = settings;
 	g_autofree char *tcg = g_find_program_in_path(s->binary);
+	g_autofree char *missing = tcg ? NULL : g_strdup_printf("%s not found", s->binary);
 
-	fprintf(out, "%-18s %s%s%s\n", "tcg", tcg ? "yes, " : "no: ", tcg ? tcg : s->binary, tcg ? "" : " not found");
+	sink->fact(sink, "tcg", tcg, tcg ? tcg : missing);
 }
 
 /* QEMU option values escape a comma by doubling it. */
