@@ -100,10 +100,25 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-package check-nested demo bench bench-nested fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-package check-nested demo bench bench-nested bench-multiarch fuzz install \
 	clean format format-check help
 
-all: runtime agent kernel $(BUILD)/runvm.conf
+# make, make demo and make check say one line per phase (mk/phase.sh) and keep everything the
+# phases print in $(LOG), started afresh by the make that the user typed; V=1 shows it all.
+LOG := $(BUILD)/build.log
+PHASE = V=$(V) mk/phase.sh $(LOG)
+LOG_RESET = $(if $(filter 0,$(MAKELEVEL)),@mkdir -p $(BUILD) && : >$(LOG))
+SUBMAKE = $(MAKE) --no-print-directory
+# A first build of each guest kernel here (2 cores); later builds take it from the cache.
+KERNEL_ABOUT_x86_64 := a first build takes about 6 min on 2 cores
+KERNEL_ABOUT_arm64 := a first build takes about 11 min on 2 cores
+
+all:
+	$(LOG_RESET)
+	@$(PHASE) "runtime" -- $(SUBMAKE) runtime $(BUILD)/runvm.conf
+	@$(foreach a,$(GUEST_ARCHES),$(PHASE) "guest agent and initramfs, $(a)" -- $(SUBMAKE) $(GUEST_INITRD_$(a)) && ) true
+	@$(foreach a,$(GUEST_ARCHES),$(PHASE) "guest kernel, $(a)" --about "$(KERNEL_ABOUT_$(a))" -- \
+		$(SUBMAKE) kernel-$(a) && ) true
 
 # Every target, in the order a newcomer meets them (tests/README.md says which suite covers what).
 help:
@@ -138,6 +153,8 @@ help:
 	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net,"
 	@echo "                        and bench-nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
 	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
+	@echo "  make bench-multiarch  arm64 work: runvm against runc with qemu-user (binfmt_misc, registered for the bench alone)"
+	@echo "  V=1                   with make, demo, check: every line of every phase (else in $(LOG))"
 	@echo "  make help             this list"
 
 runtime: $(BUILD)/runvm
@@ -232,11 +249,15 @@ $(BUILD)/tests/test_devcg: tests/unit/test_devcg.c $(BUILD)/obj/guest/agent/devc
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $^
 
-# deps first, in its own step: the sub-make then finds the -dev packages' pkg-config files.
-check: deps
-	$(MAKE) all
-	$(MAKE) format-check check-unit check-cross check-fuzz check-integration check-docker check-podman check-package \
-		check-nested
+# deps first, in its own step: the sub-makes then find the -dev packages' pkg-config files.
+# Every suite runs even when an earlier one failed; the check fails if any did.
+CHECK_SUITES := unit cross fuzz integration docker podman package nested
+check:
+	$(LOG_RESET)
+	@$(PHASE) "dependencies (apt-get)" -- $(SUBMAKE) deps
+	@$(SUBMAKE) all
+	@rc=0; $(PHASE) "format-check" -- $(SUBMAKE) format-check || rc=1; \
+	for t in $(CHECK_SUITES); do $(PHASE) "tests: $$t" -- $(SUBMAKE) check-$$t || rc=1; done; exit $$rc
 
 # The shell unit tests drive the built binary (no VM, no root): `check --format json` against
 # the text form, the manual pages against --help and configs/runvm.conf.
@@ -328,9 +349,11 @@ check-package: all $(DEB)
 check-nested: all $(FAULT_INITRD)
 	$(NESTED_ENV) tests/nested/run.sh
 
-demo: deps
-	$(MAKE) all
-	$(TEST_ENV) tests/demo.sh
+demo:
+	$(LOG_RESET)
+	@$(PHASE) "dependencies (apt-get)" -- $(SUBMAKE) deps
+	@$(SUBMAKE) all
+	@$(TEST_ENV) tests/demo.sh
 
 # The bare-boot baseline: the same kernel, with an init that ends the VM at once.
 $(BUILD)/bench/bare.cpio: bench/bare-init.c
@@ -343,7 +366,13 @@ bench: all $(BUILD)/bench/bare.cpio
 		--bare-initrd $(BUILD)/bench/bare.cpio --rounds $(BENCH_ROUNDS) $(if $(filter arm64,$(GUEST_ARCHES)),--arm64)
 	$(TEST_ENV) bench/docker.sh $(BENCH_ROUNDS)
 	$(TEST_ENV) bench/net.sh $(BENCH_ROUNDS)
+	$(MAKE) bench-multiarch
 	$(MAKE) bench-nested
+
+# arm64 work under runvm against runc with qemu-user through binfmt_misc (registered by the
+# bench for itself and removed after): start, CPU, processes, files; what each shows of itself.
+bench-multiarch: all
+	bench/multiarch.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --rounds $(or $(MULTIARCH_ROUNDS),3)
 
 # The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
 # checks and the bench of tests/nested, without the integration suite.
