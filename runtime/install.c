@@ -83,20 +83,10 @@ enum {
 
 static int install_main(bool uninstall, int argc, char **argv, struct rt_error **err)
 {
+	/* uninstall takes the same but the first two, --path and --runtime-arg. */
 	static const struct option install_opts[] = {
-		{ "name", required_argument, NULL, OPT_NAME },
 		{ "path", required_argument, NULL, OPT_PATH },
 		{ "runtime-arg", required_argument, NULL, OPT_RUNTIME_ARG },
-		{ "target", required_argument, NULL, OPT_TARGET },
-		{ "docker-config", required_argument, NULL, OPT_DOCKER_CONFIG },
-		{ "podman-config", required_argument, NULL, OPT_PODMAN_CONFIG },
-		{ "containerd-config", required_argument, NULL, OPT_CONTAINERD_CONFIG },
-		{ "wrapper-dir", required_argument, NULL, OPT_WRAPPER_DIR },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ 0 },
-	};
-	/* uninstall: the same but --path and --runtime-arg. */
-	static const struct option uninstall_opts[] = {
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "docker-config", required_argument, NULL, OPT_DOCKER_CONFIG },
@@ -115,7 +105,7 @@ static int install_main(bool uninstall, int argc, char **argv, struct rt_error *
 
 	o.file[RT_TARGET_DOCKER] = "/etc/docker/daemon.json";
 	o.file[RT_TARGET_CONTAINERD] = "/etc/containerd/config.toml";
-	while ((c = rt_getopt(argc, argv, "", uninstall ? uninstall_opts : install_opts, verb, err)) != -1) {
+	while ((c = rt_getopt(argc, argv, "", uninstall ? install_opts + 2 : install_opts, verb, err)) != -1) {
 		switch (c) {
 		case -2: return -1;
 		case OPT_NAME: o.name = optarg; break;
