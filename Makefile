@@ -100,7 +100,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-package check-nested demo bench bench-nested bench-multiarch fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density fuzz install \
 	clean format format-check help
 
 # make, make demo and make check say one line per phase (mk/phase.sh) and keep everything the
@@ -150,10 +150,13 @@ help:
 	@echo "  make check-package    the Debian package installed, run from /usr alone, removed and purged"
 	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
 	@echo "Measure:"
-	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net,"
-	@echo "                        and bench-nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
+	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net, multiarch,"
+	@echo "                        density and nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
 	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
 	@echo "  make bench-multiarch  arm64 work: runvm against runc with qemu-user (binfmt_misc, registered for the bench alone)"
+	@echo "  make bench-density    N containers (default 50) created P at a time (default 8), then idle together: start"
+	@echo "                        times, host Pss and idle CPU (WINDOW s, default 30) per container, exec latency;"
+	@echo "                        MAX_N=1: the largest N this host holds (slow)"
 	@echo "  V=1                   with make, demo, check: every line of every phase (else in $(LOG))"
 	@echo "  make help             this list"
 
@@ -367,12 +370,21 @@ bench: all $(BUILD)/bench/bare.cpio
 	$(TEST_ENV) bench/docker.sh $(BENCH_ROUNDS)
 	$(TEST_ENV) bench/net.sh $(BENCH_ROUNDS)
 	$(MAKE) bench-multiarch
+	$(MAKE) bench-density
 	$(MAKE) bench-nested
 
 # arm64 work under runvm against runc with qemu-user through binfmt_misc (registered by the
 # bench for itself and removed after): start, CPU, processes, files; what each shows of itself.
 bench-multiarch: all
 	bench/multiarch.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --rounds $(or $(MULTIARCH_ROUNDS),3)
+
+# Concurrency and density (issue #14): N containers created and started P at a time, their start
+# times; then idle together, host Pss and CPU per container and `exec true` latency. MAX_N=1
+# instead grows N by STEP (default 10) until the host holds no more (slow: STEP VMs booted and
+# an exec in every container per step).
+bench-density: all
+	bench/density.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf -n $(or $(N),50) -p $(or $(P),8) \
+		--window $(or $(WINDOW),30) $(if $(MAX_N),--max-n --step $(or $(STEP),10))
 
 # The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
 # checks and the bench of tests/nested, without the integration suite.
