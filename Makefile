@@ -154,9 +154,9 @@ help:
 	@echo "                        density and nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
 	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
 	@echo "  make bench-multiarch  arm64 work: runvm against runc with qemu-user (binfmt_misc, registered for the bench alone)"
-	@echo "  make bench-density    N containers (default 50) created P at a time (default 8), then idle together: start"
-	@echo "                        times, host Pss and idle CPU (WINDOW s, default 30) per container, exec latency;"
-	@echo "                        MAX_N=1: the largest N this host holds (slow)"
+	@echo "  make bench-density    DENSITY_N containers (default 50) created DENSITY_P at a time (default 8), then idle: start"
+	@echo "                        times, host Pss and idle CPU (DENSITY_WINDOW s, default 30) per container, exec latency;"
+	@echo "                        DENSITY_MAX_N=1: the largest N this host holds (slow)"
 	@echo "  V=1                   with make, demo, check: every line of every phase (else in $(LOG))"
 	@echo "  make help             this list"
 
@@ -379,12 +379,14 @@ bench-multiarch: all
 	bench/multiarch.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --rounds $(or $(MULTIARCH_ROUNDS),3)
 
 # Concurrency and density (issue #14): N containers created and started P at a time, their start
-# times; then idle together, host Pss and CPU per container and `exec true` latency. MAX_N=1
-# instead grows N by STEP (default 10) until the host holds no more (slow: STEP VMs booted and
+# times; then idle together, host Pss and CPU per container and `exec true` latency
+# (DENSITY_N, DENSITY_P, DENSITY_WINDOW). DENSITY_MAX_N=1 instead grows N by DENSITY_STEP (default 10)
+# until the host holds no more (slow: STEP VMs booted and
 # an exec in every container per step).
 bench-density: all
-	bench/density.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf -n $(or $(N),50) -p $(or $(P),8) \
-		--window $(or $(WINDOW),30) $(if $(MAX_N),--max-n --step $(or $(STEP),10))
+	bench/density.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf -n $(or $(DENSITY_N),50) \
+		-p $(or $(DENSITY_P),8) --window $(or $(DENSITY_WINDOW),30) \
+		$(if $(DENSITY_MAX_N),--max-n --step $(or $(DENSITY_STEP),10))
 
 # The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
 # checks and the bench of tests/nested, without the integration suite.
