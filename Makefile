@@ -381,8 +381,7 @@ bench-multiarch: all
 # Concurrency and density (issue #14): N containers created and started P at a time, their start
 # times; then idle together, host Pss and CPU per container and `exec true` latency
 # (DENSITY_N, DENSITY_P, DENSITY_WINDOW). DENSITY_MAX_N=1 instead grows N by DENSITY_STEP (default 10)
-# until the host holds no more (slow: STEP VMs booted and
-# an exec in every container per step).
+# until the host holds no more (slow: STEP VMs booted and an exec in every container per step).
 bench-density: all
 	bench/density.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf -n $(or $(DENSITY_N),50) \
 		-p $(or $(DENSITY_P),8) --window $(or $(DENSITY_WINDOW),30) \
