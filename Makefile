@@ -100,7 +100,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density fuzz install \
 	clean format format-check help
 
 # make, make demo and make check say one line per phase (mk/phase.sh) and keep everything the
@@ -145,7 +145,9 @@ help:
 	@echo "  make fuzz             every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) each, corpora in FUZZ_CORPUS"
 	@echo "  make check-integration  real VMs booted by runvm (IT_ONLY=NAME: tests/integration/t_NAME.sh)"
 	@echo "  make check-faults     only the fault tests of check-integration (t_faults.sh)"
-	@echo "  make check-docker     a private dockerd with runvm: run.sh, then net.sh (bridge networking)"
+	@echo "  make check-docker     a private dockerd with runvm: run.sh, net.sh (bridge networking), build.sh"
+	@echo "  make check-build      arm64 builds with no binfmt: docker build, buildah bud (build.sh;"
+	@echo "                        RUNVM_TEST_DEBOOTSTRAP=1 adds an arm64 debootstrap, about 9 min)"
 	@echo "  make check-podman     podman with runvm"
 	@echo "  make check-package    the Debian package installed, run from /usr alone, removed and purged"
 	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
@@ -219,7 +221,7 @@ DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 lib
 	libjson-glib-dev:arm64 libseccomp-dev:arm64 libcap-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps iproute2 bsdutils bc clang \
-	libclang-rt-14-dev clang-format docker.io podman debootstrap libseccomp-dev libcap-dev nftables file \
+	libclang-rt-14-dev clang-format docker.io podman buildah debootstrap libseccomp-dev libcap-dev nftables file \
 	qemu-system-arm debhelper dpkg-dev man-db psmisc $(DEB_PKGS_$(KARCH))
 deps:
 	$(if $(filter x86_64,$(KARCH)),@dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64)
@@ -308,12 +310,17 @@ $(FAULT_INITRD): $(BUILD)/faults/init
 
 # Docker end to end: starts its own dockerd (runvm registered as a runtime) and stops it.
 # run.sh with networking off, then net.sh with a bridge and iptables (it restores the host's
-# networking after itself); both run, and either failing fails the target.
+# networking after itself), then build.sh (arm64 builds); all run, and any failing fails the target.
 check-docker: all
 	rc=0; \
 	$(TEST_ENV) tests/docker/run.sh || rc=1; \
 	$(TEST_ENV) tests/docker/net.sh || rc=1; \
+	$(TEST_ENV) tests/docker/build.sh || rc=1; \
 	exit $$rc
+
+# Multi-arch builds through runvm (issue #15 point 3): also the last part of check-docker.
+check-build: all
+	$(TEST_ENV) tests/docker/build.sh
 
 check-podman: all
 	$(TEST_ENV) tests/podman/run.sh

@@ -97,6 +97,11 @@ static void apply_caps(const struct proc_config *c, uint64_t known, int efd)
 	uint64_t perm = c->caps[CAPS_PERMITTED] & known, amb = c->caps[CAPS_AMBIENT] & known;
 	int cap;
 
+	/* The kernel raises an ambient capability only if it is permitted and inheritable (EPERM
+	 * otherwise); runc and crun go on without the others. buildah lists its caps as ambient with
+	 * no inheritable set, so failing here would fail every buildah RUN step. */
+	amb &= perm & inh;
+
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		child_failf(efd, errno, "clearing keepcaps");
 	d[0] = (struct __user_cap_data_struct){ (uint32_t)eff, (uint32_t)perm, (uint32_t)inh };

@@ -12,6 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration}"
 
 . "$here/../lib/dockerd.sh"
+. "$here/lib.sh"
 if ! command -v dockerd >/dev/null || [ ! -x "$D" ]; then
 	tap_skip_all docker "docker.io is not installed (make deps installs it)"
 fi
@@ -45,10 +46,6 @@ both() {
 		not_ok "$name" "runvm: exit $rc_vm, out=$(head -c 300 <<<"$out_vm") err=$(head -c 300 "$work/err_vm")" \
 			"runc:  exit $rc_rc, out=$(head -c 300 <<<"$out_rc") err=$(head -c 300 "$work/err_rc")"
 	fi
-}
-check() {
-	local name=$1; shift
-	if "$@"; then ok "$name"; else not_ok "$name" "$(head -c 600 "$work/last" 2>/dev/null)"; fi
 }
 # container_cgroups ROOT IDS_FILE: the cgroup directories under ROOT named by an ID in IDS_FILE.
 container_cgroups() {
@@ -84,15 +81,7 @@ check "run -t: a pty of the caller's size" eval '[[ "$out" == */dev/pts/* ]] && 
 # rvtest-arm64 comes from `docker import --platform linux/arm64`, which before docker 23.0
 # records the daemon's own architecture whatever the flag says (moby#42813); rvtest-arm64-img,
 # whose image config says linux/arm64 as a pulled image's does, comes from `docker load`.
-# arm64_image ROOTFS TAG: docker load a one-layer image of ROOTFS with an arm64 config.
-arm64_image() {
-	local d=$work/arm64-image
-	mkdir -p "$d" && tar -C "$1" -cf "$d/layer.tar" . || return 1
-	printf '{"architecture":"arm64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-		"$(sha256sum "$d/layer.tar" | cut -d' ' -f1)" > "$d/config.json"
-	printf '[{"Config":"config.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$2" > "$d/manifest.json"
-	tar -C "$d" -c config.json manifest.json layer.tar | "$D" load
-}
+# arm64_image (lib.sh) makes that one.
 if make_rootfs "$work/rootfs-arm64" arm64 2>"$work/last" &&
 	tar -C "$work/rootfs-arm64" -c . | "$D" import --platform linux/arm64 - rvtest-arm64 >>"$work/last" 2>&1 &&
 	arm64_image "$work/rootfs-arm64" rvtest-arm64-img:latest >>"$work/last" 2>&1; then

@@ -93,6 +93,38 @@ expect_error "a device rule without allow" "linux.resources.devices[0].allow" gd
 make_config "$bundle" '["true"]' 'c["linux"]["resources"] = {"devices": [{"allow": True, "access": "rwx"}]}'
 expect_error "a device rule with access x" "linux.resources.devices[0].access" gdc2 "$RUNVM"
 
+# --- process.capabilities: ambient ---------------------------------------------------------
+# The kernel raises an ambient capability only if it is also permitted and inheritable; runc
+# goes on without the others. buildah (issue #15: `buildah bud --isolation oci`) lists its caps
+# as bounding, effective, permitted and ambient but not inheritable, so this is every buildah
+# RUN step. Compared with runc: the five Cap* lines of /proc/self/status.
+show_caps='["sh","-c","grep ^Cap /proc/self/status"]'
+caps_sets='for k, v in (("bounding", bset), ("effective", bset), ("permitted", bset), ("ambient", amb), ("inheritable", inh)): c["process"]["capabilities"][k] = v'
+for amb_case in "no-inh:inh = []" "inh:inh = [\"CAP_KILL\", \"CAP_CHOWN\"]"; do
+	name=${amb_case%%:*}
+	py='bset = ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"]; amb = bset; '"${amb_case#*:}"'
+c["process"]["capabilities"] = {}
+'"$caps_sets"
+	rv amb-$name "$show_caps" "$py"
+	amb_rv=$out rc_rv=$rc
+	if [ "$name" = no-inh ]; then
+		check "ambient capabilities with no inheritable set (as buildah asks): the container runs, none raised" \
+			eval '[ "$rc" = 0 ] && [[ "$out" == *"CapAmb:	0000000000000000"* ]] && [[ "$out" == *"CapEff:	0000000000040021"* ]]'
+	else
+		check "ambient capabilities also inheritable: raised (CHOWN, KILL)" \
+			eval '[ "$rc" = 0 ] && [[ "$out" == *"CapAmb:	0000000000000021"* ]]'
+	fi
+	if [ -n "$have_runc" ]; then
+		rc_run amb-$name-r
+		amb_rc=$out
+		out="runc rc=$rc: $amb_rc / runvm rc=$rc_rv: $amb_rv"
+		check "ambient capabilities ($name): the same Cap lines under runc and runvm" \
+			eval '[ "$rc" = 0 ] && [ "$rc_rv" = 0 ] && [ "$amb_rc" = "$amb_rv" ]'
+	else
+		skip "ambient capabilities ($name): the same Cap lines under runc and runvm" "no runc"
+	fi
+done
+
 # --- user namespaces -----------------------------------------------------------------------
 userns='c["linux"]["namespaces"].append({"type": "user"})
 c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
