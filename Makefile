@@ -117,7 +117,7 @@ all:
 	$(LOG_RESET)
 	@$(PHASE) "runtime" -- $(SUBMAKE) runtime $(BUILD)/runvm.conf
 	@$(foreach a,$(GUEST_ARCHES),$(PHASE) "guest agent and initramfs, $(a)" -- $(SUBMAKE) $(GUEST_INITRD_$(a)) && ) true
-	@$(foreach a,$(GUEST_ARCHES),$(PHASE) "guest kernel, $(a)" --about "$(KERNEL_ABOUT_$(a))" -- \
+	@$(foreach a,$(GUEST_ARCHES),$(PHASE) "guest kernel, $(a)" --about "$(KERNEL_ABOUT_$(a))" --kernel -- \
 		$(SUBMAKE) kernel-$(a) && ) true
 
 # Every target, in the order a newcomer meets them (tests/README.md says which suite covers what).

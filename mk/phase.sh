@@ -4,15 +4,20 @@
 # LOG. When it fails: the failed checks and the last lines of its output, then its status.
 # V=1 shows its output as it comes, as a plain make would.
 #
-# usage: phase.sh LOG NAME [--about TEXT] -- CMD...
+# usage: phase.sh LOG NAME [--about TEXT] [--kernel] -- CMD...
+#   --about TEXT  said with NAME (what a first build takes)
+#   --kernel      CMD builds a guest kernel: say "cached" where build-kernel.sh found it so
 set -uo pipefail
 log=$1 name=$2
 shift 2
-about=
-if [ "${1:-}" = --about ]; then
-	about=$2
-	shift 2
-fi
+about= kernel=
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+	case $1 in
+	--about) about=$2; shift 2 ;;
+	--kernel) kernel=1; shift ;;
+	*) echo "phase.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
 [ "${1:-}" = -- ] && shift
 
 mkdir -p "$(dirname "$log")"
@@ -34,7 +39,7 @@ took=$((t / 60))m$((t % 60))s
 out=$(tail -n "+$from" "$log")
 summary=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' <<<"$out" | paste -sd ';' | sed 's/;/; /g')
 if [ "$rc" = 0 ]; then
-	if grep -q '^build-kernel: cached' <<<"$out"; then
+	if [ -n "$kernel" ] && grep -q '^build-kernel: cached' <<<"$out"; then
 		echo " cached"
 	else
 		echo " done, $took${summary:+; $summary}"
