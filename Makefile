@@ -44,7 +44,7 @@ LIB_SRCS := $(BASE_SRCS) \
 	runtime/network.c runtime/arch.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c hypervisor-backends/settings.c \
 	hypervisor-backends/procstats.c hypervisor-backends/jail.c \
-	qemu-lite/qemu-lite.c qemu-lite/qmp.c \
+	qemu-lite/qemu-lite.c qemu-lite/qmp.c qemu-lite/template.c \
 	protocol/agent-proto.c
 # runvm's own VMM (the kvm backend): the core, the saved-state format, the backend glue, and the
 # architecture hooks (kvm/arch.h): x86_64's (kvm/x86/), or a stub that refuses where the VMM has

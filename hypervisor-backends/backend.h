@@ -75,6 +75,11 @@ struct hv_vm_config {
 	 * instead of one of its own. A mount namespace of its own is always made: the jail is built
 	 * in it. */
 	unsigned long vmm_shared_namespaces;
+	/* VM templates (HV_FEAT_TEMPLATE): the directory the backend keeps them in, NULL to boot
+	 * cold. A VM whose shape has a template starts by restoring it; one without gets one made
+	 * first (a cold boot to the agent's HELLO, then saved), bounded by @template_timeout_ms. */
+	const char *template_dir;
+	unsigned template_timeout_ms;
 };
 
 /* What probe found: whether the backend can run a guest of the asked architecture here, with
@@ -106,6 +111,9 @@ struct hv_config_group {
 enum {
 	HV_FEAT_PAUSE = 1u << 0,  /* pause and resume freeze and thaw the vCPUs */
 	HV_FEAT_RESIZE = 1u << 1, /* the guest's memory and vCPUs can change while it runs */
+	/* launch restores VMs from templates (hv_vm_config.template_dir); restored and
+	 * template_make are set */
+	HV_FEAT_TEMPLATE = 1u << 2,
 };
 
 /*
@@ -158,6 +166,17 @@ struct hv_backend_ops {
 	 */
 	int (*launch)(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm,
 		      struct rt_error **err);
+
+	/* Whether launch restored @vm from a template: its agent said HELLO before the snapshot,
+	 * to the template's maker, and says nothing until it gets RUN. */
+	bool (*restored)(struct hv_vm *vm);
+
+	/*
+	 * Make the template for @cfg's shape in cfg->template_dir unless a sound one is there
+	 * (`runvm template create`). Returns 1 when one was made, 0 when one was there, < 0 on
+	 * failure (nothing left behind).
+	 */
+	int (*template_make)(const void *settings, const struct hv_vm_config *cfg, struct rt_error **err);
 
 	/* A file descriptor that becomes readable when the VM has ended (for poll). */
 	int (*exit_fd)(struct hv_vm *vm);

@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define RV_PROTO_VERSION 3 /* 3: UPDATE, which the host awaits an answer to */
+#define RV_PROTO_VERSION 4 /* 3: UPDATE, which the host awaits an answer to; 4: ENTROPY, REALTIME */
 #define RV_PROTO_HDR_LEN 12
 /* Large enough for any config we send (argv + env of a real image), small enough that a guest
  * cannot make the host buffer much. */
@@ -133,6 +133,11 @@ enum rv_attr_type {
 	RV_ATTR_MEMORY_LIMIT, /* 8 bytes, u64: linux.resources.memory.limit in bytes; UINT64_MAX: none.
 			       * The guest's RAM stays as booted, so memory.max becomes the smaller
 			       * of this and what the container got at RUN (guest/agent/cgroup.c) */
+	/* Each guest its own machine, on RUN: a guest restored from a template (a snapshot taken
+	 * at HELLO, the same for every clone) has the template's clock and random state. */
+	RV_ATTR_ENTROPY,  /* RV_ENTROPY_LEN bytes from the host's getrandom(), credited to the
+			   * guest's input pool, then its CRNG reseeded (RNDRESEEDCRNG) */
+	RV_ATTR_REALTIME, /* 8 bytes, u64: the host's CLOCK_REALTIME in ns, set as the guest's */
 	_RV_ATTR_MAX,
 };
 
@@ -158,6 +163,8 @@ enum rv_attr_type {
  * chown; in a user namespace, where mknod is not allowed, the agent makes the node outside it
  * and the container binds it onto PATH, as runc binds the host's.
  */
+/* RV_ATTR_ENTROPY: what the kernel credits as 512 bits, a full reseed. */
+#define RV_ENTROPY_LEN 64
 #define RV_DEVICE_ATTR_LEN 24
 #define RV_IDMAP_ATTR_LEN 12
 

@@ -25,17 +25,21 @@
 #include "protocol/agent-proto.h"
 #include "qemu-lite/qmp.h"
 #include "qemu-lite/qemu-lite.h"
+#include "qemu-lite/template.h"
 
-/* Where the inherited sockets sit in the QEMU process: the agent channel (when it is an fd),
- * QMP, then one tap per NIC. */
+/* Where the inherited fds sit in the QEMU process: the agent channel (when it is an fd), QMP,
+ * one tap per NIC, then a template's restore stream. */
 #define QEMU_AGENT_FD 3
 #define QEMU_QMP_FD 4
 #define QEMU_TAP_FD 5
 #define QEMU_MAX_NICS 8
-#define QEMU_FD_END (QEMU_TAP_FD + QEMU_MAX_NICS)
+#define QEMU_INCOMING_FD (QEMU_TAP_FD + QEMU_MAX_NICS)
+#define QEMU_FD_END (QEMU_INCOMING_FD + 1)
 
 struct hv_vm {
 	pid_t pid;
+	pid_t feeder; /* the process writing a template's stream into QEMU (0: none) */
+	bool restored;
 	unsigned memory_mib;
 	int pidfd;
 	int qmp_fd;
@@ -177,6 +181,15 @@ static char *opt_escape(const char *s)
 char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_config *cfg, int agent_fd, int qmp_fd,
 			    int tap_fd)
 {
+	struct qemu_argv_opts o = { .agent_fd = agent_fd, .qmp_fd = qmp_fd, .tap_fd = tap_fd, .incoming_fd = -1 };
+
+	return qemu_lite_build_argv_opts(s, cfg, &o);
+}
+
+char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_vm_config *cfg,
+				 const struct qemu_argv_opts *o)
+{
+	int agent_fd = o->agent_fd, qmp_fd = o->qmp_fd, tap_fd = o->tap_fd;
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	bool kvm = cfg->accel == HV_ACCEL_KVM;
 	bool aarch64 = cfg->arch == RV_ARCH_AARCH64;
@@ -270,7 +283,12 @@ char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_co
 	}
 	for (size_t i = 0; i < cfg->n_nics; i++) {
 		ADD("-netdev");
-		ADD("tap,id=net%zu,fd=%d", i, tap_fd + (int)i);
+		/* A template's NIC is the clone's device with nothing behind it: the netdev is
+		 * host state, never part of the snapshot. */
+		if (o->template_boot)
+			ADD("hubport,id=net%zu,hubid=%zu", i, i);
+		else
+			ADD("tap,id=net%zu,fd=%d", i, tap_fd + (int)i);
 		ADD("-device");
 		ADD("virtio-net-device,netdev=net%zu", i);
 	}
@@ -291,12 +309,28 @@ char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_co
 	ADD("socket,id=qmp,fd=%d", qmp_fd);
 	ADD("-mon");
 	ADD("chardev=qmp,mode=control");
+	/* The template's state, from a pipe: QEMU loads it and runs on where the template was
+	 * saved (running, at the agent's HELLO). */
+	if (o->incoming_fd >= 0) {
+		ADD("-incoming");
+		ADD("fd:%d", o->incoming_fd);
+	}
 	g_ptr_array_add(argv, NULL);
 	return (char **)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 }
 
+/* The feeder ends once QEMU has taken the stream or gone (EPIPE). */
+static void reap_feeder(struct hv_vm *vm)
+{
+	if (vm->feeder > 0)
+		while (waitpid(vm->feeder, NULL, 0) < 0 && errno == EINTR)
+			;
+	vm->feeder = 0;
+}
+
 static void vm_free(struct hv_vm *vm)
 {
+	reap_feeder(vm);
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	if (vm->qmp_fd >= 0)
@@ -399,24 +433,24 @@ static int describe_jail(const char *binary, const struct hv_vm_config *cfg, str
 	return hv_jail_finish(j, err);
 }
 
-static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
+int qemu_lite_spawn(const struct qemu_settings *settings, const struct hv_vm_config *cfg,
+		    const struct qemu_spawn_opts *so, struct hv_vm **ret_vm, struct rt_error **err)
 {
-	g_auto(GStrv) argv = qemu_lite_build_argv(settings, cfg, QEMU_AGENT_FD, QEMU_QMP_FD, QEMU_TAP_FD);
+	struct qemu_argv_opts ao = { .agent_fd = QEMU_AGENT_FD,
+				     .qmp_fd = QEMU_QMP_FD,
+				     .tap_fd = QEMU_TAP_FD,
+				     .incoming_fd = so->incoming_fd >= 0 ? QEMU_INCOMING_FD : -1,
+				     .template_boot = so->template_boot };
+	g_auto(GStrv) argv = qemu_lite_build_argv_opts(settings, cfg, &ao);
 	_cleanup_close_ int qmp_peer = -EBADF, log_fd = -EBADF, parent_pidfd = -EBADF;
 	_cleanup_jail_ struct hv_jail jail = { 0 };
-	struct fd_move moves[2 + QEMU_MAX_NICS];
+	struct fd_move moves[3 + QEMU_MAX_NICS];
 	struct hv_jail_failure f = { 0 };
 	int qmp[2], errpipe[2], e = 0;
 	size_t n_moves = 0;
 	struct hv_vm *vm;
 	ssize_t n;
 
-	/* Rather than boot something other than what was asked for. */
-	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE)
-		return rt_make_error(err, EOPNOTSUPP, "the qemu backend boots plain guests from their kernel only");
-	if (cfg->n_nics > QEMU_MAX_NICS)
-		return rt_make_error(err, 0, "%zu NICs asked for, the qemu backend takes at most %d", cfg->n_nics,
-				     QEMU_MAX_NICS);
 	if (cfg->console_log) {
 		log_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (log_fd < 0)
@@ -438,11 +472,14 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	vm->qmp_fd = qmp[0];
 	vm->pidfd = -1;
 	vm->memory_mib = cfg->memory_mib;
+	vm->restored = so->incoming_fd >= 0;
 	if (cfg->agent.kind == HV_ENDPOINT_FD)
 		moves[n_moves++] = (struct fd_move){ cfg->agent.fd, QEMU_AGENT_FD };
 	moves[n_moves++] = (struct fd_move){ qmp_peer, QEMU_QMP_FD };
-	for (size_t i = 0; i < cfg->n_nics; i++)
+	for (size_t i = 0; i < cfg->n_nics && !so->template_boot; i++)
 		moves[n_moves++] = (struct fd_move){ cfg->nics[i].tap_fd, QEMU_TAP_FD + (int)i };
+	if (so->incoming_fd >= 0)
+		moves[n_moves++] = (struct fd_move){ so->incoming_fd, QEMU_INCOMING_FD };
 
 	if (rt_log_debug_enabled()) {
 		g_autofree char *line = g_strjoinv(" ", argv);
@@ -486,8 +523,41 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		vm_free(vm);
 		return rt_make_error(err, e, "pidfd_open");
 	}
+	/* Only now: a failed spawn leaves the feeder to its caller. */
+	vm->feeder = so->feeder;
 	*ret_vm = vm;
 	return 0;
+}
+
+static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
+{
+	struct qemu_spawn_opts cold = { .incoming_fd = -1 };
+	int r;
+
+	/* Rather than boot something other than what was asked for. */
+	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE)
+		return rt_make_error(err, EOPNOTSUPP, "the qemu backend boots plain guests from their kernel only");
+	if (cfg->n_nics > QEMU_MAX_NICS)
+		return rt_make_error(err, 0, "%zu NICs asked for, the qemu backend takes at most %d", cfg->n_nics,
+				     QEMU_MAX_NICS);
+	if (cfg->template_dir) {
+		r = qemu_template_restore(settings, cfg, ret_vm, err);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
+	return qemu_lite_spawn(settings, cfg, &cold, ret_vm, err);
+}
+
+static bool restored(struct hv_vm *vm)
+{
+	return vm->restored;
+}
+
+static int template_make(const void *settings, const struct hv_vm_config *cfg, struct rt_error **err)
+{
+	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE || !cfg->template_dir)
+		return rt_make_error(err, EOPNOTSUPP, "this VM cannot have a template");
+	return qemu_template_make(settings, cfg, err);
 }
 
 static int exit_fd(struct hv_vm *vm)
@@ -512,6 +582,7 @@ static int vm_wait(struct hv_vm *vm, int timeout_ms, int *ret_status, struct rt_
 			return rt_make_error(err, errno, "waitpid %d", vm->pid);
 		vm->reaped = true;
 		vm->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		reap_feeder(vm);
 	}
 	*ret_status = vm->status;
 	return 1;
@@ -533,7 +604,7 @@ static int stop(struct hv_vm *vm, int grace_ms, struct rt_error **err)
 	return vm_wait(vm, -1, &st, err) < 0 ? -1 : 0;
 }
 
-static int qmp(struct hv_vm *vm, const char *command, struct rt_error **err)
+int qemu_lite_qmp(struct hv_vm *vm, const char *json, int pass_fd, JsonNode **ret_return, struct rt_error **err)
 {
 	if (vm->reaped)
 		return rt_make_error(err, ESRCH, "VM has ended");
@@ -542,7 +613,14 @@ static int qmp(struct hv_vm *vm, const char *command, struct rt_error **err)
 			return -1;
 		vm->qmp_ready = true;
 	}
-	return qmp_execute(vm->qmp_fd, command, err);
+	return qmp_command(vm->qmp_fd, json, pass_fd, ret_return, err);
+}
+
+static int qmp(struct hv_vm *vm, const char *command, struct rt_error **err)
+{
+	g_autofree char *json = g_strdup_printf("{\"execute\":\"%s\"}", command);
+
+	return qemu_lite_qmp(vm, json, -1, NULL, err);
 }
 
 static int pause_vm(struct hv_vm *vm, struct rt_error **err)
@@ -584,7 +662,7 @@ static void destroy(struct hv_vm *vm)
 
 const struct hv_backend_ops hv_qemu_lite_ops = {
 	.name = "qemu",
-	.features = HV_FEAT_PAUSE,
+	.features = HV_FEAT_PAUSE | HV_FEAT_TEMPLATE,
 	/* QEMU under TCG: ~95 MiB measured with an idle 256 MiB guest (translation cache
 	 * included), with room for I/O buffers. */
 	.host_overhead_mib = 160,
@@ -593,6 +671,8 @@ const struct hv_backend_ops hv_qemu_lite_ops = {
 	.probe = probe,
 	.check_report = check_report,
 	.launch = launch,
+	.restored = restored,
+	.template_make = template_make,
 	.exit_fd = exit_fd,
 	.wait = vm_wait,
 	.stop = stop,

@@ -4,6 +4,11 @@
 #ifndef RUNVM_QEMU_LITE_H
 #define RUNVM_QEMU_LITE_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-glib/json-glib.h>
+
 #include "base/arch.h"
 #include "hypervisor-backends/backend.h"
 
@@ -25,5 +30,27 @@ const char *qemu_lite_binary(const struct qemu_settings *s, enum rv_arch arch, e
  * @tap_fd onwards (one per NIC) in the QEMU process. Exposed for tests. */
 char **qemu_lite_build_argv(const struct qemu_settings *s, const struct hv_vm_config *cfg, int agent_fd, int qmp_fd,
 			    int tap_fd);
+
+/* The same with every choice: where the fds sit, a template's own boot (NICs with no host
+ * backend), a restore stream at @incoming_fd (-1: none). */
+struct qemu_argv_opts {
+	int agent_fd, qmp_fd, tap_fd, incoming_fd;
+	bool template_boot;
+};
+char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_vm_config *cfg,
+				 const struct qemu_argv_opts *o);
+
+/* How qemu_lite_spawn starts QEMU: cold, as a template's boot, or restoring a template from
+ * @incoming_fd (the caller keeps it) that the process @feeder writes (reaped with the VM). */
+struct qemu_spawn_opts {
+	bool template_boot;
+	int incoming_fd;
+	pid_t feeder;
+};
+/* Start QEMU for @cfg in its jail (backend.h's launch, without the template lookup). */
+int qemu_lite_spawn(const struct qemu_settings *settings, const struct hv_vm_config *cfg,
+		    const struct qemu_spawn_opts *so, struct hv_vm **ret_vm, struct rt_error **err);
+/* Run one QMP command (qmp_command()) on @vm's monitor, after the handshake the first time. */
+int qemu_lite_qmp(struct hv_vm *vm, const char *json, int pass_fd, JsonNode **ret_return, struct rt_error **err);
 
 #endif

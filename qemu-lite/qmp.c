@@ -63,28 +63,55 @@ static int read_line(int fd, JsonObject **ret, JsonParser *parser, struct rt_err
 	return 0;
 }
 
-static int send_and_wait(int fd, const char *command, struct rt_error **err)
+/* Write all of @msg, with @pass_fd (when >= 0) as SCM_RIGHTS on its first byte. */
+static int send_all(int fd, const char *msg, int pass_fd, struct rt_error **err)
 {
-	g_autofree char *msg = g_strdup_printf("{\"execute\":\"%s\"}\n", command);
-	g_autoptr(JsonParser) parser = json_parser_new();
 	size_t off = 0, len = strlen(msg);
 
 	while (off < len) {
-		ssize_t n = send(fd, msg + off, len - off, MSG_NOSIGNAL);
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl = { 0 };
+		struct iovec iov = { .iov_base = (char *)msg + off, .iov_len = len - off };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
 
+		if (off == 0 && pass_fd >= 0) {
+			mh.msg_control = ctl.buf;
+			mh.msg_controllen = sizeof(ctl.buf);
+			CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+			CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+			CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &pass_fd, sizeof(int));
+		}
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return rt_make_error(err, errno, "QMP: write");
 		off += (size_t)n;
 	}
+	return 0;
+}
+
+int qmp_command(int fd, const char *json, int pass_fd, JsonNode **ret_return, struct rt_error **err)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autofree char *msg = g_strdup_printf("%s\n", json);
+
+	if (send_all(fd, msg, pass_fd, err) < 0)
+		return -1;
 	for (;;) {
 		JsonObject *o;
 
 		if (read_line(fd, &o, parser, err) < 0)
 			return -1;
-		if (json_object_has_member(o, "return"))
+		if (json_object_has_member(o, "return")) {
+			if (ret_return)
+				*ret_return = json_node_copy(json_object_get_member(o, "return"));
 			return 0;
+		}
 		if (json_object_has_member(o, "error")) {
 			/* QEMU's shape is {"error": {"class": ..., "desc": "..."}}; anything else
 			 * is still an error, described as "?". */
@@ -96,10 +123,17 @@ static int send_and_wait(int fd, const char *command, struct rt_error **err)
 				? json_node_get_string(dn)
 				: "?";
 
-			return rt_make_error(err, 0, "QMP %s: %s", command, desc);
+			return rt_make_error(err, 0, "QMP %s: %s", json, desc);
 		}
 		/* anything else is an asynchronous event: skip it */
 	}
+}
+
+static int send_and_wait(int fd, const char *command, struct rt_error **err)
+{
+	g_autofree char *json = g_strdup_printf("{\"execute\":\"%s\"}", command);
+
+	return qmp_command(fd, json, -1, NULL, err);
 }
 
 int qmp_handshake(int fd, struct rt_error **err)

@@ -551,7 +551,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	close(sp[1]);
 	if (r < 0)
 		return rt_error_wrap(err, "start the VM");
-	rt_debug("VM launched");
+	rt_debug("VM launched%s", c->ops->restored && c->ops->restored(c->vm) ? " from its template" : "");
 
 	mc = (struct rt_monitor_config){
 		.ops = c->ops,

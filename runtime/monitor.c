@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <stdio.h>
@@ -370,6 +371,23 @@ static int put_mounts(struct rv_buf *out, const struct rt_spec *spec)
 	return r;
 }
 
+/* What makes the guest its own machine (agent-proto.h): fresh entropy and the time. Sent to a
+ * cold guest too, which then needs no RTC for a precise clock. */
+static int put_identity(struct rv_buf *out)
+{
+	uint8_t v[MAX(RV_ENTROPY_LEN, 8)];
+	struct timespec now;
+	int r;
+
+	if (getrandom(v, RV_ENTROPY_LEN, 0) != RV_ENTROPY_LEN)
+		return -EIO;
+	r = rv_put_bytes(out, RV_ATTR_ENTROPY, v, RV_ENTROPY_LEN);
+	explicit_bzero(v, sizeof(v));
+	clock_gettime(CLOCK_REALTIME, &now);
+	rv_le64(v, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+	return r < 0 ? r : rv_put_bytes(out, RV_ATTR_REALTIME, v, 8);
+}
+
 /* What the guest applies inside the container: devices, the user namespace, propagation. */
 static int put_guest_settings(struct rv_buf *out, const struct rt_spec *spec)
 {
@@ -503,6 +521,8 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 	if (r == 0)
 		r = put_process_settings(out, p, m->cfg->seccomp_bpf, m->cfg->seccomp_len);
 	if (spec) {
+		if (r == 0)
+			r = put_identity(out);
 		if (r == 0)
 			r = rv_put_str(out, RV_ATTR_FSTYPE, "9p");
 		if (r == 0)
@@ -656,6 +676,18 @@ static char *sanitize(const struct rv_attr *a)
 	return rt_escape_text(a->data, a->len, AGENT_ERROR_MAX);
 }
 
+/* The agent is up (its HELLO, or the template's that the VM was restored from): the
+ * container is created. */
+static int agent_ready(struct rt_monitor *m, struct rt_error **err)
+{
+	m->hello = true;
+	if (!m->cfg)
+		return 0;
+	if (m->cfg->on_status && m->cfg->on_status(m->cfg->ctx, "created", err) < 0)
+		return -1;
+	return m->cfg->autostart ? start_main(m, err) : 0;
+}
+
 static int handle_hello(struct rt_monitor *m, const struct rv_frame *f, struct rt_error **err)
 {
 	struct rv_attr a;
@@ -674,12 +706,7 @@ static int handle_hello(struct rt_monitor *m, const struct rv_frame *f, struct r
 		return rt_make_error(err, 0,
 				     "guest agent speaks protocol version %u, runvm speaks %u (rebuild the initramfs)",
 				     version, RV_PROTO_VERSION);
-	m->hello = true;
-	if (!m->cfg)
-		return 0;
-	if (m->cfg->on_status && m->cfg->on_status(m->cfg->ctx, "created", err) < 0)
-		return -1;
-	return m->cfg->autostart ? start_main(m, err) : 0;
+	return agent_ready(m, err);
 }
 
 static int handle_exit(struct rt_monitor *m, struct proc *p, const struct rv_frame *f, struct rt_error **err)
@@ -1418,6 +1445,9 @@ int rt_monitor_run(const struct rt_monitor_config *cfg, int *ret_status, char **
 	struct pollfd p[P_MAX];
 	int r = -1;
 
+	/* A restored agent said HELLO to the template's maker, and waits for RUN. */
+	if (cfg->ops->restored && cfg->ops->restored(cfg->vm) && agent_ready(m, err) < 0)
+		goto out;
 	while (!m->exited) {
 		long long now = rv_now_ms();
 		bool full = output_full(m);

@@ -104,5 +104,12 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
 		.confidential = HV_CONFIDENTIAL_NONE,
 	};
+	if (!config->template)
+		rt_debug("template: off in the configuration: booting cold");
+	else if (!((*ret_ops)->features & HV_FEAT_TEMPLATE))
+		rt_debug("template: the %s backend has none: booting cold", (*ret_ops)->name);
+	else
+		ret->cfg.template_dir = config->template_dir;
+	ret->cfg.template_timeout_ms = config->boot_timeout_s * 1000;
 	return size_vm(config, spec, &ret->cfg.memory_mib, &ret->cfg.vcpus, err);
 }

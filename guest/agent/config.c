@@ -443,6 +443,8 @@ static const struct {
 	[RV_ATTR_FSTYPE] = { "FSTYPE", .once = true, .run_only = true },
 	[RV_ATTR_READONLY] = { "READONLY", .once = true, .run_only = true },
 	[RV_ATTR_HOSTNAME] = { "HOSTNAME", .once = true, .run_only = true },
+	[RV_ATTR_ENTROPY] = { "ENTROPY", .once = true, .run_only = true },
+	[RV_ATTR_REALTIME] = { "REALTIME", .once = true, .run_only = true },
 	[RV_ATTR_TERMINAL] = { "TERMINAL", .once = true },
 	[RV_ATTR_ROWS] = { "ROWS", .once = true },
 	[RV_ATTR_COLS] = { "COLS", .once = true },
@@ -660,6 +662,17 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 			return fail(e, -EINVAL, "hostname `%.32s...` is longer than %d bytes", s, HOSTNAME_MAX);
 		if (!(run->hostname = strndup(s, len)))
 			return fail(e, -ENOMEM, "%s: out of memory", msg);
+		return 0;
+	case RV_ATTR_ENTROPY:
+		if (at->len != RV_ENTROPY_LEN)
+			return fail(e, -EBADMSG, "malformed %s message", msg);
+		memcpy(run->entropy, at->data, RV_ENTROPY_LEN);
+		run->has_entropy = true;
+		return 0;
+	case RV_ATTR_REALTIME:
+		if (at->len != 8)
+			return fail(e, -EBADMSG, "malformed %s message", msg);
+		run->realtime_ns = get_le64(at->data);
 		return 0;
 	case RV_ATTR_NET_IF:
 	case RV_ATTR_NET_ADDR:

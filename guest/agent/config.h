@@ -21,6 +21,8 @@
 #include <sys/types.h>
 #include <linux/filter.h>
 
+#include "protocol/agent-proto.h"
+
 struct rv_frame;
 
 /* Bounds of what RUN and EXEC may carry, besides the frame's RV_PROTO_MAX_PAYLOAD. */
@@ -125,6 +127,10 @@ struct id_map {
 /* What only RUN carries. */
 struct run_config {
 	char *hostname; /* NULL: not given */
+	/* The host's entropy and clock (RV_ATTR_ENTROPY, RV_ATTR_REALTIME; 0: not given). */
+	bool has_entropy;
+	uint8_t entropy[RV_ENTROPY_LEN];
+	uint64_t realtime_ns;
 	bool virtiofs, readonly;
 	struct mount_entry *mounts; /* none: the built-in set */
 	size_t nmounts;

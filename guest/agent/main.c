@@ -86,10 +86,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <linux/random.h>
 
 #include "base/time.h"
 #include "guest/agent/agent.h"
@@ -159,6 +163,38 @@ static int early_setup(void)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Make this guest its own machine before anything of the container runs. A guest restored from
+ * a template shares the template's CRNG state and clock with every other clone: credit the
+ * host's entropy to the input pool and reseed the CRNG from it at once, and take the host's
+ * time (a cold guest gains a clock finer than the RTC's second). Neither failure stops the
+ * container: the kernel's own reseeding and the RTC remain, and the console says why.
+ */
+static void refresh_identity(const struct run_config *run)
+{
+	if (run->has_entropy) {
+		struct {
+			struct rand_pool_info info;
+			uint8_t buf[RV_ENTROPY_LEN];
+		} e = { .info = { .entropy_count = RV_ENTROPY_LEN * 8, .buf_size = RV_ENTROPY_LEN } };
+		int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+
+		memcpy(e.buf, run->entropy, RV_ENTROPY_LEN);
+		if (fd < 0 || ioctl(fd, RNDADDENTROPY, &e) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
+			logmsg("reseeding the CRNG from the host: %m");
+		if (fd >= 0)
+			close(fd);
+		explicit_bzero(&e, sizeof(e));
+	}
+	if (run->realtime_ns) {
+		struct timespec ts = { .tv_sec = (time_t)(run->realtime_ns / 1000000000u),
+				       .tv_nsec = (long)(run->realtime_ns % 1000000000u) };
+
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			logmsg("setting the clock from the host: %m");
+	}
 }
 
 /* The guest is the container's UTS namespace. Empty: leave it, as runc does. */
@@ -256,7 +292,10 @@ int main(void)
 		logmsg("no virtio port named " RV_AGENT_PORT_NAME ": %s", strerror(-r));
 		end_vm();
 	}
-	if (wait_run(&a, &run) < 0 || set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
+	if (wait_run(&a, &run) < 0)
+		finish(&a);
+	refresh_identity(&run);
+	if (set_hostname(&a.procs[0], &run) < 0 || mount_rootfs(&a.procs[0], &run) < 0 ||
 	    setup_network(&a.procs[0], &run) < 0 || dns_proxy_start(&a, &run) < 0)
 		finish(&a);
 	if (run.ndev_rules) {

@@ -31,6 +31,8 @@ static const struct hv_key keys[] = {
 	UINT("vcpus", vcpus, 1, 256),
 	UINT("memory_mib", memory_mib, 64, 1u << 20),
 	UINT("boot_timeout_s", boot_timeout_s, 1, 3600),
+	HV_KEY_BOOL(struct rt_config, "template", template),
+	STR("template_dir", template_dir),
 };
 
 void rt_config_free(struct rt_config *c)
@@ -65,6 +67,8 @@ static struct rt_config *config_defaults(void)
 	c->memory_mib = 256;
 	/* TCG boots in about 1.5 s here; the margin covers a loaded CI machine. */
 	c->boot_timeout_s = 60;
+	c->template = true;
+	c->template_dir = g_strdup(RT_TEMPLATE_DIR_DEFAULT);
 	c->backend_settings = g_new0(void *, hv_backend_count());
 	return c;
 }
@@ -135,6 +139,9 @@ static int parse_keyfile(GKeyFile *kf, const char *origin, struct rt_config **re
 	if (strcmp(c->accel, "auto") && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
 		return rt_make_error(err, 0, "config `%s`: [runvm] accel must be auto, kvm or tcg, not `%s`", origin,
 				     c->accel);
+	if (!g_path_is_absolute(c->template_dir))
+		return rt_make_error(err, 0, "config `%s`: [runvm] template_dir must be an absolute path, not `%s`",
+				     origin, c->template_dir);
 	c->path = g_strdup(origin);
 	*ret = g_steal_pointer(&c);
 	return 0;

@@ -7,6 +7,8 @@
 #ifndef RUNVM_CONFIG_H
 #define RUNVM_CONFIG_H
 
+#include <stdbool.h>
+
 #include "base/arch.h"
 
 struct rt_error;
@@ -26,12 +28,15 @@ struct rt_config {
 	unsigned vcpus;
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
+	bool template;      /* start VMs from templates where the backend can */
+	char *template_dir; /* where the backends keep them */
 	/* Each backend's settings from its own group (named after it), parallel to hv_backends[]:
 	 * opaque here, read by the backend alone. */
 	void **backend_settings;
 };
 
 #define RT_CONFIG_DEFAULT_PATH "/etc/runvm/runvm.conf"
+#define RT_TEMPLATE_DIR_DEFAULT "/var/cache/runvm/templates"
 
 int rt_config_load(struct rt_config **ret, struct rt_error **err);
 /* The file rt_config_load reads from now on, over $RUNVM_CONFIG (the global --config); NULL:
