@@ -40,7 +40,7 @@ LIB_SRCS := $(BASE_SRCS) \
 	runtime/lib/spec.c runtime/lib/config.c runtime/lib/state.c runtime/lib/util.c runtime/lib/engine-config.c \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
 	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
-	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/install.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
+	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/install.c runtime/template.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
 	runtime/network.c runtime/arch.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c hypervisor-backends/settings.c \
 	hypervisor-backends/procstats.c hypervisor-backends/jail.c \

@@ -38,7 +38,6 @@
 
 struct hv_vm {
 	pid_t pid;
-	pid_t feeder; /* the process writing a template's stream into QEMU (0: none) */
 	bool restored;
 	unsigned memory_mib;
 	int pidfd;
@@ -319,18 +318,8 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	return (char **)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 }
 
-/* The feeder ends once QEMU has taken the stream or gone (EPIPE). */
-static void reap_feeder(struct hv_vm *vm)
-{
-	if (vm->feeder > 0)
-		while (waitpid(vm->feeder, NULL, 0) < 0 && errno == EINTR)
-			;
-	vm->feeder = 0;
-}
-
 static void vm_free(struct hv_vm *vm)
 {
-	reap_feeder(vm);
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	if (vm->qmp_fd >= 0)
@@ -523,8 +512,6 @@ int qemu_lite_spawn(const struct qemu_settings *settings, const struct hv_vm_con
 		vm_free(vm);
 		return rt_make_error(err, e, "pidfd_open");
 	}
-	/* Only now: a failed spawn leaves the feeder to its caller. */
-	vm->feeder = so->feeder;
 	*ret_vm = vm;
 	return 0;
 }
@@ -582,7 +569,6 @@ static int vm_wait(struct hv_vm *vm, int timeout_ms, int *ret_status, struct rt_
 			return rt_make_error(err, errno, "waitpid %d", vm->pid);
 		vm->reaped = true;
 		vm->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		reap_feeder(vm);
 	}
 	*ret_status = vm->status;
 	return 1;

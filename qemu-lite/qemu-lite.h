@@ -5,7 +5,6 @@
 #define RUNVM_QEMU_LITE_H
 
 #include <stdbool.h>
-#include <sys/types.h>
 
 #include <json-glib/json-glib.h>
 
@@ -41,11 +40,10 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 				 const struct qemu_argv_opts *o);
 
 /* How qemu_lite_spawn starts QEMU: cold, as a template's boot, or restoring a template from
- * @incoming_fd (the caller keeps it) that the process @feeder writes (reaped with the VM). */
+ * @incoming_fd (the caller keeps it). */
 struct qemu_spawn_opts {
 	bool template_boot;
 	int incoming_fd;
-	pid_t feeder;
 };
 /* Start QEMU for @cfg in its jail (backend.h's launch, without the template lookup). */
 int qemu_lite_spawn(const struct qemu_settings *settings, const struct hv_vm_config *cfg,

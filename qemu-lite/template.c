@@ -138,19 +138,22 @@ static char *sha256_hex(const void *data, size_t len)
 	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, len);
 }
 
-/* A template's state, verified and mapped (unmap with munmap). */
+/* A template's state, mapped (unmap with munmap), and the SHA-256 meta.json gives it. */
 struct state_map {
 	void *data;
 	size_t len;
+	char sha256[65];
 };
 
-/* Why @dir's template is unsound, or NULL with @ret mapped when it is sound. */
+/* Why @dir's template is unsound, or NULL with @ret mapped when its meta.json and state agree
+ * (the state's SHA-256 is checked as it is fed to QEMU: see feed()). */
 static char *verify(const struct hv_vm_config *cfg, const char *dir, const char *key, struct state_map *ret)
 {
 	g_autofree char *meta_path = g_build_filename(dir, "meta.json", NULL);
 	g_autofree char *state_path = g_build_filename(dir, "state", NULL);
 	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autofree char *meta = NULL, *sha = NULL;
+	g_autofree char *meta = NULL;
+	const char *sha;
 	_cleanup_close_ int fd = -EBADF;
 	JsonObject *o;
 	JsonNode *root;
@@ -183,16 +186,23 @@ static char *verify(const struct hv_vm_config *cfg, const char *dir, const char 
 	if (st.st_size != size)
 		return g_strdup_printf("the state file has %lld bytes, meta.json says %lld", (long long)st.st_size,
 				       (long long)size);
+	sha = json_object_get_string_member_with_default(o, "state_sha256", "");
+	if (strlen(sha) != 64)
+		return g_strdup("meta.json gives no SHA-256");
 	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED)
 		return g_strdup_printf("map the state: %s", strerror(errno));
-	sha = sha256_hex(map, (size_t)size);
-	if (g_strcmp0(sha, json_object_get_string_member_with_default(o, "state_sha256", "")) != 0) {
-		munmap(map, (size_t)size);
-		return g_strdup("the state's SHA-256 is not the one meta.json gives");
-	}
-	*ret = (struct state_map){ map, (size_t)size };
+	*ret = (struct state_map){ .data = map, .len = (size_t)size };
+	memcpy(ret->sha256, sha, 65);
 	return NULL;
+}
+
+static void discard(const struct hv_vm_config *cfg, const char *key, const char *why)
+{
+	g_autofree char *dir = final_dir(cfg, key);
+
+	rt_warn("template %s is unsound (%s): discarded, a new one is made", key, why);
+	remove_dir(dir);
 }
 
 /* 1 with @ret mapped when @key's template is there and sound; 0 when there is none, or there
@@ -207,8 +217,7 @@ static int open_template(const struct hv_vm_config *cfg, const char *key, struct
 	why = verify(cfg, dir, key, ret);
 	if (!why)
 		return 1;
-	rt_warn("template %s is unsound (%s): discarded, a new one is made", key, why);
-	remove_dir(dir);
+	discard(cfg, key, why);
 	return 0;
 }
 
@@ -452,10 +461,39 @@ int qemu_template_make(const struct qemu_settings *s, const struct hv_vm_config 
 	return 1;
 }
 
-/* Write @st into @fd from a child process of the monitor's, so that QEMU reads the template
- * from a pipe (no file of it in QEMU's hands) while the monitor goes on. */
+/* The feeder's exit status when the state is not what meta.json says. */
+#define FEED_CORRUPT 2
+/* What the feeder holds back until the state's SHA-256 is known good: without the stream's
+ * end, QEMU never runs what it loaded. */
+#define FEED_TAIL 4096
+
+static bool write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * Write @st into @fd from a child process of the monitor's, so that QEMU reads the template
+ * from a pipe and never holds its file. The state is hashed as it goes, and its last bytes are
+ * written only once the hash is the one meta.json gives: the check costs no time of its own,
+ * and a corrupt state is never run. Exits 0, FEED_CORRUPT, or 1 when QEMU stopped reading.
+ */
 static pid_t start_feeder(const struct state_map *st, int fd)
 {
+	enum { CHUNK = 1 << 20 };
+	const uint8_t *data = st->data;
+	size_t body = st->len > FEED_TAIL ? st->len - FEED_TAIL : 0;
+	GChecksum *sum;
 	pid_t pid = fork();
 
 	if (pid != 0)
@@ -464,64 +502,97 @@ static pid_t start_feeder(const struct state_map *st, int fd)
 	signal(SIGPIPE, SIG_IGN);
 	syscall(SYS_close_range, 0, fd - 1, 0);
 	syscall(SYS_close_range, fd + 1, ~0U, 0);
-	for (size_t off = 0; off < st->len;) {
-		ssize_t n = write(fd, (const char *)st->data + off, st->len - off);
+	sum = g_checksum_new(G_CHECKSUM_SHA256);
+	for (size_t off = 0; off < body; off += CHUNK) {
+		size_t n = MIN((size_t)CHUNK, body - off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		g_checksum_update(sum, data + off, (gssize)n);
+		if (!write_all(fd, data + off, n))
 			_exit(1);
-		off += (size_t)n;
 	}
-	_exit(0);
+	g_checksum_update(sum, data + body, (gssize)(st->len - body));
+	if (strcmp(g_checksum_get_string(sum), st->sha256) != 0)
+		_exit(FEED_CORRUPT);
+	_exit(write_all(fd, data + body, st->len - body) ? 0 : 1);
+}
+
+/* Restore @cfg's VM from @st: 1 restored, 0 corrupt (discarded, nothing left running). */
+static int feed(const struct qemu_settings *s, const struct hv_vm_config *cfg, const char *key,
+		const struct state_map *st, struct hv_vm **ret_vm, struct rt_error **err)
+{
+	struct qemu_spawn_opts so = { .incoming_fd = -1 };
+	_cleanup_close_ int feeder_fd = -EBADF;
+	struct hv_vm *vm = NULL;
+	int pipefd[2], status = -1, r;
+	struct pollfd p;
+	pid_t feeder;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return rt_make_error(err, errno, "pipe");
+	feeder = start_feeder(st, pipefd[1]);
+	close(pipefd[1]);
+	if (feeder < 0) {
+		close(pipefd[0]);
+		return rt_make_error(err, errno, "fork");
+	}
+	so.incoming_fd = pipefd[0];
+	r = qemu_lite_spawn(s, cfg, &so, &vm, err);
+	/* Only QEMU reads the pipe now: a failed spawn leaves no reader, and the feeder ends. */
+	close(pipefd[0]);
+	feeder_fd = (int)syscall(SYS_pidfd_open, feeder, 0);
+	p = (struct pollfd){ .fd = feeder_fd, .events = POLLIN };
+	if (r == 0 && (feeder_fd < 0 || poll(&p, 1, (int)cfg->template_timeout_ms) != 1)) {
+		kill(feeder, SIGKILL);
+		r = rt_make_error(err, ETIMEDOUT, "QEMU did not load template %s in time", key);
+	}
+	while (waitpid(feeder, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && WIFEXITED(status) && WEXITSTATUS(status) == FEED_CORRUPT) {
+		hv_qemu_lite_ops.destroy(vm);
+		discard(cfg, key, "the state's SHA-256 is not the one meta.json gives");
+		return 0;
+	}
+	if (r < 0) {
+		hv_qemu_lite_ops.destroy(vm);
+		return -1;
+	}
+	/* Anything else (QEMU refused the stream) shows as the VM's end, with QEMU's words in the
+	 * console log. */
+	*ret_vm = vm;
+	return 1;
 }
 
 int qemu_template_restore(const struct qemu_settings *s, const struct hv_vm_config *cfg, struct hv_vm **ret_vm,
 			  struct rt_error **err)
 {
-	struct qemu_spawn_opts so = { .incoming_fd = -1 };
 	struct rt_error *local = NULL;
 	g_autofree char *key = NULL;
 	struct state_map st;
 	const char *why;
-	int pipefd[2], r;
+	int r = 0;
 
 	key = qemu_template_key(s, cfg, &why);
 	if (!key) {
 		rt_debug("template: none for this VM (%s): booting cold", why);
 		return 0;
 	}
-	if (open_template(cfg, key, &st) == 0) {
-		if (qemu_template_make(s, cfg, &local) < 0) {
-			rt_debug("template %s: cannot make it (%s): booting cold", key, local->msg);
-			rt_error_free(&local);
-			return 0;
-		}
+	/* A second try only where the first found the template corrupt. */
+	for (int tries = 0; r == 0 && tries < 2; tries++) {
 		if (open_template(cfg, key, &st) == 0) {
-			rt_debug("template %s: gone after it was made: booting cold", key);
-			return 0;
+			if (qemu_template_make(s, cfg, &local) < 0) {
+				rt_debug("template %s: cannot make it (%s): booting cold", key, local->msg);
+				rt_error_free(&local);
+				return 0;
+			}
+			if (open_template(cfg, key, &st) == 0)
+				break;
 		}
-	}
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = feed(s, cfg, key, &st, ret_vm, err);
 		munmap(st.data, st.len);
-		return rt_make_error(err, errno, "pipe");
 	}
-	so.incoming_fd = pipefd[0];
-	so.feeder = start_feeder(&st, pipefd[1]);
-	munmap(st.data, st.len);
-	close(pipefd[1]);
-	if (so.feeder < 0) {
-		close(pipefd[0]);
-		return rt_make_error(err, errno, "fork");
-	}
-	r = qemu_lite_spawn(s, cfg, &so, ret_vm, err);
-	close(pipefd[0]);
-	if (r < 0) {
-		/* The VM never owned the feeder; with the pipe's reader gone, it ends. */
-		while (waitpid(so.feeder, NULL, 0) < 0 && errno == EINTR)
-			;
-		return -1;
-	}
-	rt_debug("template %s: restoring", key);
-	return 1;
+	if (r > 0)
+		rt_debug("template %s: restored", key);
+	else if (r == 0)
+		rt_debug("template %s: unusable: booting cold", key);
+	return r;
 }

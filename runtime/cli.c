@@ -42,6 +42,7 @@ static const struct {
 	{ "run", rt_cmd_run, "create and run a container in a VM, in the foreground" },
 	{ "check", rt_cmd_check, "show what this host can run and how" },
 	{ "spec", rt_cmd_spec, "write a default config.json" },
+	{ "template", rt_cmd_template, "create, list or rm the VM templates containers start from" },
 	{ "install", rt_cmd_install, "register runvm with docker, podman, containerd (install --help)" },
 	{ "uninstall", rt_cmd_uninstall, "take that registration out again" },
 };

@@ -37,6 +37,7 @@ int rt_cmd_features(const struct rt_globals *g, int argc, char **argv, struct rt
 int rt_cmd_events(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_unsupported(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 int rt_cmd_resume(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
+int rt_cmd_template(const struct rt_globals *g, int argc, char **argv, struct rt_error **err);
 
 /* For the verbs that take only an ID (start, state, pause, resume): check the command line and
  * open the container's state, with its lock when @ret_lock_fd is not NULL. */
