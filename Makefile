@@ -211,6 +211,7 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 	@mkdir -p $(dir $@)
 	sed -e 's|^#kernel = .*|kernel = $(abspath $(KERNEL))|' \
 	    -e 's|^#initrd = .*|initrd = $(abspath $(INITRD))|' \
+	    -e 's|^#template_dir = .*|template_dir = $(abspath $(BUILD))/templates|' \
 	    $(if $(filter arm64,$(GUEST_ARCHES)),-e 's|^#kernel_aarch64 = .*|kernel_aarch64 = $(abspath $(GUEST_KERNEL_arm64))|' \
 	    -e 's|^#initrd_aarch64 = .*|initrd_aarch64 = $(abspath $(GUEST_INITRD_arm64))|') $< > $@
 

@@ -169,8 +169,8 @@ static char *verify(const struct hv_vm_config *cfg, const char *dir, const char 
 		return g_strdup("meta.json cannot be read");
 	close(fd);
 	fd = -EBADF;
-	if (!json_parser_load_from_data(parser, meta, (gssize)st.st_size, NULL) || !(root = json_parser_get_root(parser)) ||
-	    !JSON_NODE_HOLDS_OBJECT(root))
+	if (!json_parser_load_from_data(parser, meta, (gssize)st.st_size, NULL) ||
+	    !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root))
 		return g_strdup("meta.json is not a JSON object");
 	o = json_node_get_object(root);
 	if (json_object_get_int_member_with_default(o, "format", 0) != TEMPLATE_FORMAT ||
@@ -239,9 +239,9 @@ static int wait_hello(const struct hv_vm_config *cfg, struct hv_vm *vm, int fd, 
 
 		r = rv_frame_parse(buf, len, &f, &used);
 		if (r < 0)
-			return rt_make_error(err, EPROTO, "the template's agent sent a malformed frame");
+			return rt_make_error(err, 0, "the template's agent sent a malformed frame");
 		if (r > 0 && (f.type != RV_MSG_HELLO || f.proc != 0))
-			return rt_make_error(err, EPROTO, "the template's agent sent %s before HELLO",
+			return rt_make_error(err, 0, "the template's agent sent %s before HELLO",
 					     rv_msg_type_name(f.type));
 		if (r > 0)
 			return 0;
@@ -256,7 +256,7 @@ static int wait_hello(const struct hv_vm_config *cfg, struct hv_vm *vm, int fd, 
 		if (!(p[0].revents & (POLLIN | POLLHUP)))
 			continue;
 		if (len == sizeof(buf))
-			return rt_make_error(err, EPROTO, "the template's agent sent more than a HELLO");
+			return rt_make_error(err, 0, "the template's agent sent more than a HELLO");
 		n = read(fd, buf + len, sizeof(buf) - len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;

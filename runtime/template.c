@@ -58,7 +58,8 @@ static int template_create(const struct rt_globals *g, struct rt_config *config,
 		goto out;
 	if (!vs.cfg.template_dir) {
 		r = rt_make_error(err, EOPNOTSUPP, "template create: %s",
-				  config->template ? "the backend keeps no templates" : "templates are off ([runvm] template)");
+				  config->template ? "the backend keeps no templates"
+						   : "templates are off ([runvm] template)");
 		goto out;
 	}
 	for (size_t i = 0; i < spec->n_mounts; i++)
@@ -114,8 +115,8 @@ static int template_list(const struct rt_config *config)
 		if (template_name(name) && !g_str_has_suffix(name, ".lock"))
 			g_ptr_array_add(names, g_strdup(name));
 	g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
-	printf("%-38s %-7s %-7s %-5s %-6s %-6s %-5s %-9s %s\n", "TEMPLATE", "BACKEND", "ARCH", "VCPUS", "MEMORY", "SHARES",
-	       "NICS", "STATE", "CREATED");
+	printf("%-38s %-7s %-7s %-5s %-6s %-6s %-5s %-9s %s\n", "TEMPLATE", "BACKEND", "ARCH", "VCPUS", "MEMORY",
+	       "SHARES", "NICS", "STATE", "CREATED");
 	for (guint i = 0; i < names->len; i++) {
 		const char *n = names->pdata[i];
 		g_autoptr(JsonParser) p = read_meta(config->template_dir, n);

@@ -16,10 +16,12 @@ backend=$("$RUNVM" check 2>/dev/null | sed -n 's/^run would use *backend \([^,]*
 echo "# backend: ${backend:-unknown}"
 
 # fault_conf MODE BOOT_TIMEOUT_S [CMDLINE]: a configuration booting the fault initramfs in MODE
-# (CMDLINE: more of the kernel command line).
+# (CMDLINE: more of the kernel command line), cold: a fault before HELLO would fail the
+# template's boot first and then the cold boot's, twice the wait (t_template.sh tests a bad
+# template boot on its own).
 fault_conf() {
-	sed -e "s|^initrd = .*|initrd = $fault_initrd|" \
-		-e "s|^\[runvm\]\$|[runvm]\nboot_timeout_s = $2\nkernel_cmdline = runvm_fault=$1${3:+ $3}|" \
+	sed -e "s|^initrd = .*|initrd = $fault_initrd|" -e "/^template *=/d" \
+		-e "s|^\[runvm\]\$|[runvm]\ntemplate = false\nboot_timeout_s = $2\nkernel_cmdline = runvm_fault=$1${3:+ $3}|" \
 		"$RUNVM_CONFIG" >"$work/fault-$1.conf"
 	echo "$work/fault-$1.conf"
 }

@@ -1,0 +1,129 @@
+# VM templates (sourced by run.sh): made on first use, restored after, each clone its own machine
+# (entropy, clock, MAC, hostname), a corrupt template discarded and made again, never restored,
+# `runvm template create|list|rm`, `template = false` cold, and a template boot whose agent is
+# hostile falling back to a cold boot. Its own template directory, so that the first run
+# really is the first.
+
+tt_backend=$("$RUNVM" check 2>/dev/null | sed -n 's/^run would use *backend \([^,]*\),.*/\1/p')
+tt_dir=$work/tmpl
+tt_conf=$work/template.conf
+sed -e "/^template *=/d" -e "/^template_dir *=/d" -e "s|^\[runvm\]\$|[runvm]\ntemplate = true\ntemplate_dir = $tt_dir|" \
+	"$RUNVM_CONFIG" >"$tt_conf"
+# tt ID JSON_ARGS [PY] [runvm-args...]: rv with the test's configuration and --debug.
+tt() {
+	local id=$1 args=$2 py=${3:-}
+	shift 3 2>/dev/null || shift $#
+	RUNVM_CONFIG=$tt_conf rv "$id" "$args" "$py" --debug "$@"
+}
+tt_count() { RUNVM_CONFIG=$tt_conf "$RUNVM" template list | tail -n +2 | grep -c '^qemu-'; }
+tt_states() { ls "$tt_dir"/qemu-*/state 2>/dev/null; }
+
+if [ "$tt_backend" != qemu ]; then
+	for t in "made on first use" "restored" "clones differ" "clock" "own MAC and hostname" "corrupt state" \
+		"corrupt meta" "template = false" "shape" "create" "rm" "hostile template boot"; do
+		skip "template: $t" "the suite's backend is ${tt_backend:-unknown}; only the qemu backend has templates"
+	done
+else
+	tt t1 '["echo","hi"]'
+	check "template: made on first use, then restored: the container runs" \
+		eval '[ "$rc" = 0 ] && [ "$out" = hi ] && [[ "$err" == *"made in"* ]] && [[ "$err" == *": restored"* ]] &&
+			[ "$(tt_count)" = 1 ] && nothing_left t1'
+	tt t2 '["echo","hi"]'
+	check "template: the next container of that shape is restored, nothing made" \
+		eval '[ "$rc" = 0 ] && [ "$out" = hi ] && [[ "$err" != *"made in"* ]] && [[ "$err" == *"VM launched from its template"* ]]'
+
+	tt c1 '["sh","-c","cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d \" \\n\"; echo; date +%s"]'
+	c1=$out
+	tt c2 '["sh","-c","cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d \" \\n\"; echo; date +%s"]'
+	c2=$out now=$(date +%s)
+	out="c1: $c1 / c2: $c2"
+	check "template: two clones read different uuids and /dev/urandom bytes (the CRNG reseeded from the host)" \
+		eval '[ "$(sed -n 1p <<<"$c1")" != "$(sed -n 1p <<<"$c2")" ] && [ "$(sed -n 2p <<<"$c1")" != "$(sed -n 2p <<<"$c2")" ] &&
+			[ "$(sed -n 2p <<<"$c2" | wc -c)" = 33 ] && [[ "$err" == *"from its template"* ]]'
+	t2s=$(sed -n 3p <<<"$c2")
+	check "template: a clone's clock is the host's, not the template's" \
+		eval '[ -n "$t2s" ] && [ $((now - t2s)) -ge 0 ] && [ $((now - t2s)) -le 3 ]'
+
+	# Two network namespaces with a veth each, as Docker makes them, with MACs of their own.
+	tt_ok=
+	for n in 1 2; do
+		if ip netns add "rvtt$$-$n" 2>/dev/null; then
+			undo+=("ip netns del rvtt$$-$n" "ip link del rvtt$$h$n")
+			ip link add "rvtt$$h$n" type veth peer name eth0 netns "rvtt$$-$n" &&
+				ip -n "rvtt$$-$n" link set eth0 address "02:42:ac:11:00:1$n" &&
+				ip -n "rvtt$$-$n" addr add "10.215.0.$n/24" dev eth0 && ip -n "rvtt$$-$n" link set eth0 up &&
+				ip link set "rvtt$$h$n" up && tt_ok=$tt_ok$n
+		fi
+	done
+	if [ "$tt_ok" != 12 ]; then
+		skip "template: own MAC and hostname" "cannot make network namespaces with a veth here"
+	else
+		macs=
+		for n in 1 2; do
+			tt "m$n" '["sh","-c","cat /sys/class/net/eth0/address; hostname"]' \
+				'c["hostname"] = "clone'$n'"; c["linux"]["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")] + [{"type": "network", "path": "/var/run/netns/rvtt'$$'-'$n'"}]'
+			macs="$macs$(tr '\n' ' ' <<<"$out")"
+			[[ "$err" == *"from its template"* ]] || macs="$macs(cold) "
+		done
+		out=$macs
+		check "template: clones of one template take their own MAC and hostname" \
+			test "$macs" = "02:42:ac:11:00:11 clone1 02:42:ac:11:00:12 clone2 "
+	fi
+
+	# One byte of the saved state flipped: the feeder's hash finds it before QEMU runs it.
+	state=$(tt_states | head -1)
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4 << 20); b = f.read(1); f.seek(4 << 20); f.write(bytes([b[0] ^ 1]))' "$state"
+	tt k1 '["echo","ok"]'
+	check "template: a corrupt state is found, discarded and made again, the container runs restored" \
+		eval '[ "$rc" = 0 ] && [ "$out" = ok ] && [[ "$err" == *"unsound (the state'"'"'s SHA-256"* ]] && [[ "$err" == *"made in"* ]] &&
+			[[ "$err" == *": restored"* ]] && [ "$(tt_count)" = 1 ] && nothing_left k1'
+	echo 'not json' >"$(dirname "$(tt_states | head -1)")/meta.json"
+	tt k2 '["echo","ok"]'
+	check "template: a garbled meta.json is found and the template made again" \
+		eval '[ "$rc" = 0 ] && [ "$out" = ok ] && [[ "$err" == *"unsound (meta.json"* ]] && [[ "$err" == *"made in"* ]]'
+
+	sed -i 's/^template = true$/template = false/' "$tt_conf"
+	tt o1 '["echo","ok"]'
+	check "template: template = false boots cold and says so under --debug" \
+		eval '[ "$rc" = 0 ] && [ "$out" = ok ] && [[ "$err" == *"template: off in the configuration: booting cold"* ]] &&
+			[[ "$err" != *"from its template"* ]]'
+	sed -i 's/^template = false$/template = true/' "$tt_conf"
+
+	tt s1 '["echo","ok"]' 'c["linux"]["resources"] = {"memory": {"limit": 200 << 20}}'
+	check "template: a VM of another shape (memory) gets a template of its own" \
+		eval '[ "$rc" = 0 ] && [[ "$err" == *"made in"* ]] && [ "$(tt_count)" = 2 ]'
+
+	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" template rm --all 2>&1) rc=$? err=
+	check "template: rm --all leaves none" eval '[ "$rc" = 0 ] && [ "$(tt_count)" = 0 ] && [ -z "$(tt_states)" ]'
+	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" template rm ../etc 2>&1) rc=$?
+	check "template: rm refuses what is not a template's name" eval '[ "$rc" = 1 ] && [[ "$out" == *"not a template"* ]]'
+
+	make_config "$bundle" '["true"]'
+	# --debug: it shapes the kernel command line (no "quiet"), as it does the containers'.
+	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" --debug template create --bundle "$bundle" 2>/dev/null) rc=$?
+	out2=$(RUNVM_CONFIG=$tt_conf "$RUNVM" --debug template create --bundle "$bundle" 2>/dev/null)
+	made="$rc: $out / $out2"
+	tt r1 '["echo","ok"]'
+	out="$made / $out"
+	check "template: create makes it ahead of time (once), the container is restored without making one" \
+		eval '[[ "$made" == "0: "*": made in"*"already there"* ]] && [ "$rc" = 0 ] && [[ "$err" == *": restored"* ]] &&
+			[[ "$err" != *"made in"* ]]'
+
+	# The fault initramfs in its "random" mode: random bytes instead of HELLO. The template's
+	# boot fails on them, the cold boot after it fails the same way, with the cold boot's error.
+	fault_initrd=$(dirname "$RUNVM")/faults/initramfs.cpio
+	if [ ! -e "$fault_initrd" ]; then
+		skip "template: hostile template boot" "no $fault_initrd (make check-integration builds it)"
+	else
+		sed -e "s|^initrd = .*|initrd = $fault_initrd|" -e "s|^\[runvm\]\$|[runvm]\nboot_timeout_s = 20\nkernel_cmdline = runvm_fault=random|" \
+			"$tt_conf" >"$work/template-random.conf"
+		make_config "$bundle" '["true"]'
+		RUNVM_CONFIG=$work/template-random.conf timeout 120 "$RUNVM" --root "$root" --debug run --bundle "$bundle" h1 \
+			</dev/null >"$work/stdout" 2>"$work/stderr"
+		rc=$? out=$(cat "$work/stdout") err=$(cat "$work/stderr")
+		check "template: a template boot whose agent sends garbage is not saved; the cold boot after it fails clearly" \
+			eval '[ "$rc" = 1 ] && [[ "$err" == *"cannot make it (the template'"'"'s agent sent"* ]] &&
+				[[ "$err" == *"agent protocol error"* ]] && [ -z "$(ls -d "$tt_dir"/.qemu-* 2>/dev/null)" ] &&
+				nothing_left h1'
+	fi
+fi
