@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Start-time and memory of `runvm run true`, against a bare QEMU boot of the same kernel to
-init and exit, and against `runc run` of the same bundle. The three are run alternately, round
-after round, so that machine load affects them alike. Prints medians, ratios and peak RSS.
+"""Start-time and memory of `runvm run true`, restored from a VM template and booted cold
+(`[runvm] template = false`), against a bare QEMU boot of the same kernel to init and exit, and
+against `runc run` of the same bundle. All are run alternately, round after round, so that
+machine load affects them alike. Prints medians, ratios and peak RSS. The template lives in the
+bench's own directory and is made by one unmeasured run before the rounds.
 
 With --arm64, also `runvm run true` of an arm64 busybox bundle (an aarch64 guest under TCG),
 and its ratio to the x86_64 one.
 
+The arm64 run and create/start use the template too.
+
 usage: start.py --runvm BIN --config CONF --kernel VMLINUX --bare-initrd CPIO [--rounds N] [--arm64]
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 def timed(cmd, **kw):
     """Run cmd; return (seconds, peak RSS in KiB of it and its reaped children). Its stderr
@@ -29,6 +33,16 @@ def make_bundle(work, arch=""):
     subprocess.run(["bash", "-c", f'. "{here}/../tests/lib/bundle.sh" && make_rootfs "$1" $3 && make_config "$2" \'["true"]\'',
                     "_", f"{work}/rootfs", work, arch], check=True)
 
+def write_config(src, dst, template, template_dir):
+    """@src with [runvm] template and template_dir set; returns @dst."""
+    with open(src) as f:
+        lines = [l for l in f if not re.match(r"#?template(_dir)? *=", l)]
+    i = next(n for n, l in enumerate(lines) if l.strip() == "[runvm]")
+    lines[i + 1:i + 1] = [f"template = {'true' if template else 'false'}\n", f"template_dir = {template_dir}\n"]
+    with open(dst, "w") as f:
+        f.writelines(lines)
+    return dst
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runvm", required=True)
@@ -45,7 +59,11 @@ def main():
         make_bundle(work)
         if a.arm64:
             make_bundle(f"{work}/arm64", "arm64")
-        env = dict(os.environ, RUNVM_CONFIG=a.config)
+        env = dict(os.environ, RUNVM_CONFIG=write_config(a.config, f"{work}/template.conf", True, f"{work}/templates"))
+        cold_env = dict(os.environ, RUNVM_CONFIG=write_config(a.config, f"{work}/cold.conf", False, f"{work}/templates"))
+        timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", work, "warm"], env=env)
+        if a.arm64:
+            timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", f"{work}/arm64", "warm-arm"], env=env)
         # The same machine and accelerator runvm uses under TCG, minus the container's devices.
         bare = [a.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
@@ -53,11 +71,13 @@ def main():
                 "-kernel", a.kernel, "-initrd", a.bare_initrd,
                 "-append", "console=ttyS0 reboot=t noapictimer panic=-1 quiet", "-serial", "null"]
         runc = shutil.which("runc")
-        res = {"runvm": [], "bare": [], "runc": [], "create": [], "start": [], "arm64": []}
-        rss = {"runvm": [], "bare": []}
+        res = {"runvm": [], "cold": [], "bare": [], "runc": [], "create": [], "start": [], "arm64": []}
+        rss = {"runvm": [], "cold": [], "bare": []}
         for i in range(a.rounds):
             dt, r = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", work, f"bench{i}"], env=env)
             res["runvm"].append(dt); rss["runvm"].append(r)
+            dt, r = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", work, f"cold{i}"], env=cold_env)
+            res["cold"].append(dt); rss["cold"].append(r)
             if a.arm64:
                 dt, _ = timed([a.runvm, "--root", f"{work}/state", "run", "--bundle", f"{work}/arm64", f"arm{i}"], env=env)
                 res["arm64"].append(dt)
@@ -75,7 +95,8 @@ def main():
             subprocess.run(rv + ["delete", "--force", f"cs{i}"], env=env, check=True)
         med = {k: statistics.median(v) for k, v in res.items() if v}
         print(f"rounds: {a.rounds} (alternating), accelerator: TCG, kernel: {a.kernel}")
-        print(f"runvm run true          median {med['runvm']*1000:7.0f} ms   (min {min(res['runvm'])*1000:.0f}, max {max(res['runvm'])*1000:.0f})")
+        print(f"runvm run true          median {med['runvm']*1000:7.0f} ms   (min {min(res['runvm'])*1000:.0f}, max {max(res['runvm'])*1000:.0f}; from its template)")
+        print(f"runvm run true, cold    median {med['cold']*1000:7.0f} ms   (min {min(res['cold'])*1000:.0f}, max {max(res['cold'])*1000:.0f}; template = false)")
         print(f"bare QEMU boot to init  median {med['bare']*1000:7.0f} ms   (min {min(res['bare'])*1000:.0f}, max {max(res['bare'])*1000:.0f})")
         if "runc" in med:
             print(f"runc run true           median {med['runc']*1000:7.0f} ms   (min {min(res['runc'])*1000:.0f}, max {max(res['runc'])*1000:.0f})")
@@ -84,7 +105,8 @@ def main():
         print(f"runvm create            median {med['create']*1000:7.0f} ms   (VM booted, agent ready)")
         print(f"runvm start             median {med['start']*1000:7.0f} ms   (until the process runs)")
         print(f"create to start return  median {(med['create'] + med['start'])*1000:7.0f} ms")
-        print(f"ratio runvm / bare QEMU  {med['runvm']/med['bare']:.2f}")
+        print(f"ratio template / cold    {med['runvm']/med['cold']:.2f}  (runvm run true)")
+        print(f"ratio runvm / bare QEMU  {med['runvm']/med['bare']:.2f}  (cold: {med['cold']/med['bare']:.2f})")
         if "arm64" in med:
             print(f"ratio arm64 / x86_64     {med['arm64']/med['runvm']:.2f}  (runvm run true, both TCG)")
         if "runc" in med:
@@ -92,7 +114,7 @@ def main():
         else:
             print("ratio runvm / runc       n/a (runc not installed)")
         # ru_maxrss of runvm covers its reaped children: the QEMU process is the largest.
-        print(f"peak RSS, QEMU under runvm  median {statistics.median(rss['runvm'])/1024:.0f} MiB")
+        print(f"peak RSS, QEMU under runvm  median {statistics.median(rss['runvm'])/1024:.0f} MiB (cold: {statistics.median(rss['cold'])/1024:.0f} MiB)")
         print(f"peak RSS, bare QEMU         median {statistics.median(rss['bare'])/1024:.0f} MiB")
     finally:
         subprocess.run(["rm", "-rf", work])

@@ -20,7 +20,7 @@ tt_states() { ls "$tt_dir"/qemu-*/state 2>/dev/null; }
 
 if [ "$tt_backend" != qemu ]; then
 	for t in "made on first use" "restored" "clones differ" "clock" "own MAC and hostname" "corrupt state" \
-		"corrupt meta" "template = false" "shape" "create" "rm" "hostile template boot"; do
+		"corrupt meta" "template = false" "shape" "create" "rm" "hostile template boot" "aarch64 guest"; do
 		skip "template: $t" "the suite's backend is ${tt_backend:-unknown}; only the qemu backend has templates"
 	done
 else
@@ -125,5 +125,23 @@ else
 			eval '[ "$rc" = 1 ] && [[ "$err" == *"cannot make it (the template'"'"'s agent sent"* ]] &&
 				[[ "$err" == *"agent protocol error"* ]] && [ -z "$(ls -d "$tt_dir"/.qemu-* 2>/dev/null)" ] &&
 				nothing_left h1'
+	fi
+
+	# An aarch64 guest (virt under TCG here) has a template of its own, made and then restored.
+	tt_arm=$work/tmpl-arm64
+	if ! make_rootfs "$tt_arm/rootfs" arm64 2>"$work/tt-arm64.err"; then
+		skip "template: aarch64 guest" "$(cat "$work/tt-arm64.err")"
+	else
+		for n in 1 2; do
+			make_config "$tt_arm" '["uname","-m"]'
+			RUNVM_CONFIG=$tt_conf "$RUNVM" --root "$root" --debug run --bundle "$tt_arm" "arm$n" </dev/null \
+				>"$work/stdout" 2>"$work/stderr"
+			rc=$? out=$(cat "$work/stdout") err=$(cat "$work/stderr")
+			[ "$n" = 1 ] && made=$err
+		done
+		out="$out / $made"
+		check "template: an aarch64 guest gets its own template, made on first use and restored after" \
+			eval '[ "$rc" = 0 ] && [ "$out" = "aarch64 / $made" ] && [[ "$made" == *"made in"* ]] &&
+				[[ "$err" == *"VM launched from its template"* ]] && [[ "$err" != *"made in"* ]] && nothing_left arm2'
 	fi
 fi
