@@ -100,7 +100,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-integration-cold check-docker-cold check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density fuzz install \
 	clean format format-check help
 
 # make, make demo and make check say one line per phase (mk/phase.sh) and keep everything the
@@ -257,7 +257,7 @@ $(BUILD)/tests/test_devcg: tests/unit/test_devcg.c $(BUILD)/obj/guest/agent/devc
 
 # deps first, in its own step: the sub-makes then find the -dev packages' pkg-config files.
 # Every suite runs even when an earlier one failed; the check fails if any did.
-CHECK_SUITES := unit cross fuzz integration docker podman package nested
+CHECK_SUITES := unit cross fuzz integration integration-cold docker docker-cold podman package nested
 check:
 	$(LOG_RESET)
 	@$(PHASE) "dependencies (apt-get)" -- $(SUBMAKE) deps
@@ -282,7 +282,9 @@ check-cross:
 # What every test suite, the demo and the bench are told: the binary and a configuration that
 # points at this build tree's kernels and initramfs; the nested harness also gets the x86_64
 # guest it boots inside its host VM.
-TEST_ENV = RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(BUILD)/runvm.conf)
+# TEST_CONF: the configuration the suites get; the -cold suites give them runvm-cold.conf.
+TEST_CONF = $(BUILD)/runvm.conf
+TEST_ENV = RUNVM=$(abspath $(BUILD)/runvm) RUNVM_CONFIG=$(abspath $(TEST_CONF))
 NESTED_ENV = RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KERNEL_x86_64)) \
 	NESTED_INITRD=$(abspath $(GUEST_INITRD_x86_64)) NESTED_FAULT_INITRD=$(abspath $(FAULT_INITRD))
 
@@ -290,6 +292,15 @@ NESTED_ENV = RUNVM=$(abspath $(BUILD)/runvm) NESTED_KERNEL=$(abspath $(GUEST_KER
 FAULT_INITRD := $(BUILD)/faults/initramfs.cpio
 check-integration: all $(FAULT_INITRD)
 	$(TEST_ENV) tests/integration/run.sh
+
+# The integration and Docker suites again with VM templates off ([runvm] template = false):
+# every VM boots cold, as where a backend keeps no templates (issue #14 point 4).
+COLD_CONF := $(BUILD)/runvm-cold.conf
+$(COLD_CONF): $(BUILD)/runvm.conf
+	sed 's/^#template = .*/template = false/' $< > $@
+	grep -q '^template = false$$' $@
+check-integration-cold check-docker-cold: check-%-cold: all $(COLD_CONF)
+	$(MAKE) check-$* TEST_CONF=$(COLD_CONF)
 
 # Only the fault tests (t_faults.sh), which check-integration, and so make check, runs too.
 check-faults: all $(FAULT_INITRD)
