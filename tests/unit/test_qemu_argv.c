@@ -48,6 +48,20 @@ int main(void)
 	ok(has_pair(argv, "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off,memory-backend=ram"),
 	   "microvm without ACPI");
 	ok(has_pair(argv, "-append", "console=ttyS0 reboot=t noapictimer quiet"), "kernel command line");
+	{
+		struct qemu_argv_opts tb = {
+			.agent_fd = 3, .qmp_fd = 4, .tap_fd = 5, .incoming_fd = -1, .template_boot = true
+		};
+		struct qemu_argv_opts in = { .agent_fd = 3, .qmp_fd = 4, .tap_fd = 5, .incoming_fd = 13 };
+		g_auto(GStrv) t = qemu_lite_build_argv_opts(&qs, &cfg, &tb);
+		g_auto(GStrv) r = qemu_lite_build_argv_opts(&qs, &cfg, &in);
+
+		ok(has_pair(t, "-append", "console=ttyS0 reboot=t quiet") &&
+			   has_pair(r, "-append", "console=ttyS0 reboot=t quiet"),
+		   "a template's boot and its restore keep the APIC timer (an idle guest wakes less)");
+		ok(has_pair(r, "-incoming", "fd:13") && !g_strv_contains((const char *const *)t, "-incoming"),
+		   "a restore reads the template from its fd, a template boot from nothing");
+	}
 	ok(has_pair(argv, "-fsdev", "local,id=fs0,path=/b/root,,fs,security_model=passthrough,readonly=on"),
 	   "9p share, comma escaped, read-only");
 	ok(has_pair(argv, "-chardev", "socket,id=agent,fd=3") &&
