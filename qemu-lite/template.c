@@ -82,6 +82,18 @@ static struct hv_vm_config template_config(const struct hv_vm_config *cfg, const
 	return t;
 }
 
+/* The identity of the files a template's guest is made of: @binary, the kernel, the initrd.
+ * A template whose meta.json names the same paths with another identity is stale. */
+static char *inputs_identity(const char *binary, const struct hv_vm_config *cfg)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+	add_identity(sum, binary);
+	add_identity(sum, cfg->kernel);
+	add_identity(sum, cfg->initrd);
+	return g_strdup(g_checksum_get_string(sum));
+}
+
 char *qemu_template_key(const struct qemu_settings *s, const struct hv_vm_config *cfg, const char **ret_why)
 {
 	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
@@ -90,7 +102,7 @@ char *qemu_template_key(const struct qemu_settings *s, const struct hv_vm_config
 	struct qemu_argv_opts o = { .agent_fd = 3, .qmp_fd = 4, .tap_fd = 5, .incoming_fd = -1, .template_boot = true };
 	struct hv_vm_config t;
 	g_auto(GStrv) argv = NULL;
-	g_autofree char *binary = NULL;
+	g_autofree char *binary = NULL, *inputs = NULL;
 	char hdr[64];
 
 	/* A disk's contents are the guest's (its kernel read the partition table at boot): a
@@ -111,9 +123,8 @@ char *qemu_template_key(const struct qemu_settings *s, const struct hv_vm_config
 	for (char **a = argv; *a; a++)
 		g_checksum_update(sum, (const guchar *)*a, (gssize)strlen(*a) + 1);
 	binary = g_find_program_in_path(argv[0]);
-	add_identity(sum, binary);
-	add_identity(sum, cfg->kernel);
-	add_identity(sum, cfg->initrd);
+	inputs = inputs_identity(binary, cfg);
+	g_checksum_update(sum, (const guchar *)inputs, (gssize)strlen(inputs));
 	return g_strndup(g_checksum_get_string(sum), 32);
 }
 
@@ -145,34 +156,43 @@ struct state_map {
 	char sha256[65];
 };
 
+/* @dir's meta.json, parsed into @parser: NULL, or why it cannot be. */
+static const char *read_meta(const char *dir, JsonParser *parser, JsonObject **ret)
+{
+	g_autofree char *path = g_build_filename(dir, "meta.json", NULL);
+	g_autofree char *meta = NULL;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	JsonNode *root;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > META_MAX)
+		return "meta.json is missing or not a small file";
+	meta = g_malloc0((size_t)st.st_size + 1);
+	if (read(fd, meta, (size_t)st.st_size) != st.st_size)
+		return "meta.json cannot be read";
+	if (!json_parser_load_from_data(parser, meta, (gssize)st.st_size, NULL) ||
+	    !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root))
+		return "meta.json is not a JSON object";
+	*ret = json_node_get_object(root);
+	return NULL;
+}
+
 /* Why @dir's template is unsound, or NULL with @ret mapped when its meta.json and state agree
  * (the state's SHA-256 is checked as it is fed to QEMU: see feed()). */
 static char *verify(const struct hv_vm_config *cfg, const char *dir, const char *key, struct state_map *ret)
 {
-	g_autofree char *meta_path = g_build_filename(dir, "meta.json", NULL);
 	g_autofree char *state_path = g_build_filename(dir, "state", NULL);
 	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autofree char *meta = NULL;
-	const char *sha;
+	const char *sha, *why;
 	_cleanup_close_ int fd = -EBADF;
-	JsonObject *o;
-	JsonNode *root;
+	JsonObject *o = NULL;
 	struct stat st;
 	gint64 size;
 	void *map;
 
-	fd = open(meta_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > META_MAX)
-		return g_strdup("meta.json is missing or not a small file");
-	meta = g_malloc0((size_t)st.st_size + 1);
-	if (read(fd, meta, (size_t)st.st_size) != st.st_size)
-		return g_strdup("meta.json cannot be read");
-	close(fd);
-	fd = -EBADF;
-	if (!json_parser_load_from_data(parser, meta, (gssize)st.st_size, NULL) ||
-	    !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root))
-		return g_strdup("meta.json is not a JSON object");
-	o = json_node_get_object(root);
+	why = read_meta(dir, parser, &o);
+	if (why)
+		return g_strdup(why);
 	if (json_object_get_int_member_with_default(o, "format", 0) != TEMPLATE_FORMAT ||
 	    g_strcmp0(json_object_get_string_member_with_default(o, "key", ""), key) != 0)
 		return g_strdup("meta.json is of another format or another key");
@@ -303,6 +323,7 @@ static int write_meta(const struct hv_vm_config *cfg, const char *path, const ch
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	g_autoptr(JsonNode) root = NULL;
 	g_autofree char *sha = sha256_hex(st->data, st->len);
+	g_autofree char *inputs = inputs_identity(binary, cfg);
 	g_autofree char *text = NULL;
 	g_autoptr(GError) gerr = NULL;
 
@@ -331,6 +352,8 @@ static int write_meta(const struct hv_vm_config *cfg, const char *path, const ch
 	json_builder_add_string_value(b, cfg->initrd);
 	json_builder_set_member_name(b, "hypervisor");
 	json_builder_add_string_value(b, binary ? binary : "?");
+	json_builder_set_member_name(b, "inputs");
+	json_builder_add_string_value(b, inputs);
 	json_builder_set_member_name(b, "created");
 	json_builder_add_int_value(b, (gint64)time(NULL));
 	json_builder_set_member_name(b, "state_size");
@@ -421,6 +444,42 @@ static int boot_and_save(const struct qemu_settings *s, const struct hv_vm_confi
 	return r;
 }
 
+/*
+ * Remove the templates that a new one of @key replaces: those made from the same kernel,
+ * initrd and QEMU paths whose files have changed since (a rebuilt kernel, an upgraded QEMU).
+ * Their keys are never asked for again; without this they would fill the directory. One
+ * whose lock another runvm holds is left for the next sweep.
+ */
+static void discard_stale(const struct qemu_settings *s, const struct hv_vm_config *cfg, const char *key)
+{
+	g_autofree char *binary = g_find_program_in_path(qemu_lite_binary(s, cfg->arch, cfg->accel));
+	g_autofree char *inputs = inputs_identity(binary, cfg);
+	g_autoptr(GDir) d = g_dir_open(cfg->template_dir, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *dir = g_build_filename(cfg->template_dir, name, NULL);
+		g_autofree char *lock_path = g_strdup_printf("%s.lock", dir);
+		g_autoptr(JsonParser) parser = json_parser_new();
+		_cleanup_close_ int lock = -EBADF;
+		JsonObject *o = NULL;
+
+		if (!g_str_has_prefix(name, "qemu-") || strchr(name, '.') || strcmp(name + 5, key) == 0 ||
+		    read_meta(dir, parser, &o) ||
+		    g_strcmp0(json_object_get_string_member_with_default(o, "kernel", ""), cfg->kernel) ||
+		    g_strcmp0(json_object_get_string_member_with_default(o, "initrd", ""), cfg->initrd) ||
+		    g_strcmp0(json_object_get_string_member_with_default(o, "hypervisor", ""), binary) ||
+		    !g_strcmp0(json_object_get_string_member_with_default(o, "inputs", ""), inputs))
+			continue;
+		lock = open(lock_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		rt_debug("template %s: stale (its kernel, initrd or QEMU changed since), removed", name + 5);
+		remove_dir(dir);
+		unlink(lock_path);
+	}
+}
+
 int qemu_template_make(const struct qemu_settings *s, const struct hv_vm_config *cfg, struct rt_error **err)
 {
 	long long start = rv_now_ms(), deadline = start + cfg->template_timeout_ms;
@@ -458,6 +517,7 @@ int qemu_template_make(const struct qemu_settings *s, const struct hv_vm_config 
 		return -1;
 	}
 	rt_debug("template %s made in %lld ms", key, rv_now_ms() - start);
+	discard_stale(s, cfg, key);
 	return 1;
 }
 

@@ -112,7 +112,7 @@ static int template_list(const struct rt_config *config)
 	const char *name;
 
 	while (d && (name = g_dir_read_name(d)))
-		if (template_name(name) && !g_str_has_suffix(name, ".lock"))
+		if (template_name(name))
 			g_ptr_array_add(names, g_strdup(name));
 	g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
 	printf("%-38s %-7s %-7s %-5s %-6s %-6s %-5s %-9s %s\n", "TEMPLATE", "BACKEND", "ARCH", "VCPUS", "MEMORY",
@@ -174,10 +174,26 @@ static int template_rm(const struct rt_config *config, bool all, int argc, char 
 		g_autoptr(GDir) d = g_dir_open(config->template_dir, 0, NULL);
 		const char *name;
 
-		while (d && (name = g_dir_read_name(d)))
-			if (template_name(name) && !g_str_has_suffix(name, ".lock") &&
-			    remove_template(config->template_dir, name, err) < 0)
-				return -1;
+		while (d && (name = g_dir_read_name(d))) {
+			g_autofree char *stem = g_strdup(name);
+			bool lock = g_str_has_suffix(stem, ".lock");
+
+			if (lock)
+				stem[strlen(stem) - strlen(".lock")] = '\0';
+			if (!template_name(stem))
+				continue;
+			if (!lock) {
+				if (remove_template(config->template_dir, name, err) < 0)
+					return -1;
+				continue;
+			}
+			/* The lock of a template that was never made (its boot failed). */
+			g_autofree char *dir = g_build_filename(config->template_dir, stem, NULL);
+			g_autofree char *path = g_build_filename(config->template_dir, name, NULL);
+
+			if (access(dir, F_OK) < 0 && unlink(path) < 0 && errno != ENOENT)
+				return rt_make_error(err, errno, "template rm: remove `%s`", path);
+		}
 		return 0;
 	}
 	for (int i = 0; i < argc; i++) {

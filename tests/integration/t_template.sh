@@ -20,7 +20,7 @@ tt_states() { ls "$tt_dir"/qemu-*/state 2>/dev/null; }
 
 if [ "$tt_backend" != qemu ]; then
 	for t in "made on first use" "restored" "clones differ" "clock" "own MAC and hostname" "corrupt state" \
-		"corrupt meta" "template = false" "shape" "create" "rm" "hostile template boot" "aarch64 guest"; do
+		"corrupt meta" "template = false" "shape" "create" "rm" "hostile template boot" "stale template" "aarch64 guest"; do
 		skip "template: $t" "the suite's backend is ${tt_backend:-unknown}; only the qemu backend has templates"
 	done
 else
@@ -94,7 +94,8 @@ else
 		eval '[ "$rc" = 0 ] && [[ "$err" == *"made in"* ]] && [ "$(tt_count)" = 2 ]'
 
 	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" template rm --all 2>&1) rc=$? err=
-	check "template: rm --all leaves none" eval '[ "$rc" = 0 ] && [ "$(tt_count)" = 0 ] && [ -z "$(tt_states)" ]'
+	check "template: rm --all leaves none" \
+		eval '[ "$rc" = 0 ] && [ "$(tt_count)" = 0 ] && [ -z "$(tt_states)" ] && [ -z "$(ls "$tt_dir" | grep "^qemu-")" ]'
 	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" template rm ../etc 2>&1) rc=$?
 	check "template: rm refuses what is not a template's name" eval '[ "$rc" = 1 ] && [[ "$out" == *"not a template"* ]]'
 
@@ -126,6 +127,23 @@ else
 				[[ "$err" == *"agent protocol error"* ]] && [ -z "$(ls -d "$tt_dir"/.qemu-* 2>/dev/null)" ] &&
 				nothing_left h1'
 	fi
+
+	# A rebuilt initrd (the same path, another file) makes the old template stale: the next
+	# container makes a new one, and the stale one is removed.
+	RUNVM_CONFIG=$tt_conf "$RUNVM" template rm --all
+	tt_initrd=$work/tt-initrd.cpio
+	cp "$(sed -n 's/^initrd = //p' "$tt_conf")" "$tt_initrd"
+	sed -e "s|^initrd = .*|initrd = $tt_initrd|" "$tt_conf" >"$work/template-stale.conf"
+	make_config "$bundle" '["true"]'
+	RUNVM_CONFIG=$work/template-stale.conf "$RUNVM" --root "$root" run --bundle "$bundle" st1 </dev/null >/dev/null 2>&1
+	old=$(tt_count) old_name=$(cd "$tt_dir" && ls -d qemu-* | grep -v '\.lock$')
+	touch -d '1 minute ago' "$tt_initrd"
+	RUNVM_CONFIG=$work/template-stale.conf "$RUNVM" --root "$root" --debug run --bundle "$bundle" st2 </dev/null \
+		>"$work/stdout" 2>"$work/stderr"
+	rc=$? out=$(cat "$work/stdout") err=$(cat "$work/stderr")
+	check "template: a changed initrd makes a new template and the stale one is removed" \
+		eval '[ "$rc" = 0 ] && [ "$old" = 1 ] && [[ "$err" == *"made in"* ]] && [[ "$err" == *"stale ("* ]] &&
+			[ "$(tt_count)" = 1 ] && [ ! -e "$tt_dir/$old_name" ] && [ ! -e "$tt_dir/$old_name.lock" ]'
 
 	# An aarch64 guest (virt under TCG here) has a template of its own, made and then restored.
 	tt_arm=$work/tmpl-arm64
