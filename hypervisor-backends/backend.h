@@ -80,6 +80,10 @@ struct hv_vm_config {
 	 * first (a cold boot to the agent's HELLO, then saved), bounded by @template_timeout_ms. */
 	const char *template_dir;
 	unsigned template_timeout_ms;
+	/* The host's TSC frequency in kHz (hostcaps.h), 0 if unknown: an emulated x86 guest is
+	 * told it instead of calibrating its TSC against the PIT, which fails on a busy host and
+	 * leaves the guest on a jiffies clock that ticks at HZ however idle it is. */
+	unsigned host_tsc_khz;
 };
 
 /* What probe found: whether the backend can run a guest of the asked architecture here, with

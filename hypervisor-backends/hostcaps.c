@@ -51,6 +51,29 @@ static bool cpuinfo_has_flag(const char *root, const char *flag)
 	return false;
 }
 
+/* The first CPU's bogomips * 500, where its TSC is constant and nonstop: x86 Linux derives
+ * loops_per_jiffy, and so bogomips, from tsc_khz. 0 where that does not hold. */
+static unsigned cpuinfo_tsc_khz(const char *root)
+{
+	g_autofree char *p = g_strconcat(root, "/proc/cpuinfo", NULL);
+	g_autofree char *data = NULL;
+	double bogomips;
+
+	if (!cpuinfo_has_flag(root, "constant_tsc") || !cpuinfo_has_flag(root, "nonstop_tsc") ||
+	    !g_file_get_contents(p, &data, NULL, NULL))
+		return 0;
+	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "bogomips", 8) != 0 || !colon)
+			continue;
+		bogomips = g_ascii_strtod(colon + 1, NULL);
+		/* 1 MHz to 100 GHz: anything else is not a TSC's. */
+		return bogomips >= 2 && bogomips <= 200000 ? (unsigned)(bogomips * 500 + 0.5) : 0;
+	}
+	return 0;
+}
+
 static bool kvm_dev_works(const char *root)
 {
 	g_autofree char *p = g_strconcat(root, "/dev/kvm", NULL);
@@ -104,5 +127,7 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	c.tdx = param_enabled(root, "/sys/module/kvm_intel/parameters/tdx");
 	c.sev = param_enabled(root, "/sys/module/kvm_amd/parameters/sev") && path_exists(root, "/dev/sev");
 	c.sev_snp = param_enabled(root, "/sys/module/kvm_amd/parameters/sev_snp") && path_exists(root, "/dev/sev");
+	if (c.arch == RV_ARCH_X86_64)
+		c.tsc_khz = cpuinfo_tsc_khz(root);
 	*ret = c;
 }

@@ -25,6 +25,10 @@ struct hv_host_caps {
 	bool tdx;
 	bool sev;
 	bool sev_snp;
+	/* The host's TSC frequency (kHz) where it is constant and the kernel says it (x86: the
+	 * bogomips of a constant, nonstop TSC are its kHz / 500), else 0. A TCG guest's TSC
+	 * runs at the host's. */
+	unsigned tsc_khz;
 };
 
 /* @root is prefixed to every path read ("" for the real host). Never fails: what cannot be

@@ -195,6 +195,7 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	const char *base_cmdline = "console=ttyS0 reboot=t noapictimer";
 	g_autofree char *kernel = opt_escape(cfg->kernel);
 	g_autofree char *initrd = opt_escape(cfg->initrd);
+	g_autofree char *tsc = NULL;
 
 	ADD("%s", qemu_lite_binary(s, cfg->arch, cfg->accel));
 	ADD("-nodefaults");
@@ -250,8 +251,13 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 		base_cmdline = "console=ttyAMA0";
 	else if (kvm || o->template_boot || o->incoming_fd >= 0)
 		base_cmdline = "console=ttyS0 reboot=t";
+	/* An emulated x86 guest's TSC runs at the host's: told its frequency, the guest needs no
+	 * PIT calibration, which fails when the host is busy and leaves it on a jiffies clock. */
+	if (!aarch64 && !kvm && cfg->host_tsc_khz)
+		tsc = g_strdup_printf(" tsc_early_khz=%u", cfg->host_tsc_khz);
 	ADD("-append");
-	ADD("%s%s%s", base_cmdline, cfg->cmdline && *cfg->cmdline ? " " : "", cfg->cmdline ? cfg->cmdline : "");
+	ADD("%s%s%s%s", base_cmdline, tsc ? tsc : "", cfg->cmdline && *cfg->cmdline ? " " : "",
+	    cfg->cmdline ? cfg->cmdline : "");
 	if (cfg->console_log) {
 		g_autofree char *log = opt_escape(cfg->console_log);
 

@@ -103,6 +103,7 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.n_shares = 1,
 		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
 		.confidential = HV_CONFIDENTIAL_NONE,
+		.host_tsc_khz = caps->tsc_khz,
 	};
 	if (!config->template)
 		rt_debug("template: off in the configuration: booting cold");

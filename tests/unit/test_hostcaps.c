@@ -93,6 +93,14 @@ int main(void)
 	touch(root, "/sys/module/kvm_intel/parameters/tdx", "Y\n");
 	hv_host_probe(root, &c);
 	ok(c.tdx, "TDX parameter read");
+	ok(c.tsc_khz == 0, "no constant, nonstop TSC: its frequency unknown");
+	touch(root, "/proc/cpuinfo",
+	      "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc vmx\nbogomips\t: 5199.99\n");
+	hv_host_probe(root, &c);
+	ok(c.arch != RV_ARCH_X86_64 || c.tsc_khz == 2599995, "a constant TSC's kHz from bogomips: %u", c.tsc_khz);
+	touch(root, "/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc\nbogomips\t: 1e12\n");
+	hv_host_probe(root, &c);
+	ok(c.tsc_khz == 0, "an impossible bogomips is no frequency");
 	rm_rf(root);
 	g_free(root);
 

@@ -49,6 +49,21 @@ int main(void)
 	   "microvm without ACPI");
 	ok(has_pair(argv, "-append", "console=ttyS0 reboot=t noapictimer quiet"), "kernel command line");
 	{
+		struct hv_vm_config c = cfg;
+		g_auto(GStrv) t = NULL;
+
+		c.host_tsc_khz = 2599995;
+		t = qemu_lite_build_argv(&qs, &c, 3, 4, 5);
+		ok(has_pair(t, "-append", "console=ttyS0 reboot=t noapictimer tsc_early_khz=2599995 quiet"),
+		   "an emulated guest is told the host's TSC frequency");
+		c.accel = HV_ACCEL_KVM;
+		g_strfreev(t);
+		t = qemu_lite_build_argv(&qs, &c, 3, 4, 5);
+		ok(!has_pair(t, "-append", "console=ttyS0 reboot=t tsc_early_khz=2599995 quiet") &&
+			   has_pair(t, "-append", "console=ttyS0 reboot=t quiet"),
+		   "a KVM guest is not (it has kvm-clock)");
+	}
+	{
 		struct qemu_argv_opts tb = {
 			.agent_fd = 3, .qmp_fd = 4, .tap_fd = 5, .incoming_fd = -1, .template_boot = true
 		};
