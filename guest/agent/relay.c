@@ -17,6 +17,7 @@
 #include "guest/agent/dns.h"
 #include "guest/agent/process.h"
 #include "guest/agent/relay.h"
+#include "guest/agent/rootfs.h"
 #include "guest/agent/util.h"
 
 /* Stop reading a source while this much is queued for its sink (backpressure). */
@@ -69,10 +70,14 @@ static void handle_exec(struct agent *a, const struct rv_frame *f)
 		return;
 	}
 	proc_init(p, f->proc);
-	if (proc_parse_config(p, f, NULL) < 0)
+	if (proc_parse_config(p, f, NULL) < 0) {
 		proc_failed(a, p);
-	else
-		spawn(a, p, NULL);
+		return;
+	}
+	/* `docker cp` into a running container writes the rootfs on the host: the new process
+	 * must see it, not what the guest cached before (see rootfs.h). */
+	rootfs_refresh();
+	spawn(a, p, NULL);
 }
 
 static void handle_stdin(struct agent *a, struct proc *p, const struct rv_frame *f)
@@ -255,6 +260,9 @@ static bool proc_try_finish(struct agent *a, struct proc *p, int64_t now, int *t
 		}
 		drain_outputs(a, p);
 	}
+	/* Before EXIT, as for proc 0 (main.c): once the host has it, `docker cp` and `docker
+	 * diff` may look at what the process wrote, which cache=loose may still hold dirty. */
+	sync();
 	send_exit(a, p->id, p->status, p->err);
 	proc_free(p);
 	return true;
