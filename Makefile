@@ -100,7 +100,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-integration-cold check-docker-cold check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-integration-cold check-docker-cold check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density bench-fileio fuzz install \
 	clean format format-check help
 
 # make, make demo and make check say one line per phase (mk/phase.sh) and keep everything the
@@ -155,6 +155,7 @@ help:
 	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net, multiarch,"
 	@echo "                        density and nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
 	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
+	@echo "  make bench-fileio     file I/O in the container (reads, find, ls -lR, untar, compile) against runc"
 	@echo "  make bench-multiarch  arm64 work: runvm against runc with qemu-user (binfmt_misc, registered for the bench alone)"
 	@echo "  make bench-density    DENSITY_N containers (default 50) created DENSITY_P at a time (default 8), then idle: start"
 	@echo "                        times, host Pss and idle CPU (DENSITY_WINDOW s, default 30) per container, exec latency;"
@@ -390,6 +391,7 @@ bench: all $(BUILD)/bench/bare.cpio
 	$(TEST_ENV) bench/net.sh $(BENCH_ROUNDS)
 	$(MAKE) bench-multiarch
 	$(MAKE) bench-density
+	$(MAKE) bench-fileio
 	$(MAKE) bench-nested
 
 # arm64 work under runvm against runc with qemu-user through binfmt_misc (registered by the
@@ -405,6 +407,15 @@ bench-density: all
 	bench/density.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf -n $(or $(DENSITY_N),50) \
 		-p $(or $(DENSITY_P),8) --window $(or $(DENSITY_WINDOW),30) \
 		$(if $(DENSITY_MAX_N),--max-n --step $(or $(DENSITY_STEP),10))
+
+# File I/O in the container against runc (issue #14): 4 KiB reads of a 32 MiB file cold and
+# reread, find /, ls -lR, an untar of 4400 files, a tcc compile (FILEIO_ROUNDS, default 3).
+$(BUILD)/bench/stopwatch: bench/stopwatch.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -static -o $@ $<
+bench-fileio: all $(BUILD)/bench/stopwatch
+	bench/fileio.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --stopwatch $(BUILD)/bench/stopwatch \
+		--rounds $(or $(FILEIO_ROUNDS),3)
 
 # The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
 # checks and the bench of tests/nested, without the integration suite.
