@@ -85,9 +85,14 @@ enum {
 #define P9_MAX_MSIZE (512u * 1024)
 #define P9_DEFAULT_MSIZE 8192u /* until Tversion */
 
-/* The Linux client keeps about one fid per dentry in use (with cache=mmap unused dentries
- * are dropped at once) plus one per open file; 65536 leaves room for a container with
- * thousands of open files. Each fid holds an fd, so p9_server_new raises RLIMIT_NOFILE. */
+/* The Linux client keeps one fid per dentry it caches plus one per open file (and, with
+ * cache=loose, one writeback fid per inode open for writing). With cache=mmap (the bind-mount
+ * share) unused dentries are dropped at once; with cache=loose (the rootfs since issue 14)
+ * they stay until the guest's memory pressure or the agent's drop_caches before an exec
+ * evicts them, so a guest that has walked N entries of the rootfs holds about N fids. The
+ * bound stays the same against a hostile guest: 65536, and each fid holds an fd, so the
+ * RLIMIT_NOFILE that p9_server_new raises to its hard limit may stop it earlier; past either,
+ * the guest's walks fail with EMFILE (README "File I/O": the kvm backend's limit). */
 #define P9_MAX_FIDS 65536u
 #define P9_FID_BUCKET_BITS 12
 #define P9_MAX_DEVS 64

@@ -618,6 +618,66 @@ static void test_files(void)
 	ok(t_clunk(1) == 0 && t_unlinkat(0, "d", 0x200) == 0, "Tunlinkat AT_REMOVEDIR d");
 }
 
+/*
+ * What the Linux client sends with cache=loose, the agent's rootfs mount (issue 14): the file
+ * tar makes read-only (0444) gets, besides its create fid, a writeback fid walked from a root
+ * attach and opened O_RDWR (fs/9p/fid.c, v9fs_writeback_fid), through which the dirty pages go
+ * back one 4 KiB page at a time and in any order, then Tfsync (sync, fsync); reads come in
+ * pieces of up to msize (readahead), attributes once per inode; and the client keeps one
+ * walked fid per cached dentry, clunked when the guest drops the dentry (drop_caches before an
+ * exec). Root only for the 0444 part: the server opens it for writing as QEMU's passthrough
+ * server run as root does.
+ */
+static void test_loose_client(void)
+{
+	static uint8_t data[3 * 4096 + 100], back[8192 * 4];
+	static const uint64_t order[] = { 8192, 0, 12288, 4096 };
+	uint32_t mode = is_root ? 0100444 : 0100644, i;
+	char hp[256];
+	struct attr a;
+	struct stat st;
+	bool all = true;
+	int e;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	ok(t_attach(5000, is_root ? 0 : uid_a) == 0, "loose: a second attach, as the writeback fids' root");
+	ok(t_walk(0, 5001, 0, NULL, NULL) == 0 &&
+		   t_lcreate(5001, "wb", 01 | 0100 /* O_WRONLY|O_CREAT */, mode, gid_a) == 0,
+	   "loose: Tlcreate wb (0%o) write-only, as tar does", mode & 07777);
+	ok(walk1(5000, 5002, "wb") == 0 && t_lopen(5002, 2 /* O_RDWR */) == 0,
+	   "loose: the writeback fid opens it O_RDWR%s", is_root ? " (0444: as root)" : "");
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		uint32_t len = order[i] + 4096 <= sizeof(data) ? 4096 : (uint32_t)(sizeof(data) - order[i]);
+
+		all = all && t_write(5002, order[i], data + order[i], len) == (int)len;
+	}
+	ok(all, "loose: dirty pages written back out of order, a page at a time");
+	m_begin(TFSYNC);
+	m_u32(5002);
+	m_u32(0);
+	ok(rpc() == 0, "loose: Tfsync of the writeback fid");
+	e = t_read(5002, 0, 262144, back, sizeof(back));
+	ok(e == (int)sizeof(data) && !memcmp(back, data, sizeof(data)),
+	   "loose: a readahead-sized Tread (msize) gets it all back");
+	ok(t_getattr(5001, &a) == 0 && a.size == sizeof(data) && (a.mode & 07777) == (mode & 07777),
+	   "loose: Tgetattr: its size and mode");
+	host_path(hp, sizeof(hp), "wb");
+	ok(lstat(hp, &st) == 0 && st.st_size == (off_t)sizeof(data) && (st.st_mode & 07777) == (mode & 07777),
+	   "loose: on the host: the size and mode");
+	ok(t_clunk(5001) == 0 && t_clunk(5002) == 0, "loose: the create and writeback fids clunked");
+	all = true;
+	for (i = 0; i < 3000 && all; i++)
+		all = walk1(5000, 10000 + i, "wb") == 0;
+	ok(all && t_getattr(10000, &a) == 0 && t_getattr(10000 + 2999, &a) == 0,
+	   "loose: 3000 fids on one file held at once (a cached dentry each)");
+	for (i = 0; i < 3000 && all; i++)
+		all = t_clunk(10000 + i) == 0;
+	ok(all && t_clunk(5000) == 0 && walk1(0, 5003, "wb") == 0 && t_clunk(5003) == 0,
+	   "loose: all clunked when the guest drops its dentries, the table usable");
+	unlink(hp);
+}
+
 static void test_links_and_nodes(void)
 {
 	char buf[256], hp[256];
@@ -1120,6 +1180,7 @@ int main(void)
 		return tap_done();
 	test_version_attach();
 	test_files();
+	test_loose_client();
 	test_links_and_nodes();
 	test_xattr();
 	test_locks();
