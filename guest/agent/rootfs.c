@@ -61,11 +61,14 @@ void rootfs_refresh(void)
 {
 	int r;
 
-	/* Dirty pages first: drop_caches only drops clean ones. Then the unused dentries
-	 * (negative ones too) and inodes, with their pages (2), and the clean pages of files
-	 * still open (1): what the guest then reads of them it asks the host for again. */
+	/* Dirty pages first: drop_caches only drops clean ones. Then 2: the dentries no one
+	 * holds (negative ones too) and the inodes no one holds, their pages with them, so that
+	 * what is looked up and read next is asked of the host again. Not 1 as well: the pages of
+	 * files a process holds open stay (their attributes stay cached anyway), and so does the
+	 * rest of the guest's page cache, which is the rootfs's alone (bind mounts are
+	 * cache=mmap, tmpfs is not dropped). */
 	sync();
-	if ((r = write_file("/proc/sys/vm/drop_caches", "3")) < 0)
+	if ((r = write_file("/proc/sys/vm/drop_caches", "2")) < 0)
 		logmsg("/proc/sys/vm/drop_caches: %s, ignoring", strerror(-r));
 }
 
