@@ -153,7 +153,7 @@ help:
 	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
 	@echo "Measure:"
 	@echo "  make bench            start time and memory against runc and a bare QEMU boot, docker, net, multiarch,"
-	@echo "                        density and nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
+	@echo "                        density, fileio and nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
 	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
 	@echo "  make bench-fileio     file I/O in the container (reads, find, ls -lR, untar, compile) against runc"
 	@echo "  make bench-multiarch  arm64 work: runvm against runc with qemu-user (binfmt_misc, registered for the bench alone)"
