@@ -361,7 +361,10 @@ static int share_mounted = 1;
 
 /* The RV_MOUNTS_TAG share (9p like the rootfs, else virtio-fs), in the agent's mount namespace,
  * which the container's copies: a mount of it in the container's own would show in its
- * mounts, and a container in a user namespace cannot mount 9p. */
+ * mounts, and a container in a user namespace cannot mount 9p. cache=mmap, not the rootfs's
+ * cache=loose: bind mounts are shared live with the host (a host process and the container
+ * working on one directory), so nothing is cached in the guest and each side sees the
+ * other's changes at once (README "File I/O"). */
 static int mount_share(void)
 {
 	if ((mkdir("/run", 0755) < 0 && errno != EEXIST) || (mkdir(MOUNTS_DIR, 0755) < 0 && errno != EEXIST))
