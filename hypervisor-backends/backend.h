@@ -118,6 +118,10 @@ enum {
 	/* launch restores VMs from templates (hv_vm_config.template_dir); restored and
 	 * template_make are set */
 	HV_FEAT_TEMPLATE = 1u << 2,
+	/* its 9p server bounds what a guest's cached names hold (QEMU closes idle fids' fds past
+	 * its limit), so the guest may cache its rootfs (9p cache=loose); without the bit the
+	 * rootfs is uncached (cache=mmap), one fid per name in use only */
+	HV_FEAT_CACHED_ROOTFS = 1u << 3,
 };
 
 /*

@@ -83,7 +83,7 @@ enum rv_attr_type {
 	RV_ATTR_UID,         /* u32 */
 	RV_ATTR_GID,         /* u32 */
 	RV_ATTR_GIDS,        /* u32, repeated: additional groups */
-	RV_ATTR_FSTYPE,      /* string: "9p" or "virtiofs", how to mount RV_ROOTFS_TAG */
+	RV_ATTR_FSTYPE,      /* string: "9p" (cached), "9p-uncached" or "virtiofs": how to mount RV_ROOTFS_TAG */
 	RV_ATTR_READONLY,    /* u32: mount the rootfs read-only */
 	RV_ATTR_SIGNO,       /* u32 */
 	RV_ATTR_STATUS,      /* u32: exit status as a shell reports it (128+N for signal N) */

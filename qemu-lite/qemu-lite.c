@@ -657,7 +657,7 @@ static void destroy(struct hv_vm *vm)
 
 const struct hv_backend_ops hv_qemu_lite_ops = {
 	.name = "qemu",
-	.features = HV_FEAT_PAUSE | HV_FEAT_TEMPLATE,
+	.features = HV_FEAT_PAUSE | HV_FEAT_TEMPLATE | HV_FEAT_CACHED_ROOTFS,
 	/* QEMU under TCG: ~95 MiB measured with an idle 256 MiB guest (translation cache
 	 * included), with room for I/O buffers. */
 	.host_overhead_mib = 160,

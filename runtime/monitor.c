@@ -524,7 +524,8 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 		if (r == 0)
 			r = put_identity(out);
 		if (r == 0)
-			r = rv_put_str(out, RV_ATTR_FSTYPE, "9p");
+			r = rv_put_str(out, RV_ATTR_FSTYPE,
+				       m->cfg->ops->features & HV_FEAT_CACHED_ROOTFS ? "9p" : "9p-uncached");
 		if (r == 0)
 			r = rv_put_u32(out, RV_ATTR_READONLY, spec->rootfs_readonly);
 		if (r == 0 && spec->hostname && *spec->hostname)

@@ -650,6 +650,8 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 			return fail(e, -EBADMSG, "malformed %s message", msg);
 		if (len == 2 && !memcmp(s, "9p", 2))
 			run->virtiofs = false;
+		else if (len == 11 && !memcmp(s, "9p-uncached", 11))
+			run->uncached = true;
 		else if (len == 8 && !memcmp(s, "virtiofs", 8))
 			run->virtiofs = true;
 		else

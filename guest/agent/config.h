@@ -132,6 +132,7 @@ struct run_config {
 	uint8_t entropy[RV_ENTROPY_LEN];
 	uint64_t realtime_ns;
 	bool virtiofs, readonly;
+	bool uncached;              /* 9p cache=mmap: the host's 9p server holds an fd per cached name */
 	struct mount_entry *mounts; /* none: the built-in set */
 	size_t nmounts;
 	char **masked, **ropaths, **sysctls; /* sysctls: "key=value", the key a path under /proc/sys */

@@ -109,13 +109,17 @@ int mount_rootfs(struct proc *p0, const struct run_config *c)
 	 * unlink, rename, chmod, chown, truncate) are sent at once. What keeps the host and the
 	 * guest agreeing is the agent's: rootfs_writeback() here, sync() before every EXIT, and
 	 * rootfs_refresh() before every EXEC. Bind mounts keep cache=mmap (mounts.c): they are
-	 * shared live with the host.
+	 * shared live with the host. So does the rootfs where the host's 9p server holds an fd
+	 * for every fid ("9p-uncached": the kvm backend's), since a guest caching every name it
+	 * looked up would run it out of fds.
 	 */
 	if (c->virtiofs) {
 		r = mount(RV_ROOTFS_TAG, ROOTFS, "virtiofs", flags, NULL);
 	} else {
 		rootfs_writeback();
-		r = mount(RV_ROOTFS_TAG, ROOTFS, "9p", flags, "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
+		r = mount(RV_ROOTFS_TAG, ROOTFS, "9p", flags,
+			  c->uncached ? "trans=virtio,version=9p2000.L,msize=262144,cache=mmap"
+				      : "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
 	}
 	if (r < 0) {
 		r = -errno;

@@ -7,6 +7,11 @@
 
 rfs=$bundle/rootfs
 rm -f "$rfs"/fio-*
+# The kvm backend's 9p server holds an fd per fid, so its guests keep the rootfs uncached
+# (cache=mmap, HV_FEAT_CACHED_ROOTFS): everything but the page cache holds there too.
+fio_backend=$("$RUNVM" check 2>/dev/null | sed -n 's/^run would use *backend \([^,]*\),.*/\1/p')
+fio_cache=loose
+[ "$fio_backend" = kvm ] && fio_cache=mmap
 
 # --- written by the container: on the host when the process ends ------------------------------
 # The main process: finish() syncs before EXIT. The file made read-only (0444) before its data
@@ -67,9 +72,13 @@ head -c 16777216 /dev/urandom > "$rfs/fio-big"
 out=$("${R[@]}" exec fio-x sh -c 'c() { awk "/^Cached:/ { print \$2 }" /proc/meminfo; }; a=$(c); dd if=/fio-big of=/dev/null bs=4k 2>/dev/null; b=$(c); dd if=/fio-big of=/dev/null bs=4k 2>/dev/null; d=$(c); echo $((b - a)) $((d - b))' 2>"$work/stderr")
 rc=$?; err=$(cat "$work/stderr")
 first=${out%% *} again=${out##* }
-check "the first read of a 16 MiB file fills the guest's page cache (>= 12 MiB more Cached), the reread adds < 2 MiB" \
-	eval '[ "$rc" = 0 ] && [ "${first:-0}" -ge 12288 ] && [ "${again:-99999}" -lt 2048 ]'
-echo "# Cached: +$first kB on the first read, +$again kB on the reread"
+if [ "$fio_cache" = loose ]; then
+	check "the first read of a 16 MiB file fills the guest's page cache (>= 12 MiB more Cached), the reread adds < 2 MiB" \
+		eval '[ "$rc" = 0 ] && [ "${first:-0}" -ge 12288 ] && [ "${again:-99999}" -lt 2048 ]'
+	echo "# Cached: +$first kB on the first read, +$again kB on the reread"
+else
+	skip "a reread from the guest's page cache" "the $fio_backend backend's rootfs is uncached (its 9p server holds an fd per cached name)"
+fi
 "${R[@]}" kill fio-x KILL
 wait_status fio-x >/dev/null
 "${R[@]}" delete fio-x
@@ -101,7 +110,8 @@ printf 'new and longer' > "$bind/f"
 status=$(wait_status fio-b)
 out=$(cat "$work/fio-b.out"); err=$(cat "$work/fio-b.err"); rc=$status
 mounts=$(grep '^/' "$work/fio-b.out" | sort | tr '\n' ' ')
-check "the rootfs is mounted cache=loose, a bind mount cache=mmap" test "$mounts" = "/ rw loose /b rw mmap "
+check "the rootfs is mounted cache=$fio_cache (backend ${fio_backend:-?}), a bind mount cache=mmap" \
+	test "$mounts" = "/ rw $fio_cache /b rw mmap "
 check "a bind mount: the guest's write on the host at once, the host's change (content, size, a new name) seen by the running process" \
 	eval '[ "$status" = 0 ] && [ "$guest_wrote" = from-guest ] && [ "$(tail -1 "$work/fio-b.out")" = "new and longer" ]'
 "${R[@]}" delete fio-b 2>/dev/null

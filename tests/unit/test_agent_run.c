@@ -235,6 +235,16 @@ static void test_defaults(void)
 		   !run.ifname[0] && !run.has_dns_proxy && !run.nmounts && !run.ndevices && !run.userns &&
 		   run.rootfs_propagation == (MS_SLAVE | MS_REC),
 	   "cwd / and nothing else set; / rslave, as runc");
+	ok(!run.uncached, "the rootfs cached unless the host says otherwise");
+	proc_config_free(&c);
+	run_config_free(&run);
+	rv_buf_free(&m.b);
+
+	msg_begin(&m, RV_MSG_RUN);
+	rv_put_str(&m.b, RV_ATTR_ARG, "true");
+	rv_put_str(&m.b, RV_ATTR_FSTYPE, "9p-uncached");
+	ok(config_parse(msg_end(&m), &c, &run, err, sizeof(err)) == 0 && run.uncached && !run.virtiofs,
+	   "FSTYPE 9p-uncached: an uncached 9p rootfs");
 	proc_config_free(&c);
 	run_config_free(&run);
 	rv_buf_free(&m.b);
