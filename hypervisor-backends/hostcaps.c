@@ -30,48 +30,32 @@ static bool param_enabled(const char *root, const char *path)
 	return v[0] == 'Y' || v[0] == 'y' || v[0] == '1';
 }
 
-static bool cpuinfo_has_flag(const char *root, const char *flag)
+/* Whether the first CPU of @cpuinfo (its text, NULL when unreadable) has @flag: the first
+ * CPU speaks for all. */
+static bool cpuinfo_has_flag(const char *cpuinfo, const char *flag)
 {
-	g_autofree char *p = g_strconcat(root, "/proc/cpuinfo", NULL);
-	g_autofree char *data = NULL;
-	g_autofree char *needle = g_strdup_printf(" %s", flag);
+	const char *line = cpuinfo ? strstr(cpuinfo, "\nflags") : NULL;
+	const char *end = line ? strchrnul(line + 1, '\n') : NULL;
+	const char *colon = line ? memchr(line, ':', (size_t)(end - line)) : NULL;
+	g_autofree char *flags = colon ? g_strndup(colon + 1, (size_t)(end - colon - 1)) : NULL;
+	g_auto(GStrv) words = flags ? g_strsplit_set(flags, " \t", -1) : NULL;
 
-	if (!g_file_get_contents(p, &data, NULL, NULL))
-		return false;
-	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
-		char *hit;
-
-		if (strncmp(line, "flags", 5) != 0)
-			continue;
-		hit = strstr(line, needle);
-		if (hit && (hit[strlen(needle)] == ' ' || hit[strlen(needle)] == '\0'))
-			return true;
-		return false; /* the first CPU speaks for all */
-	}
-	return false;
+	return words && g_strv_contains((const char *const *)words, flag);
 }
 
 /* The first CPU's bogomips * 500, where its TSC is constant and nonstop: x86 Linux derives
  * loops_per_jiffy, and so bogomips, from tsc_khz. 0 where that does not hold. */
-static unsigned cpuinfo_tsc_khz(const char *root)
+static unsigned cpuinfo_tsc_khz(const char *cpuinfo)
 {
-	g_autofree char *p = g_strconcat(root, "/proc/cpuinfo", NULL);
-	g_autofree char *data = NULL;
+	const char *line = cpuinfo ? strstr(cpuinfo, "\nbogomips") : NULL;
+	const char *colon = line ? strchr(line, ':') : NULL;
 	double bogomips;
 
-	if (!cpuinfo_has_flag(root, "constant_tsc") || !cpuinfo_has_flag(root, "nonstop_tsc") ||
-	    !g_file_get_contents(p, &data, NULL, NULL))
+	if (!cpuinfo_has_flag(cpuinfo, "constant_tsc") || !cpuinfo_has_flag(cpuinfo, "nonstop_tsc") || !colon)
 		return 0;
-	for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "bogomips", 8) != 0 || !colon)
-			continue;
-		bogomips = g_ascii_strtod(colon + 1, NULL);
-		/* 1 MHz to 100 GHz: anything else is not a TSC's. */
-		return bogomips >= 2 && bogomips <= 200000 ? (unsigned)(bogomips * 500 + 0.5) : 0;
-	}
-	return 0;
+	bogomips = g_ascii_strtod(colon + 1, NULL);
+	/* 1 MHz to 100 GHz: anything else is not a TSC's. */
+	return bogomips >= 2 && bogomips <= 200000 ? (unsigned)(bogomips * 500 + 0.5) : 0;
 }
 
 static bool kvm_dev_works(const char *root)
@@ -88,13 +72,18 @@ static bool kvm_dev_works(const char *root)
 
 void hv_host_probe(const char *root, struct hv_host_caps *ret)
 {
+	g_autofree char *cpuinfo_path = g_strconcat(root, "/proc/cpuinfo", NULL);
+	g_autofree char *cpuinfo = NULL;
 	struct hv_host_caps c = { 0 };
 	struct utsname u;
 
 	c.arch = uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 ? RV_ARCH_AARCH64 : RV_ARCH_X86_64;
-	if (cpuinfo_has_flag(root, "vmx"))
+	/* Read once: it is long on a host with many CPUs, and every container start probes. */
+	if (!g_file_get_contents(cpuinfo_path, &cpuinfo, NULL, NULL))
+		cpuinfo = NULL;
+	if (cpuinfo_has_flag(cpuinfo, "vmx"))
 		c.cpu_virt_flag = "vmx";
-	else if (cpuinfo_has_flag(root, "svm"))
+	else if (cpuinfo_has_flag(cpuinfo, "svm"))
 		c.cpu_virt_flag = "svm";
 	c.cpu_virt = c.cpu_virt_flag != NULL;
 	c.kvm_dev = kvm_dev_works(root);
@@ -128,6 +117,6 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	c.sev = param_enabled(root, "/sys/module/kvm_amd/parameters/sev") && path_exists(root, "/dev/sev");
 	c.sev_snp = param_enabled(root, "/sys/module/kvm_amd/parameters/sev_snp") && path_exists(root, "/dev/sev");
 	if (c.arch == RV_ARCH_X86_64)
-		c.tsc_khz = cpuinfo_tsc_khz(root);
+		c.tsc_khz = cpuinfo_tsc_khz(cpuinfo);
 	*ret = c;
 }

@@ -14,12 +14,13 @@ struct run_config;
  */
 int mount_rootfs(struct proc *p0, const struct run_config *c);
 /*
- * The rootfs is mounted with 9p's cache=loose: the guest caches its data and metadata and
- * does not ask the host whether they changed. Two calls keep the host and the guest agreeing.
- * rootfs_writeback(): a dirty page goes to the host within about 2 s (called once, by
- * mount_rootfs). rootfs_refresh(): everything dirty to the host now, then the guest's cached
- * dentries and inodes that no process holds dropped, with their pages, so that the next lookups and reads see what the host changed (called
- * before each EXEC starts its process). Before every EXIT the agent calls sync().
+ * The rootfs is mounted with 9p's cache=loose (unless RUN says "9p-uncached"): the guest
+ * caches its data and metadata and does not ask the host whether they changed. Two calls keep
+ * the host and the guest agreeing. rootfs_writeback(): a dirty page goes to the host within
+ * about 2 s (called once, by mount_rootfs). rootfs_refresh(): everything dirty to the host
+ * now, then the cached dentries and inodes that no process holds dropped, with their pages,
+ * so that the next lookups and reads see what the host changed (called before each EXEC
+ * starts its process). Before every EXIT the agent calls sync().
  */
 void rootfs_writeback(void);
 void rootfs_refresh(void);

@@ -34,6 +34,10 @@ else
 
 	tt c1 '["sh","-c","cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d \" \\n\"; echo; date +%s"]'
 	c1=$out
+	# A clone that kept the template's clock would be as far behind as the template is old:
+	# at least 6 s, so the clock check below cannot pass by the template being fresh.
+	tt_age=$(($(date +%s) - $(stat -c %Y "$(tt_states | head -1)")))
+	[ "$tt_age" -lt 6 ] && sleep $((6 - tt_age))
 	tt c2 '["sh","-c","cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d \" \\n\"; echo; date +%s"]'
 	c2=$out now=$(date +%s)
 	out="c1: $c1 / c2: $c2"
