@@ -44,6 +44,7 @@ LIB_SRCS := $(BASE_SRCS) \
 	runtime/network.c runtime/arch.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c hypervisor-backends/settings.c \
 	hypervisor-backends/procstats.c hypervisor-backends/jail.c \
+	hypervisor-backends/template-store.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c qemu-lite/template.c \
 	protocol/agent-proto.c
 # runvm's own VMM (the kvm backend): the core, the saved-state format, the backend glue, and the
@@ -52,7 +53,7 @@ LIB_SRCS := $(BASE_SRCS) \
 KVM_LAYOUT_SRCS_x86_64 := kvm/x86/layout.c
 KVM_ARCH_SRCS_x86_64 := kvm/x86/arch.c kvm/x86/boot.c kvm/x86/legacy.c $(KVM_LAYOUT_SRCS_x86_64)
 KVM_ARCH_SRCS_arm64 := kvm/arch-stub.c
-LIB_SRCS += kvm/vmm.c kvm/memory.c kvm/vcpu.c kvm/state.c kvm/kvm-backend.c $(KVM_ARCH_SRCS_$(KARCH))
+LIB_SRCS += kvm/vmm.c kvm/memory.c kvm/vcpu.c kvm/state.c kvm/kvm-backend.c kvm/template.c $(KVM_ARCH_SRCS_$(KARCH))
 # The 9P2000.L server behind virtio-9p (arch-neutral).
 LIB_SRCS += kvm/virtio/p9.c
 # The virtio-mmio transport, the split virtqueue and the devices (arch-neutral).

@@ -18,8 +18,10 @@
 #ifndef RUNVM_KVM_DEVICE_H
 #define RUNVM_KVM_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+struct kvm_state_buf;
 struct vmm;
 
 /* An MMIO (or port) region's handlers, called from a vCPU thread with the device's lock not
@@ -60,5 +62,12 @@ int vmm_io_watch(struct vmm *vm, int fd, short events, void (*fn)(void *opaque, 
 /* Call @fn(@opaque) when the VM is freed, after every thread has stopped (last registered
  * first): a device releases its state there. Returns 0 or -errno. */
 int vmm_on_free(struct vmm *vm, void (*fn)(void *opaque), void *opaque);
+
+/* A device with state of its own for VM templates (kvm/state.h records): vmm_save() calls
+ * @save for each, in the order registered, with every thread of the VM stopped; vmm_restore()
+ * calls @load for each, in the same order, in a VM with the same devices added the same way.
+ * Returns 0 or -errno. */
+int vmm_state_register(struct vmm *vm, int (*save)(void *opaque, struct kvm_state_buf *out),
+		       int (*load)(void *opaque, const void *buf, size_t len), void *opaque);
 
 #endif

@@ -32,6 +32,7 @@
 #include "base/log.h"
 #include "kvm/arch.h"
 #include "kvm/kvm-backend.h"
+#include "kvm/template.h"
 #include "kvm/virtio/virtio.h"
 #include "kvm/vmm.h"
 
@@ -54,6 +55,7 @@ enum vmm_op {
 	VMM_PAUSE,     /* the monitor: stop the vCPUs */
 	VMM_RESUME,    /* the monitor: let them go on */
 	VMM_STOP,      /* the monitor: end the VM now */
+	VMM_SAVE,      /* the monitor: a template's boot is ready: save the VM (it ends) */
 };
 
 struct vmm_msg {
@@ -74,6 +76,7 @@ struct hv_vm {
 	bool reaped;
 	int status;
 	unsigned memory_mib;
+	bool restored; /* from a template: its agent said HELLO to the template's maker */
 };
 
 static const struct hv_key kvm_keys[] = {
@@ -146,8 +149,8 @@ static int agent_connect(const struct hv_endpoint *ep, int *ret_fd, struct rt_er
 
 /* In the VMM process, still privileged: the VM, its devices, the kernel, everything opened
  * that the jail will hide. */
-static int vm_setup(const struct kvm_settings *s, const struct hv_vm_config *cfg, struct vmm **ret,
-		    struct rt_error **err)
+static int vm_setup(const struct kvm_settings *s, const struct hv_vm_config *cfg, const struct kvm_launch *how,
+		    struct vmm **ret, struct rt_error **err)
 {
 	int console_fd = -1, agent_fd = -1;
 	struct vmm *vmm = NULL;
@@ -162,7 +165,10 @@ static int vm_setup(const struct kvm_settings *s, const struct hv_vm_config *cfg
 	if (agent_connect(&cfg->agent, &agent_fd, err) < 0)
 		return -1;
 	t0 = rv_now_ms();
-	if (vmm_new(cfg->vcpus, cfg->memory_mib, s->huge_pages, console_fd, &vmm, err) < 0)
+	/* A template's RAM is saved into a file for clones to map: in small pages, only those the
+	 * guest touched. */
+	if (vmm_new(cfg->vcpus, cfg->memory_mib, s->huge_pages && how->save_memory_fd < 0, how->memory_fd, console_fd,
+		    &vmm, err) < 0)
 		return -1;
 	*ret = vmm;
 	t1 = rv_now_ms();
@@ -184,7 +190,12 @@ static int vm_setup(const struct kvm_settings *s, const struct hv_vm_config *cfg
 	if (virtio_rng_add(vmm, err) < 0)
 		return rt_error_wrap(err, "virtio-rng");
 	t2 = rv_now_ms();
-	if (vmm_load_kernel(vmm, cfg->kernel, cfg->initrd, err) < 0)
+	if (how->state) {
+		int e = vmm_restore(vmm, how->state, how->state_len);
+
+		if (e < 0)
+			return rt_make_error(err, KVM_RESTORE_REFUSED, "the template's state: %s", strerror(-e));
+	} else if (vmm_load_kernel(vmm, cfg->kernel, cfg->initrd, err) < 0)
 		return -1;
 	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms", t1 - t0,
 		 t2 - t1, rv_now_ms() - t2);
@@ -241,11 +252,12 @@ static void __attribute__((noreturn)) vmm_end(int ctl, struct vmm *vmm)
 }
 
 /* The VMM process: set up, jail, run; answer the monitor until the VM ends. */
-static void __attribute__((noreturn)) vmm_process(const struct kvm_settings *s, const struct hv_vm_config *cfg,
-						  const struct hv_jail *jail, int ctl, int parent_pidfd)
+static void __attribute__((noreturn))
+vmm_process(const struct kvm_settings *s, const struct hv_vm_config *cfg, const struct kvm_launch *how,
+	    const struct hv_jail *jail, int ctl, int parent_pidfd)
 {
 	struct pollfd parent = { .fd = parent_pidfd, .events = POLLIN };
-	int keep[5 + VMM_MAX_NICS], devnull;
+	int keep[8 + VMM_MAX_NICS], devnull;
 	struct hv_jail_failure f = { 0 };
 	struct rt_error *err = NULL;
 	struct vmm *vmm = NULL;
@@ -265,15 +277,25 @@ static void __attribute__((noreturn)) vmm_process(const struct kvm_settings *s, 
 	if (cfg->agent.kind == HV_ENDPOINT_FD)
 		keep[n++] = cfg->agent.fd;
 	for (size_t i = 0; i < cfg->n_nics && i < VMM_MAX_NICS; i++)
-		keep[n++] = cfg->nics[i].tap_fd;
+		if (cfg->nics[i].tap_fd >= 0)
+			keep[n++] = cfg->nics[i].tap_fd;
+	for (size_t i = 0; i < 3; i++) {
+		int fd = (int[]){ how->save_state_fd, how->save_memory_fd, how->memory_fd }[i];
+
+		if (fd >= 0)
+			keep[n++] = fd;
+	}
 	close_all_but(keep, n);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0) {
 		rt_make_error(&err, errno, "/dev/null");
 		vmm_fail(ctl, err);
 	}
-	if (vm_setup(s, cfg, &vmm, &err) < 0)
+	if (vm_setup(s, cfg, how, &vmm, &err) < 0)
 		vmm_fail(ctl, err);
+	/* Mapped: the jail need not hold the template's file. */
+	if (how->memory_fd >= 0)
+		close(how->memory_fd);
 	/* Nothing of the runtime's log or stderr from here on: a VMM taken over by the guest
 	 * could write anything there. What the monitor must know comes up @ctl. */
 	rt_log_close();
@@ -319,6 +341,11 @@ static void __attribute__((noreturn)) vmm_process(const struct kvm_settings *s, 
 		/* The monitor hung up, or asked for the end. */
 		if (len != sizeof(m) || m.op == VMM_STOP)
 			vmm_end(ctl, vmm);
+		if (m.op == VMM_SAVE && how->save_state_fd >= 0) {
+			r = vmm_save(vmm, how->save_state_fd, how->save_memory_fd);
+			send_msg(ctl, VMM_REPLY, -r, r < 0 ? strerror(-r) : NULL);
+			_exit(r < 0);
+		}
 		r = m.op == VMM_PAUSE ? vmm_pause(vmm, &err) : m.op == VMM_RESUME ? vmm_resume(vmm, &err) : 0;
 		send_msg(ctl, VMM_REPLY, r < 0 ? err->status : 0, r < 0 ? err->msg : NULL);
 		rt_error_free(&err);
@@ -404,7 +431,8 @@ static int check_single_threaded(struct rt_error **err)
 	return 0;
 }
 
-static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
+int kvm_launch(const struct kvm_settings *settings, const struct hv_vm_config *cfg, const struct kvm_launch *how,
+	       struct hv_vm **ret_vm, struct rt_error **err)
 {
 	_cleanup_close_ int parent_pidfd = -EBADF;
 	_cleanup_jail_ struct hv_jail jail = { 0 };
@@ -435,6 +463,7 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	vm->ctl = sp[0];
 	vm->pidfd = -1;
 	vm->memory_mib = cfg->memory_mib;
+	vm->restored = how->state != NULL;
 	/* Its mount namespace is always its own (the jail is built there), its pid and ipc ones too
 	 * unless config.json named that type by path: then it shares the monitor's. The others
 	 * stay the monitor's: the container's. */
@@ -443,7 +472,7 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 				 NULL, NULL, NULL, NULL);
 	if (vm->pid == 0) {
 		close(sp[0]);
-		vmm_process(settings, cfg, &jail, sp[1], parent_pidfd);
+		vmm_process(settings, cfg, how, &jail, sp[1], parent_pidfd);
 	}
 	e = errno;
 	close(sp[1]);
@@ -468,6 +497,31 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		rt_make_error(err, ETIMEDOUT, "the VMM process did not get its VM running");
 	destroy(vm);
 	return -1;
+}
+
+static int launch(const void *settings, const struct hv_vm_config *cfg, struct hv_vm **ret_vm, struct rt_error **err)
+{
+	const struct kvm_launch cold = { .save_state_fd = -1, .save_memory_fd = -1, .memory_fd = -1 };
+
+	if (cfg->template_dir) {
+		int r = kvm_template_restore(settings, cfg, ret_vm, err);
+
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
+	return kvm_launch(settings, cfg, &cold, ret_vm, err);
+}
+
+static bool restored(struct hv_vm *vm)
+{
+	return vm->restored;
+}
+
+static int template_make(const void *settings, const struct hv_vm_config *cfg, struct rt_error **err)
+{
+	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE || !cfg->template_dir)
+		return rt_make_error(err, EOPNOTSUPP, "this VM cannot have a template");
+	return kvm_template_make(settings, cfg, err);
 }
 
 static int exit_fd(struct hv_vm *vm)
@@ -540,6 +594,26 @@ static int request(struct hv_vm *vm, enum vmm_op op, struct rt_error **err)
 	return 0;
 }
 
+int kvm_save(struct hv_vm *vm, long long deadline, struct rt_error **err)
+{
+	struct vmm_msg m = { .op = VMM_SAVE };
+	int r;
+
+	if (vm->reaped || send(vm->ctl, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(m))
+		return rt_make_error(err, ESRCH, "save the template: its VM has ended");
+	do
+		r = recv_msg(vm, (int)MAX(deadline - rv_now_ms(), 0), &m, err);
+	while (r > 0 && m.op != VMM_REPLY && m.op != VMM_ENDED);
+	if (r < 0)
+		return -1;
+	if (r == 0 || m.op == VMM_ENDED)
+		return rt_make_error(err, r == 0 ? ETIMEDOUT : ESRCH, "save the template: %s",
+				     r == 0 ? "the VMM process did not answer in time" : "its VM ended");
+	if (m.err)
+		return rt_make_error(err, m.err, "save the template: %s", m.text);
+	return 0;
+}
+
 static int pause_vm(struct hv_vm *vm, struct rt_error **err)
 {
 	return request(vm, VMM_PAUSE, err);
@@ -566,7 +640,7 @@ static int stats(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **er
 
 const struct hv_backend_ops hv_kvm_ops = {
 	.name = "kvm",
-	.features = HV_FEAT_PAUSE,
+	.features = HV_FEAT_PAUSE | HV_FEAT_TEMPLATE,
 	/* Measured in the nested test VM: about 6 MB Pss for the VMM beyond guest RAM (vCPU
 	 * threads' stacks, virtqueue and 9p buffers, KVM's own structures). 32 MiB keeps a
 	 * margin of five for a busier 9p share or more vCPUs, and stays far below QEMU's 160. */
@@ -575,6 +649,8 @@ const struct hv_backend_ops hv_kvm_ops = {
 	.free_config = free_config,
 	.probe = probe,
 	.launch = launch,
+	.restored = restored,
+	.template_make = template_make,
 	.exit_fd = exit_fd,
 	.wait = vm_wait,
 	.stop = stop,

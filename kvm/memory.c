@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -58,11 +59,34 @@ void vmm_memory_preinit(struct vmm *vm)
 	vm->ram = MAP_FAILED;
 }
 
-int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, struct rt_error **err)
+/* A template's memory, copy-on-write (vmm_new()): the file is opened read-only, so nothing this
+ * VM does reaches it, and its pages stay in the page cache for the next clone. */
+static int map_template(struct vmm *vm, uint64_t size, int ram_fd, struct rt_error **err)
+{
+	struct stat st;
+
+	if (fstat(ram_fd, &st) < 0)
+		return rt_make_error(err, errno, "the template's memory");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return rt_make_error(err, EINVAL, "the template's memory is not a file of %llu MiB",
+				     (unsigned long long)(size >> 20));
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, ram_fd, 0);
+	if (vm->ram == MAP_FAILED)
+		return rt_make_error(err, errno, "map the template's memory");
+	return 0;
+}
+
+int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, int ram_fd, struct rt_error **err)
 {
 	uint64_t off;
 	bool huge_fs;
 
+	if (ram_fd >= 0) {
+		if (map_template(vm, size, ram_fd, err) < 0)
+			return -1;
+		vm->ram_size = size;
+		goto slots;
+	}
 	vm->mem_fd = ram_file(huge_pages, &huge_fs);
 	if (vm->mem_fd < 0)
 		return rt_make_error(err, errno, "memfd_create");
@@ -78,6 +102,7 @@ int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, struct rt_er
 	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
 	if (huge_pages && !huge_fs)
 		madvise(vm->ram, size, MADV_HUGEPAGE);
+	slots:
 	vm->n_slots = vmm_arch_ram_layout(size, vm->slots);
 	off = 0;
 	for (unsigned i = 0; i < vm->n_slots; i++) {

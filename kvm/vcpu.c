@@ -287,6 +287,16 @@ void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+int vcpu_complete_exit(struct vcpu *c)
+{
+	/* KVM's documented way: KVM_RUN with immediate_exit completes what is pending and returns
+	 * -EINTR without entering the guest. */
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(c->fd, KVM_RUN, 0) == 0)
+		return -EIO;
+	return errno == EINTR ? 0 : -errno;
+}
+
 static void kick_handler(int sig)
 {
 	(void)sig; /* only there to interrupt KVM_RUN */

@@ -5,6 +5,7 @@
 #define RUNVM_KVM_VCPU_H
 
 struct rt_error;
+struct vcpu;
 struct vmm;
 
 /* @n vCPUs, none created yet, so that vcpus_free() may run after any failure. */
@@ -18,6 +19,10 @@ void vcpus_free(struct vmm *vm);
 void *vcpu_thread(void *arg);
 /* Make every started vCPU leave KVM_RUN and look at the VM's flags. Lock held. */
 void vcpu_kick_all(struct vmm *vm);
+/* With its thread gone: finish the exit it handled last (an MMIO or port read's value goes
+ * into the guest's register only at the next KVM_RUN), so that its registers can be saved.
+ * 0 or -errno. */
+int vcpu_complete_exit(struct vcpu *c);
 /* Once per process, before the first vCPU thread: the kick's handler. */
 void vcpu_install_kick_handler(void);
 

@@ -18,6 +18,7 @@
 #include "kvm/device.h"
 
 struct kvm_run;
+struct kvm_state_buf;
 
 /* 1 TiB is what the configuration allows (memory_mib). */
 #define VMM_MAX_RAM (1ULL << 40)
@@ -26,6 +27,7 @@ struct kvm_run;
 #define VMM_MAX_PIO 16
 #define VMM_MAX_WATCHES 64
 #define VMM_MAX_ON_FREE 64
+#define VMM_MAX_STATES 32
 #define VMM_THREAD_STACK (256 << 10)
 
 enum { VMM_F_EXIT = 1, VMM_F_PAUSE = 2 };
@@ -94,6 +96,13 @@ struct vmm {
 		void *opaque;
 	} on_free[VMM_MAX_ON_FREE];
 	unsigned n_on_free;
+	struct {
+		int (*save)(void *opaque, struct kvm_state_buf *out);
+		int (*load)(void *opaque, const void *buf, size_t len);
+		void *opaque;
+	} states[VMM_MAX_STATES];
+	unsigned n_states;
+	bool states_lost; /* a device's could not be registered: vmm_save refuses */
 };
 
 /* Lock held: no vCPU is in KVM_RUN or can get there (paused, not started, or ended), so that

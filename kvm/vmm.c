@@ -29,6 +29,7 @@
 #include "kvm/arch.h"
 #include "kvm/device.h"
 #include "kvm/memory.h"
+#include "kvm/state.h"
 #include "kvm/vcpu.h"
 #include "kvm/vmm-internal.h"
 #include "kvm/vmm.h"
@@ -100,7 +101,8 @@ bool vmm_ended(struct vmm *vm, int *ret_status, const char **ret_reason)
 
 /* --- creation --------------------------------------------------------------------------- */
 
-int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret, struct rt_error **err)
+int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int ram_fd, int console_fd, struct vmm **ret,
+	    struct rt_error **err)
 {
 	uint64_t size = (uint64_t)mem_mib << 20;
 	struct vmm *vm;
@@ -156,7 +158,7 @@ int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, s
 	}
 	vm->run_size = (size_t)r;
 
-	r = vmm_memory_init(vm, size, huge_pages, err);
+	r = vmm_memory_init(vm, size, huge_pages, ram_fd, err);
 	if (r < 0)
 		goto fail;
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -282,6 +284,21 @@ int vmm_on_free(struct vmm *vm, void (*fn)(void *opaque), void *opaque)
 		r = -ENOSPC;
 	else
 		vm->on_free[vm->n_on_free++] = (typeof(vm->on_free[0])){ .fn = fn, .opaque = opaque };
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vmm_state_register(struct vmm *vm, int (*save)(void *opaque, struct kvm_state_buf *out),
+		       int (*load)(void *opaque, const void *buf, size_t len), void *opaque)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->n_states == VMM_MAX_STATES)
+		r = -ENOSPC;
+	else
+		vm->states[vm->n_states++] = (typeof(vm->states[0])){ .save = save, .load = load, .opaque = opaque };
+	vm->states_lost |= r < 0;
 	pthread_mutex_unlock(&vm->lock);
 	return r;
 }
@@ -578,4 +595,138 @@ void *vmm_arch_state(struct vmm *vm)
 void vmm_set_arch_state(struct vmm *vm, void *state)
 {
 	vm->arch = state;
+}
+
+/* --- VM templates: the whole VM's state ------------------------------------------------------- */
+
+#define VMM_STATE_MAGIC 0x534d4d56u /* "VMMS" */
+#define VMM_STATE_VERSION 1
+#define RAM_PAGE 4096
+
+static bool page_zero(const uint8_t *p, size_t n)
+{
+	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Guest RAM into @fd, as sparse as what the guest touched: only the ranges the RAM file holds
+ * (SEEK_DATA), and of those only the pages that are not all zeros. */
+static int save_ram(struct vmm *vm, int fd)
+{
+	off_t off = 0, end = (off_t)vm->ram_size;
+
+	/* A clone's RAM is a private mapping of its template's file: not saved again. */
+	if (vm->mem_fd < 0)
+		return -EOPNOTSUPP;
+	if (ftruncate(fd, end) < 0)
+		return -errno;
+	while (off < end) {
+		off_t data = lseek(vm->mem_fd, off, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break;
+		hole = data < 0 ? -1 : lseek(vm->mem_fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		hole = MIN(hole, end);
+		for (off_t p = data; p < hole;) {
+			off_t run = p;
+			int r;
+
+			while (run < hole && !page_zero(vm->ram + run, (size_t)MIN((off_t)RAM_PAGE, hole - run)))
+				run += RAM_PAGE;
+			run = MIN(run, hole);
+			if (run > p && (r = pwrite_all(fd, vm->ram + p, (size_t)(run - p), p)) < 0)
+				return r;
+			p = run + RAM_PAGE;
+		}
+		off = hole;
+	}
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+int vmm_save(struct vmm *vm, int state_fd, int memory_fd)
+{
+	struct kvm_state_buf out = { 0 }, rec = { 0 };
+	int r = 0;
+
+	if (!vm->started)
+		return -EINVAL;
+	if (vm->states_lost)
+		return -ENOSPC;
+	/* With every thread gone no device callback runs and no vCPU is in KVM_RUN: the
+	 * devices, the vCPUs and the platform hold still while they are read. */
+	vmm_stop(vm);
+	kvm_state_put_header(&out, VMM_STATE_MAGIC, VMM_STATE_VERSION);
+	kvm_state_put_u32(&out, vm->n_vcpus);
+	kvm_state_put_u32(&out, vm->n_states);
+	kvm_state_put_u64(&out, vm->ram_size);
+	r = vmm_arch_platform_save(vm, &rec);
+	kvm_state_put_blob(&out, &rec);
+	for (unsigned i = 0; r == 0 && i < vm->n_vcpus; i++) {
+		kvm_state_buf_release(&rec);
+		r = vcpu_complete_exit(&vm->vcpus[i]);
+		if (r == 0)
+			r = vmm_arch_vcpu_save(vm, i, vm->vcpus[i].fd, &rec);
+		kvm_state_put_blob(&out, &rec);
+	}
+	for (unsigned i = 0; r == 0 && i < vm->n_states; i++) {
+		kvm_state_buf_release(&rec);
+		r = vm->states[i].save(vm->states[i].opaque, &rec);
+		kvm_state_put_blob(&out, &rec);
+	}
+	if (r == 0)
+		r = kvm_state_buf_error(&out);
+	if (r == 0)
+		r = pwrite_all(state_fd, out.data, out.len, 0);
+	if (r == 0 && fdatasync(state_fd) < 0)
+		r = -errno;
+	if (r == 0)
+		r = save_ram(vm, memory_fd);
+	kvm_state_buf_release(&rec);
+	kvm_state_buf_release(&out);
+	return r;
+}
+
+int vmm_restore(struct vmm *vm, const void *buf, size_t len)
+{
+	struct kvm_state_reader r;
+	const void *p;
+	size_t n;
+	int e;
+
+	if (vm->started)
+		return -EBUSY;
+	kvm_state_reader_init(&r, buf, len);
+	e = kvm_state_get_header(&r, VMM_STATE_MAGIC, VMM_STATE_VERSION);
+	if (e < 0)
+		return e;
+	/* The same machine: as many vCPUs, the same devices (each record says which it is), the
+	 * same RAM. */
+	if (kvm_state_get_u32(&r) != vm->n_vcpus || kvm_state_get_u32(&r) != vm->n_states || vm->states_lost ||
+	    kvm_state_get_u64(&r) != vm->ram_size)
+		return -EBADMSG;
+	if (!kvm_state_get_blob(&r, &p, &n))
+		return -EBADMSG;
+	e = vmm_arch_platform_load(vm, p, n);
+	for (unsigned i = 0; e == 0 && i < vm->n_vcpus; i++)
+		e = kvm_state_get_blob(&r, &p, &n) ? vmm_arch_vcpu_load(vm, i, vm->vcpus[i].fd, p, n) : -EBADMSG;
+	for (unsigned i = 0; e == 0 && i < vm->n_states; i++)
+		e = kvm_state_get_blob(&r, &p, &n) ? vm->states[i].load(vm->states[i].opaque, p, n) : -EBADMSG;
+	return e < 0 ? e : kvm_state_get_end(&r);
 }

@@ -30,9 +30,12 @@ struct vmm;
 
 /* Open /dev/kvm and create a VM with @vcpus vCPUs and @mem_mib MiB of guest RAM (one file,
  * placed by the architecture's layout), then the architecture's platform (x86: irqchip, PIT,
- * UART on @console_fd, i8042, CMOS). @console_fd (or -1) stays the caller's and must outlive
- * the VM. Nothing runs until vmm_start(). */
-int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int console_fd, struct vmm **ret, struct rt_error **err);
+ * UART on @console_fd, i8042, CMOS). The RAM is a new file, or with @ram_fd >= 0 a template's
+ * memory (vmm_save), mapped copy-on-write: the VM's writes stay its own, and the pages it
+ * never writes are the page cache's, shared by every clone. @ram_fd and @console_fd (or -1)
+ * stay the caller's; @console_fd must outlive the VM. Nothing runs until vmm_start(). */
+int vmm_new(unsigned vcpus, unsigned mem_mib, bool huge_pages, int ram_fd, int console_fd, struct vmm **ret,
+	    struct rt_error **err);
 
 /* Append to the kernel command line (devices announce themselves there on x86). */
 void vmm_cmdline_append(struct vmm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -69,6 +72,17 @@ int vmm_vcpu_load(struct vmm *vm, unsigned id, const void *buf, size_t len);
  * controllers and the PIT), on the same conditions. */
 int vmm_platform_save(struct vmm *vm, struct kvm_state_buf *out);
 int vmm_platform_load(struct vmm *vm, const void *buf, size_t len);
+
+/* VM templates. vmm_save ends a started VM (vmm_stop) and writes its state to @state_fd (the
+ * platform, each vCPU and each device of vmm_state_register(), as records of kvm/state.h) and
+ * its RAM to @memory_fd (sized to the RAM; pages of zeros are holes). vmm_restore loads such a
+ * state, in place of vmm_load_kernel, into a VM made over that memory (vmm_new's @ram_fd) with
+ * the same vCPUs and the same devices added in the same order; vmm_start then runs it on from
+ * where it was saved. The state is hostile input (a template's file): a malformed one is
+ * refused. 0 or -errno (-EBADMSG: malformed or of another VM, -EBUSY: started, -ENOSPC: a
+ * device's state was never registered). */
+int vmm_save(struct vmm *vm, int state_fd, int memory_fd);
+int vmm_restore(struct vmm *vm, const void *buf, size_t len);
 
 /* Readable (POLLIN) once the VM has ended, and from then on. Owned by the VM. */
 int vmm_exit_fd(struct vmm *vm);

@@ -1,18 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * VM templates for the qemu backend. A template is a guest booted once to its agent's HELLO,
- * before anything of a container is known (its shares point at an empty directory, its NICs at
- * nothing), then saved with QEMU's migration into a state file. A container whose VM has the
- * same shape starts by streaming that state into a new QEMU with -incoming, so it skips the
- * kernel's boot and the agent's start.
- *
- * Layout, in hv_vm_config.template_dir: qemu-KEY/{state,meta.json}, qemu-KEY.lock (held while
- * one is made) and empty/ (the template boot's shares). KEY hashes everything that shapes the
- * guest: the template boot's QEMU command line (architecture, accelerator, vCPUs, memory,
- * kernel command line, device set) and the identity (device, inode, size, times) of the QEMU
- * binary, the kernel and the initrd, so that changing any of them makes a new template.
- * meta.json holds the state's size and SHA-256: a template whose state does not match is
- * discarded and made again, never restored.
+ * VM templates for the qemu backend (hypervisor-backends/template-store.h: what they are, where
+ * they live, how they are checked). A template is the guest saved with QEMU's migration into
+ * its `state` file; a container whose VM has the same shape starts by streaming that state
+ * into a new QEMU with -incoming, so it skips the kernel's boot and the agent's start.
  *
  * Why a stream and not shared memory: QEMU 7.2 maps a file-backed guest RAM privately only
  * when it may open the file for writing (its readonly= makes the guest's RAM a ROM), and a
@@ -27,10 +18,6 @@
 #include "qemu-lite/qemu-lite.h"
 
 struct rt_error;
-
-/* The template key of @cfg's shape (32 hex digits, g_free), or NULL with *ret_why (static
- * text) when this VM cannot have a template. */
-char *qemu_template_key(const struct qemu_settings *s, const struct hv_vm_config *cfg, const char **ret_why);
 
 /*
  * Start @cfg's VM from its template, making the template first where there is none (or a

@@ -401,6 +401,16 @@ static const struct vmm_mmio_ops virtio_mmio_ops = {
 	.write = mmio_write,
 };
 
+static int dev_save(void *opaque, struct kvm_state_buf *out)
+{
+	return virtio_dev_save(opaque, out);
+}
+
+static int dev_load(void *opaque, const void *buf, size_t len)
+{
+	return virtio_dev_load(opaque, buf, len);
+}
+
 int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaque, struct virtio_dev **ret)
 {
 	struct virtio_dev *d;
@@ -438,6 +448,9 @@ int virtio_mmio_add(struct vmm *vm, const struct virtio_dev_ops *ops, void *opaq
 	}
 	if (vmm_on_free(vm, virtio_dev_free, d) < 0)
 		rt_debug("virtio-%s: not freed with the VM, ignoring", dev_name(d));
+	/* A VM whose device could not be registered is refused by vmm_save (its list is full). */
+	if (vmm_state_register(vm, dev_save, dev_load, d) < 0)
+		rt_debug("virtio-%s: its state cannot be saved", dev_name(d));
 	if (ret)
 		*ret = d;
 	return 0;

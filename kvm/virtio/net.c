@@ -158,7 +158,7 @@ static void net_status(void *opaque, bool running)
 	n->running = running;
 	/* With no offloads the host stack checksums and segments before the tap, which every
 	 * guest can take. */
-	if (ioctl(n->tap, TUNSETOFFLOAD, off) < 0 && off) {
+	if (n->tap >= 0 && ioctl(n->tap, TUNSETOFFLOAD, off) < 0 && off) {
 		rt_debug("virtio-net: TUNSETOFFLOAD %#x: %m, ignoring", off);
 		ioctl(n->tap, TUNSETOFFLOAD, 0);
 	}
@@ -237,6 +237,10 @@ int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err)
 	int hdr_len = NET_HDR_LEN, fl, r;
 	struct net *n;
 
+	/* No tap: a template's NIC, which its clones connect (the guest sends nothing before it
+	 * has an address, and what it sends is dropped). */
+	if (tap_fd < 0)
+		goto add;
 	if (ioctl(tap_fd, TUNGETIFF, &ifr) < 0)
 		return rt_make_error(err, errno, "virtio-net: not a tap");
 	if (!(ifr.ifr_flags & IFF_VNET_HDR) || !(ifr.ifr_flags & IFF_NO_PI))
@@ -250,6 +254,7 @@ int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err)
 	fl = fcntl(tap_fd, F_GETFL);
 	if (fl < 0 || fcntl(tap_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return rt_make_error(err, errno, "virtio-net: tap O_NONBLOCK");
+add:
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return rt_make_error(err, ENOMEM, "virtio-net");
@@ -270,7 +275,7 @@ int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err)
 	}
 	if (vmm_on_free(vm, net_free, n) < 0)
 		rt_debug("virtio-net: not freed with the VM, ignoring");
-	r = vmm_io_watch(vm, tap_fd, POLLIN, net_rx, n);
+	r = tap_fd < 0 ? 0 : vmm_io_watch(vm, tap_fd, POLLIN, net_rx, n);
 	if (r < 0)
 		return rt_make_error(err, -r, "virtio-net: watch the tap");
 	return 0;

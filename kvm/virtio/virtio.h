@@ -114,7 +114,8 @@ void virtio_fail(struct virtio_dev *d, const char *why);
  * dropped when -1), port 1 is named @port_name and connected to the stream socket @fd (the
  * agent channel; the caller keeps its own end; an fd that is not a socket is made O_NONBLOCK). */
 int virtio_console_add(struct vmm *vm, int log_fd, const char *port_name, int fd, struct rt_error **err);
-/* virtio-net on a tap fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), which is made O_NONBLOCK. */
+/* virtio-net on a tap fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), which is made O_NONBLOCK; -1: on
+ * nothing (a template's NIC: what the guest sends is dropped, nothing arrives). */
 int virtio_net_add(struct vmm *vm, int tap_fd, struct rt_error **err);
 /* virtio-rng fed from getrandom(). */
 int virtio_rng_add(struct vmm *vm, struct rt_error **err);

@@ -349,10 +349,10 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	return 0;
 }
 
-/* --- the platform's state: the in-kernel PIC pair, IOAPIC and PIT ---------------------------- */
+/* --- the platform's state: the in-kernel PIC pair, IOAPIC and PIT, and kvmclock ------------- */
 
 #define X86_PLATFORM_STATE_MAGIC 0x50363878u /* "x86P" */
-#define X86_PLATFORM_STATE_VERSION 1
+#define X86_PLATFORM_STATE_VERSION 2
 
 /* KVM_GET_IRQCHIP's chips, in this order. */
 static const uint32_t irqchips[] = { KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC };
@@ -363,18 +363,22 @@ int vmm_arch_platform_save(struct vmm *vm, struct kvm_state_buf *out)
 	int fd = vmm_vm_fd(vm);
 	struct kvm_irqchip chip[N_IRQCHIPS];
 	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock = { 0 };
 
 	for (size_t i = 0; i < N_IRQCHIPS; i++) {
 		chip[i] = (struct kvm_irqchip){ .chip_id = irqchips[i] };
 		if (ioctl(fd, KVM_GET_IRQCHIP, &chip[i]) < 0)
 			return -errno;
 	}
-	if (ioctl(fd, KVM_GET_PIT2, &pit) < 0)
+	if (ioctl(fd, KVM_GET_PIT2, &pit) < 0 || ioctl(fd, KVM_GET_CLOCK, &clock) < 0)
 		return -errno;
 	kvm_state_put_header(out, X86_PLATFORM_STATE_MAGIC, X86_PLATFORM_STATE_VERSION);
 	for (size_t i = 0; i < N_IRQCHIPS; i++)
 		put_raw(out, &chip[i], sizeof(chip[i]));
 	put_raw(out, &pit, sizeof(pit));
+	/* kvmclock's value, so that a restored guest's clock goes on from where it was rather than
+	 * from the new VM's zero (a clock that goes back stalls its timers). */
+	kvm_state_put_u64(out, clock.clock);
 	return kvm_state_buf_error(out);
 }
 
@@ -383,6 +387,7 @@ int vmm_arch_platform_load(struct vmm *vm, const void *buf, size_t len)
 	int fd = vmm_vm_fd(vm);
 	struct kvm_irqchip chip[N_IRQCHIPS];
 	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock = { 0 };
 	struct kvm_state_reader r;
 	int e;
 
@@ -396,11 +401,14 @@ int vmm_arch_platform_load(struct vmm *vm, const void *buf, size_t len)
 			return -EBADMSG;
 	if (!get_raw(&r, &pit, sizeof(pit)))
 		return -EBADMSG;
+	clock.clock = kvm_state_get_u64(&r);
 	e = kvm_state_get_end(&r);
 	if (e < 0)
 		return e;
 	for (size_t i = 0; i < N_IRQCHIPS; i++)
 		if (ioctl(fd, KVM_SET_IRQCHIP, &chip[i]) < 0)
 			return -errno;
-	return ioctl(fd, KVM_SET_PIT2, &pit) < 0 ? -errno : 0;
+	if (ioctl(fd, KVM_SET_PIT2, &pit) < 0 || ioctl(fd, KVM_SET_CLOCK, &clock) < 0)
+		return -errno;
+	return 0;
 }

@@ -15,13 +15,13 @@ tt() {
 	shift 3 2>/dev/null || shift $#
 	RUNVM_CONFIG=$tt_conf rv "$id" "$args" "$py" --debug "$@"
 }
-tt_count() { RUNVM_CONFIG=$tt_conf "$RUNVM" template list | tail -n +2 | grep -c '^qemu-'; }
-tt_states() { ls "$tt_dir"/qemu-*/state 2>/dev/null; }
+tt_count() { RUNVM_CONFIG=$tt_conf "$RUNVM" template list | tail -n +2 | grep -c "^$tt_backend-"; }
+tt_states() { ls "$tt_dir/$tt_backend"-*/state 2>/dev/null; }
 
-if [ "$tt_backend" != qemu ]; then
+if [ "$tt_backend" != qemu ] && [ "$tt_backend" != kvm ]; then
 	for t in "made on first use" "restored" "clones differ" "clock" "own MAC and hostname" "corrupt state" \
 		"corrupt meta" "template = false" "shape" "create" "rm" "hostile template boot" "stale template" "aarch64 guest"; do
-		skip "template: $t" "the suite's backend is ${tt_backend:-unknown}; only the qemu backend has templates"
+		skip "template: $t" "the suite's backend is ${tt_backend:-unknown}, which has no templates"
 	done
 else
 	tt t1 '["echo","hi"]'
@@ -74,12 +74,46 @@ else
 			test "$macs" = "02:42:ac:11:00:11 clone1 02:42:ac:11:00:12 clone2 "
 	fi
 
-	# One byte of the saved state flipped: the feeder's hash finds it before QEMU runs it.
+	# The kvm backend's clones map the template's memory file copy-on-write: two clones running
+	# share its pages (Shared_Clean in the first one's mapping of it), and neither writes it
+	# (its identity is unchanged: the next restore below finds it sound).
+	if [ "$tt_backend" = kvm ]; then
+		for n in 1 2; do
+			RUNVM_CONFIG=$tt_conf create_bg "ms$n" '["sleep","600"]'
+			"${R[@]}" start "ms$n" >/dev/null 2>&1
+			eval "ms_mon$n=\$mon_pid"
+		done
+		ms_vmm=$(pgrep -P "$ms_mon1" 2>/dev/null | head -1)
+		sleep 2
+		out=$(awk '/kvm-[0-9a-f]+\/memory/ { m = 1; print; next } /^[0-9a-f]+-/ { m = 0 } m && /^(Rss|Shared_Clean|Private_Dirty):/' \
+			"/proc/$ms_vmm/smaps" 2>/dev/null) rc=0 err=
+		ms_shared=$(awk '/^Shared_Clean:/ { print $2; exit }' <<<"$out")
+		check "template: two kvm clones share the template's memory (mapped private, its clean pages shared)" \
+			eval '[[ "$out" == *" rw-p "* ]] && [ "${ms_shared:-0}" -ge 1024 ]'
+		for n in 1 2; do "${R[@]}" delete -f "ms$n" >/dev/null 2>&1; done
+		tt mf '["echo","ok"]'
+		check "template: the clones left the template's memory file as it was" \
+			eval '[ "$rc" = 0 ] && [[ "$err" == *": restored"* ]] && [[ "$err" != *unsound* ]]'
+		# Its memory file written to: found by its identity, discarded and made again.
+		mem=$(dirname "$(tt_states | head -1)")/memory
+		python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(1 << 20); b = f.read(1); f.seek(1 << 20); f.write(bytes([b[0] ^ 1]))' "$mem"
+		tt mc '["echo","ok"]'
+		check "template: a memory file changed after it was made is found, discarded and made again" \
+			eval '[ "$rc" = 0 ] && [ "$out" = ok ] && [[ "$err" == *"unsound (the memory file changed"* ]] && [[ "$err" == *"made in"* ]] &&
+				[[ "$err" == *": restored"* ]] && [ "$(tt_count)" = 1 ] && nothing_left mc'
+	else
+		for t in "two clones share the template's memory" "the clones left the memory file as it was" "memory file changed"; do
+			skip "template: $t" "the qemu backend's clones load the template from a pipe (QEMU 7.2 maps no file privately without opening it for writing)"
+		done
+	fi
+
+	# One byte of the saved state flipped: its hash is checked before any of it runs (QEMU's
+	# feeder holds the stream's end back until it is; the kvm backend hashes it first).
 	state=$(tt_states | head -1)
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4 << 20); b = f.read(1); f.seek(4 << 20); f.write(bytes([b[0] ^ 1]))' "$state"
+	python3 -c 'import os, sys; f = open(sys.argv[1], "r+b"); o = min(4 << 20, os.path.getsize(sys.argv[1]) // 2); f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 1]))' "$state"
 	tt k1 '["echo","ok"]'
 	check "template: a corrupt state is found, discarded and made again, the container runs restored" \
-		eval '[ "$rc" = 0 ] && [ "$out" = ok ] && [[ "$err" == *"unsound (the state'"'"'s SHA-256"* ]] && [[ "$err" == *"made in"* ]] &&
+		eval '[ "$rc" = 0 ] && [ "$out" = ok ] && [[ "$err" == *"unsound (its state is corrupt"* ]] && [[ "$err" == *"made in"* ]] &&
 			[[ "$err" == *": restored"* ]] && [ "$(tt_count)" = 1 ] && nothing_left k1'
 	echo 'not json' >"$(dirname "$(tt_states | head -1)")/meta.json"
 	tt k2 '["echo","ok"]'
@@ -99,7 +133,7 @@ else
 
 	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" template rm --all 2>&1) rc=$? err=
 	check "template: rm --all leaves none" \
-		eval '[ "$rc" = 0 ] && [ "$(tt_count)" = 0 ] && [ -z "$(tt_states)" ] && [ -z "$(ls "$tt_dir" | grep "^qemu-")" ]'
+		eval '[ "$rc" = 0 ] && [ "$(tt_count)" = 0 ] && [ -z "$(tt_states)" ] && [ -z "$(ls "$tt_dir" | grep "^$tt_backend-")" ]'
 	out=$(RUNVM_CONFIG=$tt_conf "$RUNVM" template rm ../etc 2>&1) rc=$?
 	check "template: rm refuses what is not a template's name" eval '[ "$rc" = 1 ] && [[ "$out" == *"not a template"* ]]'
 
@@ -128,7 +162,7 @@ else
 		rc=$? out=$(cat "$work/stdout") err=$(cat "$work/stderr")
 		check "template: a template boot whose agent sends garbage is not saved; the cold boot after it fails clearly" \
 			eval '[ "$rc" = 1 ] && [[ "$err" == *"cannot make it (the template'"'"'s agent sent"* ]] &&
-				[[ "$err" == *"agent protocol error"* ]] && [ -z "$(ls -d "$tt_dir"/.qemu-* 2>/dev/null)" ] &&
+				[[ "$err" == *"agent protocol error"* ]] && [ -z "$(ls -d "$tt_dir/.$tt_backend"-* 2>/dev/null)" ] &&
 				nothing_left h1'
 	fi
 
@@ -140,7 +174,7 @@ else
 	sed -e "s|^initrd = .*|initrd = $tt_initrd|" "$tt_conf" >"$work/template-stale.conf"
 	make_config "$bundle" '["true"]'
 	RUNVM_CONFIG=$work/template-stale.conf "$RUNVM" --root "$root" run --bundle "$bundle" st1 </dev/null >/dev/null 2>&1
-	old=$(tt_count) old_name=$(cd "$tt_dir" && ls -d qemu-* | grep -v '\.lock$')
+	old=$(tt_count) old_name=$(cd "$tt_dir" && ls -d "$tt_backend"-* | grep -v '\.lock$')
 	touch -d '1 minute ago' "$tt_initrd"
 	RUNVM_CONFIG=$work/template-stale.conf "$RUNVM" --root "$root" --debug run --bundle "$bundle" st2 </dev/null \
 		>"$work/stdout" 2>"$work/stderr"
@@ -151,7 +185,9 @@ else
 
 	# An aarch64 guest (virt under TCG here) has a template of its own, made and then restored.
 	tt_arm=$work/tmpl-arm64
-	if ! make_rootfs "$tt_arm/rootfs" arm64 2>"$work/tt-arm64.err"; then
+	if [ "$tt_backend" = kvm ]; then
+		skip "template: aarch64 guest" "the kvm backend runs guests of the host's architecture only"
+	elif ! make_rootfs "$tt_arm/rootfs" arm64 2>"$work/tt-arm64.err"; then
 		skip "template: aarch64 guest" "$(cat "$work/tt-arm64.err")"
 	else
 		for n in 1 2; do

@@ -218,7 +218,7 @@ static bool kvm_threads(const uint8_t *bpf, size_t len, int *ret_n, bool *ret_se
 	const char *why = "";
 	int n = 0;
 
-	if (vmm_new(1, 16, false, -1, &vm, &err) < 0 ||
+	if (vmm_new(1, 16, false, -1, -1, &vm, &err) < 0 ||
 	    (vmm_set_thread_filter(vm, bpf, len), vmm_start(vm, &err)) < 0) {
 		ok(0, "kvm: a VM for the thread filter: %s", err->msg);
 		rt_error_free(&err);

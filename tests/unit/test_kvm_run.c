@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,12 +191,14 @@ static bool ended_within(struct vmm *vm, int ms)
 	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 }
 
-static struct vmm *new_vm(int console_fd, const char *kernel, const char *initrd)
+/* The test VM: 2 vCPUs, the test port and MMIO window; @kernel loaded, or with @ram_fd >= 0 a
+ * clone of a saved one's memory, for vmm_restore(). */
+static struct vmm *new_vm_over(int ram_fd, int console_fd, const char *kernel, const char *initrd)
 {
 	struct rt_error *err = NULL;
 	struct vmm *vm = NULL;
 
-	if (vmm_new(2, RAM_MIB, false, console_fd, &vm, &err) < 0) {
+	if (vmm_new(2, RAM_MIB, false, ram_fd, console_fd, &vm, &err) < 0) {
 		ok(0, "vmm_new: %s", err->msg);
 		rt_error_free(&err);
 		return NULL;
@@ -204,12 +207,17 @@ static struct vmm *new_vm(int console_fd, const char *kernel, const char *initrd
 	vmm_cmdline_append(vm, " test=%d", 1);
 	if (vmm_pio_register(vm, TEST_PORT, 8, &port_ops, NULL) < 0 ||
 	    vmm_mmio_register(vm, X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, &mmio_ops, NULL) < 0 ||
-	    vmm_load_kernel(vm, kernel, initrd, &err) < 0) {
+	    (ram_fd < 0 && vmm_load_kernel(vm, kernel, initrd, &err) < 0)) {
 		ok(0, "set the VM up: %s", err ? err->msg : "register");
 		rt_error_free(&err);
 		return vmm_free(vm);
 	}
 	return vm;
+}
+
+static struct vmm *new_vm(int console_fd, const char *kernel, const char *initrd)
+{
+	return new_vm_over(-1, console_fd, kernel, initrd);
 }
 
 static void test_boot_and_run(const char *dir, const char *kernel, const char *initrd, GBytes *initrd_data)
@@ -395,7 +403,7 @@ static void test_high_ram(const char *kernel)
 	struct vmm *vm = NULL;
 	uint8_t *low, *high;
 
-	if (vmm_new(1, mib, true, -1, &vm, &err) < 0 || vmm_load_kernel(vm, kernel, NULL, &err) < 0) {
+	if (vmm_new(1, mib, true, -1, -1, &vm, &err) < 0 || vmm_load_kernel(vm, kernel, NULL, &err) < 0) {
 		ok(0, "a %u MiB VM: %s", mib, err->msg);
 		rt_error_free(&err);
 		vmm_free(vm);
@@ -436,15 +444,15 @@ static void test_errors(const char *dir, const char *kernel)
 	struct vmm *vm = NULL;
 	bool r;
 
-	r = vmm_new(0, 64, false, -1, &vm, &err) < 0 && vm == NULL;
+	r = vmm_new(0, 64, false, -1, -1, &vm, &err) < 0 && vm == NULL;
 	ok(r, "0 vCPUs: %s", err ? err->msg : "");
 	rt_error_free(&err);
-	r = vmm_new(1, 2u << 20, false, -1, &vm, &err) < 0 && vm == NULL;
+	r = vmm_new(1, 2u << 20, false, -1, -1, &vm, &err) < 0 && vm == NULL;
 	ok(r, "2 TiB: %s", err ? err->msg : "");
 	rt_error_free(&err);
 	g_file_set_contents(junk, "not an ELF", -1, NULL);
 	g_file_set_contents(nonote, g_bytes_get_data(elf, NULL), (gssize)g_bytes_get_size(elf), NULL);
-	if (vmm_new(1, RAM_MIB, true, -1, &vm, &err) < 0) {
+	if (vmm_new(1, RAM_MIB, true, -1, -1, &vm, &err) < 0) {
 		ok(0, "vmm_new: %s", err->msg);
 		rt_error_free(&err);
 		return;
@@ -546,6 +554,87 @@ out:
 	vmm_free(vm);
 }
 
+/* A whole VM saved for a template (vmm_save) while its guest counts, and two clones made from
+ * it: each maps the saved memory copy-on-write and goes on counting from where the template
+ * stopped, and neither writes the template's file. A clone of another shape, and a truncated
+ * or altered state, are refused. */
+static void test_vm_template(const char *dir, const char *kernel)
+{
+	g_autofree char *state_path = g_build_filename(dir, "state", NULL);
+	g_autofree char *memory_path = g_build_filename(dir, "memory", NULL);
+	int state_fd = open(state_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int memory_fd = open(memory_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	struct vmm *vm = new_vm(-1, kernel, NULL), *clone = NULL;
+	g_autofree char *state = NULL;
+	struct rt_error *err = NULL;
+	volatile uint32_t *counter;
+	uint32_t at = 0, in_file = 0;
+	const char *reason = "";
+	int ro = -1, status = -1;
+	gsize state_len = 0;
+	struct stat st;
+	bool r;
+
+	if (!vm || state_fd < 0 || memory_fd < 0) {
+		ok(0, "template: set up");
+		goto out;
+	}
+	counter = vmm_guest_ptr(vm, GUEST_COUNTER, 8);
+	ok(vmm_start(vm, &err) == 0 && counter_passes(counter, 0), "template: a spinning guest");
+	r = vmm_save(vm, state_fd, memory_fd) == 0;
+	at = counter[0];
+	ok(r && vmm_ended(vm, &status, &reason), "template: saved at iteration %u, and the VM has ended", at);
+	r = fstat(memory_fd, &st) == 0 && st.st_size == RAM_MIB << 20 && st.st_blocks * 512 < (RAM_MIB << 20) / 4 &&
+		pread(memory_fd, &in_file, 4, GUEST_COUNTER) == 4 && in_file == at;
+	ok(r, "template: the memory file holds the RAM, sparse (%lld of %d KiB written), the counter at %u",
+	   (long long)st.st_blocks / 2, RAM_MIB << 10, in_file);
+	vm = vmm_free(vm);
+	if (!g_file_get_contents(state_path, &state, &state_len, NULL) || state_len == 0) {
+		ok(0, "template: read the state back");
+		goto out;
+	}
+	ro = open(memory_path, O_RDONLY | O_CLOEXEC);
+
+	for (int n = 0; n < 2; n++) {
+		clone = new_vm_over(ro, -1, kernel, NULL);
+		if (!clone)
+			goto out;
+		counter = vmm_guest_ptr(clone, GUEST_COUNTER, 8);
+		r = vmm_restore(clone, state, state_len) == 0 && counter[0] == at && vmm_start(clone, &err) == 0 &&
+			counter_passes(counter, at);
+		ok(r, "template: clone %d maps the memory and goes on counting from %u (%u)", n + 1, at, counter[0]);
+		counter[1] = 1;
+		r = ended_within(clone, 5000) && vmm_ended(clone, &status, &reason) && status == 0;
+		ok(r, "template: clone %d resets when told to: %s", n + 1, reason);
+		clone = vmm_free(clone);
+		r = pread(ro, &in_file, 4, GUEST_COUNTER) == 4 && in_file == at;
+		ok(r, "template: clone %d's writes stayed its own (the file's counter is still %u)", n + 1, in_file);
+	}
+
+	clone = new_vm_over(ro, -1, kernel, NULL);
+	r = clone != NULL;
+	for (gsize n = 0; r && n < state_len; n += MAX(state_len / 64, 1))
+		r = vmm_restore(clone, state, n) < 0;
+	ok(r, "template: every truncated state refused");
+	state[0] ^= 0xff;
+	ok(clone && vmm_restore(clone, state, state_len) == -EBADMSG, "template: another record's magic refused");
+	state[0] ^= 0xff;
+	clone = vmm_free(clone);
+	if (vmm_new(1, RAM_MIB, false, ro, -1, &clone, &err) == 0)
+		ok(vmm_restore(clone, state, state_len) == -EBADMSG, "template: a VM with another vCPU count refused");
+	else
+		ok(0, "template: a 1-vCPU clone: %s", err->msg);
+out:
+	rt_error_free(&err);
+	vmm_free(clone);
+	vmm_free(vm);
+	for (int *fd[] = { &state_fd, &memory_fd, &ro }, i = 0; i < 3; i++)
+		if (*fd[i] >= 0)
+			close(*fd[i]);
+	unlink(state_path);
+	unlink(memory_path);
+}
+
 /* The kB of the mapping holding ADDR that huge pages map, from /proc/self/smaps. */
 static long huge_kb(const void *addr)
 {
@@ -586,7 +675,7 @@ static void test_huge_pages(void)
 		struct vmm *vm = NULL;
 		uint8_t *p;
 
-		if (vmm_new(1, RAM_MIB, huge, -1, &vm, &err) < 0) {
+		if (vmm_new(1, RAM_MIB, huge, -1, -1, &vm, &err) < 0) {
 			ok(0, "vmm_new: %s", err->msg);
 			rt_error_free(&err);
 			return;
@@ -845,6 +934,7 @@ int main(void)
 	test_stop_running(kernel);
 	test_errors(dir, kernel);
 	test_vcpu_state(kernel);
+	test_vm_template(dir, kernel);
 	test_huge_pages();
 	test_backend_process(dir, kernel);
 	test_backend_shared_ns(dir, kernel);
