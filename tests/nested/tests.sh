@@ -136,15 +136,18 @@ check() {
 	fi
 }
 
-# pss_of PID: "PSS RAM ANON" in kB: the process's Pss, the part of it in the guest-RAM mapping
-# (the one mapping of exactly the guest's 256 MiB: the kvm backend's file, QEMU's RAM block) and
-# the part in other anonymous mappings (no file behind them: heap, stacks, malloc arenas).
+# pss_of PID: "PSS RAM ANON PRIV" in kB: the process's Pss, the part of it in the guest-RAM
+# mapping (the one mapping of exactly the guest's 256 MiB: the kvm backend's file, a template's
+# memory mapped copy-on-write, QEMU's RAM block), the part in other anonymous mappings (no file
+# behind them: heap, stacks, malloc arenas), and the guest RAM's private pages (what another
+# clone of the same template would not share).
 pss_of() {
 	awk -v ram=262144 '
 		/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 ~ /^\[(heap|stack)/) }
 		/^Size:/ { size = $2 }
 		/^Pss:/ { p += $2; if (size == ram) r += $2; else if (anon) a += $2 }
-		END { printf "%d %d %d\n", p, r, a }' "/proc/$1/smaps" 2>/dev/null
+		/^Private_(Clean|Dirty):/ { if (size == ram) v += $2 }
+		END { printf "%d %d %d %d\n", p, r, a, v }' "/proc/$1/smaps" 2>/dev/null
 }
 
 # descendants PID: every process below PID (`run` forks the monitor where the container has a
@@ -162,7 +165,7 @@ descendants() {
 # starting. Sets mem_pss, mem_ram, mem_anon (sums, kB) and mem_procs (what was counted).
 bench_mem() {
 	local b=$1 pid c st i
-	mem_pss=0 mem_ram=0 mem_anon=0 mem_procs=
+	mem_pss=0 mem_ram=0 mem_anon=0 mem_priv=0 mem_procs=
 	mkcfg '"sleep", "600"'
 	runvm --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-mem" </dev/null >/tmp/out 2>/tmp/err &
 	pid=$!
@@ -184,8 +187,8 @@ bench_mem() {
 	sleep 1
 	for c in $pid $(descendants $pid); do
 		set -- $(pss_of "$c")
-		mem_pss=$((mem_pss + $1)) mem_ram=$((mem_ram + $2)) mem_anon=$((mem_anon + $3))
-		mem_procs="$mem_procs $(cat /proc/$c/comm) $1/$2/$3"
+		mem_pss=$((mem_pss + $1)) mem_ram=$((mem_ram + $2)) mem_anon=$((mem_anon + $3)) mem_priv=$((mem_priv + $4))
+		mem_procs="$mem_procs $(cat /proc/$c/comm) $1/$2/$3/$4"
 	done
 	runvm --root $ROOT kill "$b-mem" KILL
 	wait $pid
@@ -194,12 +197,18 @@ bench_mem() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
-# bench: bench_rounds rounds, each a run of true with every backend in turn (so that a slow
-# stretch of the host VM falls on all of them alike); the median per backend; then each
-# backend's memory. One test per backend: every run succeeded.
+# The same configuration with VM templates off: the cold boots the bench compares with.
+sed -e '/^template *=/d' -e '/^\[runvm\]/a template = false' /etc/runvm/runvm.conf >/tmp/cold.conf
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}'; }
+
+# bench: bench_rounds rounds, each a run of true with every backend in turn, from its template
+# (made by the first round) and cold (so that a slow stretch of the host VM falls on all of
+# them alike); the medians per backend; then each backend's memory, from its template. One test
+# per backend: every run succeeded.
 bench() {
-	local r b all med bad
-	for b in $backends; do eval "times_$b="; rm -f /tmp/bad.$b; done
+	local r b all cold med med_cold bad
+	for b in $backends; do eval "times_$b= cold_$b="; rm -f /tmp/bad.$b; done
 	for r in $(seq "$bench_rounds"); do
 		for b in $backends; do
 			rv "$b" bench-true '"true"'
@@ -207,20 +216,27 @@ bench() {
 			if ! [ "$rc" = 0 ] || [ -n "$out" ]; then
 				printf 'round %s: rc=%s stdout=%.200s stderr=%.400s\n' "$r" "$rc" "$out" "$err" >>/tmp/bad.$b
 			fi
+			RUNVM_CONFIG=/tmp/cold.conf rv "$b" bench-cold '"true"'
+			eval "cold_$b=\"\$cold_$b $ms\""
+			if ! [ "$rc" = 0 ] || [ -n "$out" ]; then
+				printf 'cold round %s: rc=%s stdout=%.200s stderr=%.400s\n' "$r" "$rc" "$out" "$err" >>/tmp/bad.$b
+			fi
 		done
 	done
 	for b in $backends; do
-		eval "all=\$times_$b"
+		eval "all=\$times_$b cold=\$cold_$b"
 		bad=$(head -c 1000 /tmp/bad.$b 2>/dev/null)
-		med=$(echo "$all" | tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}')
+		# The first round made the template: the median of the rest.
+		med=$(echo "${all# * }" | median) med_cold=$(echo "$cold" | median)
 		if [ -z "$bad" ] && bench_mem "$b"; then
-			ok "$b: bench: $bench_rounds runs of true, and the memory of a running container"
-			tap_out "# bench $b: runvm run true, median ${med} ms of ${bench_rounds} (${all# }); running container:" \
-				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB, overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
-				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon:${mem_procs})"
+			ok "$b: bench: $bench_rounds runs of true from the template and cold, and the memory of a running container"
+			tap_out "# bench $b: runvm run true from its template, median ${med} ms of the runs after the first (${all# });" \
+				"cold, median ${med_cold} ms (${cold# }); template/cold $(ratio "$med" "$med_cold")x; running container:" \
+				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB (private to it: ${mem_priv} kB), overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
+				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon/private RAM:${mem_procs})"
 			eval "bench_ms_$b=$med bench_ovh_$b=$((mem_pss - mem_ram)) bench_anon_$b=$mem_anon"
 		else
-			not_ok "$b: bench: $bench_rounds runs of true, and the memory of a running container" \
+			not_ok "$b: bench: $bench_rounds runs of true from the template and cold, and the memory of a running container" \
 				"${bad:-memory: $mem_procs}"
 		fi
 	done
