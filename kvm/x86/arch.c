@@ -177,6 +177,8 @@ int vmm_arch_load(struct vmm *vm, const char *kernel, const char *initrd, const 
 #define X86_VCPU_STATE_MAGIC 0x56363878u /* "x86V" */
 #define X86_VCPU_STATE_VERSION 1
 
+#define MSR_TSC_DEADLINE 0x6e0u /* IA32_TSC_DEADLINE */
+
 /* The MSRs a Linux guest sets and KVM does not put in sregs (EFER, APIC base): the syscall
  * entry points, the kernel's GS base, the TSC and its deadline, PAT, and kvmclock's two. Each
  * is saved only where this host's KVM reads it. */
@@ -187,7 +189,7 @@ static const uint32_t saved_msrs[] = {
 	0x176,      /* IA32_SYSENTER_EIP */
 	0x1a0,      /* IA32_MISC_ENABLE */
 	0x277,      /* IA32_PAT */
-	0x6e0,      /* IA32_TSC_DEADLINE */
+	MSR_TSC_DEADLINE,
 	0xc0000081, /* STAR */
 	0xc0000082, /* LSTAR */
 	0xc0000083, /* CSTAR */
@@ -286,6 +288,7 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 {
 	g_autofree struct x86_vcpu_state *s = g_new0(struct x86_vcpu_state, 1);
 	g_autofree struct kvm_msrs *msrs = NULL;
+	struct kvm_msr_entry deadline = { 0 };
 	struct kvm_state_reader r;
 	int e;
 
@@ -326,10 +329,15 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 		return e;
 	/* KVM checks the values (control registers, segment attributes, MP state) itself and
 	 * refuses what the hardware would not take. The order is QEMU's: the APIC base in sregs
-	 * before the LAPIC, the MP state and events last. */
+	 * before the LAPIC, the MP state and events after it, and the TSC deadline last: KVM
+	 * ignores a write of it unless the LAPIC's timer is in TSC-deadline mode, which only the
+	 * LAPIC's state sets (without it, a guest idle on its deadline timer never wakes). */
 	msrs = g_malloc0(sizeof(*msrs) + s->n_msrs * sizeof(msrs->entries[0]));
-	msrs->nmsrs = s->n_msrs;
-	memcpy(msrs->entries, s->msrs, s->n_msrs * sizeof(msrs->entries[0]));
+	for (uint32_t i = 0; i < s->n_msrs; i++)
+		if (s->msrs[i].index == MSR_TSC_DEADLINE)
+			deadline = s->msrs[i];
+		else
+			msrs->entries[msrs->nmsrs++] = s->msrs[i];
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &s->regs) < 0 || ioctl(vcpu_fd, KVM_SET_FPU, &s->fpu) < 0)
 		return -errno;
 	/* XSAVE holds the FPU's state too, and more: after it. */
@@ -341,11 +349,18 @@ int vmm_arch_vcpu_load(struct vmm *vm, unsigned id, int vcpu_fd, const void *buf
 	e = ioctl(vcpu_fd, KVM_SET_MSRS, msrs);
 	if (e < 0)
 		return -errno;
-	if ((uint32_t)e != s->n_msrs)
+	if ((uint32_t)e != msrs->nmsrs)
 		return -EINVAL;
 	if (ioctl(vcpu_fd, KVM_SET_MP_STATE, &s->mp) < 0 || ioctl(vcpu_fd, KVM_SET_LAPIC, &s->lapic) < 0 ||
 	    ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, &s->events) < 0)
 		return -errno;
+	if (deadline.index == MSR_TSC_DEADLINE) {
+		msrs->nmsrs = 1;
+		msrs->entries[0] = deadline;
+		e = ioctl(vcpu_fd, KVM_SET_MSRS, msrs);
+		if (e != 1)
+			return e < 0 ? -errno : -EINVAL;
+	}
 	return 0;
 }
 
