@@ -146,7 +146,7 @@ pss_of() {
 		/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 ~ /^\[(heap|stack)/) }
 		/^Size:/ { size = $2 }
 		/^Pss:/ { p += $2; if (size == ram) r += $2; else if (anon) a += $2 }
-		/^Private_(Clean|Dirty):/ { if (size == ram) v += $2 }
+		/^Private_Dirty:/ { if (size == ram) v += $2 }
 		END { printf "%d %d %d %d\n", p, r, a, v }' "/proc/$1/smaps" 2>/dev/null
 }
 
