@@ -269,7 +269,8 @@ static int wait_hello(const struct hv_template_backend *b, const struct hv_vm_co
 	size_t len = 0;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = b->exit_fd(vm), .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = b->ops->exit_fd(vm), .events = POLLIN } };
 		long long left = deadline - rv_now_ms();
 		struct rv_frame fr;
 		size_t used;
@@ -419,7 +420,7 @@ static int boot_and_save(const struct hv_template_backend *b, const void *ctx, c
 	if (r == 0)
 		r = b->save(ctx, vm, build, deadline, err);
 	if (vm)
-		b->destroy(vm);
+		b->ops->destroy(vm);
 	close(sp[0]);
 	if (r < 0)
 		return -1;
@@ -473,9 +474,9 @@ int hv_template_make(const struct hv_template_backend *b, const void *ctx, const
 	_cleanup_close_ int lock = -EBADF;
 	const char *why;
 
-	key = hv_template_key(b, s, cfg, &why);
+	key = cfg->template_dir ? hv_template_key(b, s, cfg, &why) : NULL;
 	if (!key)
-		return rt_make_error(err, EOPNOTSUPP, "no template: %s", why);
+		return rt_make_error(err, EOPNOTSUPP, "no template: %s", cfg->template_dir ? why : "templates are off");
 	if (g_mkdir_with_parents(cfg->template_dir, 0700) < 0)
 		return rt_make_error(err, errno, "create `%s`", cfg->template_dir);
 	lock = lock_key(b, cfg, key, deadline, err);

@@ -43,7 +43,8 @@ struct hv_template_files {
 void hv_template_files_release(struct hv_template_files *f);
 
 struct hv_template_backend {
-	const char *name; /* "qemu", "kvm": the templates' directories are NAME-KEY */
+	const char *name;                 /* "qemu", "kvm": the templates' directories are NAME-KEY */
+	const struct hv_backend_ops *ops; /* its exit_fd and destroy, for the template's VM */
 	/* Boot @t (hv_template_store's template shape of the VM: its shares at an empty
 	 * directory, NICs at no host backend, console in @build, agent channel on an fd) so that
 	 * it can be saved into @build. */
@@ -57,8 +58,6 @@ struct hv_template_backend {
 	 * left running; the store discards the template), < 0 on an error. */
 	int (*restore)(const void *ctx, const struct hv_vm_config *cfg, const char *key,
 		       const struct hv_template_files *f, struct hv_vm **ret_vm, struct rt_error **err);
-	int (*exit_fd)(struct hv_vm *vm);
-	void (*destroy)(struct hv_vm *vm);
 };
 
 /* What a backend's key covers: @shape, its description of @cfg's template VM with
@@ -80,7 +79,8 @@ struct hv_vm_config hv_template_config(const struct hv_vm_config *cfg, const cha
 char *hv_template_key(const struct hv_template_backend *b, const struct hv_template_shape *s,
 		      const struct hv_vm_config *cfg, const char **ret_why);
 
-/* Make @cfg's template unless a sound one is there: 1 made, 0 there already, < 0 failed. */
+/* Make @cfg's template unless a sound one is there: 1 made, 0 there already, < 0 failed (a VM
+ * without cfg->template_dir cannot have one). */
 int hv_template_make(const struct hv_template_backend *b, const void *ctx, const struct hv_template_shape *s,
 		     const struct hv_vm_config *cfg, struct rt_error **err);
 

@@ -87,23 +87,12 @@ static int restore(const void *ctx, const struct hv_vm_config *cfg, const char *
 	return 0;
 }
 
-static int vm_exit_fd(struct hv_vm *vm)
-{
-	return hv_kvm_ops.exit_fd(vm);
-}
-
-static void vm_destroy(struct hv_vm *vm)
-{
-	hv_kvm_ops.destroy(vm);
-}
-
 static const struct hv_template_backend kvm_templates = {
 	.name = "kvm",
+	.ops = &hv_kvm_ops,
 	.boot = boot,
 	.save = save,
 	.restore = restore,
-	.exit_fd = vm_exit_fd,
-	.destroy = vm_destroy,
 };
 
 int kvm_template_make(const struct kvm_settings *s, const struct hv_vm_config *cfg, struct rt_error **err)

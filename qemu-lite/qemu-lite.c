@@ -551,8 +551,6 @@ static bool restored(struct hv_vm *vm)
 
 static int template_make(const void *settings, const struct hv_vm_config *cfg, struct rt_error **err)
 {
-	if (cfg->firmware || cfg->confidential != HV_CONFIDENTIAL_NONE || !cfg->template_dir)
-		return rt_make_error(err, EOPNOTSUPP, "this VM cannot have a template");
 	return qemu_template_make(settings, cfg, err);
 }
 

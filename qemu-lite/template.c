@@ -185,23 +185,12 @@ static int feed(const void *ctx, const struct hv_vm_config *cfg, const char *key
 	return 1;
 }
 
-static int vm_exit_fd(struct hv_vm *vm)
-{
-	return hv_qemu_lite_ops.exit_fd(vm);
-}
-
-static void vm_destroy(struct hv_vm *vm)
-{
-	hv_qemu_lite_ops.destroy(vm);
-}
-
 static const struct hv_template_backend qemu_templates = {
 	.name = "qemu",
+	.ops = &hv_qemu_lite_ops,
 	.boot = boot,
 	.save = save,
 	.restore = feed,
-	.exit_fd = vm_exit_fd,
-	.destroy = vm_destroy,
 };
 
 int qemu_template_make(const struct qemu_settings *s, const struct hv_vm_config *cfg, struct rt_error **err)

@@ -183,12 +183,12 @@ int vmm_arch_load(struct vmm *vm, const char *kernel, const char *initrd, const 
  * entry points, the kernel's GS base, the TSC and its deadline, PAT, and kvmclock's two. Each
  * is saved only where this host's KVM reads it. */
 static const uint32_t saved_msrs[] = {
-	0x10,       /* IA32_TSC */
-	0x174,      /* IA32_SYSENTER_CS */
-	0x175,      /* IA32_SYSENTER_ESP */
-	0x176,      /* IA32_SYSENTER_EIP */
-	0x1a0,      /* IA32_MISC_ENABLE */
-	0x277,      /* IA32_PAT */
+	0x10,  /* IA32_TSC */
+	0x174, /* IA32_SYSENTER_CS */
+	0x175, /* IA32_SYSENTER_ESP */
+	0x176, /* IA32_SYSENTER_EIP */
+	0x1a0, /* IA32_MISC_ENABLE */
+	0x277, /* IA32_PAT */
 	MSR_TSC_DEADLINE,
 	0xc0000081, /* STAR */
 	0xc0000082, /* LSTAR */

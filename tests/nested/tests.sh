@@ -139,14 +139,14 @@ check() {
 # pss_of PID: "PSS RAM ANON PRIV" in kB: the process's Pss, the part of it in the guest-RAM
 # mapping (the one mapping of exactly the guest's 256 MiB: the kvm backend's file, a template's
 # memory mapped copy-on-write, QEMU's RAM block), the part in other anonymous mappings (no file
-# behind them: heap, stacks, malloc arenas), and the guest RAM's private pages (what another
-# clone of the same template would not share).
+# behind them: heap, stacks, malloc arenas), and the guest RAM's anonymous pages (a clone's: the
+# ones its guest wrote, copied from the template's file; QEMU's: all of them).
 pss_of() {
 	awk -v ram=262144 '
 		/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 ~ /^\[(heap|stack)/) }
 		/^Size:/ { size = $2 }
 		/^Pss:/ { p += $2; if (size == ram) r += $2; else if (anon) a += $2 }
-		/^Private_Dirty:/ { if (size == ram) v += $2 }
+		/^Anonymous:/ { if (size == ram) v += $2 }
 		END { printf "%d %d %d %d\n", p, r, a, v }' "/proc/$1/smaps" 2>/dev/null
 }
 
@@ -195,6 +195,41 @@ bench_mem() {
 	return 0
 }
 
+# bench_density BACKEND N: N containers (sleep) running together, from one template: the host
+# Pss of all of them (each `runvm run` and its descendants) divided by N, to set against
+# bench_mem's one alone (what clones share shows as the difference). Sets dens_pss (kB per
+# container), or returns 1 with dens_why.
+bench_density() {
+	local b=$1 n=$2 i p c up=0 total=0 pids=
+	mkcfg '"sleep", "600"'
+	for i in $(seq "$n"); do
+		runvm --backend "$b" --root $ROOT run --bundle $BUNDLE "$b-d$i" </dev/null >/dev/null 2>"/tmp/err.d$i" &
+		pids="$pids $!"
+	done
+	for _ in $(seq $((run_timeout * 5))); do
+		up=0
+		for i in $(seq "$n"); do
+			case $(runvm --root $ROOT state "$b-d$i" 2>/dev/null) in *'"running"'*) up=$((up + 1)) ;; esac
+		done
+		[ "$up" = "$n" ] && break
+		usleep 200000
+	done
+	if [ "$up" = "$n" ]; then
+		sleep 1
+		for p in $pids; do
+			for c in $p $(descendants "$p"); do
+				set -- $(pss_of "$c")
+				total=$((total + ${1:-0}))
+			done
+		done
+	fi
+	for i in $(seq "$n"); do runvm --root $ROOT kill "$b-d$i" KILL 2>/dev/null; done
+	for p in $pids; do wait "$p"; done
+	dens_why="$up of $n running: $(cat /tmp/err.d* 2>/dev/null | head -c 300)"
+	[ "$up" = "$n" ] || return 1
+	dens_pss=$((total / n))
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # The same configuration with VM templates off: the cold boots the bench compares with.
@@ -228,12 +263,13 @@ bench() {
 		bad=$(head -c 1000 /tmp/bad.$b 2>/dev/null)
 		# The first round made the template: the median of the rest.
 		med=$(echo "${all# * }" | median) med_cold=$(echo "$cold" | median)
-		if [ -z "$bad" ] && bench_mem "$b"; then
+		if [ -z "$bad" ] && bench_mem "$b" && { bench_density "$b" 4 || { mem_procs="density: $dens_why" && false; }; }; then
 			ok "$b: bench: $bench_rounds runs of true from the template and cold, and the memory of a running container"
 			tap_out "# bench $b: runvm run true from its template, median ${med} ms of the runs after the first (${all# });" \
 				"cold, median ${med_cold} ms (${cold# }); template/cold $(ratio "$med" "$med_cold")x; running container:" \
-				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB (private to it: ${mem_priv} kB), overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
-				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon/private RAM:${mem_procs})"
+				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB (${mem_priv} kB of it anonymous), overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
+				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon/anonymous RAM:${mem_procs});" \
+				"4 running together: Pss ${dens_pss} kB each"
 			eval "bench_ms_$b=$med bench_ovh_$b=$((mem_pss - mem_ram)) bench_anon_$b=$mem_anon"
 		else
 			not_ok "$b: bench: $bench_rounds runs of true from the template and cold, and the memory of a running container" \
