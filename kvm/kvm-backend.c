@@ -197,8 +197,8 @@ static int vm_setup(const struct kvm_settings *s, const struct hv_vm_config *cfg
 			return rt_make_error(err, KVM_RESTORE_REFUSED, "the template's state: %s", strerror(-e));
 	} else if (vmm_load_kernel(vmm, cfg->kernel, cfg->initrd, err) < 0)
 		return -1;
-	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, kernel and initrd loaded in %lld ms", t1 - t0,
-		 t2 - t1, rv_now_ms() - t2);
+	rt_debug("kvm: VM created in %lld ms, devices in %lld ms, %s in %lld ms", t1 - t0, t2 - t1,
+		 how->state ? "the template's state loaded" : "kernel and initrd loaded", rv_now_ms() - t2);
 	return 0;
 }
 
