@@ -103,8 +103,10 @@ ROOT=/run/runvm
 BUNDLE=/bundle
 printf 'line one\nline two\n' >/tmp/in.txt
 
-# A configuration for big guests.
-sed -e '/^memory_mib/d' -e '/^vcpus/d' -e '/^\[runvm\]/a memory_mib = 4608' -e '/^\[runvm\]/a vcpus = 2' \
+# A configuration for big guests, booted cold: a template of a 4608 MiB guest would sit in the
+# host VM's RAM (its root is a tmpfs) for the rest of the run, and the host VM has 3 GiB.
+sed -e '/^memory_mib/d' -e '/^vcpus/d' -e '/^template *=/d' -e '/^\[runvm\]/a memory_mib = 4608' -e '/^\[runvm\]/a vcpus = 2' \
+	-e '/^\[runvm\]/a template = false' \
 	/etc/runvm/runvm.conf >/tmp/big.conf
 
 # mkcfg JSON_ARGS: the bundle's config.json with process.args = [JSON_ARGS] (no | or & in them: sed).
@@ -197,8 +199,8 @@ bench_mem() {
 
 # bench_density BACKEND N: N containers (sleep) running together, from one template: the host
 # Pss of all of them (each `runvm run` and its descendants) divided by N, to set against
-# bench_mem's one alone (what clones share shows as the difference). Sets dens_pss (kB per
-# container), or returns 1 with dens_why.
+# bench_mem's one alone (what clones share shows as the difference). Sets dens_text, or returns
+# 1 with dens_why.
 bench_density() {
 	local b=$1 n=$2 i p c up=0 total=0 pids=
 	mkcfg '"sleep", "600"'
@@ -227,7 +229,7 @@ bench_density() {
 	for p in $pids; do wait "$p"; done
 	dens_why="$up of $n running: $(cat /tmp/err.d* 2>/dev/null | head -c 300)"
 	[ "$up" = "$n" ] || return 1
-	dens_pss=$((total / n))
+	dens_text="$n running together: Pss $((total / n)) kB each"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -263,13 +265,18 @@ bench() {
 		bad=$(head -c 1000 /tmp/bad.$b 2>/dev/null)
 		# The first round made the template: the median of the rest.
 		med=$(echo "${all# * }" | median) med_cold=$(echo "$cold" | median)
-		if [ -z "$bad" ] && bench_mem "$b" && { bench_density "$b" 4 || { mem_procs="density: $dens_why" && false; }; }; then
+		# Four VMs at once only in the bench's own run (make bench-nested): with the
+		# integration suite to come, the host VM's 2 CPUs and 3 GiB are kept for it (twice, in
+		# `make check`, the host VM stalled in the bench with four VMs running).
+		dens_text="4 running together: not measured with the integration suite to come (make bench-nested measures it)"
+		if [ -z "$bad" ] && bench_mem "$b" &&
+			{ [ -n "$it_backend" ] || bench_density "$b" 4 || { mem_procs="density: $dens_why" && false; }; }; then
 			ok "$b: bench: $bench_rounds runs of true from the template and cold, and the memory of a running container"
 			tap_out "# bench $b: runvm run true from its template, median ${med} ms of the runs after the first (${all# });" \
 				"cold, median ${med_cold} ms (${cold# }); template/cold $(ratio "$med" "$med_cold")x; running container:" \
 				"Pss ${mem_pss} kB, guest RAM ${mem_ram} kB (${mem_priv} kB of it anonymous), overhead (Pss - guest RAM) $((mem_pss - mem_ram)) kB," \
 				"anonymous overhead ${mem_anon} kB (per process Pss/RAM/anon/anonymous RAM:${mem_procs});" \
-				"4 running together: Pss ${dens_pss} kB each"
+				"$dens_text"
 			eval "bench_ms_$b=$med bench_ovh_$b=$((mem_pss - mem_ram)) bench_anon_$b=$mem_anon"
 		else
 			not_ok "$b: bench: $bench_rounds runs of true from the template and cold, and the memory of a running container" \
