@@ -165,6 +165,11 @@ kernel = /guest/vmlinux
 initrd = /guest/initramfs.cpio
 # KVM or nothing: a TCG fallback inside TCG would only be slow, never a test of KVM.
 accel = kvm
+# Cold boots for the suite: with the kvm backend's VM templates (guest RAM mapped copy-on-write
+# from a file) for every container, this host VM's kernel hung with interrupts off on both CPUs
+# three times in one run (2026-12-03; not understood yet, see README). t_template.sh and the
+# bench turn templates on for themselves.
+template = false
 
 [qemu]
 # The defaults: $QEMU, for KVM too (Debian's slim qemu-system-x86_64-microvm has no
