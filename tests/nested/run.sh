@@ -20,7 +20,7 @@
 #    their libraries; busybox is the rest of the userland.
 # 3. Boots it, streams the TAP lines the tests print on the serial console, and prints the
 #    outer boot time, the time of every inner `runvm run` (L2 boot to exit), the integration
-#    suite's and the total. About 12.5 minutes in all (2 cores, the suite 10 of them).
+#    suite's and the total. About 16 minutes in all (2 cores, the suite 13 of them).
 #
 # Prints TAP and a closing "nested: N passed, N failed" line; exits non-zero on failures.
 # Prints "1..0 # SKIP reason" and exits 0 where the machine cannot do this (not x86_64, no
