@@ -221,7 +221,7 @@ static char *verify(const struct hv_vm_config *cfg, const char *dir, const char 
 	sha = json_object_get_string_member_with_default(o, "state_sha256", "");
 	if (strlen(sha) != 64)
 		return g_strdup("meta.json gives no SHA-256");
-	*f = (struct hv_template_files){ .dir = dir, .memory_fd = -1 };
+	*f = (struct hv_template_files){ .memory_fd = -1 };
 	bad = verify_memory(cfg, dir, o, f);
 	if (bad)
 		return bad;
@@ -245,7 +245,7 @@ static void discard(const struct hv_template_backend *b, const struct hv_vm_conf
 	remove_dir(dir);
 }
 
-/* 1 with @f filled when @key's template is there and sound (in @dir, which @f->dir borrows);
+/* 1 with @f filled when @key's template is there and sound (in @dir);
  * 0 when there is none, or there was an unsound one, which is removed. */
 static int open_template(const struct hv_template_backend *b, const struct hv_vm_config *cfg, const char *key,
 			 const char *dir, struct hv_template_files *f)

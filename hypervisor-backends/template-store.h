@@ -33,7 +33,6 @@ struct rt_error;
  * memory file open read-only (or -1 where the backend keeps none). hv_template_files_release()
  * frees both. */
 struct hv_template_files {
-	const char *dir;
 	void *state;
 	size_t state_len;
 	char state_sha256[65];
