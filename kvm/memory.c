@@ -76,17 +76,11 @@ static int map_template(struct vmm *vm, uint64_t size, int ram_fd, struct rt_err
 	return 0;
 }
 
-int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, int ram_fd, struct rt_error **err)
+/* A new RAM file of @size bytes, mapped shared. */
+static int map_new(struct vmm *vm, uint64_t size, bool huge_pages, struct rt_error **err)
 {
-	uint64_t off;
 	bool huge_fs;
 
-	if (ram_fd >= 0) {
-		if (map_template(vm, size, ram_fd, err) < 0)
-			return -1;
-		vm->ram_size = size;
-		goto slots;
-	}
 	vm->mem_fd = ram_file(huge_pages, &huge_fs);
 	if (vm->mem_fd < 0)
 		return rt_make_error(err, errno, "memfd_create");
@@ -96,13 +90,21 @@ int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, int ram_fd, 
 	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
 	if (vm->ram == MAP_FAILED)
 		return rt_make_error(err, errno, "mmap %llu MiB of guest memory", (unsigned long long)(size >> 20));
-	vm->ram_size = size;
 	/* A memfd gets huge pages too where shmem_enabled is "advise". Not the tmpfs: there the
 	 * advice would only add direct compaction to a fault that finds no free huge page (defrag
 	 * "madvise", the default), a stall of the guest where a 4 KiB page does. */
 	if (huge_pages && !huge_fs)
 		madvise(vm->ram, size, MADV_HUGEPAGE);
-	slots:
+	return 0;
+}
+
+int vmm_memory_init(struct vmm *vm, uint64_t size, bool huge_pages, int ram_fd, struct rt_error **err)
+{
+	uint64_t off;
+
+	if ((ram_fd >= 0 ? map_template(vm, size, ram_fd, err) : map_new(vm, size, huge_pages, err)) < 0)
+		return -1;
+	vm->ram_size = size;
 	vm->n_slots = vmm_arch_ram_layout(size, vm->slots);
 	off = 0;
 	for (unsigned i = 0; i < vm->n_slots; i++) {

@@ -18,12 +18,10 @@
 /* The shape a key covers, in words: what vm_setup (kvm-backend.c) makes of the VM, device by
  * device in the order it adds them, and the host kernel whose KVM holds the vCPU and platform
  * state. The hypervisor is runvm itself: its VMM writes and reads the records. */
-static struct hv_template_shape shape_of(const struct kvm_settings *s, const struct hv_vm_config *cfg, GPtrArray *words,
-					 char **ret_binary)
+static struct hv_template_shape shape_of(const struct hv_vm_config *cfg, GPtrArray *words, char **ret_binary)
 {
 	struct utsname u;
 
-	(void)s;
 	uname(&u);
 	g_ptr_array_set_free_func(words, g_free);
 	g_ptr_array_add(words, g_strdup_printf("arch %s", rv_arch_name(cfg->arch)));
@@ -99,7 +97,7 @@ int kvm_template_make(const struct kvm_settings *s, const struct hv_vm_config *c
 {
 	g_autoptr(GPtrArray) words = g_ptr_array_new();
 	g_autofree char *binary = NULL;
-	struct hv_template_shape shape = shape_of(s, cfg, words, &binary);
+	struct hv_template_shape shape = shape_of(cfg, words, &binary);
 
 	return hv_template_make(&kvm_templates, s, &shape, cfg, err);
 }
@@ -109,7 +107,7 @@ int kvm_template_restore(const struct kvm_settings *s, const struct hv_vm_config
 {
 	g_autoptr(GPtrArray) words = g_ptr_array_new();
 	g_autofree char *binary = NULL;
-	struct hv_template_shape shape = shape_of(s, cfg, words, &binary);
+	struct hv_template_shape shape = shape_of(cfg, words, &binary);
 
 	return hv_template_restore(&kvm_templates, s, &shape, cfg, ret_vm, err);
 }
