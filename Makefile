@@ -15,7 +15,7 @@ BUILD ?= build
 
 WERROR ?= 1
 
-PKGS := glib-2.0 json-glib-1.0 libseccomp libcap libnl-route-3.0
+PKGS := glib-2.0 json-glib-1.0 libseccomp libcap libnl-route-3.0 libvirt libxml-2.0
 # A cross compiler (CC=aarch64-linux-gnu-gcc) brings its triplet's pkg-config, which finds
 # that architecture's -dev packages (Debian's pkgconf:arm64 has aarch64-linux-gnu-pkg-config).
 CROSS := $(patsubst %gcc,%,$(filter %-gcc,$(notdir $(CC))))
@@ -46,6 +46,8 @@ LIB_SRCS := $(BASE_SRCS) \
 	hypervisor-backends/procstats.c hypervisor-backends/jail.c \
 	hypervisor-backends/template-store.c \
 	qemu-lite/qemu-lite.c qemu-lite/qmp.c qemu-lite/template.c \
+	hypervisor-backends/libvirt/libvirt-backend.c hypervisor-backends/libvirt/domain-xml.c \
+	hypervisor-backends/libvirt/tap.c \
 	protocol/agent-proto.c
 # runvm's own VMM (the kvm backend): the core, the saved-state format, the backend glue, and the
 # architecture hooks (kvm/arch.h): x86_64's (kvm/x86/), or a stub that refuses where the VMM has
@@ -221,11 +223,13 @@ $(BUILD)/runvm.conf: configs/runvm.conf
 # check-cross the arm64 -dev packages of the runtime's libraries with their pkg-config
 # (co-installed with the amd64 ones; deps adds the arm64 architecture to dpkg first).
 DEB_PKGS_x86_64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 libglib2.0-dev:arm64 \
-	libjson-glib-dev:arm64 libseccomp-dev:arm64 libcap-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64
+	libjson-glib-dev:arm64 libseccomp-dev:arm64 libcap-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64 \
+	libvirt-dev:arm64 libxml2-dev:arm64
 DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-dev libnl-route-3-dev linux-source-6.1 flex bison bc \
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps iproute2 bsdutils bc clang \
 	libclang-rt-14-dev clang-format docker.io podman buildah debootstrap libseccomp-dev libcap-dev nftables file \
-	qemu-system-arm debhelper dpkg-dev man-db psmisc $(DEB_PKGS_$(KARCH))
+	qemu-system-arm debhelper dpkg-dev man-db psmisc libvirt-dev libxml2-dev libvirt-daemon-system libvirt-clients \
+	$(DEB_PKGS_$(KARCH))
 deps:
 	$(if $(filter x86_64,$(KARCH)),@dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64)
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \

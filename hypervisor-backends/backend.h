@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "base/arch.h"
 
@@ -39,9 +40,12 @@ struct hv_disk {
 };
 
 /* A virtio-net NIC backed by the tap device @tap_fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR); the
- * caller keeps ownership of the fd. */
+ * caller keeps ownership of the fd. For a backend with HV_FEAT_EXTERNAL, whose hypervisor takes no
+ * fd of ours, @tap_fd is -1 and the backend itself makes the tap, named @tap_name in the caller's
+ * network namespace, and deletes it when the VM is destroyed. */
 struct hv_nic {
 	int tap_fd;
+	const char *tap_name;
 };
 
 /* The host end of the agent channel, the guest's virtio-serial port RV_AGENT_PORT_NAME. */
@@ -53,6 +57,7 @@ struct hv_endpoint {
 };
 
 struct hv_vm_config {
+	const char *name; /* the container's ID, for backends whose VMs have names (libvirt) */
 	enum rv_arch arch;
 	enum hv_accel accel; /* what probe chose (never AUTO at launch) */
 	unsigned vcpus;
@@ -122,6 +127,13 @@ enum {
 	 * its limit), so the guest may cache its rootfs (9p cache=loose); without the bit the
 	 * rootfs is uncached (cache=mmap), one fid per name in use only */
 	HV_FEAT_CACHED_ROOTFS = 1u << 3,
+	/*
+	 * The hypervisor is started by a daemon (libvirtd), not by the backend: it inherits none
+	 * of the caller's fds, namespaces or cgroup. The caller then gives the agent endpoint as a
+	 * path it listens on (HV_ENDPOINT_PATH) and accepts once launch has returned, each NIC as a
+	 * tap name (struct hv_nic), and moves host_pid(vm) into the container's cgroup.
+	 */
+	HV_FEAT_EXTERNAL = 1u << 4,
 };
 
 /*
@@ -139,6 +151,9 @@ struct hv_backend_ops {
 	 * of runvm.conf it reads ([qemu], [kvm]). */
 	const char *name;
 	unsigned features; /* HV_FEAT_* */
+	/* `backend = auto` never picks it: only a configuration or --backend that names it (libvirt,
+	 * which needs a daemon the host's operator runs). */
+	bool manual;
 	/* What the host spends on one VM beyond its guest RAM (the hypervisor process, its
 	 * buffers): the host cgroup's memory limit adds it so that a guest that fills its memory
 	 * meets its own OOM killer, never gets its VMM killed by the host. */
@@ -201,6 +216,10 @@ struct hv_backend_ops {
 	/* Freeze and thaw the guest's vCPUs: set exactly when features has HV_FEAT_PAUSE. */
 	int (*pause)(struct hv_vm *vm, struct rt_error **err);
 	int (*resume)(struct hv_vm *vm, struct rt_error **err);
+
+	/* HV_FEAT_EXTERNAL: the hypervisor's process id, in the host's pid namespace, or 0 when the
+	 * daemon does not say (a remote or test connection). */
+	pid_t (*host_pid)(struct hv_vm *vm);
 
 	/* What the running VM costs the host now. Fails (ESRCH) once the VM has ended. */
 	int (*stats)(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **err);

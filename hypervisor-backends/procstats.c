@@ -10,9 +10,7 @@
 #include "hypervisor-backends/backend.h"
 #include "hypervisor-backends/procstats.h"
 
-/* The pid of @pidfd's process in the pid namespace of /proc ("Pid:" of its fdinfo; -1 once it
- * has been reaped), or 0. */
-static long pidfd_pid(int pidfd)
+long hv_pidfd_pid(int pidfd)
 {
 	g_autofree char *path = g_strdup_printf("/proc/self/fdinfo/%d", pidfd);
 	g_autofree char *info = NULL;
@@ -25,7 +23,7 @@ static long pidfd_pid(int pidfd)
 
 int hv_proc_stats(int pidfd, struct hv_vm_stats *ret, struct rt_error **err)
 {
-	long pid = pidfd_pid(pidfd);
+	long pid = hv_pidfd_pid(pidfd);
 	g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
 	g_autofree char *data = NULL;
 	g_auto(GStrv) fields = NULL;

@@ -13,6 +13,10 @@ struct hv_vm_stats;
  * clone is its own pid namespace's (a monitor in a pid namespace of its own), while /proc is
  * the host's: the pidfd's fdinfo names the process as /proc does. Fails with ESRCH once the
  * process is gone. */
+/* The pid of @pidfd's process in the pid namespace of /proc ("Pid:" of its fdinfo; -1 once it
+ * has been reaped), or 0. */
+long hv_pidfd_pid(int pidfd);
+
 int hv_proc_stats(int pidfd, struct hv_vm_stats *ret, struct rt_error **err);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "hypervisor-backends/libvirt/libvirt-backend.h"
 #include "kvm/kvm-backend.h"
 #include "qemu-lite/qemu-lite.h"
 #include "base/error.h"
@@ -10,10 +11,12 @@
 
 /* In the order `auto` tries them: our own VMM where KVM runs standard guests (it passes the
  * integration suite in the nested host VM), else QEMU (KVM, or TCG: other architectures,
- * PVM hosts, no /dev/kvm). A new backend is one line here. */
+ * PVM hosts, no /dev/kvm). libvirt is `manual`: auto passes it by. A new backend is one line
+ * here. */
 const struct hv_backend_ops *const hv_backends[] = {
 	&hv_kvm_ops,
 	&hv_qemu_lite_ops,
+	&hv_libvirt_ops,
 	NULL,
 };
 
@@ -91,6 +94,8 @@ int hv_backend_select(const struct hv_host_caps *caps, const char *name, const c
 	for (size_t i = 0; hv_backends[i]; i++) {
 		struct hv_probe_result pr = { 0 };
 
+		if (hv_backends[i]->manual)
+			continue;
 		if (hv_backends[i]->probe(settings[i], caps, arch, want, &pr, err) < 0)
 			return -1;
 		if (pr.usable) {

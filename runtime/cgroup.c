@@ -447,9 +447,10 @@ static int check_controllers(GPtrArray *hs, const struct rt_cgroup_limits *lim, 
 	return 0;
 }
 
-int rt_cgroup_enter(const char *path, const struct rt_cgroup_limits *lim, struct rt_error **err)
+int rt_cgroup_enter(const char *path, const struct rt_cgroup_limits *lim, GPtrArray **ret_dirs, struct rt_error **err)
 {
 	g_autoptr(GPtrArray) hs = hierarchies();
+	g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
 	g_autofree char *pid = g_strdup_printf("%d", getpid());
 	bool v2h = v2_host(hs);
 
@@ -469,12 +470,28 @@ int rt_cgroup_enter(const char *path, const struct rt_cgroup_limits *lim, struct
 			rt_make_error(err, -r, "join cgroup `%s`", dir);
 			goto fail;
 		}
+		g_ptr_array_add(dirs, g_steal_pointer(&dir));
 	}
+	if (ret_dirs)
+		*ret_dirs = g_steal_pointer(&dirs);
 	return 0;
 fail:
 	/* Nothing of a refused create stays: the leaves made so far go, as runc's do. */
 	rt_cgroup_remove(path, true);
 	return -1;
+}
+
+int rt_cgroup_attach(const GPtrArray *dirs, pid_t pid, struct rt_error **err)
+{
+	g_autofree char *value = g_strdup_printf("%d", pid);
+
+	for (guint i = 0; i < dirs->len; i++) {
+		int r = write_file(dirs->pdata[i], "cgroup.procs", value);
+
+		if (r < 0)
+			return rt_make_error(err, -r, "move process %d into cgroup `%s`", pid, (char *)dirs->pdata[i]);
+	}
+	return 0;
 }
 
 int rt_cgroup_update(pid_t pid, const char *path, const struct rt_cgroup_limits *lim, struct rt_error **err)

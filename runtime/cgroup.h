@@ -74,10 +74,13 @@ char *rt_cgroup_own_in(const char *text, const char *opts, bool v2);
 /* Is @path a cgroupfs path runvm handles ("/docker/ID", "machine/ID"; systemd's
  * "slice:prefix:name" is not)? */
 int rt_cgroup_path_supported(const char *path);
-/* Create @path under every hierarchy, apply @lim, and move the calling process in. A limit the
- * host cannot honour (the kernel refuses it, or no hierarchy has its controller) fails, as it
- * fails runc's create. */
-int rt_cgroup_enter(const char *path, const struct rt_cgroup_limits *lim, struct rt_error **err);
+/* Create @path under every hierarchy, apply @lim, and move the calling process in; with
+ * @ret_dirs, the directories joined (one per hierarchy, for rt_cgroup_attach). A limit the host
+ * cannot honour (the kernel refuses it, or no hierarchy has its controller) fails, as it fails
+ * runc's create. */
+int rt_cgroup_enter(const char *path, const struct rt_cgroup_limits *lim, GPtrArray **ret_dirs, struct rt_error **err);
+/* Move process @pid (a hypervisor a daemon started) into @dirs, what rt_cgroup_enter joined. */
+int rt_cgroup_attach(const GPtrArray *dirs, pid_t pid, struct rt_error **err);
 /* Set @lim in the cgroups process @pid (the monitor) is in under @path. */
 int rt_cgroup_update(pid_t pid, const char *path, const struct rt_cgroup_limits *lim, struct rt_error **err);
 /* The directory of @pid's cgroup in the hierarchy that has @file (one of its controller's,

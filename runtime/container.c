@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -67,6 +68,10 @@ static bool shares_host_netns(const struct rt_spec *spec)
  * the caller's procfs (the monitor's mount namespaces, new or copied, keep it), before anything
  * else changes. */
 static pid_t monitor_pid;
+
+/* How long a daemon's hypervisor may take to connect the agent's channel once launch has
+ * returned: it connects as it starts, so only a wedged one takes long. */
+#define AGENT_ACCEPT_MS 10000
 
 static pid_t host_pid(void)
 {
@@ -306,6 +311,7 @@ int rt_container_prepare(struct rt_container *c, const struct rt_globals *g, con
 		return -1;
 	c->console_log = g_build_filename(c->state_dir, "console.log", NULL);
 	c->vs.cfg.console_log = c->console_log;
+	c->vs.cfg.name = c->id;
 	c->created = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
 	return rt_state_write(c->state_dir,
 			      &(struct rt_state){ .oci_version = c->spec->oci_version,
@@ -484,6 +490,43 @@ static void log_vm_stats(const struct rt_container *c)
 		 st.host_rss_bytes >> 20, st.guest_ram_bytes >> 20, st.cpu_user_us / 1000, st.cpu_system_us / 1000);
 }
 
+/* HV_FEAT_EXTERNAL: the daemon's QEMU connects the agent's port to our socket as it starts,
+ * before launch returns; what connects is QEMU (the socket's directory is root's alone). */
+static int accept_agent(struct rt_container *c, int listen_fd, const char *path, struct rt_error **err)
+{
+	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, AGENT_ACCEPT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return rt_make_error(err, r < 0 ? errno : ETIMEDOUT,
+				     "the VM's hypervisor did not connect the agent's channel (`%s`) within %d ms",
+				     path, AGENT_ACCEPT_MS);
+	c->agent_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c->agent_fd < 0)
+		return rt_make_error(err, errno, "accept the agent's channel");
+	unlink(path);
+	return 0;
+}
+
+/* HV_FEAT_EXTERNAL: the daemon's QEMU was born in the daemon's cgroup; the container's limits
+ * (and `runvm update`'s) are the monitor's cgroup's, so it joins it. */
+static int attach_hypervisor(struct rt_container *c, struct rt_error **err)
+{
+	pid_t pid = c->ops->host_pid ? c->ops->host_pid(c->vm) : 0;
+
+	if (!c->cgroup_joined)
+		return 0;
+	if (pid <= 0) {
+		rt_warn("the %s backend does not say which process runs the VM: it stays outside cgroupsPath `%s`",
+			c->ops->name, c->spec->cgroups_path);
+		return 0;
+	}
+	return rt_cgroup_attach(c->cgroup_dirs, pid, err) < 0 ? rt_error_wrap(err, "the VM's hypervisor") : 0;
+}
+
 int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,
 			 struct rt_error **err)
 {
@@ -491,17 +534,20 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	struct rt_monitor_config mc;
 	sigset_t fwd;
 	int sp[2], vm_status, r;
+	bool external = c->ops->features & HV_FEAT_EXTERNAL;
+	g_autofree char *agent_path = NULL;
 
-	_cleanup_close_ int cgroupns_fd = -EBADF;
+	_cleanup_close_ int cgroupns_fd = -EBADF, agent_listen_fd = -EBADF;
 
 	host_pid();
 	if (rt_ctl_listen(ctl_path, &c->listen_fd, err) < 0 || rt_hooks_keep_runtime_namespaces(err) < 0 ||
 	    enter_namespaces(c, &cgroupns_fd, err) < 0 || stage_bind_mounts(c, err) < 0)
 		return -1;
 	if (c->spec->netns) {
-		if (rt_net_tap_open(&c->tap_fd, err) < 0)
+		/* A daemon's QEMU takes no fd of ours: the backend makes the tap by its name. */
+		if (external ? rt_net_tap_check(err) < 0 : rt_net_tap_open(&c->tap_fd, err) < 0)
 			return -1;
-		c->vs.nic.tap_fd = c->tap_fd;
+		c->vs.nic = (struct hv_nic){ .tap_fd = c->tap_fd, .tap_name = external ? RT_NET_TAP : NULL };
 		c->vs.cfg.nics = &c->vs.nic;
 		c->vs.cfg.n_nics = 1;
 	}
@@ -516,20 +562,28 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		struct rt_cgroup_limits lim;
 
 		rt_cgroup_limits_from(&c->spec->resources, rt_cgroup_memory_mib(c->ops, c->vs.cfg.memory_mib), &lim);
-		if (rt_cgroup_enter(c->spec->cgroups_path, &lim, err) < 0)
+		if (rt_cgroup_enter(c->spec->cgroups_path, &lim, &c->cgroup_dirs, err) < 0)
 			return -1;
 		c->cgroup_joined = true;
 	}
 	if (enter_cgroup_ns(c->spec, cgroupns_fd, err) < 0)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return rt_make_error(err, errno, "socketpair");
-	c->agent_fd = sp[0];
-	if (fcntl(c->agent_fd, F_SETFL, O_NONBLOCK) < 0) {
-		close(sp[1]);
-		return rt_make_error(err, errno, "fcntl");
+	if (external) {
+		sp[1] = -1;
+		agent_path = g_build_filename(c->state_dir, "agent.sock", NULL);
+		if (rt_unix_listen(agent_path, SOCK_STREAM, &agent_listen_fd, err) < 0)
+			return -1;
+		c->vs.cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_PATH, .path = agent_path };
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+			return rt_make_error(err, errno, "socketpair");
+		c->agent_fd = sp[0];
+		if (fcntl(c->agent_fd, F_SETFL, O_NONBLOCK) < 0) {
+			close(sp[1]);
+			return rt_make_error(err, errno, "fcntl");
+		}
+		c->vs.cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
 	}
-	c->vs.cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_FD, .fd = sp[1] };
 
 	/* Signals meant for the container queue up from here on, and are forwarded once its
 	 * process exists. */
@@ -548,9 +602,12 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	r = c->ops->launch(rt_config_backend_settings(c->config, c->ops), &c->vs.cfg, &c->vm, err);
 	/* The backend holds its own copy; ours would keep the channel open after a hypervisor
 	 * process is gone. */
-	close(sp[1]);
+	if (sp[1] >= 0)
+		close(sp[1]);
 	if (r < 0)
 		return rt_error_wrap(err, "start the VM");
+	if (external && (accept_agent(c, agent_listen_fd, agent_path, err) < 0 || attach_hypervisor(c, err) < 0))
+		return -1;
 	rt_debug("VM launched%s", c->ops->restored && c->ops->restored(c->vm) ? " from its template" : "");
 
 	mc = (struct rt_monitor_config){
@@ -651,6 +708,7 @@ void rt_container_release(struct rt_container *c)
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
+	g_clear_pointer(&c->cgroup_dirs, g_ptr_array_unref);
 	rt_spec_free(c->spec);
 	rt_config_free(c->config);
 	g_free(c->bundle);

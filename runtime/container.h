@@ -42,8 +42,9 @@ struct rt_container {
 	size_t seccomp_len;
 	sigset_t old_mask;
 	bool mask_set;
-	bool cgroup_joined; /* the monitor is in linux.cgroupsPath */
-	bool keep_state;    /* `create`: the state directory outlives this process */
+	bool cgroup_joined;     /* the monitor is in linux.cgroupsPath */
+	GPtrArray *cgroup_dirs; /* the directories it joined, one per hierarchy */
+	bool keep_state;        /* `create`: the state directory outlives this process */
 };
 
 /* Validate the bundle and the configuration, choose the backend and create the state

@@ -45,12 +45,17 @@ static int make_addr(const char *path, struct sockaddr_un *sa, int *ret_dirfd, s
 
 int rt_ctl_listen(const char *path, int *ret_fd, struct rt_error **err)
 {
+	return rt_unix_listen(path, SOCK_SEQPACKET, ret_fd, err);
+}
+
+int rt_unix_listen(const char *path, int type, int *ret_fd, struct rt_error **err)
+{
 	struct sockaddr_un sa;
 	_cleanup_close_ int fd = -EBADF, dirfd = -EBADF;
 
 	if (make_addr(path, &sa, &dirfd, err) < 0)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return rt_make_error(err, errno, "socket");
 	unlink(path);

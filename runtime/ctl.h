@@ -30,6 +30,9 @@ struct rt_error;
 #define RT_CTL_TIMEOUT_MS 60000
 
 int rt_ctl_listen(const char *path, int *ret_fd, struct rt_error **err);
+/* A non-blocking listening AF_UNIX socket of @type (SOCK_STREAM, SOCK_SEQPACKET) at @path, which
+ * may be longer than sun_path holds. */
+int rt_unix_listen(const char *path, int type, int *ret_fd, struct rt_error **err);
 int rt_ctl_connect(const char *path, int *ret_fd, struct rt_error **err);
 int rt_ctl_send(int fd, const char *msg, const int *fds, size_t nfds, struct rt_error **err);
 /* Receive one message (a client's rt_ctl_connect socket gives up after its receive timeout,

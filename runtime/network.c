@@ -46,6 +46,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RtnlAct, rtnl_act_put)
 
 #define INGRESS_HANDLE TC_HANDLE(0xffff, 0)
 
+int rt_net_tap_check(struct rt_error **err)
+{
+	/* A second VM on the same namespace would fight the first over its interface. */
+	if (if_nametoindex(RT_NET_TAP) != 0)
+		return rt_make_error(err, 0,
+				     "the network namespace of another runvm container cannot be shared: "
+				     "its VM owns the namespace's interfaces");
+	return 0;
+}
+
 int rt_net_tap_open(int *ret_fd, struct rt_error **err)
 {
 	/* IFF_VNET_HDR (every backend's virtio-net expects it): the NIC then offers the guest checksum and segmentation offloads, so a
@@ -53,11 +63,8 @@ int rt_net_tap_open(int *ret_fd, struct rt_error **err)
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	_cleanup_close_ int fd = -EBADF;
 
-	/* A second VM on the same namespace would fight the first over its interface. */
-	if (if_nametoindex(RT_NET_TAP) != 0)
-		return rt_make_error(err, 0,
-				     "the network namespace of another runvm container cannot be shared: "
-				     "its VM owns the namespace's interfaces");
+	if (rt_net_tap_check(err) < 0)
+		return -1;
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return rt_make_error(err, errno, "open /dev/net/tun");
@@ -365,6 +372,18 @@ static int drop_redirect(int ifindex)
 	return r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV || r == -NLE_INVAL ? 0 : r;
 }
 
+/* Delete RT_NET_TAP in this thread's namespace, if it is there. */
+static void drop_tap(void)
+{
+	g_autoptr(NlSock) sk = nl_socket_alloc();
+	g_autoptr(RtnlLink) link = rtnl_link_alloc();
+
+	if (!sk || !link || nl_connect(sk, NETLINK_ROUTE) < 0)
+		return;
+	rtnl_link_set_name(link, RT_NET_TAP);
+	rtnl_link_delete(sk, link);
+}
+
 int rt_net_unredirect(const char *netns_path, int ifindex, struct rt_error **err)
 {
 	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -380,6 +399,9 @@ int rt_net_unredirect(const char *netns_path, int ifindex, struct rt_error **err
 	if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
 		return rt_make_error(err, errno, "network: join `%s`", netns_path);
 	r = drop_redirect(ifindex);
+	/* A backend's persistent tap (HV_FEAT_EXTERNAL) outlives its QEMU: the monitor would have
+	 * deleted it. */
+	drop_tap();
 	if (setns(self, CLONE_NEWNET) < 0)
 		return rt_make_error(err, errno, "network: return to the host's namespace");
 	return r < 0 ? nl_fail(err, r, "remove the redirect to the guest") : 0;

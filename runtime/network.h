@@ -42,6 +42,10 @@ struct rt_netcfg {
 #define RT_NETCFG_INIT { .dns_fd = -1 }
 /* clang-format on */
 
+/* In the container's namespace, at create: fails clearly when another runvm container's tap
+ * is there (a backend with HV_FEAT_EXTERNAL makes RT_NET_TAP itself). */
+int rt_net_tap_check(struct rt_error **err);
+
 /* In the container's namespace, at create: the tap for the guest's NIC (IFF_TAP | IFF_NO_PI,
  * gone when the last fd closes). Fails clearly when another runvm container's tap is there. */
 int rt_net_tap_open(int *ret_fd, struct rt_error **err);

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The libvirt backend's domain XML, built with libxml2 (every text and attribute escaped by it,
+ * never pasted into a string) from the driver interface's plain-data VM configuration and what
+ * the backend decided around it (names, paths as the daemon sees them). A pure function, so that
+ * the unit tests compare its output with golden files and validate it against the installed
+ * schema. The confidential issue adds <launchSecurity> here.
+ */
+#ifndef RUNVM_LIBVIRT_DOMAIN_XML_H
+#define RUNVM_LIBVIRT_DOMAIN_XML_H
+
+#include <stddef.h>
+
+struct hv_vm_config;
+
+struct lv_domain {
+	const struct hv_vm_config *cfg; /* architecture, sizes, kernel, shares, disks, console */
+	const char *name;               /* the domain's name: the prefix and the container's ID */
+	const char *type;               /* "kvm", "qemu" (TCG), or "test" for the test driver */
+	const char *machine;            /* q35, virt */
+	const char *emulator;           /* QEMU binary, or NULL: libvirt's own choice for the arch */
+	const char *cmdline;            /* the whole kernel command line */
+	/* Prefixed to every share's host path: "/proc/PID/root" makes the daemon's QEMU open the
+	 * directory in the caller's mount namespace. "" for none. */
+	const char *share_root;
+	const char *const *taps;  /* one tap name per NIC (cfg->n_nics), in the daemon's namespace */
+	const char *agent_socket; /* the unix socket QEMU connects the agent's port to */
+};
+
+/* The domain's XML document (g_free it). Never fails but for memory. */
+char *lv_domain_xml(const struct lv_domain *d);
+
+#endif
