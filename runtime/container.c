@@ -169,6 +169,13 @@ int rt_container_enter_child_namespaces(struct rt_container *c, struct rt_error 
 	int fds[G_N_ELEMENTS(types)], flags = 0, r = -1;
 	bool any = false;
 
+	/* They exist for the VMM, the monitor's child. A daemon's hypervisor (HV_FEAT_EXTERNAL)
+	 * lives in the daemon's, whatever the monitor does; and the monitor, left in the caller's,
+	 * names it by pid where the host does (its cgroup, its statistics). */
+	if (c->ops->features & HV_FEAT_EXTERNAL) {
+		rt_debug("the %s backend's hypervisor is a daemon's: no pid or time namespace for it", c->ops->name);
+		return 0;
+	}
 	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
 		fds[i] = -1;
 	for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
@@ -356,7 +363,7 @@ static int on_status(void *ctx, const char *status, struct rt_error **err)
 	/* The network first: the namespace is complete once the prestart hooks have run (Docker
 	 * 20.10) or once create has returned (Docker 26+ configures it in between). */
 	if (strcmp(status, "starting") == 0) {
-		if (c->tap_fd >= 0) {
+		if (c->vs.cfg.n_nics > 0) {
 			if (rt_net_connect(c->spec, &c->net, err) < 0)
 				return -1;
 			/* Recorded at once: a `delete` that SIGKILLs the monitor from here on (while

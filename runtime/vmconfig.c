@@ -80,6 +80,16 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		return -1;
 	rt_debug("%s guest, from %s", rv_arch_name(arch), why);
 	rt_guest_files(config, caps, arch, &kernel, &initrd);
+	/* The command line's --backend, else the container's annotation (where the configuration
+	 * lets it choose), else the configuration's. */
+	if (spec->backend && !backend_override) {
+		if (!config->backend_annotation)
+			return rt_make_error(err, 0,
+					     "config.json: annotation `io.runvm.backend` (`%s`) is not allowed here: set "
+					     "backend_annotation = true in [runvm] of %s",
+					     spec->backend, config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
+		backend_override = spec->backend;
+	}
 	if (rt_backend_choose(config, caps, arch, backend_override, ret_ops, ret_probe, err) < 0 ||
 	    check_file("kernel", arch, arch != caps->arch, kernel, config, err) < 0 ||
 	    check_file("initrd", arch, arch != caps->arch, initrd, config, err) < 0)

@@ -247,35 +247,33 @@ static int lv_connect(const struct libvirt_settings *s, virConnectPtr *ret, stru
 	return 0;
 }
 
+/* `runvm check`: whether the daemon answers, its versions, and the domains it would be given. */
 static void check_report(const void *settings, struct hv_check_sink *sink)
 {
 	const struct libvirt_settings *s = settings;
 	struct rt_error *err = NULL;
+	struct hv_host_caps caps;
 	virConnectPtr conn = NULL;
 	unsigned long lib = 0, hv = 0;
 	g_autofree char *detail = NULL;
 
-	virGetVersion(&lib, NULL, NULL);
-	detail = g_strdup_printf("%lu.%lu.%lu", lib / 1000000, lib / 1000 % 1000, lib % 1000);
-	sink->fact(sink, "library", true, detail);
-	g_clear_pointer(&detail, g_free);
 	if (lv_connect(s, &conn, &err) < 0) {
-		sink->fact(sink, "reachable", false, err->msg);
+		sink->fact(sink, "libvirt", false, err->msg);
 		rt_error_free(&err);
 		return;
 	}
-	sink->fact(sink, "reachable", true, s->uri);
-	if (virConnectGetLibVersion(conn, &lib) == 0 && virConnectGetVersion(conn, &hv) == 0) {
-		detail = g_strdup_printf("libvirt %lu.%lu.%lu, %s %lu.%lu.%lu", lib / 1000000, lib / 1000 % 1000,
-					 lib % 1000, virConnectGetType(conn), hv / 1000000, hv / 1000 % 1000,
-					 hv % 1000);
-		sink->fact(sink, "daemon", true, detail);
-		g_clear_pointer(&detail, g_free);
-	}
-	detail = g_strdup_printf("machine %s (x86_64), %s (aarch64)", lv_machine(s, RV_ARCH_X86_64),
-				 lv_machine(s, RV_ARCH_AARCH64));
-	sink->fact(sink, "machine", true, detail);
+	if (virConnectGetLibVersion(conn, &lib) == 0 && virConnectGetVersion(conn, &hv) == 0)
+		detail = g_strdup_printf("%s: libvirt %lu.%lu.%lu, %s %lu.%lu.%lu", s->uri, lib / 1000000,
+					 lib / 1000 % 1000, lib % 1000, virConnectGetType(conn), hv / 1000000,
+					 hv / 1000 % 1000, hv % 1000);
+	sink->fact(sink, "libvirt", true, detail ? detail : s->uri);
+	g_clear_pointer(&detail, g_free);
 	virConnectClose(conn);
+	hv_host_probe("", &caps);
+	detail = g_strdup_printf("type %s, machine %s (x86_64), %s (aarch64 under TCG)",
+				 caps.kvm_usable ? "kvm" : "qemu (TCG)", lv_machine(s, RV_ARCH_X86_64),
+				 lv_machine(s, RV_ARCH_AARCH64));
+	sink->fact(sink, "libvirt domain", true, detail);
 }
 
 char *lv_cmdline(const struct hv_vm_config *cfg)

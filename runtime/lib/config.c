@@ -32,6 +32,7 @@ static const struct hv_key keys[] = {
 	UINT("memory_mib", memory_mib, 64, 1u << 20),
 	UINT("boot_timeout_s", boot_timeout_s, 1, 3600),
 	HV_KEY_BOOL(struct rt_config, "template", template),
+	HV_KEY_BOOL(struct rt_config, "backend_annotation", backend_annotation),
 	STR("template_dir", template_dir),
 };
 

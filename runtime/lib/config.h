@@ -29,6 +29,8 @@ struct rt_config {
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
 	bool template;      /* start VMs from templates where the backend can */
+	/* config.json's annotation io.runvm.backend may choose the backend (off: it is refused) */
+	bool backend_annotation;
 	char *template_dir; /* where the backends keep them */
 	/* Each backend's settings from its own group (named after it), parallel to hv_backends[]:
 	 * opaque here, read by the backend alone. */

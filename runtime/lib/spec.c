@@ -82,6 +82,7 @@ void rt_spec_free(struct rt_spec *s)
 	g_free(s->rootfs);
 	g_free(s->hostname);
 	g_free(s->arch);
+	g_free(s->backend);
 	rt_resources_clear(&s->resources);
 	for (size_t i = 0; i < s->n_devices; i++)
 		g_free(s->devices[i].path);
@@ -1177,6 +1178,8 @@ static int parse_annotations(JsonObject *obj, struct rt_spec *s, struct rt_error
 	/* All of them for the hooks' state (runtime/hooks.c), which leaves an empty set out. */
 	if (json_object_get_size(json_node_get_object(n)) > 0)
 		s->annotations_json = json_to_string(n, FALSE);
+	if (get_string(json_node_get_object(n), "annotations.", "io.runvm.backend", &s->backend, err) < 0)
+		return -1;
 	return get_string(json_node_get_object(n), "annotations.", "io.runvm.arch", &s->arch, err);
 }
 

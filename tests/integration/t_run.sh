@@ -101,8 +101,14 @@ make_config "$bundle" '["true"]' 'c["linux"]["namespaces"] = [n for n in c["linu
 expect_error "no network namespace (the host's) is refused" "network namespace cannot be shared" e-hostnet "$RUNVM"
 make_config "$bundle" '["true"]'
 expect_error "unknown backend" "unknown backend" e-backend "$RUNVM" --backend no-such-backend
-grep -v '^\[qemu\]' "$RUNVM_CONFIG" > "$work/noqemu.conf"
-printf '[qemu]\nbinary = /nonexistent/qemu-system-x86_64\n' >> "$work/noqemu.conf"
+run_backend=$("$RUNVM" check 2>/dev/null | sed -n 's/^run would use *backend \([^,]*\),.*/\1/p')
+if [ "$run_backend" = libvirt ]; then
+	# libvirt's own message, which names the binary it could not find.
+	sed '/^\[libvirt\]/a emulator = /nonexistent/qemu-system-x86_64' "$RUNVM_CONFIG" > "$work/noqemu.conf"
+else
+	grep -v '^\[qemu\]' "$RUNVM_CONFIG" > "$work/noqemu.conf"
+	printf '[qemu]\nbinary = /nonexistent/qemu-system-x86_64\n' >> "$work/noqemu.conf"
+fi
 RUNVM_CONFIG=$work/noqemu.conf expect_error "QEMU missing" "qemu-system-x86_64" e-noqemu "$RUNVM"
 
 rm -f "$work/log.json"
