@@ -152,6 +152,7 @@ help:
 	@echo "  make check-build      arm64 builds with no binfmt: docker build, buildah bud (build.sh;"
 	@echo "                        RUNVM_TEST_DEBOOTSTRAP=1 adds an arm64 debootstrap, about 9 min)"
 	@echo "  make check-podman     podman with runvm"
+	@echo "  make check-libvirt    the libvirt backend against a private libvirtd: its own checks, the integration suite's run, lifecycle, exec, net, oom parts, a Docker subset"
 	@echo "  make check-package    the Debian package installed, run from /usr alone, removed and purged"
 	@echo "  make check-nested     the kvm backend and QEMU+KVM inside a nested TCG host VM"
 	@echo "Measure:"
@@ -263,7 +264,7 @@ $(BUILD)/tests/test_devcg: tests/unit/test_devcg.c $(BUILD)/obj/guest/agent/devc
 
 # deps first, in its own step: the sub-makes then find the -dev packages' pkg-config files.
 # Every suite runs even when an earlier one failed; the check fails if any did.
-CHECK_SUITES := unit cross fuzz integration integration-cold docker docker-cold podman package nested
+CHECK_SUITES := unit cross fuzz integration integration-cold docker docker-cold podman libvirt package nested
 check:
 	$(LOG_RESET)
 	@$(PHASE) "dependencies (apt-get)" -- $(SUBMAKE) deps
@@ -342,6 +343,12 @@ check-build: all
 
 check-podman: all
 	$(TEST_ENV) tests/podman/run.sh
+
+# The libvirt backend against a private libvirtd that tests/libvirt/run.sh starts and stops: its
+# own checks, then the integration suite's run, lifecycle, exec, net and oom parts and a Docker
+# subset (tests/libvirt/docker.sh), all with backend = libvirt.
+check-libvirt: all
+	$(TEST_ENV) tests/libvirt/run.sh
 
 # --- the Debian package (debian/) ---------------------------------------------------------------
 # dpkg-buildpackage in a copy of the tree (the files git knows, tracked or not ignored) under

@@ -84,10 +84,11 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	 * lets it choose), else the configuration's. */
 	if (spec->backend && !backend_override) {
 		if (!config->backend_annotation)
-			return rt_make_error(err, 0,
-					     "config.json: annotation `io.runvm.backend` (`%s`) is not allowed here: set "
-					     "backend_annotation = true in [runvm] of %s",
-					     spec->backend, config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
+			return rt_make_error(
+				err, 0,
+				"config.json: annotation `io.runvm.backend` (`%s`) is not allowed here: set "
+				"backend_annotation = true in [runvm] of %s",
+				spec->backend, config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
 		backend_override = spec->backend;
 	}
 	if (rt_backend_choose(config, caps, arch, backend_override, ret_ops, ret_probe, err) < 0 ||

@@ -37,8 +37,9 @@
 struct lv_watch {
 	GMutex lock;
 	char *name;
-	int efd; /* readable once the domain has ended or the connection is lost */
-	bool ended;
+	int efd;         /* readable once the domain has ended or the connection is lost */
+	bool ended;      /* for the monitor: the VM is gone or out of reach */
+	bool stopped;    /* the domain has ended (its event came, or runvm's destroy returned) */
 	bool destroying; /* runvm asked for the domain's end: its DESTROYED event is ours */
 	int status;
 	char *why; /* why the domain ended, when not by the guest's own reboot or poweroff */
@@ -310,6 +311,13 @@ static void watch_unref(void *p)
 	g_atomic_rc_box_release_full(p, watch_clear);
 }
 
+static void mark(struct lv_watch *w, bool *flag)
+{
+	g_mutex_lock(&w->lock);
+	*flag = true;
+	g_mutex_unlock(&w->lock);
+}
+
 static bool watch_ended(struct lv_watch *w)
 {
 	bool ended;
@@ -341,6 +349,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 	if (strcmp(virDomainGetName(dom), w->name) != 0 ||
 	    (event != VIR_DOMAIN_EVENT_STOPPED && event != VIR_DOMAIN_EVENT_CRASHED))
 		return 0;
+	mark(w, &w->stopped);
 	if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN)
 		watch_end(w, 0, NULL);
 	else if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED) {
@@ -417,23 +426,32 @@ static void vm_free(struct hv_vm *vm)
 	g_free(vm);
 }
 
-static void mark_destroying(struct lv_watch *w)
+static bool domain_stopped(struct lv_watch *w)
 {
+	bool stopped;
+
 	g_mutex_lock(&w->lock);
-	w->destroying = true;
+	stopped = w->stopped;
 	g_mutex_unlock(&w->lock);
+	return stopped;
 }
 
 /* End the domain now, as runvm's own doing. */
 static void kill_domain(struct hv_vm *vm)
 {
-	mark_destroying(vm->watch);
+	struct pollfd p = { .fd = vm->pidfd, .events = POLLIN };
+
+	mark(vm->watch, &vm->watch->destroying);
 	watch_end(vm->watch, 128 + SIGKILL, NULL);
-	if (vm->dom && virDomainDestroy(vm->dom) == 0)
+	if (vm->dom && virDomainDestroy(vm->dom) == 0) {
+		mark(vm->watch, &vm->watch->stopped);
 		return;
-	/* The daemon is gone or refuses: QEMU itself, where we know it. */
-	if (vm->pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
+	}
+	/* The daemon is gone (AUTODESTROY can no longer act) or refuses: QEMU itself, where we
+	 * know it, and we wait for it to go (its reaper is the daemon's parent, not us). */
+	if (vm->pidfd >= 0 && syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0) == 0 &&
+	    poll(&p, 1, 5000) != 1)
+		rt_debug("libvirt: QEMU (pid %d) has not ended 5 s after SIGKILL", (int)vm->pid);
 }
 
 static int make_taps(struct hv_vm *vm, const struct hv_vm_config *cfg, pid_t daemon, struct rt_error **err)
@@ -579,10 +597,10 @@ static int stop(struct hv_vm *vm, int grace_ms, struct rt_error **err)
 {
 	int st, r;
 
-	if (watch_ended(vm->watch))
+	if (domain_stopped(vm->watch))
 		return 0;
 	/* QEMU ends cleanly on SIGTERM, which a graceful destroy sends (and waits for). */
-	mark_destroying(vm->watch);
+	mark(vm->watch, &vm->watch->destroying);
 	if (grace_ms > 0 && virDomainDestroyFlags(vm->dom, VIR_DOMAIN_DESTROY_GRACEFUL) == 0) {
 		r = vm_wait(vm, grace_ms, &st, err);
 		if (r != 0)
@@ -630,7 +648,9 @@ static void destroy(struct hv_vm *vm)
 {
 	if (!vm)
 		return;
-	if (!watch_ended(vm->watch))
+	/* Also when the monitor was told the VM ended because the connection was lost: QEMU
+	 * may still run. */
+	if (!domain_stopped(vm->watch))
 		kill_domain(vm);
 	vm_free(vm);
 }
