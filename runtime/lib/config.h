@@ -28,7 +28,7 @@ struct rt_config {
 	unsigned vcpus;
 	unsigned memory_mib;
 	unsigned boot_timeout_s;
-	bool template;      /* start VMs from templates where the backend can */
+	bool template; /* start VMs from templates where the backend can */
 	/* config.json's annotation io.runvm.backend may choose the backend (off: it is refused) */
 	bool backend_annotation;
 	char *template_dir; /* where the backends keep them */
