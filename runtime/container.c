@@ -497,9 +497,45 @@ static void log_vm_stats(const struct rt_container *c)
 		 st.host_rss_bytes >> 20, st.guest_ram_bytes >> 20, st.cpu_user_us / 1000, st.cpu_system_us / 1000);
 }
 
-/* HV_FEAT_EXTERNAL: the daemon's QEMU connects the agent's port to our socket as it starts,
- * before launch returns; what connects is QEMU (the socket's directory is root's alone). */
-static int accept_agent(struct rt_container *c, int listen_fd, const char *path, struct rt_error **err)
+/* The short names of the agents' sockets: a state directory's path (Docker's are long) can pass
+ * the 108 bytes of a unix socket's address, which QEMU refuses. */
+#define AGENT_LINK_DIR "/run/runvm-agent"
+
+/* Drop the agent's socket and its short name once connected, or when the container goes. */
+static void agent_unlink(struct rt_container *c)
+{
+	for (char **p = (char *[]){ c->agent_link, c->agent_sock }, **end = p + 2; p < end; p++)
+		if (*p)
+			unlink(*p);
+	g_clear_pointer(&c->agent_link, g_free);
+	g_clear_pointer(&c->agent_sock, g_free);
+}
+
+/*
+ * HV_FEAT_EXTERNAL: listen where the daemon's QEMU connects the agent's port as it starts: the
+ * socket in the state directory (root's alone), handed to QEMU as a symbolic link of a short
+ * name in AGENT_LINK_DIR (root's alone too), which connect() follows.
+ */
+static int agent_listen(struct rt_container *c, int *ret_fd, struct rt_error **err)
+{
+	g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, c->state_dir, -1);
+
+	c->agent_sock = g_build_filename(c->state_dir, "agent.sock", NULL);
+	hash[32] = '\0';
+	c->agent_link = g_strdup_printf(AGENT_LINK_DIR "/%s", hash);
+	if (mkdir(AGENT_LINK_DIR, 0700) < 0 && errno != EEXIST)
+		return rt_make_error(err, errno, "mkdir `%s`", AGENT_LINK_DIR);
+	unlink(c->agent_link);
+	if (symlink(c->agent_sock, c->agent_link) < 0)
+		return rt_make_error(err, errno, "symlink `%s`", c->agent_link);
+	if (rt_unix_listen(c->agent_sock, SOCK_STREAM, ret_fd, err) < 0)
+		return -1;
+	c->vs.cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_PATH, .path = c->agent_link };
+	return 0;
+}
+
+/* HV_FEAT_EXTERNAL: the connection, made before launch returned; what connects is QEMU. */
+static int accept_agent(struct rt_container *c, int listen_fd, struct rt_error **err)
 {
 	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
 	int r;
@@ -510,11 +546,11 @@ static int accept_agent(struct rt_container *c, int listen_fd, const char *path,
 	if (r <= 0)
 		return rt_make_error(err, r < 0 ? errno : ETIMEDOUT,
 				     "the VM's hypervisor did not connect the agent's channel (`%s`) within %d ms",
-				     path, AGENT_ACCEPT_MS);
+				     c->agent_link, AGENT_ACCEPT_MS);
 	c->agent_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (c->agent_fd < 0)
 		return rt_make_error(err, errno, "accept the agent's channel");
-	unlink(path);
+	agent_unlink(c);
 	return 0;
 }
 
@@ -542,7 +578,6 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 	sigset_t fwd;
 	int sp[2], vm_status, r;
 	bool external = c->ops->features & HV_FEAT_EXTERNAL;
-	g_autofree char *agent_path = NULL;
 
 	_cleanup_close_ int cgroupns_fd = -EBADF, agent_listen_fd = -EBADF;
 
@@ -577,10 +612,8 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		return -1;
 	if (external) {
 		sp[1] = -1;
-		agent_path = g_build_filename(c->state_dir, "agent.sock", NULL);
-		if (rt_unix_listen(agent_path, SOCK_STREAM, &agent_listen_fd, err) < 0)
+		if (agent_listen(c, &agent_listen_fd, err) < 0)
 			return -1;
-		c->vs.cfg.agent = (struct hv_endpoint){ .kind = HV_ENDPOINT_PATH, .path = agent_path };
 	} else {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 			return rt_make_error(err, errno, "socketpair");
@@ -613,7 +646,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		close(sp[1]);
 	if (r < 0)
 		return rt_error_wrap(err, "start the VM");
-	if (external && (accept_agent(c, agent_listen_fd, agent_path, err) < 0 || attach_hypervisor(c, err) < 0))
+	if (external && (accept_agent(c, agent_listen_fd, err) < 0 || attach_hypervisor(c, err) < 0))
 		return -1;
 	rt_debug("VM launched%s", c->ops->restored && c->ops->restored(c->vm) ? " from its template" : "");
 
@@ -716,6 +749,7 @@ void rt_container_release(struct rt_container *c)
 			*fds[i] = -1;
 		}
 	g_clear_pointer(&c->cgroup_dirs, g_ptr_array_unref);
+	agent_unlink(c);
 	rt_spec_free(c->spec);
 	rt_config_free(c->config);
 	g_free(c->bundle);

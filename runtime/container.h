@@ -44,7 +44,9 @@ struct rt_container {
 	bool mask_set;
 	bool cgroup_joined;     /* the monitor is in linux.cgroupsPath */
 	GPtrArray *cgroup_dirs; /* the directories it joined, one per hierarchy */
-	bool keep_state;        /* `create`: the state directory outlives this process */
+	/* HV_FEAT_EXTERNAL: the agent's listening socket and its short name, until QEMU connects */
+	char *agent_sock, *agent_link;
+	bool keep_state; /* `create`: the state directory outlives this process */
 };
 
 /* Validate the bundle and the configuration, choose the backend and create the state

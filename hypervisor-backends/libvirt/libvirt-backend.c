@@ -203,11 +203,15 @@ static void quiet(void *data, virErrorPtr e)
 	(void)e;
 }
 
+/* libvirt's last error on this thread, on one line (a schema's complaint spans several). */
 static const char *lv_error(void)
 {
+	static __thread char buf[1024];
 	const char *m = virGetLastErrorMessage();
 
-	return m && *m ? m : "unknown libvirt error";
+	g_strlcpy(buf, m && *m ? m : "unknown libvirt error", sizeof(buf));
+	g_strdelimit(g_strchomp(buf), "\n\r\t", ' ');
+	return buf;
 }
 
 /* libvirt's default event loop, on a thread of its own, for the lifecycle events and the
@@ -657,7 +661,8 @@ static void destroy(struct hv_vm *vm)
 
 const struct hv_backend_ops hv_libvirt_ops = {
 	.name = "libvirt",
-	.features = HV_FEAT_PAUSE | HV_FEAT_EXTERNAL,
+	/* QEMU's 9p server, as the qemu backend's: it bounds the fids a cached rootfs holds. */
+	.features = HV_FEAT_PAUSE | HV_FEAT_EXTERNAL | HV_FEAT_CACHED_ROOTFS,
 	.manual = true,
 	/* The qemu backend's QEMU, plus what q35's PCI devices and SeaBIOS add. */
 	.host_overhead_mib = 192,

@@ -33,5 +33,5 @@ else
 	check "an unknown io.runvm.arch is a clear error" eval '[ "$rc" = 1 ] && [[ "$err" == *"io.runvm.arch"* ]]'
 	"$RUNVM" check > "$work/check.out" 2>&1
 	out=$(cat "$work/check.out")
-	check "check lists the aarch64 guest and how it runs" eval '[[ "$out" == *"aarch64 guest      backend qemu, accelerator "* ]]'
+	check "check lists the aarch64 guest and how it runs" eval '[[ "$out" =~ "aarch64 guest      backend "(qemu|libvirt)", accelerator " ]]'
 fi

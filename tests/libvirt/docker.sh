@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 : "${RUNVM:?set RUNVM to the runvm binary}"
 : "${RUNVM_CONFIG:?set RUNVM_CONFIG to a runvm configuration with backend = libvirt}"
-: "${LIBVIRT_URI:?set LIBVIRT_URI to the daemon's connection}"
+: "${LIBVIRT_URI:?set LIBVIRT_URI to the libvirt connection}"
 . "$here/../lib/dockerd.sh"
 . "$here/../lib/hostnet.sh"
 

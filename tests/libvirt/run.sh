@@ -6,7 +6,8 @@
 #   - what only this backend has: the domain named after the container in `virsh list`, QEMU in
 #     the container's cgroup, a domain destroyed behind runvm's back (virsh destroy), failures
 #     named in one line (no daemon, a refused domain, QEMU missing, the daemon killed mid-run);
-#   - the integration suite's run, lifecycle, exec, net and oom parts with --backend libvirt;
+#   - the integration suite's run, lifecycle, exec, net, oom, arm64 and fileio parts with
+#     backend = libvirt;
 #   - a Docker subset through a private dockerd (tests/libvirt/docker.sh).
 # Prints TAP and closing lines for each part. Needs RUNVM and RUNVM_CONFIG, and root.
 set -u
@@ -166,6 +167,8 @@ expect_fail() {
 }
 sed "s|^uri = .*|uri = qemu:///system?socket=$work/no-such-sock|" "$conf" > "$work/nodaemon.conf"
 RUNVM_CONFIG=$work/nodaemon.conf expect_fail "no daemon" "libvirt's daemon is not running" lv-nod
+sed "/^\[libvirt\]/a machine = not a machine" "$conf" > "$work/badxml.conf"
+RUNVM_CONFIG=$work/badxml.conf expect_fail "XML the schema refuses: libvirt's message" "failed to validate" lv-badx
 sed "/^\[libvirt\]/a machine = no-such-machine" "$conf" > "$work/badmachine.conf"
 RUNVM_CONFIG=$work/badmachine.conf expect_fail "a machine type QEMU lacks: libvirt's message" "libvirt cannot start domain" lv-badm
 
@@ -197,6 +200,6 @@ if ! libvirtd_start "$work/daemon" 2>"$work/start.err"; then
 	exit 1
 fi
 sed -i "s|^uri = .*|uri = $LIBVIRT_URI|" "$conf"
-IT_ONLY="run lifecycle exec net oom" "$top/tests/integration/run.sh" || rc_all=1
+IT_ONLY="run lifecycle exec net oom arm64 fileio" "$top/tests/integration/run.sh" || rc_all=1
 "$here/docker.sh" || rc_all=1
 exit $rc_all
