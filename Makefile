@@ -103,7 +103,7 @@ KERNEL_DIR := $(BUILD)/kernel-$(KARCH)
 KERNEL := $(GUEST_KERNEL_$(KARCH))
 INITRD := $(GUEST_INITRD_$(KARCH))
 
-.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-integration-cold check-docker-cold check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density bench-fileio fuzz install \
+.PHONY: all runtime agent kernel deps deb check check-unit check-cross check-integration check-integration-cold check-docker-cold check-faults check-fuzz check-docker check-build check-podman check-package check-nested demo bench bench-nested bench-multiarch bench-density bench-fileio bench-libvirt check-libvirt fuzz install \
 	clean format format-check help
 
 # make, make demo and make check say one line per phase (mk/phase.sh) and keep everything the
@@ -160,6 +160,7 @@ help:
 	@echo "                        density, fileio and nested (BENCH_ROUNDS=N rounds, default $(BENCH_ROUNDS))"
 	@echo "  make bench-nested     the kvm backend against QEMU in the nested host VM only"
 	@echo "  make bench-fileio     file I/O in the container (reads, find, ls -lR, untar, compile) against runc"
+	@echo "  make bench-libvirt    the libvirt backend against the qemu backend: start time, QEMU's Pss, libvirtd per domain"
 	@echo "  make bench-multiarch  arm64 work: runvm against runc with qemu-user (binfmt_misc, registered for the bench alone)"
 	@echo "  make bench-density    DENSITY_N containers (default 50) created DENSITY_P at a time (default 8), then idle: start"
 	@echo "                        times, host Pss and idle CPU (DENSITY_WINDOW s, default 30) per container, exec latency;"
@@ -404,6 +405,7 @@ bench: all $(BUILD)/bench/bare.cpio
 	$(MAKE) bench-multiarch
 	$(MAKE) bench-density
 	$(MAKE) bench-fileio
+	$(MAKE) bench-libvirt
 	$(MAKE) bench-nested
 
 # arm64 work under runvm against runc with qemu-user through binfmt_misc (registered by the
@@ -428,6 +430,12 @@ $(BUILD)/bench/stopwatch: bench/stopwatch.c
 bench-fileio: all $(BUILD)/bench/stopwatch
 	bench/fileio.py --runvm $(BUILD)/runvm --config $(BUILD)/runvm.conf --stopwatch $(BUILD)/bench/stopwatch \
 		--rounds $(or $(FILEIO_ROUNDS),3)
+
+# The libvirt backend against the qemu backend (issue #16), on a private libvirtd: `runvm run
+# true` under each (qemu cold and from its template), QEMU's Pss under each, libvirtd's growth
+# per domain.
+bench-libvirt: all
+	$(TEST_ENV) bench/libvirt.sh $(BENCH_ROUNDS)
 
 # The kvm backend against QEMU with KVM, inside the nested host VM (x86_64 hosts): the quick
 # checks and the bench of tests/nested, without the integration suite.

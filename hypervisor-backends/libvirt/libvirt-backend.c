@@ -322,14 +322,15 @@ static void mark(struct lv_watch *w, bool *flag)
 	g_mutex_unlock(&w->lock);
 }
 
-static bool watch_ended(struct lv_watch *w)
+/* One of the watch's flags, read under its lock. */
+static bool is_set(struct lv_watch *w, const bool *flag)
 {
-	bool ended;
+	bool v;
 
 	g_mutex_lock(&w->lock);
-	ended = w->ended;
+	v = *flag;
 	g_mutex_unlock(&w->lock);
-	return ended;
+	return v;
 }
 
 static void watch_end(struct lv_watch *w, int status, const char *why)
@@ -428,16 +429,6 @@ static void vm_free(struct hv_vm *vm)
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	g_free(vm);
-}
-
-static bool domain_stopped(struct lv_watch *w)
-{
-	bool stopped;
-
-	g_mutex_lock(&w->lock);
-	stopped = w->stopped;
-	g_mutex_unlock(&w->lock);
-	return stopped;
 }
 
 /* End the domain now, as runvm's own doing. */
@@ -601,7 +592,7 @@ static int stop(struct hv_vm *vm, int grace_ms, struct rt_error **err)
 {
 	int st, r;
 
-	if (domain_stopped(vm->watch))
+	if (is_set(vm->watch, &vm->watch->stopped))
 		return 0;
 	/* QEMU ends cleanly on SIGTERM, which a graceful destroy sends (and waits for). */
 	mark(vm->watch, &vm->watch->destroying);
@@ -634,7 +625,7 @@ static int stats(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **er
 	struct hv_vm_stats st = { .guest_ram_bytes = (unsigned long long)vm->memory_mib << 20 };
 	virDomainInfo info;
 
-	if (watch_ended(vm->watch))
+	if (is_set(vm->watch, &vm->watch->ended))
 		return rt_make_error(err, ESRCH, "VM has ended");
 	if (vm->pidfd >= 0) {
 		if (hv_proc_stats(vm->pidfd, &st, err) < 0)
@@ -654,7 +645,7 @@ static void destroy(struct hv_vm *vm)
 		return;
 	/* Also when the monitor was told the VM ended because the connection was lost: QEMU
 	 * may still run. */
-	if (!domain_stopped(vm->watch))
+	if (!is_set(vm->watch, &vm->watch->stopped))
 		kill_domain(vm);
 	vm_free(vm);
 }

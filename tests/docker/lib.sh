@@ -1,5 +1,6 @@
-# Shared by the docker suites (run.sh, build.sh): source it after tests/lib/dockerd.sh, with
-# $work set to the suite's work directory (its file `last` holds a failing check's details).
+# Shared by the docker suites (run.sh, build.sh, tests/libvirt/docker.sh): source it after
+# tests/lib/dockerd.sh, with $work set to the suite's work directory (its file `last` holds a
+# failing check's details).
 
 # check NAME CMD...: ok when CMD succeeds, else not ok with the head of $work/last.
 check() {
@@ -23,4 +24,20 @@ arm64_archive() {
 # arm64_image ROOTFS TAG: docker load a one-layer image of ROOTFS with an arm64 config.
 arm64_image() {
 	arm64_archive "$1" "$2" "$work/arm64-image.tar" && "$D" load -i "$work/arm64-image.tar"
+}
+
+# both NAME CMD...: run `docker CMD...` with --runtime=runvm and --runtime=runc (the word
+# RUNTIME in CMD is replaced); passes when exit codes and outputs match.
+both() {
+	local name=$1; shift
+	local -a a=() b=()
+	for w in "$@"; do a+=("${w/RUNTIME/--runtime=runvm}"); b+=("${w/RUNTIME/--runtime=runc}"); done
+	out_vm=$("$D" "${a[@]}" 2>"$work/err_vm" <"${stdin_file:-/dev/null}"); rc_vm=$?
+	out_rc=$("$D" "${b[@]}" 2>"$work/err_rc" <"${stdin_file:-/dev/null}"); rc_rc=$?
+	if [ "$rc_vm" = "$rc_rc" ] && [ "$out_vm" = "$out_rc" ]; then
+		ok "$name (exit $rc_vm)"
+	else
+		not_ok "$name" "runvm: exit $rc_vm, out=$(head -c 300 <<<"$out_vm") err=$(head -c 300 "$work/err_vm")" \
+			"runc:  exit $rc_rc, out=$(head -c 300 <<<"$out_rc") err=$(head -c 300 "$work/err_rc")"
+	fi
 }

@@ -32,21 +32,6 @@ echo "# docker $("$D" version --format '{{.Server.Version}}'), runc $(runc --ver
 make_rootfs "$work/rootfs"
 tar -C "$work/rootfs" -c . | "$D" import - rvtest >/dev/null
 
-# both NAME CMD...: run `docker CMD...` with --runtime=runvm and --runtime=runc (the word
-# RUNTIME in CMD is replaced); passes when exit codes and outputs match.
-both() {
-	local name=$1; shift
-	local -a a=() b=()
-	for w in "$@"; do a+=("${w/RUNTIME/--runtime=runvm}"); b+=("${w/RUNTIME/--runtime=runc}"); done
-	out_vm=$("$D" "${a[@]}" 2>"$work/err_vm" <"${stdin_file:-/dev/null}"); rc_vm=$?
-	out_rc=$("$D" "${b[@]}" 2>"$work/err_rc" <"${stdin_file:-/dev/null}"); rc_rc=$?
-	if [ "$rc_vm" = "$rc_rc" ] && [ "$out_vm" = "$out_rc" ]; then
-		ok "$name (exit $rc_vm)"
-	else
-		not_ok "$name" "runvm: exit $rc_vm, out=$(head -c 300 <<<"$out_vm") err=$(head -c 300 "$work/err_vm")" \
-			"runc:  exit $rc_rc, out=$(head -c 300 <<<"$out_rc") err=$(head -c 300 "$work/err_rc")"
-	fi
-}
 # container_cgroups ROOT IDS_FILE: the cgroup directories under ROOT named by an ID in IDS_FILE.
 container_cgroups() {
 	find "$1" -maxdepth 5 -type d -regextype posix-extended -regex '.*/(docker-)?[0-9a-f]{64}(\.scope)?' 2>/dev/null |

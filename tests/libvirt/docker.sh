@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${LIBVIRT_URI:?set LIBVIRT_URI to the libvirt connection}"
 . "$here/../lib/dockerd.sh"
 . "$here/../lib/hostnet.sh"
+. "$here/../docker/lib.sh"
 
 for tool in dockerd iptables-save ip busybox flock script; do
 	command -v $tool >/dev/null && [ -x "$D" ] || tap_skip_all libvirt-docker "$tool or docker is missing (make deps installs them)"
@@ -30,26 +31,6 @@ make_rootfs "$work/rootfs"
 tar -C "$work/rootfs" -c . | "$D" import - rvtest >/dev/null
 V=(virsh -q -c "$LIBVIRT_URI")
 
-# both NAME CMD...: `docker CMD...` under runvm and runc (RUNTIME in CMD) exit and print alike.
-both() {
-	local name=$1 w out_vm out_rc rc_vm rc_rc
-	shift
-	local -a a=() b=()
-	for w in "$@"; do a+=("${w/RUNTIME/--runtime=runvm}"); b+=("${w/RUNTIME/--runtime=runc}"); done
-	out_vm=$("$D" "${a[@]}" 2>"$work/err_vm" <"${stdin_file:-/dev/null}"); rc_vm=$?
-	out_rc=$("$D" "${b[@]}" 2>"$work/err_rc" <"${stdin_file:-/dev/null}"); rc_rc=$?
-	if [ "$rc_vm" = "$rc_rc" ] && [ "$out_vm" = "$out_rc" ]; then
-		ok "$name (exit $rc_vm)"
-	else
-		not_ok "$name" "runvm: exit $rc_vm, out=$(head -c 300 <<<"$out_vm") err=$(head -c 300 "$work/err_vm")" \
-			"runc:  exit $rc_rc, out=$(head -c 300 <<<"$out_rc")"
-	fi
-}
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name" "$(head -c 800 "$work/last" 2>/dev/null)"; fi
-}
 status_of() { "$D" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1" 2>/dev/null; }
 
 both "run --rm: output" run --rm RUNTIME rvtest echo hello from libvirt
