@@ -4,7 +4,7 @@
 #     without libvirt), and --backend qemu from its template (its default), alternately, ROUNDS
 #     rounds: medians and ratios;
 #   memory: the Pss of one running container's QEMU under each backend, and libvirtd's (with
-#     virtlogd's) growth per domain with N containers running (N = 4).
+#     virtlogd's) growth per domain with N containers running (N = 4), in anonymous pages.
 # A private libvirtd (tests/lib/libvirtd.sh) serves the run and is stopped after it.
 # usage: bench/libvirt.sh [ROUNDS]   (RUNVM and RUNVM_CONFIG as for the tests; make bench sets them)
 set -u
@@ -57,7 +57,10 @@ printf '  --backend qemu, template %5d ms   libvirt/qemu-template %s\n' "$qt" "$
 
 # --- memory ------------------------------------------------------------------------------------
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-daemons_kb() { echo $(($(pss_kb "$libvirtd_pid") + $(pss_kb "$virtlogd_pid"))); }
+# What the daemons allocate (anonymous pages): their Pss, even their private pages, shrink as the
+# QEMUs come to share the libraries' pages with them.
+anon_kb() { awk '/^Anonymous:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+daemons_kb() { echo $(($(anon_kb "$libvirtd_pid") + $(anon_kb "$virtlogd_pid"))); }
 make_config "$work" '["sleep","600"]'
 # start_idle ID CONF BACKEND: a sleeping container, created and started.
 start_idle() {
@@ -80,5 +83,5 @@ pss_q=$(pss_kb "${qemu_q:-0}")
 echo "memory of one idle container's QEMU (Pss), booted cold:"
 printf '  --backend libvirt  %6d kB\n  --backend qemu     %6d kB   libvirt/qemu %s\n' "$pss_lv" "$pss_q" \
 	"$(awk "BEGIN { printf \"%.2fx\", $pss_lv / ($pss_q ? $pss_q : 1) }")"
-printf "libvirtd + virtlogd Pss: %d kB idle, %d kB with %d domains: %d kB per domain\n" "$before" "$during" "$n_dense" \
+printf "libvirtd + virtlogd, anonymous memory: %d kB idle, %d kB with %d domains: %d kB per domain\n" "$before" "$during" "$n_dense" \
 	$(((during - before) / n_dense))
