@@ -232,11 +232,16 @@ DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-d
 	libclang-rt-14-dev clang-format docker.io podman buildah debootstrap libseccomp-dev libcap-dev nftables file \
 	qemu-system-arm debhelper dpkg-dev man-db psmisc libvirt-dev libxml2-dev libvirt-daemon-system libvirt-clients \
 	$(DEB_PKGS_$(KARCH))
+# The daemons' packages (docker.io, libvirt-daemon-system) would start their services from their
+# postinst: a policy-rc.d that says no, for the install only, unless the host has its own.
 deps:
 	$(if $(filter x86_64,$(KARCH)),@dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64)
 	@if dpkg-query -W -f '$${Status}\n' $(DEB_PKGS) 2>/dev/null | grep -vq 'install ok installed' || \
 	   ! dpkg-query -W $(DEB_PKGS) >/dev/null 2>&1; then \
+		policy=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && \
+			chmod 755 /usr/sbin/policy-rc.d && policy=1; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS); \
+		rc=$$?; [ -z "$$policy" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	else echo "deps: all installed"; fi
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libruntime.a
