@@ -106,7 +106,8 @@ wait_status() {
 status_of() { "${R[@]}" state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
 
 # IT_ONLY=net runs only t_net.sh (while working on one part); IT_ONLY="run exec" both.
-for t in $(for p in ${IT_ONLY:-*}; do echo "$here"/t_$p.sh; done); do
+# (Each word becomes a pattern, globbed here by the outer loop alone.)
+for t in $(set -f; for p in ${IT_ONLY:-*}; do echo "$here/t_$p.sh"; done); do
 	echo "# $(basename "$t")"
 	. "$t"
 done
