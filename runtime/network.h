@@ -8,6 +8,10 @@
  * tc (ingress qdisc, u32 match-all, mirred egress redirect), and hands the configuration to
  * the agent, which gives the guest's NIC the same name, MAC, MTU, addresses and routes.
  *
+ * A backend whose hypervisor a daemon starts (HV_FEAT_EXTERNAL: libvirt) makes the tap itself,
+ * in the daemon's namespace, and moves it here as RT_NET_TAP once QEMU holds it; from there on
+ * it is the same.
+ *
  * The guest thereby owns the interface's identity; the namespace's own stack no longer sees
  * what arrives on it. Its loopback still works, which Docker's embedded DNS (127.0.0.11)
  * relies on: the agent proxies DNS queries to the monitor, which asks the resolver here.

@@ -150,11 +150,11 @@ else
 fi
 for d in /sys/fs/cgroup/*"$cg"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 
-# expect_fail NAME NEEDLE ID: `run` fails with status 1, one line on stderr holding NEEDLE,
-# nothing left (no state, no domain).
+# expect_fail NAME NEEDLE ID [PY]: `run` (of config.json changed by PY) fails with status 1, one
+# line on stderr holding NEEDLE, nothing left (no state, no domain).
 expect_fail() {
 	local name=$1 needle=$2 id=$3
-	make_config "$bundle" '["true"]'
+	make_config "$bundle" '["true"]' "${4:-}"
 	timeout 120 "${R[@]}" run --bundle "$bundle" "$id" </dev/null >/dev/null 2>"$work/err"
 	local rc=$? lines
 	lines=$(wc -l <"$work/err")
@@ -171,6 +171,22 @@ sed "/^\[libvirt\]/a machine = not a machine" "$conf" > "$work/badxml.conf"
 RUNVM_CONFIG=$work/badxml.conf expect_fail "XML the schema refuses: libvirt's message" "failed to validate" lv-badx
 sed "/^\[libvirt\]/a machine = no-such-machine" "$conf" > "$work/badmachine.conf"
 RUNVM_CONFIG=$work/badmachine.conf expect_fail "a machine type QEMU lacks: libvirt's message" "libvirt cannot start domain" lv-badm
+
+# A container choosing its backend (io.runvm.backend): only where the configuration allows it.
+annot='c["annotations"] = {"io.runvm.backend": "libvirt"}'
+sed -e 's/^backend = libvirt/backend = qemu/' "$conf" > "$work/qemu.conf"
+RUNVM_CONFIG=$work/qemu.conf expect_fail "the io.runvm.backend annotation, not allowed: refused" \
+	"backend_annotation = true" lv-annot "$annot"
+sed -i '/^\[runvm\]/a backend_annotation = true' "$work/qemu.conf"
+make_config "$bundle" '["true"]' "$annot"
+RUNVM_CONFIG=$work/qemu.conf "${R[@]}" --debug --log "$work/annot.log" run --bundle "$bundle" lv-annot </dev/null \
+	>/dev/null 2>&1
+rc=$?
+if [ "$rc" = 0 ] && grep -q "backend libvirt, accelerator" "$work/annot.log"; then
+	ok "the annotation, allowed: the container runs under libvirt though the configuration says qemu"
+else
+	not_ok "the io.runvm.backend annotation, allowed" "rc=$rc" "$(grep -m3 "backend\|error" "$work/annot.log")"
+fi
 
 # The daemon killed while a container runs: the connection is lost, the container ends with an
 # error naming it, and QEMU (libvirtd's child, now no one's) is killed by runvm.
