@@ -504,9 +504,10 @@ static void log_vm_stats(const struct rt_container *c)
 /* Drop the agent's socket and its short name once connected, or when the container goes. */
 static void agent_unlink(struct rt_container *c)
 {
-	for (char **p = (char *[]){ c->agent_link, c->agent_sock }, **end = p + 2; p < end; p++)
-		if (*p)
-			unlink(*p);
+	if (c->agent_link)
+		unlink(c->agent_link);
+	if (c->agent_sock)
+		unlink(c->agent_sock);
 	g_clear_pointer(&c->agent_link, g_free);
 	g_clear_pointer(&c->agent_sock, g_free);
 }
