@@ -131,7 +131,7 @@ enum {
 	 * The hypervisor is started by a daemon (libvirtd), not by the backend: it inherits none
 	 * of the caller's fds, namespaces or cgroup. The caller then gives the agent endpoint as a
 	 * path it listens on (HV_ENDPOINT_PATH) and accepts once launch has returned, each NIC as a
-	 * tap name (struct hv_nic), and moves host_pid(vm) into the container's cgroup.
+	 * tap name (struct hv_nic), and moves host_pids(vm) into the container's cgroup.
 	 */
 	HV_FEAT_EXTERNAL = 1u << 4,
 };
@@ -217,9 +217,14 @@ struct hv_backend_ops {
 	int (*pause)(struct hv_vm *vm, struct rt_error **err);
 	int (*resume)(struct hv_vm *vm, struct rt_error **err);
 
-	/* HV_FEAT_EXTERNAL: the hypervisor's process id, in the host's pid namespace, or 0 when the
-	 * daemon does not say (a remote or test connection). */
-	pid_t (*host_pid)(struct hv_vm *vm);
+	/* Optional: "virtiofs" when share @tag reaches the guest as virtio-fs, NULL for 9p (what
+	 * every share is without the hook). */
+	const char *(*share_fs)(struct hv_vm *vm, const char *tag);
+
+	/* HV_FEAT_EXTERNAL: the processes that run the VM (the hypervisor, its helpers such as
+	 * virtiofsd), in the host's pid namespace: up to @max in @ret. Returns how many there are;
+	 * 0 when the daemon does not say (a remote or test connection). */
+	size_t (*host_pids)(struct hv_vm *vm, pid_t *ret, size_t max);
 
 	/* What the running VM costs the host now. Fails (ESRCH) once the VM has ended. */
 	int (*stats)(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **err);

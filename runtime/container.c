@@ -555,20 +555,22 @@ static int accept_agent(struct rt_container *c, int listen_fd, struct rt_error *
 	return 0;
 }
 
-/* HV_FEAT_EXTERNAL: the daemon's QEMU was born in the daemon's cgroup; the container's limits
- * (and `runvm update`'s) are the monitor's cgroup's, so it joins it. */
+/* HV_FEAT_EXTERNAL: the daemon's QEMU (and virtiofsd) were born in the daemon's cgroups; the
+ * container's limits (and `runvm update`'s) are the monitor's cgroup's, so they join it. */
 static int attach_hypervisor(struct rt_container *c, struct rt_error **err)
 {
-	pid_t pid = c->ops->host_pid ? c->ops->host_pid(c->vm) : 0;
+	pid_t pids[16];
+	size_t n = c->ops->host_pids ? c->ops->host_pids(c->vm, pids, G_N_ELEMENTS(pids)) : 0;
 
 	if (!c->cgroup_joined)
 		return 0;
-	if (pid <= 0) {
-		rt_warn("the %s backend does not say which process runs the VM: it stays outside cgroupsPath `%s`",
+	if (n == 0)
+		rt_warn("the %s backend does not say which processes run the VM: they stay outside cgroupsPath `%s`",
 			c->ops->name, c->spec->cgroups_path);
-		return 0;
-	}
-	return rt_cgroup_attach(c->cgroup_dirs, pid, err) < 0 ? rt_error_wrap(err, "the VM's hypervisor") : 0;
+	for (size_t i = 0; i < MIN(n, G_N_ELEMENTS(pids)); i++)
+		if (rt_cgroup_attach(c->cgroup_dirs, pids[i], err) < 0)
+			return rt_error_wrap(err, "the VM's processes");
+	return 0;
 }
 
 int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status, char **ret_agent_error,

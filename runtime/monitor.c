@@ -344,6 +344,17 @@ static void reply_error(struct rt_monitor *m, int client, const char *msg, int s
 
 /* --- frames to the guest ------------------------------------------------------------------- */
 
+/* How the agent mounts the rootfs share: virtio-fs where the backend gives it so, else 9p, cached
+ * where the backend's 9p server bounds what a guest's cached names hold. */
+static const char *rootfs_fstype(const struct rt_monitor *m)
+{
+	const char *fs = m->cfg->ops->share_fs ? m->cfg->ops->share_fs(m->cfg->vm, RV_ROOTFS_TAG) : NULL;
+
+	if (fs)
+		return fs;
+	return m->cfg->ops->features & HV_FEAT_CACHED_ROOTFS ? "9p" : "9p-uncached";
+}
+
 static int put_mounts(struct rv_buf *out, const struct rt_spec *spec)
 {
 	int r = 0;
@@ -524,8 +535,7 @@ static int queue_process(struct rt_monitor *m, enum rv_msg_type type, uint32_t i
 		if (r == 0)
 			r = put_identity(out);
 		if (r == 0)
-			r = rv_put_str(out, RV_ATTR_FSTYPE,
-				       m->cfg->ops->features & HV_FEAT_CACHED_ROOTFS ? "9p" : "9p-uncached");
+			r = rv_put_str(out, RV_ATTR_FSTYPE, rootfs_fstype(m));
 		if (r == 0)
 			r = rv_put_u32(out, RV_ATTR_READONLY, spec->rootfs_readonly);
 		if (r == 0 && spec->hostname && *spec->hostname)

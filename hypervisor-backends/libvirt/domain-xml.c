@@ -60,12 +60,29 @@ static void add_cpu(xmlNodePtr dom, const struct lv_domain *d)
 	child_attr(features, "gic", "version", strcmp(d->type, "kvm") == 0 ? "host" : "3");
 }
 
+bool lv_share_virtiofs(const struct lv_domain *d, const struct hv_share *s)
+{
+	return d->virtiofsd && !s->readonly;
+}
+
 static void add_share(xmlNodePtr devices, const struct lv_domain *d, const struct hv_share *s)
 {
 	g_autofree char *dir = g_strconcat(d->share_root, s->host_path, NULL);
-	xmlNodePtr fs = child(devices, "filesystem", NULL);
+	xmlNodePtr fs = child(devices, "filesystem", NULL), n;
 
 	attr(fs, "type", "mount");
+	if (lv_share_virtiofs(d, s)) {
+		/* libvirt starts the virtiofsd, as root, for this share alone. Its sandbox is a
+		 * chroot into the share: its namespace sandbox would mount a /proc of its own pid
+		 * namespace, where the monitor's /proc/PID/root is not. */
+		attr(fs, "accessmode", "passthrough");
+		child_attr(fs, "driver", "type", "virtiofs");
+		n = child_attr(fs, "binary", "path", d->virtiofsd);
+		child_attr(n, "sandbox", "mode", "chroot");
+		child_attr(fs, "source", "dir", dir);
+		child_attr(fs, "target", "dir", s->tag);
+		return;
+	}
 	/* passthrough: the guest's root creates files as the host's root would, owners and modes
 	 * included (QEMU must run as root for that: qemu.conf's user, README). remap: files of
 	 * several host file systems under one share keep distinct inode numbers in the guest. */
@@ -153,6 +170,14 @@ char *lv_domain_xml(const struct lv_domain *d)
 	child(dom, "vcpu", vcpus);
 	add_os(dom, d);
 	add_cpu(dom, d);
+	/* virtio-fs maps the guest's RAM in virtiofsd: it must be a shared file. */
+	for (size_t i = 0; i < cfg->n_shares; i++)
+		if (lv_share_virtiofs(d, &cfg->shares[i])) {
+			n = child(dom, "memoryBacking", NULL);
+			child_attr(n, "source", "type", "memfd");
+			child_attr(n, "access", "mode", "shared");
+			break;
+		}
 	child_attr(dom, "clock", "offset", "utc");
 	/* The agent ends the guest with reboot(2): every end of the guest ends the domain. */
 	child(dom, "on_poweroff", "destroy");

@@ -9,6 +9,7 @@
 #ifndef RUNVM_LIBVIRT_DOMAIN_XML_H
 #define RUNVM_LIBVIRT_DOMAIN_XML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct hv_vm_config;
@@ -25,7 +26,13 @@ struct lv_domain {
 	const char *share_root;
 	const char *const *taps;  /* one tap name per NIC (cfg->n_nics), in the daemon's namespace */
 	const char *agent_socket; /* the unix socket QEMU connects the agent's port to */
+	const char *virtiofsd;    /* the virtiofsd libvirt starts for each virtio-fs share, or NULL: 9p */
 };
+
+/* Whether share @s reaches the guest as virtio-fs: where a virtiofsd is given, for shares that
+ * are writable (libvirt 9.0's virtio-fs has no read-only mode; a read-only share stays 9p, whose
+ * server enforces it). */
+bool lv_share_virtiofs(const struct lv_domain *d, const struct hv_share *s);
 
 /* The domain's XML document (g_free it). Never fails but for memory. */
 char *lv_domain_xml(const struct lv_domain *d);

@@ -28,6 +28,7 @@
 #include "hypervisor-backends/settings.h"
 
 #define LV_MAX_NICS 8
+#define LV_MAX_SHARES 8
 
 /*
  * What the event loop's thread learns about one domain: shared with the callbacks, which run
@@ -57,6 +58,9 @@ struct hv_vm {
 	struct lv_tap taps[LV_MAX_NICS];
 	char *tap_names[LV_MAX_NICS]; /* as the caller named them, in its namespace */
 	size_t n_taps;
+	GPtrArray *virtiofs_tags;     /* the shares that reach the guest as virtio-fs */
+	pid_t helpers[LV_MAX_SHARES]; /* their virtiofsd processes, as libvirt's pid files name them */
+	size_t n_helpers;
 };
 
 static const struct hv_key libvirt_keys[] = {
@@ -65,6 +69,7 @@ static const struct hv_key libvirt_keys[] = {
 	HV_KEY_STR(struct libvirt_settings, "emulator", emulator),
 	HV_KEY_STR(struct libvirt_settings, "name_prefix", name_prefix),
 	HV_KEY_UINT(struct libvirt_settings, "boot_timeout", boot_timeout_s, 5, 3600),
+	HV_KEY_STR(struct libvirt_settings, "virtiofsd", virtiofsd),
 };
 
 static bool is_test_uri(const char *uri)
@@ -89,6 +94,7 @@ static int parse_config(const struct hv_config_group *group, void **ret_settings
 	s->emulator = g_strdup("");
 	s->name_prefix = g_strdup("runvm-");
 	s->boot_timeout_s = 60;
+	s->virtiofsd = g_strdup("auto");
 	if (hv_settings_apply(libvirt_keys, G_N_ELEMENTS(libvirt_keys), group, s, err) < 0) {
 		free_config(s);
 		return -1;
@@ -101,6 +107,13 @@ static int parse_config(const struct hv_config_group *group, void **ret_settings
 	s->start_flags = is_test_uri(s->uri) ? 0 : VIR_DOMAIN_START_AUTODESTROY;
 	*ret_settings = s;
 	return 0;
+}
+
+const char *lv_virtiofsd(const struct libvirt_settings *s)
+{
+	if (strcmp(s->virtiofsd, "auto") == 0)
+		return access(LV_VIRTIOFSD, X_OK) == 0 ? LV_VIRTIOFSD : NULL;
+	return *s->virtiofsd ? s->virtiofsd : NULL;
 }
 
 const char *lv_machine(const struct libvirt_settings *s, enum rv_arch arch)
@@ -379,11 +392,12 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 							       : "the connection to libvirt's daemon was lost");
 }
 
-/* QEMU's pid, from the pid file libvirt's QEMU driver keeps for the domain, read through the
- * daemon's root (it may live in a mount namespace of its own). 0 when there is none. */
-static pid_t qemu_pid(pid_t daemon, const char *name)
+/* A pid from a pid file libvirt's QEMU driver keeps for the domain (@file: NAME.pid for QEMU,
+ * ID-NAME-fsN-fs.pid for a virtiofsd), read through the daemon's root (it may live in a mount
+ * namespace of its own). 0 when there is none. */
+static pid_t pid_file(pid_t daemon, const char *file)
 {
-	g_autofree char *path = g_strdup_printf("/proc/%d/root/run/libvirt/qemu/%s.pid", (int)daemon, name);
+	g_autofree char *path = g_strdup_printf("/proc/%d/root/run/libvirt/qemu/%s", (int)daemon, file);
 	g_autofree char *text = NULL;
 	char *end;
 	long v;
@@ -428,6 +442,8 @@ static void vm_free(struct hv_vm *vm)
 		watch_unref(vm->watch);
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
+	if (vm->virtiofs_tags)
+		g_ptr_array_unref(vm->virtiofs_tags);
 	g_free(vm);
 }
 
@@ -536,7 +552,12 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 		.share_root = share_root,
 		.taps = taps,
 		.agent_socket = cfg->agent.path,
+		.virtiofsd = lv_virtiofsd(s),
 	};
+	vm->virtiofs_tags = g_ptr_array_new_with_free_func(g_free);
+	for (size_t i = 0; i < cfg->n_shares; i++)
+		if (lv_share_virtiofs(&d, &cfg->shares[i]))
+			g_ptr_array_add(vm->virtiofs_tags, g_strdup(cfg->shares[i].tag));
 	xml = lv_domain_xml(&d);
 	if (rt_log_debug_enabled())
 		rt_debug("libvirt: domain XML:\n%s", xml);
@@ -548,7 +569,19 @@ static int launch(const void *settings, const struct hv_vm_config *cfg, struct h
 	for (size_t i = 0; i < vm->n_taps; i++)
 		if (lv_tap_hand_over(&vm->taps[i], vm->tap_names[i], err) < 0)
 			goto fail;
-	vm->pid = qemu_pid(daemon, name);
+	{
+		g_autofree char *qemu = g_strdup_printf("%s.pid", name);
+
+		vm->pid = pid_file(daemon, qemu);
+	}
+	for (size_t i = 0; i < cfg->n_shares && i < LV_MAX_SHARES; i++)
+		if (lv_share_virtiofs(&d, &cfg->shares[i])) {
+			g_autofree char *f = g_strdup_printf("%u-%s-fs%zu-fs.pid", virDomainGetID(vm->dom), name, i);
+			pid_t p = pid_file(daemon, f);
+
+			if (p > 0)
+				vm->helpers[vm->n_helpers++] = p;
+		}
 	if (vm->pid > 0)
 		vm->pidfd = (int)syscall(SYS_pidfd_open, vm->pid, 0);
 	rt_debug("libvirt: domain %s started, QEMU pid %d", name, (int)vm->pid);
@@ -615,9 +648,25 @@ static int resume_vm(struct hv_vm *vm, struct rt_error **err)
 	return virDomainResume(vm->dom) < 0 ? rt_make_error(err, 0, "libvirt: resume: %s", lv_error()) : 0;
 }
 
-static pid_t host_pid(struct hv_vm *vm)
+static const char *share_fs(struct hv_vm *vm, const char *tag)
 {
-	return vm->pid;
+	for (guint i = 0; vm->virtiofs_tags && i < vm->virtiofs_tags->len; i++)
+		if (strcmp(vm->virtiofs_tags->pdata[i], tag) == 0)
+			return "virtiofs";
+	return NULL;
+}
+
+static size_t host_pids(struct hv_vm *vm, pid_t *ret, size_t max)
+{
+	size_t n = 0;
+
+	if (vm->pid <= 0)
+		return 0;
+	if (max > 0)
+		ret[n++] = vm->pid;
+	for (size_t i = 0; i < vm->n_helpers && n < max; i++)
+		ret[n++] = vm->helpers[i];
+	return 1 + vm->n_helpers;
 }
 
 static int stats(struct hv_vm *vm, struct hv_vm_stats *ret, struct rt_error **err)
@@ -667,7 +716,8 @@ const struct hv_backend_ops hv_libvirt_ops = {
 	.stop = stop,
 	.pause = pause_vm,
 	.resume = resume_vm,
-	.host_pid = host_pid,
+	.share_fs = share_fs,
+	.host_pids = host_pids,
 	.stats = stats,
 	.destroy = destroy,
 };

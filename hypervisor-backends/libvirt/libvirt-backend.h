@@ -25,10 +25,19 @@ struct libvirt_settings {
 	char *emulator;          /* "" : libvirt's QEMU for the guest's architecture */
 	char *name_prefix;       /* a domain is named prefix + container ID */
 	unsigned boot_timeout_s; /* a daemon silent this long is taken as gone (libvirt's keepalive) */
+	/* virtio-fs for the shares: "auto" (LV_VIRTIOFSD where it is installed, else 9p), "" (9p),
+	 * or the virtiofsd libvirt starts for each share */
+	char *virtiofsd;
 	/* Start flags beyond VIR_DOMAIN_START_VALIDATE: AUTODESTROY, but for the test driver,
 	 * which refuses it. Exposed for tests. */
 	unsigned start_flags;
 };
+
+/* The maintained (Rust) virtiofsd, Debian's package `virtiofsd` (Debian 13; not Debian 12's). */
+#define LV_VIRTIOFSD "/usr/libexec/virtiofsd"
+
+/* The virtiofsd the shares are served by, or NULL: 9p. */
+const char *lv_virtiofsd(const struct libvirt_settings *s);
 
 /* The machine type for @arch: the configured one, else q35 or virt. */
 const char *lv_machine(const struct libvirt_settings *s, enum rv_arch arch);

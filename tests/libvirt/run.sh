@@ -188,6 +188,38 @@ else
 	not_ok "the io.runvm.backend annotation, allowed" "rc=$rc" "$(grep -m3 "backend\|error" "$work/annot.log")"
 fi
 
+# virtio-fs (`[libvirt] virtiofsd`; here QEMU 7.2's C virtiofsd, libvirt starting one per
+# writable share): the rootfs and the bind mounts' share over it, the container's writes on the
+# host, the host's files in the guest, virtiofsd in the container's cgroup with QEMU.
+vfsd=/usr/lib/qemu/virtiofsd
+if [ -x "$vfsd" ]; then
+	sed "/^\[libvirt\]/a virtiofsd = $vfsd" "$conf" > "$work/vfs.conf"
+	mkdir -p "$work/bsrc" && echo from-the-host > "$work/bsrc/x"
+	rm -f "$bundle/rootfs/vfs-out"
+	make_config "$bundle" '["sh","-c","grep \" / \" /proc/mounts | cut -d\" \" -f3; cat /b/x; echo from-the-guest > /vfs-out"]' \
+		'c["mounts"].append({"destination": "/b", "type": "bind", "source": "'"$work/bsrc"'", "options": ["rbind"]})'
+	out=$(RUNVM_CONFIG=$work/vfs.conf timeout 120 "${R[@]}" run --bundle "$bundle" lv-vfs </dev/null 2>"$work/err")
+	rc=$?
+	if [ "$rc" = 0 ] && [ "$out" = "virtiofs
+from-the-host" ] && [ "$(cat "$bundle/rootfs/vfs-out" 2>/dev/null)" = from-the-guest ]; then
+		ok "virtio-fs: the rootfs mounted virtiofs, a bind mount read, the guest's write on the host"
+	else
+		not_ok "virtio-fs: the rootfs and a bind mount" "rc=$rc out=$out" "$(tail -3 "$work/err")"
+	fi
+	cg=/runvm-lv-vfs-$$
+	RUNVM_CONFIG=$work/vfs.conf create_bg lv-vfs2 'c["linux"]["cgroupsPath"] = "'$cg'"'
+	vp=$(pgrep -f "virtiofsd.*$bundle/rootfs" | head -1)
+	if [ -n "$vp" ] && grep -q "memory:$cg\$" "/proc/$vp/cgroup" && grep -q ":cpu:$cg\$" "/proc/$vp/cgroup"; then
+		ok "virtio-fs: virtiofsd (pid $vp) is in the container's cgroup with QEMU"
+	else
+		not_ok "virtiofsd in the container's cgroup" "pid=$vp" "$(cat "/proc/$vp/cgroup" 2>&1)" "$(cat "$work/lv-vfs2.err")"
+	fi
+	"${R[@]}" delete -f lv-vfs2 2>/dev/null
+	for d in /sys/fs/cgroup/*"$cg"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+else
+	skip "virtio-fs" "no $vfsd (qemu-system-common)"
+fi
+
 # The daemon killed while a container runs: the connection is lost, the container ends with an
 # error naming it, and QEMU (libvirtd's child, now no one's) is killed by runvm.
 create_bg lv-b

@@ -152,6 +152,34 @@ static void test_xml(virConnectPtr conn)
 	   "aarch64: virt with a GICv3, the PL011 console");
 	ok(schema_valid(conn, arm), "aarch64 XML passes the installed schema");
 
+	{
+		struct hv_vm_config v = base_config();
+		g_autofree char *cmdline = lv_cmdline(&v);
+		struct lv_domain d = { .cfg = &v,
+				       .name = "runvm-c0ffee",
+				       .type = "qemu",
+				       .machine = "q35",
+				       .cmdline = cmdline,
+				       .share_root = "",
+				       .agent_socket = v.agent.path,
+				       .virtiofsd = "/usr/libexec/virtiofsd" };
+		g_autofree char *vfs = NULL;
+
+		v.n_disks = 0;
+		vfs = lv_domain_xml(&d);
+		ok(golden("x86_64-virtiofs.xml", vfs), "x86_64 with virtio-fs matches its golden file");
+		ok(lv_share_virtiofs(&d, &v.shares[0]) && !lv_share_virtiofs(&d, &v.shares[1]) &&
+			   strstr(vfs, "<driver type=\"virtiofs\"/>") && strstr(vfs, "<access mode=\"shared\"/>"),
+		   "virtio-fs for the writable share, with shared guest RAM; the read-only one stays 9p");
+		ok(schema_valid(conn, vfs), "the virtio-fs XML passes the installed schema");
+	}
+	{
+		struct libvirt_settings none = { .virtiofsd = "" }, given = { .virtiofsd = "/opt/virtiofsd" };
+
+		ok(!lv_virtiofsd(&none) && strcmp(lv_virtiofsd(&given), "/opt/virtiofsd") == 0,
+		   "virtiofsd: empty is 9p, a path is that virtiofsd");
+	}
+
 	cfg = base_config();
 	cfg.n_disks = 0;
 	cfg.console_log = NULL;
