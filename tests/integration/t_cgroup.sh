@@ -9,6 +9,15 @@ cg_abs=/runvm-it-cg-$$
 cg_rel=runvm-it-cgrel-$$
 undo+=("$cg_runc --root $cg_rroot delete -f cgrc1 2>/dev/null; $cg_runc --root $cg_rroot delete -f cgrc2 2>/dev/null; for h in /sys/fs/cgroup/*/; do for d in \$h$cg_abs-runc \$h$cg_abs-runvm; do rmdir \$d 2>/dev/null; done; find \$h -depth -type d -name '$cg_rel' -exec rmdir {} + 2>/dev/null; done")
 cg_res='{"cpu":{"cpus":"1","mems":"0","shares":512,"quota":50000,"period":100000},"pids":{"limit":20},"blockIO":{"weight":300},"memory":{"limit":67108864}}'
+cg_blkio=--blkio-weight
+# A blkio weight needs a block I/O scheduler that has one (BFQ): where the host's blkio has no
+# weight file, runc refuses the weight as runvm does, and neither is asked for one.
+if ! ls /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/io.weight \
+	/sys/fs/cgroup/io.bfq.weight >/dev/null 2>&1; then
+	echo "# t_cgroup: no blkio weight on this host (no BFQ scheduler): blockIO.weight left out"
+	cg_res=${cg_res/'"blockIO":{"weight":300},'/}
+	cg_blkio=
+fi
 # cg_files DIR_SUFFIX: the limits as "file=value" lines, v1 or v2 names, wherever the host has them.
 cg_files() {
 	local p=$1 f h
@@ -40,7 +49,7 @@ else
 	check "memory: runc's limit, runvm's the guest's RAM plus the backend's overhead" \
 		eval '[ "$(cg_mem "$cg_abs-runc")" = 67108864 ] && [ "$(cg_mem "$cg_abs-runvm")" -gt 67108864 ]'
 	# --- update: the same flags to both ---
-	upd=(--cpuset-cpus 0 --cpu-share 700 --cpu-quota 30000 --cpu-period 200000 --pids-limit 40 --blkio-weight 200)
+	upd=(--cpuset-cpus 0 --cpu-share 700 --cpu-quota 30000 --cpu-period 200000 --pids-limit 40 ${cg_blkio:+$cg_blkio 200})
 	"$cg_runc" --root "$cg_rroot" update "${upd[@]}" cgrc1 2>"$work/runc.err"
 	"${R[@]}" update "${upd[@]}" cgrv1 >/dev/null 2>"$work/rv.err"; rc=$?
 	runc_files=$(cg_files "$cg_abs-runc"); rv_files=$(cg_files "$cg_abs-runvm")
