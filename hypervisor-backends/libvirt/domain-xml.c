@@ -62,7 +62,7 @@ static void add_cpu(xmlNodePtr dom, const struct lv_domain *d)
 
 bool lv_share_virtiofs(const struct lv_domain *d, const struct hv_share *s)
 {
-	return d->virtiofsd && !s->readonly;
+	return d->virtiofsd && !s->readonly && strcmp(s->tag, RV_ROOTFS_TAG) == 0;
 }
 
 static void add_share(xmlNodePtr devices, const struct lv_domain *d, const struct hv_share *s)

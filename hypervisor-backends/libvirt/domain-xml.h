@@ -29,9 +29,10 @@ struct lv_domain {
 	const char *virtiofsd;    /* the virtiofsd libvirt starts for each virtio-fs share, or NULL: 9p */
 };
 
-/* Whether share @s reaches the guest as virtio-fs: where a virtiofsd is given, for shares that
- * are writable (libvirt 9.0's virtio-fs has no read-only mode; a read-only share stays 9p, whose
- * server enforces it). */
+/* Whether share @s reaches the guest as virtio-fs: where a virtiofsd is given, the rootfs, where
+ * the guest's page cache pays, unless it is read-only (libvirt 9.0's virtio-fs has no read-only
+ * mode; 9p's server enforces it). The bind mounts' share stays 9p, uncached, live both ways
+ * (virtio-fs's attribute cache showed a host's change to a bind-mounted file at its old size). */
 bool lv_share_virtiofs(const struct lv_domain *d, const struct hv_share *s);
 
 /* The domain's XML document (g_free it). Never fails but for memory. */
