@@ -34,7 +34,8 @@
 # it is stuck, its CPUs' registers are shown, it is stopped and booted again, 3 boots at most as
 # for one that ends early; 420, above the longest silence the tests inside allow: one inner
 # run's timeout), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
-# 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 5), NESTED_BACKENDS
+# 300), NESTED_BENCH_ROUNDS (runs of true per backend for the bench; 5), NESTED_BENCH_TEMPLATE
+# (the backends whose bench also runs from VM templates; "kvm": see tests.sh), NESTED_BACKENDS
 # ("kvm qemu"), NESTED_IT (the backend the integration suite runs with, kvm; empty: the quick
 # tests only), NESTED_IT_ONLY (IT_ONLY for the suite: one t_*.sh), NESTED_IT_STALL (s without a
 # new test result before the suite's runvm processes are shown and killed; 240), NESTED_MEM
@@ -58,6 +59,7 @@ NESTED_TIMEOUT=${NESTED_TIMEOUT:-1800}
 NESTED_STALL=${NESTED_STALL:-420}
 NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-300}
 NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-5}
+NESTED_BENCH_TEMPLATE=${NESTED_BENCH_TEMPLATE:-kvm}
 NESTED_BACKENDS=${NESTED_BACKENDS:-kvm qemu}
 NESTED_IT=${NESTED_IT-kvm}
 NESTED_IT_ONLY=${NESTED_IT_ONLY:-}
@@ -289,7 +291,7 @@ boot_and_collect() {
 	t0=$(now)
 	"$QEMU" -M pc -accel tcg -cpu max -m "$NESTED_MEM" -smp "$NESTED_SMP" -nodefaults -no-user-config -nographic \
 		-serial stdio -kernel "$kdir/vmlinuz" -initrd "$initrd" -no-reboot \
-		-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL nested_trace=$NESTED_TRACE" \
+		-append "console=ttyS0 quiet panic=-1 nested_backends=${NESTED_BACKENDS// /,} nested_run_timeout=$NESTED_RUN_TIMEOUT nested_bench_rounds=$NESTED_BENCH_ROUNDS nested_bench_template=${NESTED_BENCH_TEMPLATE// /,} nested_it=$NESTED_IT nested_it_only=$NESTED_IT_ONLY nested_it_stall=$NESTED_IT_STALL nested_trace=$NESTED_TRACE" \
 		-monitor "unix:$tmp/monitor.sock,server=on,wait=off" -d cpu_reset -D "$tmp/qemu-debug.log" \
 		</dev/null >"$log" 2>&1 &
 	qpid=$!
