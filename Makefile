@@ -62,6 +62,9 @@ LIB_SRCS += kvm/virtio/p9.c
 VIRTIO_SRCS := kvm/virtio/virtqueue.c kvm/virtio/mmio.c kvm/virtio/console.c kvm/virtio/net.c kvm/virtio/rng.c \
 	kvm/virtio/blk.c kvm/virtio/9p.c
 LIB_SRCS += $(VIRTIO_SRCS)
+# Confidential guests (tdx/): the modes, what the host offers, the hypervisors' options and
+# the launch measurements, one place per technology.
+LIB_SRCS += $(wildcard tdx/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # The guest agent, one file per job (guest/agent/main.c says which); config.c, the RUN parser,
@@ -532,7 +535,7 @@ install: all
 
 # Every C file of the tree follows .clang-format; format-check (part of check-unit) fails on one
 # that does not, format rewrites them.
-FORMAT_FILES := $(sort $(shell find base runtime hypervisor-backends qemu-lite protocol kvm guest tests bench \
+FORMAT_FILES := $(sort $(shell find base runtime hypervisor-backends qemu-lite tdx protocol kvm guest tests bench \
 	-name '*.[ch]' 2>/dev/null))
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -23,8 +23,15 @@ struct hv_host_caps;
 
 enum hv_accel { HV_ACCEL_AUTO, HV_ACCEL_KVM, HV_ACCEL_TCG, _HV_ACCEL_MAX };
 
-/* The trust model of the guest. Confidential guests (TDX, SEV-SNP) come with their issues. */
-enum hv_confidential { HV_CONFIDENTIAL_NONE, _HV_CONFIDENTIAL_MAX };
+/* The trust model of the guest: an ordinary VM, or one whose memory the host cannot read (AMD
+ * SEV, SEV-SNP, Intel TDX; tdx/confidential.h). */
+enum hv_confidential {
+	HV_CONFIDENTIAL_NONE,
+	HV_CONFIDENTIAL_SEV,
+	HV_CONFIDENTIAL_SEV_SNP,
+	HV_CONFIDENTIAL_TDX,
+	_HV_CONFIDENTIAL_MAX
+};
 
 /* A host directory shared into the guest under @tag. */
 struct hv_share {
@@ -177,6 +184,15 @@ struct hv_backend_ops {
 	 */
 	int (*probe)(const void *settings, const struct hv_host_caps *caps, enum rv_arch arch, enum hv_accel want,
 		     struct hv_probe_result *ret, struct rt_error **err);
+
+	/*
+	 * Optional: can this backend launch a confidential guest of @mode (never NONE) of the host's
+	 * architecture? It asks its hypervisor (the QEMU binary's objects, the daemon's domain
+	 * capabilities), never guesses from versions. The host's own part (module parameters,
+	 * devices, KVM's VM types) is the caller's (tdx/confidential.h). Returns true, or false
+	 * with @why naming what is missing. Without the hook the backend has no confidential mode.
+	 */
+	bool (*confidential)(const void *settings, enum hv_confidential mode, char *why, size_t n);
 
 	/* Optional: this backend's own facts for `runvm check`, each given to @sink (which prints
 	 * them as text lines or JSON members; the backend does not know which). */

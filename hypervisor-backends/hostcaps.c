@@ -19,17 +19,6 @@ static bool path_exists(const char *root, const char *path)
 	return access(p, F_OK) == 0;
 }
 
-/* A kvm_* module parameter that reads Y/1. */
-static bool param_enabled(const char *root, const char *path)
-{
-	g_autofree char *p = g_strconcat(root, path, NULL);
-	g_autofree char *v = NULL;
-
-	if (!g_file_get_contents(p, &v, NULL, NULL))
-		return false;
-	return v[0] == 'Y' || v[0] == 'y' || v[0] == '1';
-}
-
 /* Whether the first CPU of @cpuinfo (its text, NULL when unreadable) has @flag: the first
  * CPU speaks for all. */
 static bool cpuinfo_has_flag(const char *cpuinfo, const char *flag)
@@ -113,9 +102,8 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	c.tun = path_exists(root, "/dev/net/tun");
 	c.vhost_vsock = path_exists(root, "/dev/vhost-vsock");
 	c.vhost_net = path_exists(root, "/dev/vhost-net");
-	c.tdx = param_enabled(root, "/sys/module/kvm_intel/parameters/tdx");
-	c.sev = param_enabled(root, "/sys/module/kvm_amd/parameters/sev") && path_exists(root, "/dev/sev");
-	c.sev_snp = param_enabled(root, "/sys/module/kvm_amd/parameters/sev_snp") && path_exists(root, "/dev/sev");
+	/* A fake tree's /dev/kvm is a plain file: its KVM lists no VM types. */
+	cc_host_probe(root, *root ? 0 : cc_kvm_vm_types("/dev/kvm"), &c.cc);
 	if (c.arch == RV_ARCH_X86_64)
 		c.tsc_khz = cpuinfo_tsc_khz(cpuinfo);
 	*ret = c;

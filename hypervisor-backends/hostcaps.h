@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "hypervisor-backends/backend.h"
+#include "tdx/confidential.h"
 
 struct hv_host_caps {
 	enum rv_arch arch; /* the host's own */
@@ -22,9 +23,8 @@ struct hv_host_caps {
 	bool tun;
 	bool vhost_vsock;
 	bool vhost_net;
-	bool tdx;
-	bool sev;
-	bool sev_snp;
+	/* What it offers confidential guests (tdx/confidential.h: cc_host_offers says per mode) */
+	struct cc_host cc;
 	/* The host's TSC frequency (kHz) where it is constant and the kernel says it (x86: the
 	 * bogomips of a constant, nonstop TSC are its kHz / 500), else 0. A TCG guest's TSC
 	 * runs at the host's. */

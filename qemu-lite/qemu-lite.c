@@ -26,6 +26,7 @@
 #include "qemu-lite/qmp.h"
 #include "qemu-lite/qemu-lite.h"
 #include "qemu-lite/template.h"
+#include "tdx/confidential.h"
 
 /* Where the inherited fds sit in the QEMU process: the agent channel (when it is an fd), QMP,
  * one tap per NIC, then a template's restore stream. */
@@ -160,6 +161,35 @@ static void check_report(const void *settings, struct hv_check_sink *sink)
 	g_autofree char *missing = tcg ? NULL : g_strdup_printf("%s not found", s->binary);
 
 	sink->fact(sink, "tcg", tcg, tcg ? tcg : missing);
+}
+
+/* Asks the configured QEMU for the mode's object (`-object help`): a build without it (Debian
+ * 12's 7.2 has sev-guest only) fails here, never at launch. */
+static bool confidential(const void *settings, enum hv_confidential mode, char *why, size_t n)
+{
+	const struct qemu_settings *s = settings;
+	const char *binary = full_binary(s, rv_arch_host(), rv_arch_host());
+	const char *type = cc_qemu_object_type(mode);
+	const char *argv[] = { binary, "-nodefaults", "-machine", "none", "-object", "help", NULL };
+	g_autofree char *out = NULL;
+	g_autoptr(GError) gerr = NULL;
+	int status = 0;
+
+	if (rv_arch_host() != RV_ARCH_X86_64) {
+		g_snprintf(why, n, "%s guests exist on x86_64 hosts only", cc_mode_name(mode));
+		return false;
+	}
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+			  NULL, &status, &gerr) ||
+	    !g_spawn_check_wait_status(status, &gerr)) {
+		g_snprintf(why, n, "cannot ask `%s` for its objects: %s", binary, gerr->message);
+		return false;
+	}
+	if (!cc_qemu_help_lists(out, type)) {
+		g_snprintf(why, n, "the configured QEMU `%s` lacks the `%s` object (`-object help`)", binary, type);
+		return false;
+	}
+	return true;
 }
 
 /* QEMU option values escape a comma by doubling it. */
@@ -662,6 +692,7 @@ const struct hv_backend_ops hv_qemu_lite_ops = {
 	.parse_config = parse_config,
 	.free_config = free_config,
 	.probe = probe,
+	.confidential = confidential,
 	.check_report = check_report,
 	.launch = launch,
 	.restored = restored,

@@ -93,9 +93,12 @@ static void print_text(const struct rt_config *config, const struct hv_host_caps
 	printf("%-18s %s\n", "tun", yes_no(caps->tun));
 	printf("%-18s %s\n", "vhost-vsock", yes_no(caps->vhost_vsock));
 	printf("%-18s %s\n", "vhost-net", yes_no(caps->vhost_net));
-	printf("%-18s %s\n", "tdx", yes_no(caps->tdx));
-	printf("%-18s %s\n", "sev", yes_no(caps->sev));
-	printf("%-18s %s\n", "sev-snp", yes_no(caps->sev_snp));
+	for (int m = HV_CONFIDENTIAL_NONE + 1; m < _HV_CONFIDENTIAL_MAX; m++) {
+		char why[256];
+		bool offered = cc_host_offers(&caps->cc, m, why, sizeof(why));
+
+		printf("%-18s %s%s\n", cc_mode_name(m), offered ? "yes" : "no: ", offered ? "" : why);
+	}
 	for (guint i = 0; i < rows->len; i++) {
 		const struct guest_row *row = &g_array_index(rows, struct guest_row, i);
 		g_autofree char *name = g_strdup_printf("%s guest", rv_arch_name(row->arch));
@@ -165,9 +168,16 @@ static void print_json(const struct rt_config *config, const struct hv_host_caps
 	add_bool(b, "tun", caps->tun);
 	add_bool(b, "vhost_vsock", caps->vhost_vsock);
 	add_bool(b, "vhost_net", caps->vhost_net);
-	add_bool(b, "tdx", caps->tdx);
-	add_bool(b, "sev", caps->sev);
-	add_bool(b, "sev_snp", caps->sev_snp);
+	/* Per mode a bool, and where it is false, "MODE_reason": what is missing. */
+	for (int m = HV_CONFIDENTIAL_NONE + 1; m < _HV_CONFIDENTIAL_MAX; m++) {
+		g_autofree char *key = g_strdelimit(g_strdup(cc_mode_name(m)), "-", '_');
+		g_autofree char *reason_key = g_strconcat(key, "_reason", NULL);
+		char why[256];
+		bool offered = cc_host_offers(&caps->cc, m, why, sizeof(why));
+
+		add_bool(b, key, offered);
+		add_str(b, reason_key, offered ? NULL : why);
+	}
 	json_builder_end_object(b);
 	add_str(b, "configuration", config->path);
 

@@ -16,6 +16,7 @@
 #include "runtime/lib/spec.h"
 #include "runtime/arch.h"
 #include "runtime/vmconfig.h"
+#include "tdx/confidential.h"
 
 void rt_guest_files(const struct rt_config *config, const struct hv_host_caps *caps, enum rv_arch arch,
 		    const char **ret_kernel, const char **ret_initrd)
@@ -40,6 +41,81 @@ static int check_file(const char *what, enum rv_arch arch, bool foreign, const c
 	return rt_make_error(err, errno, "%s guest %s `%s` (build it with `make`, or set %s%s%s= in %s)",
 			     rv_arch_name(arch), what, path, what, foreign ? "_" : "",
 			     foreign ? rv_arch_name(arch) : "", config->path ? config->path : RT_CONFIG_DEFAULT_PATH);
+}
+
+/*
+ * The container's confidential mode: the configuration's, or the annotation's where the
+ * configuration says none (a container may ask for more protection, never for less or another
+ * kind), auto resolved to the strongest the host offers. Refused, before anything starts, where
+ * the host, the backend's hypervisor or the firmware cannot give it: never a downgrade.
+ */
+static int confidential_mode(const struct rt_config *config, const struct rt_spec *spec,
+			     const struct hv_host_caps *caps, const struct hv_backend_ops *ops,
+			     enum hv_confidential *ret, struct rt_error **err)
+{
+	const char *conf = config->path ? config->path : RT_CONFIG_DEFAULT_PATH;
+	const char *asked = config->confidential;
+	enum hv_confidential mode;
+	char why[256];
+
+	if (spec->confidential) {
+		if (cc_mode_parse(spec->confidential, &mode) < 0)
+			return rt_make_error(
+				err, 0,
+				"config.json: annotation `io.runvm.confidential` must be none, sev, sev-snp, tdx or auto, "
+				"not `%s`",
+				spec->confidential);
+		if (strcmp(config->confidential, "none") != 0 && strcmp(spec->confidential, config->confidential) != 0)
+			return rt_make_error(
+				err, 0,
+				"config.json: annotation `io.runvm.confidential` (`%s`) differs from confidential "
+				"= %s in [runvm] of %s: a container cannot change its configured protection",
+				spec->confidential, config->confidential, conf);
+		asked = spec->confidential;
+	}
+	if (cc_mode_parse(asked, &mode) < 0)
+		return rt_make_error(err, 0, "confidential mode `%s` is unknown", asked);
+	if (mode == _HV_CONFIDENTIAL_MAX) {
+		mode = cc_host_best(&caps->cc);
+		if (mode == HV_CONFIDENTIAL_NONE) {
+			char snp[256], tdx[256];
+
+			cc_host_offers(&caps->cc, HV_CONFIDENTIAL_SEV_SNP, snp, sizeof(snp));
+			cc_host_offers(&caps->cc, HV_CONFIDENTIAL_TDX, tdx, sizeof(tdx));
+			cc_host_offers(&caps->cc, HV_CONFIDENTIAL_SEV, why, sizeof(why));
+			return rt_make_error(
+				err, 0,
+				"confidential guest (auto): this host offers none: tdx: %s; sev-snp: %s; sev: %s", tdx,
+				snp, why);
+		}
+		rt_debug("confidential: auto is %s here", cc_mode_name(mode));
+	}
+	*ret = mode;
+	if (mode == HV_CONFIDENTIAL_NONE)
+		return 0;
+	if (!cc_host_offers(&caps->cc, mode, why, sizeof(why)))
+		return rt_make_error(err, 0, "confidential guest `%s`: %s", cc_mode_name(mode), why);
+	if (!ops->confidential)
+		return rt_make_error(err, 0,
+				     "confidential guest `%s`: the %s backend launches none (its README says what it "
+				     "would take); use --backend qemu or libvirt",
+				     cc_mode_name(mode), ops->name);
+	if (!ops->confidential(rt_config_backend_settings(config, ops), mode, why, sizeof(why)))
+		return rt_make_error(err, 0, "confidential guest `%s`: %s", cc_mode_name(mode), why);
+	if (access(config->firmware[mode], R_OK) < 0) {
+		g_autofree char *key = g_strdelimit(g_strdup(cc_mode_name(mode)), "-", '_');
+
+		return rt_make_error(err, errno,
+				     "confidential guest `%s`: firmware `%s` (set firmware_%s in [runvm] of %s)",
+				     cc_mode_name(mode), config->firmware[mode], key, conf);
+	}
+	/* Its rootfs must reach it as a verified block image, never over a host-shared file
+	 * system the host can change under it: tdx/README.md. */
+	return rt_make_error(
+		err, 0,
+		"confidential guest `%s`: its rootfs must be a dm-verity block image, which this runvm does "
+		"not build yet: refused rather than shared from the host",
+		cc_mode_name(mode));
 }
 
 /* The container's limits size the VM; without them the configuration's defaults apply. A
@@ -95,6 +171,8 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	    check_file("kernel", arch, arch != caps->arch, kernel, config, err) < 0 ||
 	    check_file("initrd", arch, arch != caps->arch, initrd, config, err) < 0)
 		return -1;
+	if (confidential_mode(config, spec, caps, *ret_ops, &vs.cfg.confidential, err) < 0)
+		return -1;
 	/* quiet: under TCG every console line costs boot time; --debug wants to see them. */
 	n = snprintf(vs.cmdline, sizeof(vs.cmdline), "%spanic=-1 %s", debug ? "" : "quiet ", config->kernel_cmdline);
 	if (n < 0 || (size_t)n >= sizeof(vs.cmdline))
@@ -113,11 +191,14 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.shares = ret->shares,
 		.n_shares = 1,
 		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
-		.confidential = HV_CONFIDENTIAL_NONE,
+		.confidential = vs.cfg.confidential,
 		.host_tsc_khz = caps->tsc_khz,
 	};
 	if (!config->template)
 		rt_debug("template: off in the configuration: booting cold");
+	else if (ret->cfg.confidential != HV_CONFIDENTIAL_NONE)
+		/* A clone would share the template's memory and measurement: none for them. */
+		rt_debug("template: none for a confidential guest: booting cold");
 	else if (!((*ret_ops)->features & HV_FEAT_TEMPLATE))
 		rt_debug("template: the %s backend has none: booting cold", (*ret_ops)->name);
 	else

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <glib.h>
+#include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xpath.h>
 
 #include "hypervisor-backends/backend.h"
 #include "hypervisor-backends/libvirt/domain-xml.h"
@@ -189,4 +191,38 @@ char *lv_domain_xml(const struct lv_domain *d)
 	ret = g_strndup((const char *)buf, (gsize)len);
 	xmlFree(buf);
 	return ret;
+}
+
+/* Whether @path matches a node of @doc. */
+static bool xpath_any(xmlDocPtr doc, const char *path)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	xmlXPathObjectPtr o = ctx ? xmlXPathEvalExpression((const xmlChar *)path, ctx) : NULL;
+	bool found = o && o->nodesetval && o->nodesetval->nodeNr > 0;
+
+	xmlXPathFreeObject(o);
+	xmlXPathFreeContext(ctx);
+	return found;
+}
+
+bool lv_domcaps_launch_security(const char *xml, const char *type)
+{
+	xmlDocPtr doc;
+	g_autofree char *path = NULL;
+	bool found;
+
+	/* @type is one of our three names (no quote in it), never the daemon's. */
+	if (!xml || strchr(type, '\''))
+		return false;
+	doc = xmlReadMemory(xml, (int)strlen(xml), "domcapabilities.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		return false;
+	path = g_strdup_printf("/domainCapabilities/features/launchSecurity[@supported='yes']"
+			       "/enum[@name='sectype']/value[normalize-space(text())='%s']",
+			       type);
+	found = xpath_any(doc, path) ||
+		(strcmp(type, "sev") == 0 && xpath_any(doc, "/domainCapabilities/features/sev[@supported='yes']"));
+	xmlFreeDoc(doc);
+	return found;
 }

@@ -38,4 +38,10 @@ bool lv_share_virtiofs(const struct lv_domain *d, const struct hv_share *s);
 /* The domain's XML document (g_free it). Never fails but for memory. */
 char *lv_domain_xml(const struct lv_domain *d);
 
+/* Whether libvirt's domain capabilities @xml (virConnectGetDomainCapabilities) offer launch
+ * security @type ("sev", "sev-snp", "tdx"): listed as a `sectype` of a supported
+ * <launchSecurity>, or, for sev, a supported <sev> (libvirt before the launchSecurity list).
+ * Unparsable XML offers nothing. */
+bool lv_domcaps_launch_security(const char *xml, const char *type);
+
 #endif

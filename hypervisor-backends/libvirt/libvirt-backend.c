@@ -26,6 +26,7 @@
 #include "hypervisor-backends/libvirt/tap.h"
 #include "hypervisor-backends/procstats.h"
 #include "hypervisor-backends/settings.h"
+#include "tdx/confidential.h"
 
 #define LV_MAX_NICS 8
 #define LV_MAX_SHARES 8
@@ -263,6 +264,32 @@ static int lv_connect(const struct libvirt_settings *s, virConnectPtr *ret, stru
 	virConnectSetKeepAlive(conn, 5, (int)(s->boot_timeout_s + 4) / 5);
 	*ret = conn;
 	return 0;
+}
+
+/* Asks the daemon's domain capabilities for the emulator, machine and KVM this backend would
+ * use: a libvirt or QEMU without the mode's launch security says so here. */
+static bool confidential(const void *settings, enum hv_confidential mode, char *why, size_t n)
+{
+	const struct libvirt_settings *s = settings;
+	const char *machine = lv_machine(s, RV_ARCH_X86_64);
+	struct rt_error *err = NULL;
+	virConnectPtr conn = NULL;
+	g_autofree char *xml = NULL;
+
+	if (lv_connect(s, &conn, &err) < 0) {
+		g_snprintf(why, n, "%s", err->msg);
+		rt_error_free(&err);
+		return false;
+	}
+	xml = virConnectGetDomainCapabilities(conn, *s->emulator ? s->emulator : NULL, "x86_64", machine, "kvm", 0);
+	if (!xml)
+		g_snprintf(why, n, "libvirt at %s gives no domain capabilities for kvm, %s: %s", s->uri, machine,
+			   lv_error());
+	else if (!lv_domcaps_launch_security(xml, cc_mode_name(mode)))
+		g_snprintf(why, n, "libvirt at %s offers no `%s` launch security for kvm, %s (virsh domcapabilities)",
+			   s->uri, cc_mode_name(mode), machine);
+	virConnectClose(conn);
+	return xml && lv_domcaps_launch_security(xml, cc_mode_name(mode));
 }
 
 /* `runvm check`: whether the daemon answers, its versions, and the domains it would be given. */
@@ -709,6 +736,7 @@ const struct hv_backend_ops hv_libvirt_ops = {
 	.parse_config = parse_config,
 	.free_config = free_config,
 	.probe = probe,
+	.confidential = confidential,
 	.check_report = check_report,
 	.launch = launch,
 	.exit_fd = exit_fd,

@@ -9,6 +9,7 @@
 #include "hypervisor-backends/registry.h"
 #include "hypervisor-backends/settings.h"
 #include "runtime/lib/config.h"
+#include "tdx/confidential.h"
 
 #ifndef RUNVM_DATADIR
 #define RUNVM_DATADIR "/usr/local/share/runvm"
@@ -34,7 +35,12 @@ static const struct hv_key keys[] = {
 	HV_KEY_BOOL(struct rt_config, "template", template),
 	HV_KEY_BOOL(struct rt_config, "backend_annotation", backend_annotation),
 	STR("template_dir", template_dir),
+	STR("confidential", confidential),
+	STR("firmware_sev", firmware[HV_CONFIDENTIAL_SEV]),
+	STR("firmware_sev_snp", firmware[HV_CONFIDENTIAL_SEV_SNP]),
+	STR("firmware_tdx", firmware[HV_CONFIDENTIAL_TDX]),
 };
+G_STATIC_ASSERT(_RT_CONFIDENTIAL_MODES == _HV_CONFIDENTIAL_MAX);
 
 void rt_config_free(struct rt_config *c)
 {
@@ -70,6 +76,13 @@ static struct rt_config *config_defaults(void)
 	c->boot_timeout_s = 60;
 	c->template = true;
 	c->template_dir = g_strdup(RT_TEMPLATE_DIR_DEFAULT);
+	c->confidential = g_strdup("none");
+	/* Neither Debian 12 nor 13 packages these edk2 builds (tdx/README.md): OvmfPkg/AmdSev's,
+	 * which holds the kernel hash table, and OvmfPkg/IntelTdx's (TDVF), by the names of their
+	 * upstream builds. */
+	c->firmware[HV_CONFIDENTIAL_SEV] = g_strdup("/usr/share/ovmf/OVMF.amdsev.fd");
+	c->firmware[HV_CONFIDENTIAL_SEV_SNP] = g_strdup("/usr/share/ovmf/OVMF.amdsev.fd");
+	c->firmware[HV_CONFIDENTIAL_TDX] = g_strdup("/usr/share/ovmf/OVMF.inteltdx.fd");
 	c->backend_settings = g_new0(void *, hv_backend_count());
 	return c;
 }
@@ -140,6 +153,10 @@ static int parse_keyfile(GKeyFile *kf, const char *origin, struct rt_config **re
 	if (strcmp(c->accel, "auto") && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
 		return rt_make_error(err, 0, "config `%s`: [runvm] accel must be auto, kvm or tcg, not `%s`", origin,
 				     c->accel);
+	if (cc_mode_parse(c->confidential, &(enum hv_confidential){ 0 }) < 0)
+		return rt_make_error(
+			err, 0, "config `%s`: [runvm] confidential must be none, sev, sev-snp, tdx or auto, not `%s`",
+			origin, c->confidential);
 	if (!g_path_is_absolute(c->template_dir))
 		return rt_make_error(err, 0, "config `%s`: [runvm] template_dir must be an absolute path, not `%s`",
 				     origin, c->template_dir);

@@ -14,6 +14,9 @@
 struct rt_error;
 struct hv_backend_ops;
 
+/* enum hv_confidential's count (backend.h), without its header here. */
+#define _RT_CONFIDENTIAL_MODES 4
+
 struct rt_config {
 	char *path;    /* file it came from, or NULL for built-in defaults */
 	char *backend; /* "auto" or a backend name */
@@ -32,6 +35,10 @@ struct rt_config {
 	/* config.json's annotation io.runvm.backend may choose the backend (off: it is refused) */
 	bool backend_annotation;
 	char *template_dir; /* where the backends keep them */
+	/* The guests' confidential mode: none, sev, sev-snp, tdx or auto (tdx/confidential.h), and
+	 * each technology's firmware (direct kernel boot through it, measured) */
+	char *confidential;
+	char *firmware[_RT_CONFIDENTIAL_MODES];
 	/* Each backend's settings from its own group (named after it), parallel to hv_backends[]:
 	 * opaque here, read by the backend alone. */
 	void **backend_settings;

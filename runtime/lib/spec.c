@@ -83,6 +83,7 @@ void rt_spec_free(struct rt_spec *s)
 	g_free(s->hostname);
 	g_free(s->arch);
 	g_free(s->backend);
+	g_free(s->confidential);
 	rt_resources_clear(&s->resources);
 	for (size_t i = 0; i < s->n_devices; i++)
 		g_free(s->devices[i].path);
@@ -1179,6 +1180,8 @@ static int parse_annotations(JsonObject *obj, struct rt_spec *s, struct rt_error
 	if (json_object_get_size(json_node_get_object(n)) > 0)
 		s->annotations_json = json_to_string(n, FALSE);
 	if (get_string(json_node_get_object(n), "annotations.", "io.runvm.backend", &s->backend, err) < 0)
+		return -1;
+	if (get_string(json_node_get_object(n), "annotations.", "io.runvm.confidential", &s->confidential, err) < 0)
 		return -1;
 	return get_string(json_node_get_object(n), "annotations.", "io.runvm.arch", &s->arch, err);
 }

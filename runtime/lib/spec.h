@@ -155,8 +155,9 @@ struct rt_spec {
 	bool netns;                                 /* linux.namespaces has a network namespace */
 	char *netns_path;                           /* ...to join, or NULL for a new one */
 	struct rt_namespace namespaces[_RT_NS_MAX]; /* every type (network too: netns, netns_path) */
-	char *arch;    /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
-	char *backend; /* annotations["io.runvm.backend"], or NULL */
+	char *arch;         /* annotations["io.runvm.arch"]: the guest architecture asked for, or NULL */
+	char *backend;      /* annotations["io.runvm.backend"], or NULL */
+	char *confidential; /* annotations["io.runvm.confidential"], or NULL */
 	/* What the guest applies inside (see parse_guest() in spec.c): */
 	struct rt_device *devices; /* linux.devices */
 	size_t n_devices;

@@ -42,8 +42,11 @@ want(lines["configuration"] == [j["configuration"]] and j["configuration"] == wo
 want(lines["pvm"] == [yn(h["pvm"])], "pvm")
 want(lines["kvm usable"] == ["%s: %s" % (yn(h["kvm_usable"]), h["kvm_reason"])], "kvm usable")
 want(lines["kvm module"] == [h["kvm_module"] or "none"], "kvm module")
-for k in ("tun", "vhost-vsock", "vhost-net", "tdx", "sev", "sev-snp"):
+for k in ("tun", "vhost-vsock", "vhost-net"):
     want(lines[k] == [yn(h[k.replace("-", "_")])], k)
+for k in ("tdx", "sev", "sev-snp"):
+    key = k.replace("-", "_")
+    want(lines[k] == ["yes" if h[key] else "no: " + h[key + "_reason"]], k)
 for b, facts in j["backends"].items():
     for name, f in facts.items():
         want(lines[name] == [("yes, " if f["ok"] else "no: ") + f["detail"]], "backend %s fact %s" % (b, name))

@@ -92,7 +92,7 @@ int main(void)
 	ok(!c.kvm_dev && !c.kvm_usable && strstr(c.kvm_reason, "missing"), "no /dev/kvm: %s", c.kvm_reason);
 	touch(root, "/sys/module/kvm_intel/parameters/tdx", "Y\n");
 	hv_host_probe(root, &c);
-	ok(c.tdx, "TDX parameter read");
+	ok(c.cc.tdx == 1, "TDX parameter read");
 	ok(c.tsc_khz == 0, "no constant, nonstop TSC: its frequency unknown");
 	touch(root, "/proc/cpuinfo",
 	      "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc vmx\nbogomips\t: 5199.99\n");

@@ -43,9 +43,9 @@ subset "runvm.8 describes every global option of --help" "$globals" "$man_global
 
 # group/key of every "key = value" line of configs/runvm.conf, "#key = value" included.
 conf_keys=$(awk '/^\[.*\]$/ { g = $0; next } /^#?[a-z0-9_]+ =/ { k = $1; sub(/^#/, "", k); print g "/" k }' "$conf")
-# group/key of every ".TP" + ".B key" under ".SS [group]" in KEYS.
+# group/key of every ".TP" (or ".TQ", a key sharing the entry) + ".B key" under ".SS [group]" in KEYS.
 man_keys=$(awk '/^\.SH / { on = ($2 == "KEYS"); next } on && /^\.SS / { g = $2; next }
-	on && tp { if ($1 == ".B") print g "/" $2; tp = 0 } on && /^\.TP/ { tp = 1 }' "$man5")
+	on && tp { if ($1 == ".B") print g "/" $2; tp = 0 } on && /^\.T[PQ]/ { tp = 1 }' "$man5")
 [ -n "$conf_keys" ] && [ -n "$man_keys" ] || not_ok "keys found" "configs/runvm.conf: $conf_keys" "runvm.conf.5: $man_keys"
 subset "runvm.conf.5 describes every key of configs/runvm.conf" "$conf_keys" "$man_keys"
 subset "every key of runvm.conf.5 is in configs/runvm.conf" "$man_keys" "$conf_keys"
