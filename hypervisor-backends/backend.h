@@ -63,6 +63,19 @@ struct hv_endpoint {
 	const char *path; /* PATH: a listening AF_UNIX stream socket the backend connects to */
 };
 
+/* What a confidential guest's launch takes beyond an ordinary VM's (tdx/README.md). */
+struct hv_confidential_params {
+	/* SEV, SEV-SNP: the guest's C-bit and how many physical address bits it costs, as the
+	 * host's CPUID 0x8000001f says (tdx/confidential.h: cc_host) */
+	unsigned cbitpos, reduced_phys_bits;
+	/* The guest policy (SEV, SNP) or TD attributes (TDX); 0: the technology's default */
+	unsigned long long policy;
+	/* SNP: the vCPU model, fixed because the VMSAs it shapes are measured ("EPYC-v4") */
+	const char *cpu_model;
+	/* The initdata digest, base64: SNP's host-data (32 bytes), TDX's mrconfigid (48); or NULL */
+	const char *host_data;
+};
+
 struct hv_vm_config {
 	const char *name; /* the container's ID, for backends whose VMs have names (libvirt) */
 	enum rv_arch arch;
@@ -71,7 +84,7 @@ struct hv_vm_config {
 	unsigned memory_mib;
 	const char *kernel; /* vmlinux (PVH), bzImage or arm64 Image */
 	const char *initrd;
-	const char *firmware; /* unused for now: NULL (direct kernel boot) */
+	const char *firmware; /* booted through (confidential guests), or NULL: direct kernel boot */
 	const char *cmdline;  /* extra kernel arguments, appended */
 	const struct hv_share *shares;
 	size_t n_shares;
@@ -82,6 +95,7 @@ struct hv_vm_config {
 	struct hv_endpoint agent;
 	const char *console_log; /* file that receives the guest console, or NULL */
 	enum hv_confidential confidential;
+	struct hv_confidential_params cc; /* where confidential is not NONE */
 	/* CLONE_NEWPID and CLONE_NEWIPC, where set: the VMM process stays in the caller's namespace
 	 * of that type (one config.json names by path, which wins over the jail's private one)
 	 * instead of one of its own. A mount namespace of its own is always made: the jail is built

@@ -27,6 +27,7 @@
 #include "qemu-lite/qemu-lite.h"
 #include "qemu-lite/template.h"
 #include "tdx/confidential.h"
+#include "tdx/qemu.h"
 
 /* Where the inherited fds sit in the QEMU process: the agent channel (when it is an fd), QMP,
  * one tap per NIC, then a template's restore stream. */
@@ -226,6 +227,10 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	g_autofree char *kernel = opt_escape(cfg->kernel);
 	g_autofree char *initrd = opt_escape(cfg->initrd);
 	g_autofree char *tsc = NULL;
+	/* A confidential guest: q35 with the guest object, booted through its (measured)
+	 * firmware, virtio over PCI with the platform's DMA (tdx/qemu.h). */
+	bool cc = cfg->confidential != HV_CONFIDENTIAL_NONE;
+	const char *dev = cc ? "pci" : "device", *dev_opts = cc ? CC_QEMU_VIRTIO_OPTS : "";
 
 	ADD("%s", qemu_lite_binary(s, cfg->arch, cfg->accel));
 	ADD("-nodefaults");
@@ -239,7 +244,9 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	ADD("-sandbox");
 	ADD("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	ADD("-M");
-	if (aarch64) {
+	if (cc) {
+		ADD("q35%s,memory-backend=ram", cc_qemu_machine_opts(cfg->confidential));
+	} else if (aarch64) {
 		/* virt: GICv3 (the host's own with KVM), virtio-mmio slots described in its device
 		 * tree, a PL011 UART, PSCI for the agent's reboot. */
 		ADD(kvm ? "virt,gic-version=host,memory-backend=ram" : "virt,gic-version=3,memory-backend=ram");
@@ -254,7 +261,7 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	/* A small translation cache bounds QEMU's RSS; the guest runs little code. */
 	ADD(kvm ? "kvm" : "tcg,tb-size=32");
 	ADD("-cpu");
-	ADD(kvm ? "host" : "max");
+	ADD("%s", cc ? cc_qemu_cpu(cfg->confidential, &cfg->cc) : kvm ? "host" : "max");
 	ADD("-smp");
 	ADD("%u", cfg->vcpus);
 	ADD("-m");
@@ -264,9 +271,20 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	 * host's free memory and swap, though it would touch little of it. */
 	ADD("-object");
 	ADD("memory-backend-ram,id=ram,size=%uM,reserve=off", cfg->memory_mib);
-	/* virtio 1.x transport; legacy mmio lacks features later devices (virtio-fs) need. */
-	ADD("-global");
-	ADD("virtio-mmio.force-legacy=false");
+	if (cc) {
+		g_autofree char *firmware = opt_escape(cfg->firmware);
+
+		ADD("-object");
+		g_ptr_array_add(argv, cc_qemu_object(cfg->confidential, &cfg->cc));
+		/* -bios: TDVF cannot be pflash (a TD has no read-only memory slots); the SEV
+		 * firmware, stateless, needs no variable store either. */
+		ADD("-bios");
+		ADD("%s", firmware);
+	} else {
+		/* virtio 1.x transport; legacy mmio lacks features later devices (virtio-fs) need. */
+		ADD("-global");
+		ADD("virtio-mmio.force-legacy=false");
+	}
 	ADD("-kernel");
 	ADD("%s", kernel);
 	ADD("-initrd");
@@ -279,7 +297,7 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 	 * the APIC timer: a template's guest (made once, restored many times) keeps it. */
 	if (aarch64)
 		base_cmdline = "console=ttyAMA0";
-	else if (kvm || o->template_boot || o->incoming_fd >= 0)
+	else if (kvm || cc || o->template_boot || o->incoming_fd >= 0)
 		base_cmdline = "console=ttyS0 reboot=t";
 	/* An emulated x86 guest's TSC runs at the host's: told its frequency, the guest needs no
 	 * PIT calibration, which fails when the host is busy and leaves it on a jiffies clock. */
@@ -309,7 +327,7 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 		ADD("local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
 		    cfg->shares[i].readonly ? ",readonly=on" : "");
 		ADD("-device");
-		ADD("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, tag);
+		ADD("virtio-9p-%s,fsdev=fs%zu,mount_tag=%s%s", dev, i, tag, dev_opts);
 	}
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		g_autofree char *path = opt_escape(cfg->disks[i].path);
@@ -317,7 +335,7 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 		ADD("-drive");
 		ADD("file=%s,format=raw,if=none,id=disk%zu%s", path, i, cfg->disks[i].readonly ? ",readonly=on" : "");
 		ADD("-device");
-		ADD("virtio-blk-device,drive=disk%zu", i);
+		ADD("virtio-blk-%s,drive=disk%zu%s", dev, i, dev_opts);
 	}
 	for (size_t i = 0; i < cfg->n_nics; i++) {
 		ADD("-netdev");
@@ -328,10 +346,10 @@ char **qemu_lite_build_argv_opts(const struct qemu_settings *s, const struct hv_
 		else
 			ADD("tap,id=net%zu,fd=%d", i, tap_fd + (int)i);
 		ADD("-device");
-		ADD("virtio-net-device,netdev=net%zu", i);
+		ADD("virtio-net-%s,netdev=net%zu%s", dev, i, dev_opts);
 	}
 	ADD("-device");
-	ADD("virtio-serial-device,max_ports=2");
+	ADD("virtio-serial-%s,max_ports=2%s", dev, dev_opts);
 	if (cfg->agent.kind == HV_ENDPOINT_PATH) {
 		g_autofree char *path = opt_escape(cfg->agent.path);
 

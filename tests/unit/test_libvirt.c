@@ -20,6 +20,7 @@
 #include "hypervisor-backends/hostcaps.h"
 #include "hypervisor-backends/libvirt/domain-xml.h"
 #include "hypervisor-backends/libvirt/libvirt-backend.h"
+#include "tests/unit/golden.h"
 #include "tests/unit/tap.h"
 
 #define GOLDEN_DIR "tests/unit/libvirt"
@@ -28,25 +29,6 @@ static void quiet(void *data, virErrorPtr e)
 {
 	(void)data;
 	(void)e;
-}
-
-/* @xml equals GOLDEN_DIR/@name (or becomes it, with UPDATE_GOLDEN=1). */
-static bool golden(const char *name, const char *xml)
-{
-	g_autofree char *path = g_build_filename(GOLDEN_DIR, name, NULL);
-	g_autofree char *want = NULL;
-
-	if (g_getenv("UPDATE_GOLDEN"))
-		return g_file_set_contents(path, xml, -1, NULL);
-	if (!g_file_get_contents(path, &want, NULL, NULL)) {
-		printf("# %s: cannot read\n", path);
-		return false;
-	}
-	if (strcmp(want, xml) != 0) {
-		printf("# %s differs; got:\n%s", path, xml);
-		return false;
-	}
-	return true;
 }
 
 /* The installed libvirt's schema takes @xml (as a domain of the test driver's type). */
@@ -128,7 +110,7 @@ static void test_xml(virConnectPtr conn)
 	cfg.nics = &nic;
 	cfg.n_nics = 1;
 	tcg = xml_for(&s, &cfg, "qemu", taps);
-	ok(golden("x86_64-tcg.xml", tcg), "x86_64 TCG domain XML matches its golden file");
+	ok(golden(GOLDEN_DIR, "x86_64-tcg.xml", tcg), "x86_64 TCG domain XML matches its golden file");
 	ok(strstr(tcg, "/run/runvm/a&amp;b&lt;c&gt;") && strstr(tcg, "rv.x=&lt;&amp;&gt;"),
 	   "paths and the command line are escaped by libxml2");
 	ok(strstr(tcg, "<source dir=\"/proc/4242/root/var/lib/b/rootfs\"/>") != NULL,
@@ -139,7 +121,7 @@ static void test_xml(virConnectPtr conn)
 
 	cfg.accel = HV_ACCEL_KVM;
 	kvm = xml_for(&s, &cfg, "kvm", taps);
-	ok(golden("x86_64-kvm.xml", kvm), "x86_64 KVM domain XML matches its golden file");
+	ok(golden(GOLDEN_DIR, "x86_64-kvm.xml", kvm), "x86_64 KVM domain XML matches its golden file");
 	ok(strstr(kvm, "host-passthrough") && !strstr(kvm, "noapictimer"), "KVM: the host's CPU, no TCG tweaks");
 	ok(schema_valid(conn, kvm), "x86_64 KVM XML passes the installed schema");
 
@@ -147,7 +129,7 @@ static void test_xml(virConnectPtr conn)
 	cfg.accel = HV_ACCEL_TCG;
 	cfg.kernel = "/k/Image";
 	arm = xml_for(&s, &cfg, "qemu", taps);
-	ok(golden("aarch64-tcg.xml", arm), "aarch64 TCG domain XML matches its golden file");
+	ok(golden(GOLDEN_DIR, "aarch64-tcg.xml", arm), "aarch64 TCG domain XML matches its golden file");
 	ok(strstr(arm, "machine=\"virt\"") && strstr(arm, "<gic version=\"3\"/>") && strstr(arm, "console=ttyAMA0"),
 	   "aarch64: virt with a GICv3, the PL011 console");
 	ok(schema_valid(conn, arm), "aarch64 XML passes the installed schema");
@@ -167,7 +149,7 @@ static void test_xml(virConnectPtr conn)
 
 		v.n_disks = 0;
 		vfs = lv_domain_xml(&d);
-		ok(golden("x86_64-virtiofs.xml", vfs), "x86_64 with virtio-fs matches its golden file");
+		ok(golden(GOLDEN_DIR, "x86_64-virtiofs.xml", vfs), "x86_64 with virtio-fs matches its golden file");
 		ok(lv_share_virtiofs(&d, &v.shares[0]) && !lv_share_virtiofs(&d, &v.shares[1]) &&
 			   strstr(vfs, "<driver type=\"virtiofs\"/>") && strstr(vfs, "<access mode=\"shared\"/>"),
 		   "virtio-fs for the writable share, with shared guest RAM; the read-only one stays 9p");
