@@ -10,6 +10,15 @@
 #define SNP_POLICY_DEFAULT 0x30000ull
 #define TDX_ATTRIBUTES_DEFAULT 0x10000000ull
 
+unsigned long long cc_policy(enum hv_confidential mode, const struct hv_confidential_params *cc)
+{
+	if (cc->policy)
+		return cc->policy;
+	return mode == HV_CONFIDENTIAL_TDX        ? TDX_ATTRIBUTES_DEFAULT
+		: mode == HV_CONFIDENTIAL_SEV_SNP ? SNP_POLICY_DEFAULT
+						  : SEV_POLICY_DEFAULT;
+}
+
 const char *cc_qemu_machine_opts(enum hv_confidential mode)
 {
 	return mode == HV_CONFIDENTIAL_TDX ? ",confidential-guest-support=" CC_QEMU_OBJECT_ID ",kernel-irqchip=split"
@@ -36,11 +45,10 @@ char *cc_qemu_object(enum hv_confidential mode, const struct hv_confidential_par
 	case HV_CONFIDENTIAL_SEV_SNP:
 		return g_strdup_printf("sev-snp-guest,id=" CC_QEMU_OBJECT_ID
 				       ",cbitpos=%u,reduced-phys-bits=%u,policy=%#llx,kernel-hashes=on%s%s",
-				       cc->cbitpos, cc->reduced_phys_bits, cc->policy ? cc->policy : SNP_POLICY_DEFAULT,
+				       cc->cbitpos, cc->reduced_phys_bits, cc_policy(mode, cc),
 				       cc->host_data ? ",host-data=" : "", cc->host_data ? cc->host_data : "");
 	case HV_CONFIDENTIAL_TDX:
-		return g_strdup_printf("tdx-guest,id=" CC_QEMU_OBJECT_ID ",attributes=%#llx%s%s",
-				       cc->policy ? cc->policy : TDX_ATTRIBUTES_DEFAULT,
+		return g_strdup_printf("tdx-guest,id=" CC_QEMU_OBJECT_ID ",attributes=%#llx%s%s", cc_policy(mode, cc),
 				       cc->host_data ? ",mrconfigid=" : "", cc->host_data ? cc->host_data : "");
 	default: return NULL;
 	}

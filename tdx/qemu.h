@@ -19,6 +19,8 @@ const char *cc_qemu_machine_opts(enum hv_confidential mode);
 /* The -cpu value: SNP's fixed model (measured in its VMSAs), TDX's host without the PMU (which
  * a TD cannot use), host for SEV. Static, or @cc's model. */
 const char *cc_qemu_cpu(enum hv_confidential mode, const struct hv_confidential_params *cc);
+/* The guest policy (SEV, SNP) or TD attributes (TDX): @cc's, else the technology's default. */
+unsigned long long cc_policy(enum hv_confidential mode, const struct hv_confidential_params *cc);
 /* The -object value for @mode's guest object: its options in QEMU's key=value form, NULL for
  * none. The caller frees it. */
 char *cc_qemu_object(enum hv_confidential mode, const struct hv_confidential_params *cc);

@@ -11,6 +11,8 @@
 #include "hypervisor-backends/backend.h"
 #include "hypervisor-backends/libvirt/domain-xml.h"
 #include "protocol/agent-proto.h"
+#include "tdx/libvirt.h"
+#include "tdx/qemu.h"
 
 /* The namespace of the <metadata> element that names the container, for tools that read domains. */
 #define RUNVM_XMLNS "https://runvm.dev/xmlns/libvirt/container/1"
@@ -42,7 +44,9 @@ static void add_os(xmlNodePtr dom, const struct lv_domain *d)
 
 	attr(type, "arch", rv_arch_name(cfg->arch));
 	attr(type, "machine", d->machine);
-	/* Direct kernel boot: no firmware of runvm's (the confidential modes bring theirs). */
+	/* Direct kernel boot, through the firmware of a confidential guest (measured). */
+	if (cfg->firmware)
+		cc_libvirt_loader(os, cfg->firmware);
 	child(os, "kernel", cfg->kernel);
 	child(os, "initrd", cfg->initrd);
 	child(os, "cmdline", d->cmdline);
@@ -52,6 +56,19 @@ static void add_cpu(xmlNodePtr dom, const struct lv_domain *d)
 {
 	xmlNodePtr features;
 
+	if (d->cfg->confidential == HV_CONFIDENTIAL_SEV_SNP) {
+		/* SNP's fixed model: its VMSAs are measured (tdx/qemu.h). */
+		xmlNodePtr cpu = child_attr(dom, "cpu", "mode", "custom");
+
+		attr(child(cpu, "model", cc_qemu_cpu(d->cfg->confidential, &d->cfg->cc)), "fallback", "forbid");
+		return;
+	}
+	if (d->cfg->confidential == HV_CONFIDENTIAL_TDX) {
+		/* The TD's LAPIC is the TDX module's, its IOAPIC QEMU's: kernel-irqchip=split. */
+		child_attr(dom, "cpu", "mode", "host-passthrough");
+		child_attr(child(dom, "features", NULL), "ioapic", "driver", "qemu");
+		return;
+	}
 	/* Under KVM the host's CPU as it is; under TCG everything QEMU emulates (-cpu max), as the
 	 * qemu backend gives its guests. */
 	child_attr(dom, "cpu", "mode", strcmp(d->type, "kvm") == 0 ? "host-passthrough" : "maximum");
@@ -97,7 +114,7 @@ static void add_share(xmlNodePtr devices, const struct lv_domain *d, const struc
 		child(fs, "readonly", NULL);
 }
 
-static void add_disk(xmlNodePtr devices, const struct hv_disk *disk, size_t index)
+static void add_disk(xmlNodePtr devices, const struct hv_disk *disk, size_t index, bool cc)
 {
 	struct stat st;
 	bool block = stat(disk->path, &st) == 0 && S_ISBLK(st.st_mode);
@@ -110,11 +127,13 @@ static void add_disk(xmlNodePtr devices, const struct hv_disk *disk, size_t inde
 	attr(drv, "type", "raw");
 	child_attr(n, "source", block ? "dev" : "file", disk->path);
 	attr(child_attr(n, "target", "dev", dev), "bus", "virtio");
+	if (cc)
+		attr(drv, "iommu", "on");
 	if (disk->readonly)
 		child(n, "readonly", NULL);
 }
 
-static void add_nic(xmlNodePtr devices, const char *tap)
+static void add_nic(xmlNodePtr devices, const char *tap, bool cc)
 {
 	xmlNodePtr n = child_attr(devices, "interface", "type", "ethernet");
 
@@ -122,21 +141,27 @@ static void add_nic(xmlNodePtr devices, const char *tap)
 	 * and never changes it (the guest takes the container interface's MAC and MTU itself). */
 	attr(child_attr(n, "target", "dev", tap), "managed", "no");
 	child_attr(n, "model", "type", "virtio");
+	if (cc)
+		child_attr(n, "driver", "iommu", "on");
 }
 
 static void add_devices(xmlNodePtr dom, const struct lv_domain *d)
 {
 	const struct hv_vm_config *cfg = d->cfg;
 	xmlNodePtr devices = child(dom, "devices", NULL), n;
+	/* A confidential guest's virtio devices use the platform's DMA (shared pages only). */
+	bool cc = cfg->confidential != HV_CONFIDENTIAL_NONE;
 
 	if (d->emulator)
 		child(devices, "emulator", d->emulator);
 	for (size_t i = 0; i < cfg->n_shares; i++)
 		add_share(devices, d, &cfg->shares[i]);
 	for (size_t i = 0; i < cfg->n_disks; i++)
-		add_disk(devices, &cfg->disks[i], i);
+		add_disk(devices, &cfg->disks[i], i, cc);
 	for (size_t i = 0; i < cfg->n_nics; i++)
-		add_nic(devices, d->taps[i]);
+		add_nic(devices, d->taps[i], cc);
+	if (cc)
+		child_attr(child_attr(devices, "controller", "type", "virtio-serial"), "driver", "iommu", "on");
 	n = child_attr(devices, "channel", "type", "unix");
 	attr(child_attr(n, "source", "mode", "connect"), "path", d->agent_socket);
 	attr(child_attr(n, "target", "type", "virtio"), "name", RV_AGENT_PORT_NAME);
@@ -185,6 +210,7 @@ char *lv_domain_xml(const struct lv_domain *d)
 	child(dom, "on_poweroff", "destroy");
 	child(dom, "on_reboot", "destroy");
 	child(dom, "on_crash", "destroy");
+	cc_libvirt_launch_security(dom, cfg->confidential, &cfg->cc);
 	add_devices(dom, d);
 	xmlDocDumpFormatMemoryEnc(doc, &buf, &len, "UTF-8", 1);
 	xmlFreeDoc(doc);
