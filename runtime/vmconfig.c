@@ -50,7 +50,7 @@ static int check_file(const char *what, enum rv_arch arch, bool foreign, const c
  * the host, the backend's hypervisor or the firmware cannot give it: never a downgrade.
  */
 static int confidential_mode(const struct rt_config *config, const struct rt_spec *spec,
-			     const struct hv_host_caps *caps, const struct hv_backend_ops *ops,
+			     const struct hv_host_caps *caps, const struct hv_backend_ops *ops, enum hv_accel accel,
 			     enum hv_confidential *ret, struct rt_error **err)
 {
 	const char *conf = config->path ? config->path : RT_CONFIG_DEFAULT_PATH;
@@ -95,6 +95,9 @@ static int confidential_mode(const struct rt_config *config, const struct rt_spe
 		return 0;
 	if (!cc_host_offers(&caps->cc, mode, why, sizeof(why)))
 		return rt_make_error(err, 0, "confidential guest `%s`: %s", cc_mode_name(mode), why);
+	if (accel != HV_ACCEL_KVM)
+		return rt_make_error(err, 0, "confidential guest `%s`: needs KVM, and the %s backend would use %s here",
+				     cc_mode_name(mode), ops->name, hv_accel_name(accel));
 	if (!ops->confidential)
 		return rt_make_error(err, 0,
 				     "confidential guest `%s`: the %s backend launches none (its README says what it "
@@ -171,7 +174,7 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	    check_file("kernel", arch, arch != caps->arch, kernel, config, err) < 0 ||
 	    check_file("initrd", arch, arch != caps->arch, initrd, config, err) < 0)
 		return -1;
-	if (confidential_mode(config, spec, caps, *ret_ops, &vs.cfg.confidential, err) < 0)
+	if (confidential_mode(config, spec, caps, *ret_ops, ret_probe->accel, &vs.cfg.confidential, err) < 0)
 		return -1;
 	/* quiet: under TCG every console line costs boot time; --debug wants to see them. */
 	n = snprintf(vs.cmdline, sizeof(vs.cmdline), "%spanic=-1 %s", debug ? "" : "quiet ", config->kernel_cmdline);

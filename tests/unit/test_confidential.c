@@ -243,6 +243,9 @@ int main(void)
 
 	host(&c, "kvm_amd", "Y\n", "Y\n", "", true, 0x1d);
 	refused(&c, "confidential = sev", NULL, "kvm", "the kvm backend launches none", "an SEV host, the kvm backend");
+	refused(&c, "confidential = sev\naccel = tcg", NULL, "qemu",
+		"needs KVM, and the qemu backend would use tcg here",
+		"an SEV host, accel = tcg: refused, not emulated");
 	qemu_lists("secret");
 	refused(&c, "confidential = sev-snp", NULL, "qemu", "lacks the `sev-snp-guest` object (`-object help`)",
 		"a QEMU without sev-snp-guest: refused, naming the object");
