@@ -41,7 +41,7 @@ LIB_SRCS := $(BASE_SRCS) \
 	runtime/monitor.c runtime/ctl.c runtime/vmconfig.c runtime/container.c runtime/run.c runtime/create.c \
 	runtime/start.c runtime/exec.c runtime/state-cmd.c runtime/kill.c runtime/delete.c runtime/pause.c \
 	runtime/ps.c runtime/update.c runtime/events.c runtime/hooks.c runtime/install.c runtime/template.c runtime/seccomp.c runtime/cgroup.c runtime/check.c runtime/spec-cmd.c \
-	runtime/network.c runtime/arch.c \
+	runtime/network.c runtime/arch.c runtime/blockroot.c \
 	hypervisor-backends/registry.c hypervisor-backends/hostcaps.c hypervisor-backends/settings.c \
 	hypervisor-backends/procstats.c hypervisor-backends/jail.c \
 	hypervisor-backends/template-store.c \
@@ -234,6 +234,7 @@ DEB_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libnl-3-d
 	libelf-dev libssl-dev cpio lz4 qemu-system-x86 busybox-static runc python3 procps iproute2 bsdutils bc clang \
 	libclang-rt-14-dev clang-format docker.io podman buildah debootstrap libseccomp-dev libcap-dev nftables file \
 	qemu-system-arm debhelper dpkg-dev man-db psmisc libvirt-dev libxml2-dev libvirt-daemon-system libvirt-clients \
+	erofs-utils cryptsetup-bin \
 	$(DEB_PKGS_$(KARCH))
 # The daemons' packages (docker.io, libvirt-daemon-system) would start their services from their
 # postinst: a policy-rc.d that says no, for the install only, unless the host has its own.

@@ -474,7 +474,7 @@ static int stage_bind_mounts(struct rt_container *c, struct rt_error **err)
 	/* Not recursive: the binds keep their own flags. */
 	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return rt_make_error(err, errno, "make `%s` read-only", dir);
-	c->vs.cfg.n_shares = 2;
+	c->vs.cfg.n_shares++;
 	return 0;
 }
 
@@ -666,6 +666,7 @@ int rt_container_monitor(struct rt_container *c, bool autostart, int *ret_status
 		.boot_timeout_ms = c->config->boot_timeout_s * 1000,
 		.console_log = c->console_log,
 		.autostart = autostart,
+		.block_rootfs = c->vs.block_rootfs,
 		.on_status = on_status,
 		.ctx = c,
 		.seccomp_bpf = c->seccomp_bpf,

@@ -350,6 +350,8 @@ static const char *rootfs_fstype(const struct rt_monitor *m)
 {
 	const char *fs = m->cfg->ops->share_fs ? m->cfg->ops->share_fs(m->cfg->vm, RV_ROOTFS_TAG) : NULL;
 
+	if (m->cfg->block_rootfs)
+		return "verity";
 	if (fs)
 		return fs;
 	return m->cfg->ops->features & HV_FEAT_CACHED_ROOTFS ? "9p" : "9p-uncached";

@@ -41,6 +41,9 @@ struct rt_monitor_config {
 	const uint8_t *seccomp_bpf; /* the container's seccomp filter, for every process, or NULL */
 	size_t seccomp_len;
 	bool autostart; /* start the main process as soon as the agent is up (`run`) */
+	/* The rootfs is the verified block image (rootfs = block): the agent mounts it from its
+	 * disk, with the parameters of the kernel command line */
+	bool block_rootfs;
 	/* The container's network for the guest, filled in by on_status("starting") (see
 	 * network.h), or NULL. Its DNS socket is served while the container runs. */
 	struct rt_netcfg *net;

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "runtime/lib/spec.h"
 #include "runtime/arch.h"
+#include "runtime/blockroot.h"
 #include "runtime/vmconfig.h"
 #include "tdx/confidential.h"
 
@@ -112,13 +113,41 @@ static int confidential_mode(const struct rt_config *config, const struct rt_spe
 				     "confidential guest `%s`: firmware `%s` (set firmware_%s in [runvm] of %s)",
 				     cc_mode_name(mode), config->firmware[mode], key, conf);
 	}
-	/* Its rootfs must reach it as a verified block image, never over a host-shared file
-	 * system the host can change under it: tdx/README.md. */
+	/* Its rootfs would be the verified block image (rootfs = block), never a host-shared file
+	 * system; what is missing is a guest kernel that boots through the firmware: tdx/README.md. */
 	return rt_make_error(
 		err, 0,
-		"confidential guest `%s`: its rootfs must be a dm-verity block image, which this runvm does "
-		"not build yet: refused rather than shared from the host",
+		"confidential guest `%s`: runvm's guest kernel cannot run as one yet (no EFI stub, no SEV or "
+		"TDX guest support): refused rather than run as an ordinary VM",
 		cc_mode_name(mode));
+}
+
+/* rootfs = block: the bundle's rootfs as its verified image (built or from the cache), the
+ * VM's first disk, read-only; its verity parameters on the kernel command line, which a
+ * confidential guest's launch measures (guest/agent/verity.c reads them there). */
+static int block_rootfs(const struct rt_config *config, const struct rt_spec *spec, enum rv_arch arch,
+			struct rt_vm_spec *vs, struct rt_error **err)
+{
+	struct rt_block_rootfs b = { 0 };
+	size_t len = strlen(vs->cmdline);
+	int n;
+
+	/* configs/kernel-x86_64.config has dm-verity; the arm64 kernel does not yet. */
+	if (arch != RV_ARCH_X86_64)
+		return rt_make_error(err, 0, "rootfs = block: the %s guest kernel has no dm-verity yet (x86_64 only)",
+				     rv_arch_name(arch));
+	if (rt_block_rootfs_get(config->rootfs_cache, spec->rootfs, &b, err) < 0)
+		return -1;
+	n = snprintf(vs->cmdline + len, sizeof(vs->cmdline) - len, " runvm.verity=%s,%s,%" PRIu64, b.roothash, b.salt,
+		     b.data_blocks);
+	if (n < 0 || (size_t)n >= sizeof(vs->cmdline) - len ||
+	    g_strlcpy(vs->block_image, b.image, sizeof(vs->block_image)) >= sizeof(vs->block_image)) {
+		rt_block_rootfs_clear(&b);
+		return rt_make_error(err, 0, "rootfs = block: the kernel command line or the image's path is too long");
+	}
+	rt_block_rootfs_clear(&b);
+	vs->block_rootfs = true;
+	return 0;
 }
 
 /* The container's limits size the VM; without them the configuration's defaults apply. A
@@ -180,8 +209,11 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	n = snprintf(vs.cmdline, sizeof(vs.cmdline), "%spanic=-1 %s", debug ? "" : "quiet ", config->kernel_cmdline);
 	if (n < 0 || (size_t)n >= sizeof(vs.cmdline))
 		return rt_make_error(err, 0, "kernel_cmdline in the configuration is too long");
+	if (strcmp(config->rootfs, "block") == 0 && block_rootfs(config, spec, arch, &vs, err) < 0)
+		return -1;
 
 	*ret = vs;
+	ret->disk = (struct hv_disk){ .path = ret->block_image, .readonly = true };
 	ret->shares[0] = (struct hv_share){ .tag = RV_ROOTFS_TAG,
 					    .host_path = spec->rootfs,
 					    .readonly = spec->rootfs_readonly };
@@ -191,8 +223,11 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 		.kernel = kernel,
 		.initrd = initrd,
 		.cmdline = ret->cmdline,
-		.shares = ret->shares,
-		.n_shares = 1,
+		/* The block rootfs is a disk: no rootfs share then (the bind mounts' may follow). */
+		.shares = ret->shares + ret->block_rootfs,
+		.n_shares = !ret->block_rootfs,
+		.disks = ret->block_rootfs ? &ret->disk : NULL,
+		.n_disks = ret->block_rootfs,
 		.agent = { .kind = HV_ENDPOINT_FD, .fd = -1 },
 		.confidential = vs.cfg.confidential,
 		.host_tsc_khz = caps->tsc_khz,
@@ -202,6 +237,8 @@ int rt_vm_spec_prepare(const struct rt_config *config, const struct rt_spec *spe
 	else if (ret->cfg.confidential != HV_CONFIDENTIAL_NONE)
 		/* A clone would share the template's memory and measurement: none for them. */
 		rt_debug("template: none for a confidential guest: booting cold");
+	else if (ret->block_rootfs)
+		rt_debug("template: none for a block rootfs (a VM with a disk): booting cold");
 	else if (!((*ret_ops)->features & HV_FEAT_TEMPLATE))
 		rt_debug("template: the %s backend has none: booting cold", (*ret_ops)->name);
 	else

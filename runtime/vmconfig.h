@@ -22,6 +22,10 @@ struct rt_vm_spec {
 	struct hv_share shares[2]; /* the rootfs, and the bind-mount sources (RV_MOUNTS_TAG) if any */
 	struct hv_nic nic;
 	char cmdline[1024];
+	/* rootfs = block: the image, the VM's first disk (the rootfs share is then not given) */
+	bool block_rootfs;
+	struct hv_disk disk;
+	char block_image[4096];
 };
 
 /* Pick the backend (@backend_override, else the configuration), check the guest kernel and

@@ -4,6 +4,7 @@
  * here, only allocation, so that the host can test and fuzz it.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -654,6 +655,8 @@ static int parse_attr(const struct rv_attr *at, struct proc_config *c, struct ru
 			run->uncached = true;
 		else if (len == 8 && !memcmp(s, "virtiofs", 8))
 			run->virtiofs = true;
+		else if (len == 6 && !memcmp(s, "verity", 6))
+			run->verity = true;
 		else
 			return fail(e, -EINVAL, "unknown rootfs type `%.*s`", (int)(len > 32 ? 32 : len), s);
 		return 0;
@@ -774,4 +777,55 @@ fail:
 	proc_config_free(&c);
 	run_config_free(&run);
 	return r;
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int verity_parse_cmdline(const char *cmdline, struct verity_params *ret)
+{
+	static const char key[] = "runvm.verity=";
+	struct verity_params v = { .data_blocks = 0 };
+	const char *p = cmdline, *arg = NULL, *end, *c1, *c2;
+	char blocks[24];
+	char *e;
+
+	/* The argument, where it starts a word; only one. */
+	for (; (p = strstr(p, key)); p += sizeof(key) - 1)
+		if (p == cmdline || p[-1] == ' ') {
+			if (arg)
+				return -EINVAL;
+			arg = p + sizeof(key) - 1;
+		}
+	if (!arg)
+		return -ENOENT;
+	end = arg + strcspn(arg, " \n");
+	c1 = memchr(arg, ',', (size_t)(end - arg));
+	c2 = c1 ? memchr(c1 + 1, ',', (size_t)(end - c1 - 1)) : NULL;
+	if (!c2 || c1 - arg != 64 || !all_hex(arg, 64))
+		return -EINVAL;
+	memcpy(v.roothash, arg, 64);
+	if (c2 - c1 - 1 == 1 && c1[1] == '-')
+		strcpy(v.salt, "-");
+	else if (c2 - c1 - 1 == 0 || (c2 - c1 - 1) % 2 || c2 - c1 - 1 > 2 * VERITY_SALT_MAX ||
+		 !all_hex(c1 + 1, (size_t)(c2 - c1 - 1)))
+		return -EINVAL;
+	else
+		memcpy(v.salt, c1 + 1, (size_t)(c2 - c1 - 1));
+	if (end - c2 - 1 < 1 || end - c2 - 1 >= (long)sizeof(blocks))
+		return -EINVAL;
+	memcpy(blocks, c2 + 1, (size_t)(end - c2 - 1));
+	blocks[end - c2 - 1] = 0;
+	errno = 0;
+	v.data_blocks = strtoull(blocks, &e, 10);
+	/* At most 2^40 blocks (4 PiB): the sector count must fit 64 bits many times over. */
+	if (errno || *e || blocks[0] < '1' || blocks[0] > '9' || v.data_blocks > (1ull << 40))
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }

@@ -132,6 +132,9 @@ struct run_config {
 	uint8_t entropy[RV_ENTROPY_LEN];
 	uint64_t realtime_ns;
 	bool virtiofs, readonly;
+	/* "verity": the rootfs is the dm-verity-checked erofs image on the first virtio-blk disk,
+	 * its parameters on the kernel command line (verity_parse_cmdline), never in RUN */
+	bool verity;
 	bool uncached;              /* 9p cache=mmap: the host's 9p server holds an fd per cached name */
 	struct mount_entry *mounts; /* none: the built-in set */
 	size_t nmounts;
@@ -159,6 +162,21 @@ struct run_config {
 	/* The propagation of the container's /: MS_* flags (MS_SLAVE | MS_REC unless given). */
 	unsigned long rootfs_propagation;
 };
+
+/* The verified rootfs's parameters, from the kernel command line's
+ * runvm.verity=ROOTHASH,SALT,DATA_BLOCKS: the command line is what a confidential guest's launch
+ * measures, so a host that later sends other RUN attributes cannot point the guest elsewhere.
+ * ROOTHASH: 64 hex digits (SHA-256); SALT: hex, at most VERITY_SALT_MAX bytes, or "-" for none;
+ * DATA_BLOCKS: the image's 4096-byte data blocks, its hash tree right after them. */
+#define VERITY_SALT_MAX 128
+struct verity_params {
+	char roothash[65];
+	char salt[2 * VERITY_SALT_MAX + 1]; /* "-": none */
+	uint64_t data_blocks;
+};
+/* Returns 0 with @ret filled, -ENOENT where @cmdline has no runvm.verity=, -EINVAL where it is
+ * malformed (or given twice). */
+int verity_parse_cmdline(const char *cmdline, struct verity_params *ret);
 
 /*
  * Decode the payload of @f: RUN when @ret_run is set (it takes the RUN-only attributes too),

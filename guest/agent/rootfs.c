@@ -20,6 +20,7 @@
 #include "guest/agent/mounts.h"
 #include "guest/agent/process.h"
 #include "guest/agent/rootfs.h"
+#include "guest/agent/verity.h"
 #include "guest/agent/util.h"
 
 /* Create @path as a mount point unless it exists. 1: skip it (read-only rootfs), 0: mount. */
@@ -113,7 +114,23 @@ int mount_rootfs(struct proc *p0, const struct run_config *c)
 	 * for every fid ("9p-uncached": the kvm backend's), since a guest caching every name it
 	 * looked up would run it out of fds.
 	 */
-	if (c->virtiofs) {
+	if (c->verity) {
+		char cmdline[4096], err[256];
+		struct verity_params v;
+
+		r = read_small_file("/proc/cmdline", cmdline, sizeof(cmdline));
+		if (r >= 0)
+			r = verity_parse_cmdline(cmdline, &v);
+		if (r >= 0)
+			r = verity_mount(&v, ROOTFS, flags & MS_RDONLY, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "runvm.verity= on the kernel command line: %s",
+				 r == -ENOENT ? "missing" : "malformed");
+		if (r < 0) {
+			set_error(p0, RV_EXIT_SETUP_FAILED, "verified rootfs: %s", err);
+			return r;
+		}
+	} else if (c->virtiofs) {
 		r = mount(RV_ROOTFS_TAG, ROOTFS, "virtiofs", flags, NULL);
 	} else {
 		rootfs_writeback();
@@ -121,7 +138,7 @@ int mount_rootfs(struct proc *p0, const struct run_config *c)
 			  c->uncached ? "trans=virtio,version=9p2000.L,msize=262144,cache=mmap"
 				      : "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
 	}
-	if (r < 0) {
+	if (r < 0 && !c->verity) {
 		r = -errno;
 		set_error(p0, RV_EXIT_SETUP_FAILED, "mount rootfs (%s): %s", c->virtiofs ? "virtiofs" : "9p",
 			  strerror(-r));

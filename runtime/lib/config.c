@@ -36,6 +36,8 @@ static const struct hv_key keys[] = {
 	HV_KEY_BOOL(struct rt_config, "backend_annotation", backend_annotation),
 	STR("template_dir", template_dir),
 	STR("confidential", confidential),
+	STR("rootfs", rootfs),
+	STR("rootfs_cache", rootfs_cache),
 	STR("firmware_sev", firmware[HV_CONFIDENTIAL_SEV]),
 	STR("firmware_sev_snp", firmware[HV_CONFIDENTIAL_SEV_SNP]),
 	STR("firmware_tdx", firmware[HV_CONFIDENTIAL_TDX]),
@@ -77,6 +79,8 @@ static struct rt_config *config_defaults(void)
 	c->template = true;
 	c->template_dir = g_strdup(RT_TEMPLATE_DIR_DEFAULT);
 	c->confidential = g_strdup("none");
+	c->rootfs = g_strdup("share");
+	c->rootfs_cache = g_strdup("/var/cache/runvm/rootfs");
 	/* Neither Debian 12 nor 13 packages these edk2 builds (tdx/README.md): OvmfPkg/AmdSev's,
 	 * which holds the kernel hash table, and OvmfPkg/IntelTdx's (TDVF), by the names of their
 	 * upstream builds. */
@@ -157,6 +161,12 @@ static int parse_keyfile(GKeyFile *kf, const char *origin, struct rt_config **re
 		return rt_make_error(
 			err, 0, "config `%s`: [runvm] confidential must be none, sev, sev-snp, tdx or auto, not `%s`",
 			origin, c->confidential);
+	if (strcmp(c->rootfs, "share") && strcmp(c->rootfs, "block"))
+		return rt_make_error(err, 0, "config `%s`: [runvm] rootfs must be share or block, not `%s`", origin,
+				     c->rootfs);
+	if (!g_path_is_absolute(c->rootfs_cache))
+		return rt_make_error(err, 0, "config `%s`: [runvm] rootfs_cache must be an absolute path, not `%s`",
+				     origin, c->rootfs_cache);
 	if (!g_path_is_absolute(c->template_dir))
 		return rt_make_error(err, 0, "config `%s`: [runvm] template_dir must be an absolute path, not `%s`",
 				     origin, c->template_dir);

@@ -38,6 +38,11 @@ struct rt_config {
 	/* The guests' confidential mode: none, sev, sev-snp, tdx or auto (tdx/confidential.h), and
 	 * each technology's firmware (direct kernel boot through it, measured) */
 	char *confidential;
+	/* How the guest gets its rootfs: "share" (9p or virtio-fs, live both ways) or "block" (a
+	 * read-only erofs image under dm-verity, writes kept in the guest: runtime/blockroot.h),
+	 * and where the block images are cached */
+	char *rootfs;
+	char *rootfs_cache;
 	char *firmware[_RT_CONFIDENTIAL_MODES];
 	/* Each backend's settings from its own group (named after it), parallel to hv_backends[]:
 	 * opaque here, read by the backend alone. */

@@ -823,6 +823,56 @@ static void test_guest_settings(void)
 	   "DEVICE, UID_MAP and ROOTFS_PROPAGATION in EXEC are ignored");
 }
 
+/* The verified rootfs's parameters, from the (measured) kernel command line. */
+static void test_verity_cmdline(void)
+{
+#define H "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	struct verity_params v;
+
+	ok(verity_parse_cmdline("quiet panic=-1 runvm.verity=" H ",00ff,42 tsc=x", &v) == 0 && !strcmp(v.roothash, H) &&
+		   !strcmp(v.salt, "00ff") && v.data_blocks == 42,
+	   "verity: root hash, salt and data blocks read");
+	ok(verity_parse_cmdline("runvm.verity=" H ",-,1\n", &v) == 0 && !strcmp(v.salt, "-") && v.data_blocks == 1,
+	   "verity: no salt, first word, newline-ended");
+	ok(verity_parse_cmdline("quiet", &v) == -ENOENT &&
+		   verity_parse_cmdline("xrunvm.verity=" H ",-,1", &v) == -ENOENT,
+	   "verity: absent (a longer word is not it)");
+	ok(verity_parse_cmdline("runvm.verity=" H ",-,1 runvm.verity=" H ",-,2", &v) == -EINVAL,
+	   "verity: given twice is refused");
+	ok(verity_parse_cmdline("runvm.verity=0123,-,1", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H "00,-,1", &v) == -EINVAL &&
+		   verity_parse_cmdline(
+			   "runvm.verity=g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,-,1", &v) ==
+			   -EINVAL,
+	   "verity: a root hash too short, too long or not hex is refused");
+	ok(verity_parse_cmdline("runvm.verity=" H ",0,1", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",,1", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",zz,1", &v) == -EINVAL,
+	   "verity: an odd, empty or non-hex salt is refused");
+	ok(verity_parse_cmdline("runvm.verity=" H ",-,0", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",-,01", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",-,1099511627777", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",-,", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",-", &v) == -EINVAL &&
+		   verity_parse_cmdline("runvm.verity=" H ",-,12x", &v) == -EINVAL,
+	   "verity: block counts of 0, leading zeros, past 2^40, missing or not a number are refused");
+	{
+		char salt[2 * VERITY_SALT_MAX + 3];
+		char line[512];
+
+		memset(salt, 'a', sizeof(salt) - 1);
+		salt[sizeof(salt) - 1] = 0;
+		snprintf(line, sizeof(line), "runvm.verity=" H ",%s,1", salt);
+		ok(verity_parse_cmdline(line, &v) == -EINVAL, "verity: a salt over %d bytes is refused",
+		   VERITY_SALT_MAX);
+		salt[2 * VERITY_SALT_MAX] = 0;
+		snprintf(line, sizeof(line), "runvm.verity=" H ",%s,1", salt);
+		ok(verity_parse_cmdline(line, &v) == 0 && strlen(v.salt) == 2 * VERITY_SALT_MAX,
+		   "verity: a salt of %d bytes is taken", VERITY_SALT_MAX);
+	}
+#undef H
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -842,5 +892,6 @@ int main(int argc, char **argv)
 	test_guest_settings();
 	test_dev_rules();
 	test_mutations();
+	test_verity_cmdline();
 	return tap_done();
 }

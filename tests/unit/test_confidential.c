@@ -256,8 +256,8 @@ int main(void)
 	fw = g_strconcat(dir, "/OVMF.amdsev.fd", NULL);
 	g_file_set_contents(fw, "firmware", -1, NULL);
 	fw_conf = g_strdup_printf("confidential = sev\nfirmware_sev = %s", fw);
-	refused(&c, fw_conf, NULL, "qemu", "its rootfs must be a dm-verity block image",
-		"everything there: refused for want of the verified block rootfs, never shared from the host");
+	refused(&c, fw_conf, NULL, "qemu", "runvm's guest kernel cannot run as one yet",
+		"everything there: refused for want of a confidential guest kernel, never run as an ordinary VM");
 
 	{
 		g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
