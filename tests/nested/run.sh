@@ -30,7 +30,7 @@
 # build/kernel-x86_64/vmlinux, build/initramfs.cpio), NESTED_FAULT_INITRD (the fault tests'
 # guest, tests/faults/fault-init.c; default build/faults/initramfs.cpio; without it the suite's
 # broken-guest faults skip), RUNVM_CACHE (/var/cache/runvm),
-# NESTED_TIMEOUT (the whole host VM, s; 1800), NESTED_STALL (s without a byte on its console:
+# NESTED_TIMEOUT (the whole host VM, s; 2700: one full run took 1495 s on 2026-12-07; a hang is NESTED_STALL's), NESTED_STALL (s without a byte on its console:
 # it is stuck, its CPUs' registers are shown, it is stopped and booted again, 3 boots at most as
 # for one that ends early; 420, above the longest silence the tests inside allow: one inner
 # run's timeout), NESTED_RUN_TIMEOUT (one inner `runvm run`, s;
@@ -55,7 +55,7 @@ NESTED_KERNEL=${NESTED_KERNEL:-$top/build/kernel-x86_64/vmlinux}
 NESTED_INITRD=${NESTED_INITRD:-$top/build/initramfs.cpio}
 NESTED_FAULT_INITRD=${NESTED_FAULT_INITRD:-$top/build/faults/initramfs.cpio}
 CACHE=${RUNVM_CACHE:-/var/cache/runvm}/nested
-NESTED_TIMEOUT=${NESTED_TIMEOUT:-1800}
+NESTED_TIMEOUT=${NESTED_TIMEOUT:-2700}
 NESTED_STALL=${NESTED_STALL:-420}
 NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-300}
 NESTED_BENCH_ROUNDS=${NESTED_BENCH_ROUNDS:-5}
