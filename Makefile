@@ -495,15 +495,20 @@ $(BUILD)/fuzz/fuzz_state: $(call fuzz_objs,fuzz_state,runtime/lib/state.c tests/
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/fuzz/fuzz_qmp: $(call fuzz_objs,fuzz_qmp,qemu-lite/qmp.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
+# The confidential launch's measurement inputs (tdx/measure.c): a firmware image, initdata.
+$(BUILD)/fuzz/fuzz_firmware: $(call fuzz_objs,fuzz_firmware,tdx/measure.c)
+	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 
 FUZZ_TARGETS := fuzz_agent_stream fuzz_p9 fuzz_virtqueue fuzz_agent_run $(FUZZ_VM_TARGETS) fuzz_spec fuzz_process \
-	fuzz_seccomp fuzz_state fuzz_qmp
+	fuzz_seccomp fuzz_state fuzz_qmp fuzz_firmware
 # Each target's corpus persists between runs (and `make clean`) under FUZZ_CORPUS/TARGET, seeded
 # from tests/fuzz/seeds/TARGET/ (fuzz_agent_run's from the unit test's RUN frame); crashes land
 # in $(BUILD)/fuzz/TARGET-crash-*. -timeout: an input that takes 5 s is a hang, which fails too.
 # `make fuzz FUZZ_TARGETS=fuzz_qmp` runs only the ones named.
 FUZZ_CORPUS ?= /var/cache/runvm/fuzz
 FUZZ_MAXLEN_fuzz_virtqueue := 16384
+# Firmware images are whole 4 KiB pages; the seed is 16 KiB.
+FUZZ_MAXLEN_fuzz_firmware := 20480
 define fuzz_run
 	mkdir -p $(FUZZ_CORPUS)/$(1)
 	$(if $(wildcard tests/fuzz/seeds/$(1)/*),cp tests/fuzz/seeds/$(1)/* $(FUZZ_CORPUS)/$(1)/)
