@@ -250,7 +250,15 @@ deps:
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libruntime.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libruntime.a $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_$*) $(DEPFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libruntime.a $(PKG_LIBS)
+
+# test_measure's synthetic firmware, kernel, initrd and initdata: written by gen.py (never
+# committed), deterministic, so that the committed expected.txt is of them.
+MEASURE_INPUTS := $(BUILD)/tests/measure
+$(MEASURE_INPUTS)/fw.bin: tests/unit/measure/gen.py
+	python3 $< $(@D)
+TEST_CFLAGS_test_measure := -DMEASURE_INPUTS='"$(MEASURE_INPUTS)/"'
+$(BUILD)/tests/test_measure: | $(MEASURE_INPUTS)/fw.bin
 
 # The virtio devices run in their tests against a test double of the VMM core
 # (tests/unit/fake-vmm.c: guest RAM is a buffer), without KVM, so the objects given here win over
@@ -496,7 +504,7 @@ $(BUILD)/fuzz/fuzz_state: $(call fuzz_objs,fuzz_state,runtime/lib/state.c tests/
 $(BUILD)/fuzz/fuzz_qmp: $(call fuzz_objs,fuzz_qmp,qemu-lite/qmp.c $(FUZZ_JSON_SRCS))
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 # The confidential launch's measurement inputs (tdx/measure.c): a firmware image, initdata.
-$(BUILD)/fuzz/fuzz_firmware: $(call fuzz_objs,fuzz_firmware,tdx/measure.c)
+$(BUILD)/fuzz/fuzz_firmware: $(call fuzz_objs,fuzz_firmware,tdx/measure.c) | $(MEASURE_INPUTS)/fw.bin
 	$(FUZZ_CC) -o $@ $^ $(PKG_LIBS)
 
 FUZZ_TARGETS := fuzz_agent_stream fuzz_p9 fuzz_virtqueue fuzz_agent_run $(FUZZ_VM_TARGETS) fuzz_spec fuzz_process \
@@ -507,13 +515,14 @@ FUZZ_TARGETS := fuzz_agent_stream fuzz_p9 fuzz_virtqueue fuzz_agent_run $(FUZZ_V
 # `make fuzz FUZZ_TARGETS=fuzz_qmp` runs only the ones named.
 FUZZ_CORPUS ?= /var/cache/runvm/fuzz
 FUZZ_MAXLEN_fuzz_virtqueue := 16384
-# Firmware images are whole 4 KiB pages; the seed is 16 KiB.
+# Firmware images are whole 4 KiB pages; the seeds are test_measure's inputs (gen.py), 16 KiB.
 FUZZ_MAXLEN_fuzz_firmware := 20480
 define fuzz_run
 	mkdir -p $(FUZZ_CORPUS)/$(1)
 	$(if $(wildcard tests/fuzz/seeds/$(1)/*),cp tests/fuzz/seeds/$(1)/* $(FUZZ_CORPUS)/$(1)/)
 	$(if $(filter fuzz_agent_run,$(1)),[ -n "$$(ls $(FUZZ_CORPUS)/$(1))" ] || \
 		$(BUILD)/tests/test_agent_run $(FUZZ_CORPUS)/$(1)/run >/dev/null)
+	$(if $(filter fuzz_firmware,$(1)),cp $(MEASURE_INPUTS)/fw.bin $(MEASURE_INPUTS)/initdata-sha256.b64 $(FUZZ_CORPUS)/$(1)/)
 	$(BUILD)/fuzz/$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=$(or $(FUZZ_MAXLEN_$(1)),4096) -timeout=5 \
 		-artifact_prefix=$(BUILD)/fuzz/$(1)- $(FUZZ_CORPUS)/$(1)
 

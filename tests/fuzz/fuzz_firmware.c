@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int t = 0; t < 2; t++) {
 				char *e = NULL;
 
-				if (cc_launch_digest(fw, m, t ? table : NULL, 2, cc_cpu_sig(25, 1, 1), 1, digest, &len, &e) <
-					    0 &&
+				if (cc_launch_digest(fw, m, t ? table : NULL, 2, cc_cpu_sig(25, 1, 1), 1, digest, &len,
+						     &e) < 0 &&
 				    !e)
 					abort();
 				g_free(e);

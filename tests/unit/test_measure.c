@@ -16,7 +16,11 @@
 #include "tdx/measure.h"
 #include "tests/unit/tap.h"
 
+/* expected.txt is committed; the inputs it is of are gen.py's, made by the build. */
 #define DIR "tests/unit/measure/"
+#ifndef MEASURE_INPUTS
+#define MEASURE_INPUTS "build/tests/measure/"
+#endif
 #define APPEND "console=ttyS0 root=/dev/vda rw"
 
 static GHashTable *expected;
@@ -70,8 +74,8 @@ static void measure_case(const char *key, enum cc_measure_mode mode, const char 
 	struct cc_measure_input in = {
 		.mode = mode,
 		.firmware = fw,
-		.kernel = kernel ? DIR "bzImage" : NULL,
-		.initrd = initrd ? DIR "initrd" : NULL,
+		.kernel = kernel ? MEASURE_INPUTS "bzImage" : NULL,
+		.initrd = initrd ? MEASURE_INPUTS "initrd" : NULL,
 		.cmdline = kernel && initrd ? APPEND : NULL,
 		.vcpus = vcpus,
 		.vcpu_type = type,
@@ -88,15 +92,17 @@ static void measure_case(const char *key, enum cc_measure_mode mode, const char 
 
 static void test_digests(void)
 {
-	measure_case("sev", CC_MEASURE_SEV, DIR "fw.bin", true, true, 0, NULL, 0);
-	measure_case("sev-nokernel", CC_MEASURE_SEV, DIR "fw.bin", false, false, 0, NULL, 0);
-	measure_case("sev-kernel-only", CC_MEASURE_SEV, DIR "fw.bin", true, false, 0, NULL, 0);
-	measure_case("seves-1", CC_MEASURE_SEV_ES, DIR "fw.bin", true, true, 1, "EPYC-v4", 0);
-	measure_case("seves-4", CC_MEASURE_SEV_ES, DIR "fw.bin", true, true, 4, "EPYC-Rome", 0);
-	measure_case("snp-1", CC_MEASURE_SNP, DIR "fw.bin", true, true, 1, "EPYC-v4", 0x1);
-	measure_case("snp-4-milan-21", CC_MEASURE_SNP, DIR "fw.bin", true, true, 4, "EPYC-Milan", 0x21);
-	measure_case("snp-2-genoa-nokernel", CC_MEASURE_SNP, DIR "fw.bin", false, false, 2, "EPYC-Genoa", 0x1);
-	measure_case("snp-plain-nokernel", CC_MEASURE_SNP, DIR "fw-plain.bin", false, false, 1, "EPYC-v4", 0x1);
+	measure_case("sev", CC_MEASURE_SEV, MEASURE_INPUTS "fw.bin", true, true, 0, NULL, 0);
+	measure_case("sev-nokernel", CC_MEASURE_SEV, MEASURE_INPUTS "fw.bin", false, false, 0, NULL, 0);
+	measure_case("sev-kernel-only", CC_MEASURE_SEV, MEASURE_INPUTS "fw.bin", true, false, 0, NULL, 0);
+	measure_case("seves-1", CC_MEASURE_SEV_ES, MEASURE_INPUTS "fw.bin", true, true, 1, "EPYC-v4", 0);
+	measure_case("seves-4", CC_MEASURE_SEV_ES, MEASURE_INPUTS "fw.bin", true, true, 4, "EPYC-Rome", 0);
+	measure_case("snp-1", CC_MEASURE_SNP, MEASURE_INPUTS "fw.bin", true, true, 1, "EPYC-v4", 0x1);
+	measure_case("snp-4-milan-21", CC_MEASURE_SNP, MEASURE_INPUTS "fw.bin", true, true, 4, "EPYC-Milan", 0x21);
+	measure_case("snp-2-genoa-nokernel", CC_MEASURE_SNP, MEASURE_INPUTS "fw.bin", false, false, 2, "EPYC-Genoa",
+		     0x1);
+	measure_case("snp-plain-nokernel", CC_MEASURE_SNP, MEASURE_INPUTS "fw-plain.bin", false, false, 1, "EPYC-v4",
+		     0x1);
 }
 
 static void test_hash_table(void)
@@ -111,9 +117,9 @@ static void test_hash_table(void)
 	uint8_t fsha[CC_SHA256_LEN];
 	int r;
 
-	r = cc_sev_hash_table(DIR "bzImage", DIR "initrd", APPEND, t, &err);
+	r = cc_sev_hash_table(MEASURE_INPUTS "bzImage", MEASURE_INPUTS "initrd", APPEND, t, &err);
 	ok(r == 0 && same("hash-table", t, sizeof(t)), "hash table equals the reference's bytes");
-	r = cc_sev_hash_table(DIR "bzImage", NULL, NULL, t, &err);
+	r = cc_sev_hash_table(MEASURE_INPUTS "bzImage", NULL, NULL, t, &err);
 	ok(r == 0 && same("hash-table-noinitrd", t, sizeof(t)),
 	   "hash table without initrd or cmdline: sha256(\"\") and sha256(\"\\0\")");
 	/* Layout: header {guid, u16 168} at 0, entries of 50 bytes at 18, 68, 118, padding 168..176 */
@@ -123,16 +129,17 @@ static void test_hash_table(void)
 	   "cmdline, initrd, kernel entries at 18, 68, 118, each 50 bytes long");
 	ok(memcmp(t + 168, zero, 8) == 0, "padded with 8 zero bytes to 176");
 
-	g_file_get_contents(DIR "bzImage", &data, &len, NULL);
+	g_file_get_contents(MEASURE_INPUTS "bzImage", &data, &len, NULL);
 	g_checksum_update(c, (const guchar *)data, len);
 	g_checksum_get_digest(c, fsha, &n);
-	ok(cc_kernel_hash(DIR "bzImage", k, NULL) == 0 && memcmp(k, fsha, 32) == 0 && memcmp(t + 136, k, 32) == 0,
+	ok(cc_kernel_hash(MEASURE_INPUTS "bzImage", k, NULL) == 0 && memcmp(k, fsha, 32) == 0 &&
+		   memcmp(t + 136, k, 32) == 0,
 	   "kernel hash: SHA-256(setup || kernel) unpatched, i.e. the file's, at offset 136");
 	g_clear_pointer(&err, g_free);
-	r = cc_kernel_hash(DIR "initrd", k, &err);
+	r = cc_kernel_hash(MEASURE_INPUTS "initrd", k, &err);
 	ok(r == -EINVAL && err && strstr(err, "bzImage"), "a kernel without HdrS is refused: %s", err);
 	g_clear_pointer(&err, g_free);
-	r = cc_kernel_hash(DIR "does-not-exist", k, &err);
+	r = cc_kernel_hash(MEASURE_INPUTS "does-not-exist", k, &err);
 	ok(r == -ENOENT && err, "a missing kernel is -ENOENT: %s", err);
 
 	/* setup_sects 3 says 2048 bytes of setup; a 1024-byte file cannot hold them */
@@ -186,7 +193,7 @@ static void test_page_info_and_vmsa(void)
 	}
 	ok(cc_vcpu_sig("EPYC-Foo", &sig, &err) == -EINVAL && err, "unknown vCPU type: %s", err);
 
-	ok(cc_firmware_load(DIR "fw.bin", &fw, NULL) == 0 && cc_firmware_ap_reset_eip(fw, &ap, NULL) == 0 &&
+	ok(cc_firmware_load(MEASURE_INPUTS "fw.bin", &fw, NULL) == 0 && cc_firmware_ap_reset_eip(fw, &ap, NULL) == 0 &&
 		   ap == 0x80b004,
 	   "AP reset address from the SEV-ES reset block: 0x%x", ap);
 	cc_vcpu_sig("EPYC-Milan", &sig, NULL);
@@ -216,7 +223,7 @@ static uint8_t *fw_bytes(size_t *len)
 	char *data = NULL;
 	gsize n = 0;
 
-	g_file_get_contents(DIR "fw.bin", &data, &n, NULL);
+	g_file_get_contents(MEASURE_INPUTS "fw.bin", &data, &n, NULL);
 	*len = n;
 	return (uint8_t *)data;
 }
@@ -359,8 +366,8 @@ static void test_malformed_firmware(void)
 
 	{
 		struct cc_measure_input in = { .mode = CC_MEASURE_SNP,
-					       .firmware = DIR "fw-plain.bin",
-					       .kernel = DIR "bzImage",
+					       .firmware = MEASURE_INPUTS "fw-plain.bin",
+					       .kernel = MEASURE_INPUTS "bzImage",
 					       .vcpus = 1,
 					       .vcpu_type = "EPYC-v4",
 					       .guest_features = 1 };
@@ -374,11 +381,11 @@ static void test_malformed_firmware(void)
 		g_clear_pointer(&err, g_free);
 		r = cc_measure(&in, d, &dl, &err);
 		ok(r == -EINVAL && err, "non-AmdSev firmware with a kernel (SEV): %s", err);
-		in.firmware = DIR "nope.fd";
+		in.firmware = MEASURE_INPUTS "nope.fd";
 		g_clear_pointer(&err, g_free);
 		r = cc_measure(&in, d, &dl, &err);
 		ok(r == -ENOENT && err, "missing firmware: %s", err);
-		in.firmware = DIR "fw.bin";
+		in.firmware = MEASURE_INPUTS "fw.bin";
 		in.mode = CC_MEASURE_SNP;
 		in.vcpus = 0;
 		g_clear_pointer(&err, g_free);
@@ -428,8 +435,8 @@ static void test_initdata(void)
 
 	for (size_t i = 0; i < G_N_ELEMENTS(algs); i++) {
 		g_autofree char *ann = NULL, *toml = NULL, *k1 = NULL, *k2 = NULL, *k3 = NULL;
-		g_autofree char *ap = g_strdup_printf(DIR "initdata-%s.b64", algs[i]);
-		g_autofree char *tp = g_strdup_printf(DIR "initdata-%s.toml", algs[i]);
+		g_autofree char *ap = g_strdup_printf(MEASURE_INPUTS "initdata-%s.b64", algs[i]);
+		g_autofree char *tp = g_strdup_printf(MEASURE_INPUTS "initdata-%s.toml", algs[i]);
 		g_autofree uint8_t *snp = NULL, *tdx = NULL;
 		gsize tl = 0, sl = 0, xl = 0;
 
@@ -469,7 +476,7 @@ static void test_initdata(void)
 	{
 		g_autofree char *bomb = NULL;
 
-		g_file_get_contents(DIR "initdata-bomb.b64", &bomb, NULL, NULL);
+		g_file_get_contents(MEASURE_INPUTS "initdata-bomb.b64", &bomb, NULL, NULL);
 		g_clear_pointer(&err, g_free);
 		r = cc_initdata_parse(bomb, &d, &err);
 		ok(r == -E2BIG && err, "gzip of 300 KiB over the 256 KiB cap: %s", err);
@@ -521,7 +528,7 @@ static void test_initdata(void)
 		g_autofree char *cut = NULL;
 		gsize rl = 0;
 
-		g_file_get_contents(DIR "initdata-sha256.b64", &ann, NULL, NULL);
+		g_file_get_contents(MEASURE_INPUTS "initdata-sha256.b64", &ann, NULL, NULL);
 		raw = g_base64_decode(ann, &rl);
 		cut = g_base64_encode(raw, rl - 10);
 		g_clear_pointer(&err, g_free);

@@ -11,13 +11,17 @@
   initrd       1 KiB of filler
   initdata-*.b64  base64(gzip(TOML)) annotations, and initdata-bomb.b64 (over the 256 KiB cap)
 
-Deterministic (fixed gzip mtime), so rerunning it gives the committed bytes. vectors.sh then
-runs the reference implementation on these files and writes expected.txt.
+Usage: gen.py OUTDIR (the build runs it into build/tests/measure; the inputs are build
+products, never committed). Deterministic (fixed gzip mtime), so every run gives the same
+bytes, which expected.txt's digests are of. vectors.sh runs the reference implementation on
+them and writes expected.txt.
 """
 import base64
 import gzip
 import hashlib
+import os
 import struct
+import sys
 import uuid
 
 FW_SIZE = 16 * 1024
@@ -101,6 +105,8 @@ def annotation(data):
 
 
 def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "."
+    os.makedirs(out, exist_ok=True)
     files = {
         "fw.bin": firmware(True),
         "fw-plain.bin": firmware(False),
@@ -114,7 +120,7 @@ def main():
     files["initdata-bomb.b64"] = annotation(
         b'algorithm = "sha256"\nversion = "0.1.0"\n' + b"#" * (300 * 1024)).encode()
     for name, data in files.items():
-        with open(name, "wb") as f:
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
 
 

@@ -2,25 +2,27 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Writes expected.txt ("name value" lines) for test_measure by running the reference
 # implementation, virtee/sev-snp-measure (checked out at REF, tested at commit 8f2b337), on the
-# inputs gen.py writes. The initdata digests have no reference tool: they are hashlib's digest of
-# the decompressed TOML, zero-padded or truncated as Kata's adjustProperLength does.
-# Usage: REF=/path/to/sev-snp-measure sh vectors.sh > expected.txt
+# inputs gen.py writes (IN; default build/tests/measure, which `make build/tests/measure/fw.bin`
+# fills). The initdata digests have no reference tool: they are hashlib's digest of the
+# decompressed TOML, zero-padded or truncated as Kata's adjustProperLength does.
+# Usage: REF=/path/to/sev-snp-measure [IN=DIR] sh vectors.sh > expected.txt
 set -eu
 REF=${REF:?set REF to a sev-snp-measure checkout}
 HERE=$(cd "$(dirname "$0")" && pwd)
-M="python3 $REF/sev-snp-measure.py --ovmf $HERE/fw.bin"
-K="--kernel $HERE/bzImage --initrd $HERE/initrd"
+IN=${IN:-$HERE/../../../build/tests/measure}
+M="python3 $REF/sev-snp-measure.py --ovmf $IN/fw.bin"
+K="--kernel $IN/bzImage --initrd $IN/initrd"
 A="console=ttyS0 root=/dev/vda rw"
 
 echo "sev $($M --mode sev $K --append "$A")"
 echo "sev-nokernel $($M --mode sev)"
-echo "sev-kernel-only $($M --mode sev --kernel $HERE/bzImage)"
+echo "sev-kernel-only $($M --mode sev --kernel $IN/bzImage)"
 echo "seves-1 $($M --mode seves --vcpus 1 --vcpu-type EPYC-v4 $K --append "$A")"
 echo "seves-4 $($M --mode seves --vcpus 4 --vcpu-type EPYC-Rome $K --append "$A")"
 echo "snp-1 $($M --mode snp --vcpus 1 --vcpu-type EPYC-v4 --guest-features 0x1 $K --append "$A")"
 echo "snp-4-milan-21 $($M --mode snp --vcpus 4 --vcpu-type EPYC-Milan --guest-features 0x21 $K --append "$A")"
 echo "snp-2-genoa-nokernel $($M --mode snp --vcpus 2 --vcpu-type EPYC-Genoa --guest-features 0x1)"
-echo "snp-plain-nokernel $(python3 $REF/sev-snp-measure.py --ovmf $HERE/fw-plain.bin --mode snp --vcpus 1 \
+echo "snp-plain-nokernel $(python3 $REF/sev-snp-measure.py --ovmf $IN/fw-plain.bin --mode snp --vcpus 1 \
 	--vcpu-type EPYC-v4)"
 T=$(mktemp -d)
 (cd "$T" && $M --mode snp --vcpus 2 --vcpu-type EPYC-Milan --guest-features 0x21 --dump-vmsa >/dev/null)
@@ -28,7 +30,7 @@ echo "vmsa-bsp-milan-21 $(sha256sum "$T/vmsa0.bin" | cut -d' ' -f1)"
 echo "vmsa-ap-milan-21 $(sha256sum "$T/vmsa1.bin" | cut -d' ' -f1)"
 rm -rf "$T"
 cd "$REF"
-python3 - "$HERE" "$A" <<'PY'
+python3 - "$IN" "$A" <<'PY'
 import hashlib, sys
 from sevsnpmeasure.sev_hashes import SevHashes
 from sevsnpmeasure.gctx import GCTX
