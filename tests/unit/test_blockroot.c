@@ -10,18 +10,10 @@
 
 #include "base/error.h"
 #include "runtime/blockroot.h"
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
 
 static char *dir;
-
-static void put(const char *path, const char *content)
-{
-	g_autofree char *p = g_build_filename(dir, path, NULL);
-	g_autofree char *d = g_path_get_dirname(p);
-
-	g_mkdir_with_parents(d, 0755);
-	g_file_set_contents(p, content, -1, NULL);
-}
 
 static char *key(const char *tree)
 {
@@ -49,13 +41,13 @@ int main(void)
 	dir = g_dir_make_tmp("runvm-block-XXXXXX", NULL);
 	tree = g_build_filename(dir, "rootfs", NULL);
 	cache = g_build_filename(dir, "cache", NULL);
-	put("rootfs/etc/hostname", "runvm\n");
-	put("rootfs/bin/hello", "#!/bin/sh\necho hello\n");
+	put_file(dir, "rootfs/etc/hostname", "runvm\n");
+	put_file(dir, "rootfs/bin/hello", "#!/bin/sh\necho hello\n");
 	{
 		/* 64 KiB: enough data blocks for a hash tree below the root (one block hashes alone). */
 		g_autofree char *big = g_strnfill(65536, 'x');
 
-		put("rootfs/data/big", big);
+		put_file(dir, "rootfs/data/big", big);
 	}
 	{
 		g_autofree char *l = g_build_filename(tree, "bin/link", NULL);
@@ -98,7 +90,7 @@ int main(void)
 	ok(system(cmd) != 0, "...and refuses it against another root hash");
 
 	/* Any change moves the key: content (ctime), a new file, a mode. */
-	put("rootfs/etc/hostname", "other\n");
+	put_file(dir, "rootfs/etc/hostname", "other\n");
 	k3 = key(tree);
 	ok(k3 && strcmp(k1, k3), "a file's new content: a new key");
 	{

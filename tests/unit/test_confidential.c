@@ -16,18 +16,10 @@
 #include "runtime/lib/spec.h"
 #include "runtime/vmconfig.h"
 #include "tdx/confidential.h"
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
 
 static char *dir;
-
-static void put(const char *path, const char *content)
-{
-	g_autofree char *p = g_strconcat(dir, path, NULL);
-	g_autofree char *d = g_path_get_dirname(p);
-
-	g_mkdir_with_parents(d, 0755);
-	g_file_set_contents(p, content, -1, NULL);
-}
 
 /* A fake host under dir/host: an AMD or Intel one with KVM, parameters as given ("" absent). */
 static void host(struct hv_host_caps *c, const char *vendor_module, const char *sev, const char *snp, const char *tdx,
@@ -37,21 +29,21 @@ static void host(struct hv_host_caps *c, const char *vendor_module, const char *
 
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot clear %s/host\n", dir);
-	put("/host/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu svm vmx lm\n");
-	put("/host/dev/kvm", "");
+	put_file(dir, "/host/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu svm vmx lm\n");
+	put_file(dir, "/host/dev/kvm", "");
 	if (vendor_module) {
 		g_autofree char *m = g_strdup_printf("/host/sys/module/%s/refcnt", vendor_module);
 
-		put(m, "0\n");
+		put_file(dir, m, "0\n");
 	}
 	if (*sev)
-		put("/host/sys/module/kvm_amd/parameters/sev", sev);
+		put_file(dir, "/host/sys/module/kvm_amd/parameters/sev", sev);
 	if (*snp)
-		put("/host/sys/module/kvm_amd/parameters/sev_snp", snp);
+		put_file(dir, "/host/sys/module/kvm_amd/parameters/sev_snp", snp);
 	if (*tdx)
-		put("/host/sys/module/kvm_intel/parameters/tdx", tdx);
+		put_file(dir, "/host/sys/module/kvm_intel/parameters/tdx", tdx);
 	if (dev_sev)
-		put("/host/dev/sev", "");
+		put_file(dir, "/host/dev/sev", "");
 	{
 		g_autofree char *root = g_strconcat(dir, "/host", NULL);
 
@@ -139,7 +131,7 @@ int main(void)
 	g_autofree char *fw_conf = NULL;
 
 	dir = g_dir_make_tmp("runvm-cc-XXXXXX", NULL);
-	put("/kernel", "not a kernel: only its presence is checked");
+	put_file(dir, "/kernel", "not a kernel: only its presence is checked");
 	g_mkdir_with_parents(g_build_filename(dir, "rootfs", NULL), 0755);
 
 	/* --- modes --- */

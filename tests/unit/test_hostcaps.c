@@ -9,31 +9,23 @@
 #include "hypervisor-backends/registry.h"
 #include "base/error.h"
 #include "runtime/lib/config.h"
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
-
-static void touch(const char *root, const char *path, const char *content)
-{
-	g_autofree char *p = g_strconcat(root, path, NULL);
-	g_autofree char *dir = g_path_get_dirname(p);
-
-	g_mkdir_with_parents(dir, 0755);
-	g_file_set_contents(p, content, -1, NULL);
-}
 
 static char *fake_host(const char *cpu_flag, const char *module, bool kvm_dev)
 {
 	char *root = g_dir_make_tmp("runvm-host-XXXXXX", NULL);
 	g_autofree char *cpuinfo = g_strdup_printf("processor\t: 0\nflags\t\t: fpu sse2 %s lm\n", cpu_flag);
 
-	touch(root, "/proc/cpuinfo", cpuinfo);
+	put_file(root, "/proc/cpuinfo", cpuinfo);
 	if (module) {
 		g_autofree char *m = g_strdup_printf("/sys/module/%s/refcnt", module);
 
-		touch(root, m, "0\n");
+		put_file(root, m, "0\n");
 	}
 	if (kvm_dev)
-		touch(root, "/dev/kvm", "");
-	touch(root, "/dev/net/tun", "");
+		put_file(root, "/dev/kvm", "");
+	put_file(root, "/dev/net/tun", "");
 	return root;
 }
 
@@ -90,15 +82,15 @@ int main(void)
 	root = fake_host("vmx", NULL, false);
 	hv_host_probe(root, &c);
 	ok(!c.kvm_dev && !c.kvm_usable && strstr(c.kvm_reason, "missing"), "no /dev/kvm: %s", c.kvm_reason);
-	touch(root, "/sys/module/kvm_intel/parameters/tdx", "Y\n");
+	put_file(root, "/sys/module/kvm_intel/parameters/tdx", "Y\n");
 	hv_host_probe(root, &c);
 	ok(c.cc.tdx == 1, "TDX parameter read");
 	ok(c.tsc_khz == 0, "no constant, nonstop TSC: its frequency unknown");
-	touch(root, "/proc/cpuinfo",
-	      "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc vmx\nbogomips\t: 5199.99\n");
+	put_file(root, "/proc/cpuinfo",
+		 "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc vmx\nbogomips\t: 5199.99\n");
 	hv_host_probe(root, &c);
 	ok(c.arch != RV_ARCH_X86_64 || c.tsc_khz == 2599995, "a constant TSC's kHz from bogomips: %u", c.tsc_khz);
-	touch(root, "/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc\nbogomips\t: 1e12\n");
+	put_file(root, "/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu constant_tsc nonstop_tsc\nbogomips\t: 1e12\n");
 	hv_host_probe(root, &c);
 	ok(c.tsc_khz == 0, "an impossible bogomips is no frequency");
 	rm_rf(root);
