@@ -47,15 +47,21 @@ static unsigned cpuinfo_tsc_khz(const char *cpuinfo)
 	return bogomips >= 2 && bogomips <= 200000 ? (unsigned)(bogomips * 500 + 0.5) : 0;
 }
 
-static bool kvm_dev_works(const char *root)
+/* Whether /dev/kvm opens and answers; and, asked on the same fd, the VM types it offers
+ * (cc_kvm_vm_types; a fake tree's plain file offers none). */
+static bool kvm_dev_works(const char *root, long *ret_vm_types)
 {
 	g_autofree char *p = g_strconcat(root, "/dev/kvm", NULL);
 	_cleanup_close_ int fd = open(p, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0)
+	*ret_vm_types = 0;
+	if (fd < 0) {
+		*ret_vm_types = -1;
 		return false;
+	}
 	if (*root) /* a fake tree holds a plain file: its existence is what is being tested */
 		return true;
+	*ret_vm_types = cc_kvm_vm_types(fd);
 	return ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
 }
 
@@ -65,6 +71,7 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	g_autofree char *cpuinfo = NULL;
 	struct hv_host_caps c = { 0 };
 	struct utsname u;
+	long vm_types;
 
 	c.arch = uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 ? RV_ARCH_AARCH64 : RV_ARCH_X86_64;
 	/* Read once: it is long on a host with many CPUs, and every container start probes. */
@@ -75,7 +82,7 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	else if (cpuinfo_has_flag(cpuinfo, "svm"))
 		c.cpu_virt_flag = "svm";
 	c.cpu_virt = c.cpu_virt_flag != NULL;
-	c.kvm_dev = kvm_dev_works(root);
+	c.kvm_dev = kvm_dev_works(root, &vm_types);
 	if (path_exists(root, "/sys/module/kvm_pvm"))
 		c.kvm_module = "kvm_pvm";
 	else if (path_exists(root, "/sys/module/kvm_intel"))
@@ -102,8 +109,7 @@ void hv_host_probe(const char *root, struct hv_host_caps *ret)
 	c.tun = path_exists(root, "/dev/net/tun");
 	c.vhost_vsock = path_exists(root, "/dev/vhost-vsock");
 	c.vhost_net = path_exists(root, "/dev/vhost-net");
-	/* A fake tree's /dev/kvm is a plain file: its KVM lists no VM types. */
-	cc_host_probe(root, *root ? 0 : cc_kvm_vm_types("/dev/kvm"), &c.cc);
+	cc_host_probe(root, vm_types, &c.cc);
 	if (c.arch == RV_ARCH_X86_64)
 		c.tsc_khz = cpuinfo_tsc_khz(cpuinfo);
 	*ret = c;

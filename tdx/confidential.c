@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -8,7 +7,6 @@
 #include <glib.h>
 #include <linux/kvm.h>
 
-#include "base/cleanup.h"
 #include "tdx/confidential.h"
 
 static const char *const mode_names[_HV_CONFIDENTIAL_MAX] = {
@@ -36,15 +34,14 @@ int cc_mode_parse(const char *s, enum hv_confidential *ret)
 	return 0;
 }
 
-long cc_kvm_vm_types(const char *dev_kvm)
+long cc_kvm_vm_types(int kvm_fd)
 {
-	_cleanup_close_ int fd = open(dev_kvm, O_RDWR | O_CLOEXEC);
 	int r;
 
-	if (fd < 0)
+	if (kvm_fd < 0)
 		return -1;
 	/* An unknown capability reads 0: a KVM older than VM types (6.10). */
-	r = ioctl(fd, KVM_CHECK_EXTENSION, CC_KVM_CAP_VM_TYPES);
+	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, CC_KVM_CAP_VM_TYPES);
 	return r < 0 ? -1 : r;
 }
 

@@ -40,8 +40,8 @@ struct cc_host {
 	long vm_types;
 };
 
-/* The VM types KVM offers, asked of @dev_kvm (cc_host.vm_types). */
-long cc_kvm_vm_types(const char *dev_kvm);
+/* The VM types KVM offers, asked of @kvm_fd, an open /dev/kvm, or -1 (cc_host.vm_types). */
+long cc_kvm_vm_types(int kvm_fd);
 /* Read the parameters and devices under @root ("" for the real host); @vm_types as
  * cc_kvm_vm_types gave it (tests pass their own). Never fails: what is unreadable is absent. */
 void cc_host_probe(const char *root, long vm_types, struct cc_host *ret);
